@@ -1,0 +1,45 @@
+/** Messages between `OrtSession` (main thread) and `ortWorker` (the thread that runs onnxruntime). */
+
+export type ExecutionProvider = "cuda" | "webgpu" | "cpu"
+
+export type TensorType = "float32" | "float16" | "int64" | "int32" | "int8" | "uint8" | "bool"
+
+/** A tensor crossing the thread boundary: plain data, structured-cloneable. */
+export interface OrtTensor {
+  readonly type: TensorType
+  readonly dims: ReadonlyArray<number>
+  readonly data: Float32Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array
+}
+
+export type Feeds = Readonly<Record<string, OrtTensor>>
+
+export interface SessionSpec {
+  /** An `.onnx` path (external data resolved beside it) or the model's bytes. */
+  readonly model: string | Uint8Array
+  /** Tried in order; the first that creates the session wins. Defaults to the layer's list. */
+  readonly executionProviders?: ReadonlyArray<ExecutionProvider>
+  readonly intraOpThreads?: number
+  /** Memory-map external weights instead of copying them for pre-packing (big models). */
+  readonly disablePrepacking?: boolean
+  /** Fail instead of silently running nodes on the CPU when a GPU provider lacks a kernel. */
+  readonly disableCpuFallback?: boolean
+  readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all"
+}
+
+export type Request =
+  | { readonly id: number; readonly kind: "create"; readonly spec: SessionSpec & { readonly executionProviders: ReadonlyArray<ExecutionProvider> } }
+  | { readonly id: number; readonly kind: "run"; readonly session: number; readonly feeds: Feeds; readonly fetches?: ReadonlyArray<string> }
+  | { readonly id: number; readonly kind: "release"; readonly session: number }
+
+export interface Created {
+  readonly session: number
+  readonly provider: ExecutionProvider
+  readonly inputNames: ReadonlyArray<string>
+  readonly outputNames: ReadonlyArray<string>
+  /** Providers tried before `provider`, with why each failed. */
+  readonly fallbacks: ReadonlyArray<{ readonly provider: ExecutionProvider; readonly reason: string }>
+}
+
+export type Response =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly reason: string }
