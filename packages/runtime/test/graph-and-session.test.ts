@@ -209,3 +209,20 @@ import { Logger } from "effect"
 function captureWarnings(into: string[]) {
   return Logger.layer([Logger.make(({ message }) => into.push(String(message)))])
 }
+
+describe("GraphBuilder constants", () => {
+  it("scalar, int64s and constant create distinct initializers usable by ops", async () => {
+    const g = new GraphBuilder("consts")
+    const x = g.input("x", "float32", [2, 3])
+    const y = g.op("Mul", [g.op("Reshape", [x, g.int64s([3, 2])]), g.scalar(2)])
+    g.output(g.op("Add", [y, g.constant("float32", [1, 2], [10, 20])]), "y", "float32")
+    const out = await withSessions(
+      Effect.gen(function* () {
+        const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
+        return yield* session.run({ x: { type: "float32", dims: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } })
+      }),
+    )
+    expect(out.y!.dims).toEqual([3, 2])
+    expect([...(out.y!.data as Float32Array)]).toEqual([12, 24, 16, 28, 20, 32])
+  })
+})

@@ -107,10 +107,13 @@ export class GraphBuilder {
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
+    return this.claim(this.unusedName(prefix))
+  }
+
+  private unusedName(prefix: string): string {
     let candidate: string
     do candidate = `${prefix}_${this.counter++}`
     while (this.names.has(candidate))
-    this.names.add(candidate)
     return candidate
   }
 
@@ -157,7 +160,7 @@ export class GraphBuilder {
 
   /** A small constant stored as an initializer. */
   constant(type: ElementType, dims: ReadonlyArray<number>, values: ArrayLike<number> | ArrayLike<bigint>, prefix = "const"): string {
-    return this.initializer(this.fresh(prefix), { type, dims, data: typedArrayFor(type, values) })
+    return this.initializer(this.unusedName(prefix), { type, dims, data: typedArrayFor(type, values) })
   }
 
   /** int64 1-D constant, the usual shape/axes argument. */
