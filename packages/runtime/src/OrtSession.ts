@@ -3,7 +3,15 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { Context, Deferred, Effect, Layer, type Scope } from "effect"
 import { OrtSessionError } from "./errors.ts"
-import type { Created, ExecutionProvider, Feeds, OrtTensor, Request, Response, SessionSpec } from "./ortProtocol.ts"
+import type {
+  Created,
+  ExecutionProvider,
+  Feeds,
+  OrtTensor,
+  Request,
+  Response,
+  SessionSpec,
+} from "./ortProtocol.ts"
 
 export type { Created, ExecutionProvider, Feeds, OrtTensor, SessionSpec, TensorType } from "./ortProtocol.ts"
 
@@ -12,7 +20,10 @@ export interface Session {
   readonly provider: ExecutionProvider
   readonly inputNames: ReadonlyArray<string>
   readonly outputNames: ReadonlyArray<string>
-  run(feeds: Feeds, fetches?: ReadonlyArray<string>): Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
+  run(
+    feeds: Feeds,
+    fetches?: ReadonlyArray<string>,
+  ): Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
 }
 
 export interface OrtSessionConfig {
@@ -35,7 +46,9 @@ const workerUrl = () => {
 
 /** Compact a view so structured cloning copies only its bytes, not its whole backing buffer. */
 const compact = (t: OrtTensor): OrtTensor =>
-  t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: t.data.slice() }
+  t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength
+    ? t
+    : { ...t, data: t.data.slice() }
 
 const makeWorkerClient = Effect.fnUntraced(function* () {
   const worker = yield* Effect.acquireRelease(
@@ -51,7 +64,9 @@ const makeWorkerClient = Effect.fnUntraced(function* () {
     pending.delete(response.id)
     Deferred.doneUnsafe(
       deferred,
-      response.ok ? Effect.succeed(response.value) : Effect.fail(new OrtSessionError({ operation: "run", reason: response.reason })),
+      response.ok
+        ? Effect.succeed(response.value)
+        : Effect.fail(new OrtSessionError({ operation: "run", reason: response.reason })),
     )
   })
   const failAll = (reason: string) => {
@@ -72,7 +87,9 @@ const makeWorkerClient = Effect.fnUntraced(function* () {
       worker.ref()
       worker.postMessage({ ...request, id } as Request)
       return Deferred.await(deferred).pipe(
-        Effect.mapError((e) => (e.operation === "run" ? new OrtSessionError({ operation, reason: e.reason }) : e)),
+        Effect.mapError((e) =>
+          e.operation === "run" ? new OrtSessionError({ operation, reason: e.reason }) : e,
+        ),
         Effect.ensuring(Effect.sync(() => pending.size === 0 && worker.unref())),
       ) as Effect.Effect<A, OrtSessionError>
     })
@@ -83,7 +100,9 @@ const makeWorkerClient = Effect.fnUntraced(function* () {
  * Hosts onnxruntime sessions in one worker thread (sessions run one at a time, as a
  * frame's stages do), so the event loop stays free for audio I/O while a model runs.
  */
-export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()("@personaplex/runtime/OrtSession") {
+export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()(
+  "@personaplex/runtime/OrtSession",
+) {
   static layer(config: OrtSessionConfig): Layer.Layer<OrtSession> {
     return Layer.effect(
       OrtSession,
@@ -99,7 +118,7 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()("
                   spec: {
                     ...spec,
                     executionProviders: providers,
-                    ...(spec.intraOpThreads ?? config.intraOpThreads
+                    ...((spec.intraOpThreads ?? config.intraOpThreads)
                       ? { intraOpThreads: spec.intraOpThreads ?? config.intraOpThreads }
                       : {}),
                   },
@@ -119,14 +138,22 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()("
                   const compacted: Record<string, OrtTensor> = {}
                   for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
                   return call<Record<string, OrtTensor>>(
-                    { kind: "run", session: created.session, feeds: compacted, ...(fetches ? { fetches } : {}) } as Omit<Request, "id">,
+                    {
+                      kind: "run",
+                      session: created.session,
+                      feeds: compacted,
+                      ...(fetches ? { fetches } : {}),
+                    } as Omit<Request, "id">,
                     "run",
                   )
                 },
               }
               return session
             }),
-            (session) => call({ kind: "release", session: session.id } as Omit<Request, "id">, "release").pipe(Effect.ignore),
+            (session) =>
+              call({ kind: "release", session: session.id } as Omit<Request, "id">, "release").pipe(
+                Effect.ignore,
+              ),
           )
         return OrtSession.of({ config, open })
       }),
@@ -134,5 +161,8 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()("
   }
 
   /** CPU only, two intra-op threads: what tests and CI use. */
-  static readonly layerCpu: Layer.Layer<OrtSession> = OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 2 })
+  static readonly layerCpu: Layer.Layer<OrtSession> = OrtSession.layer({
+    executionProviders: ["cpu"],
+    intraOpThreads: 2,
+  })
 }

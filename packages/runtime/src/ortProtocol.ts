@@ -27,8 +27,18 @@ export interface SessionSpec {
 }
 
 export type Request =
-  | { readonly id: number; readonly kind: "create"; readonly spec: SessionSpec & { readonly executionProviders: ReadonlyArray<ExecutionProvider> } }
-  | { readonly id: number; readonly kind: "run"; readonly session: number; readonly feeds: Feeds; readonly fetches?: ReadonlyArray<string> }
+  | {
+      readonly id: number
+      readonly kind: "create"
+      readonly spec: SessionSpec & { readonly executionProviders: ReadonlyArray<ExecutionProvider> }
+    }
+  | {
+      readonly id: number
+      readonly kind: "run"
+      readonly session: number
+      readonly feeds: Feeds
+      readonly fetches?: ReadonlyArray<string>
+    }
   | { readonly id: number; readonly kind: "release"; readonly session: number }
 
 export interface Created {

@@ -9,7 +9,9 @@ import type { Created, Feeds, OrtTensor, Request, Response, SessionSpec } from "
 const sessions = new Map<number, ort.InferenceSession>()
 let nextSession = 1
 
-const create = async (spec: SessionSpec & { executionProviders: ReadonlyArray<string> }): Promise<Created> => {
+const create = async (
+  spec: SessionSpec & { executionProviders: ReadonlyArray<string> },
+): Promise<Created> => {
   const fallbacks: Array<{ provider: string; reason: string }> = []
   for (const provider of spec.executionProviders) {
     const options: ort.InferenceSession.SessionOptions = {
@@ -41,14 +43,17 @@ const create = async (spec: SessionSpec & { executionProviders: ReadonlyArray<st
       fallbacks.push({ provider, reason: (error as Error).message })
     }
   }
-  throw new Error(fallbacks.map((f) => `${f.provider}: ${f.reason}`).join("; ") || "no execution provider given")
+  throw new Error(
+    fallbacks.map((f) => `${f.provider}: ${f.reason}`).join("; ") || "no execution provider given",
+  )
 }
 
 const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
   const s = sessions.get(session)
   if (!s) throw new Error(`session ${session} does not exist (released?)`)
   const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
+  for (const [name, t] of Object.entries(feeds))
+    ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
   const results = fetches ? await s.run(ortFeeds, [...fetches]) : await s.run(ortFeeds)
   const out: Record<string, OrtTensor> = {}
   const transfer: ArrayBuffer[] = []
@@ -75,6 +80,10 @@ port.on("message", async (request: Request) => {
       port.postMessage({ id: request.id, ok: true, value: null } satisfies Response)
     }
   } catch (error) {
-    port.postMessage({ id: request.id, ok: false, reason: (error as Error).message ?? String(error) } satisfies Response)
+    port.postMessage({
+      id: request.id,
+      ok: false,
+      reason: (error as Error).message ?? String(error),
+    } satisfies Response)
   }
 })

@@ -13,11 +13,12 @@ const randn = (n: number, seed: number) => Float32Array.from({ length: n }, rng(
 
 const matmul = (a: Float32Array, b: Float32Array, m: number, k: number, n: number) => {
   const out = new Float32Array(m * n)
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0
-    for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!
-    out[i * n + j] = s
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!
+      out[i * n + j] = s
+    }
   return out
 }
 
@@ -38,7 +39,10 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     const x = randn(m * k, 3)
     const g = new GraphBuilder("mm")
     const input = g.input("x", "float32", ["batch", k])
-    const y = g.op("Add", [g.op("MatMul", [input, g.initializer("w", { type: "float32", dims: [k, n], data: w })]), g.initializer("b", { type: "float32", dims: [n], data: b })])
+    const y = g.op("Add", [
+      g.op("MatMul", [input, g.initializer("w", { type: "float32", dims: [k, n], data: w })]),
+      g.initializer("b", { type: "float32", dims: [n], data: b }),
+    ])
     g.output(y, "y", "float32", ["batch", n])
     const expected = matmul(x, w, m, k, n).map((v, i) => v + b[i % n]!)
     const out = await withSessions(
@@ -59,11 +63,20 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     const w = randn(k * n, 7)
     const bits = new Uint16Array(new Uint32Array(w.buffer).map((v) => v >>> 16))
     const weights = path.join(dir, "w.safetensors")
-    writeSafetensors(weights, [{ name: "pad", dtype: "F32", shape: [3], data: new Float32Array(3) }, { name: "w", dtype: "BF16", shape: [k, n], data: bits }])
+    writeSafetensors(weights, [
+      { name: "pad", dtype: "F32", shape: [3], data: new Float32Array(3) },
+      { name: "w", dtype: "BF16", shape: [k, n], data: bits },
+    ])
     const header = Number(fs.readFileSync(weights).readBigUInt64LE(0))
     const g = new GraphBuilder("ext")
     const x = g.input("x", "float32", [1, k])
-    const wb = g.externalInitializer("w", { type: "bfloat16", dims: [k, n], file: "w.safetensors", offset: 8 + header + 12, length: k * n * 2 })
+    const wb = g.externalInitializer("w", {
+      type: "bfloat16",
+      dims: [k, n],
+      file: "w.safetensors",
+      offset: 8 + header + 12,
+      length: k * n * 2,
+    })
     g.output(g.op("MatMul", [x, g.op("Cast", [wb], { to: 1 })]), "y", "float32")
     const model = g.save(path.join(dir, "ext.onnx"))
     const xs = randn(k, 9)
@@ -84,7 +97,15 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     const beta = randn(d, 5)
     const g = new GraphBuilder("ln")
     const x = g.input("x", "float32", [2, d])
-    const y = g.op("LayerNormalization", [x, g.initializer("g", { type: "float32", dims: [d], data: gamma }), g.initializer("b", { type: "float32", dims: [d], data: beta })], { axis: -1, epsilon: Attr.float(1e-5) })
+    const y = g.op(
+      "LayerNormalization",
+      [
+        x,
+        g.initializer("g", { type: "float32", dims: [d], data: gamma }),
+        g.initializer("b", { type: "float32", dims: [d], data: beta }),
+      ],
+      { axis: -1, epsilon: Attr.float(1e-5) },
+    )
     g.output(y, "y", "float32")
     const model = g.save(path.join(dir, "ln.onnx"), { externalThreshold: 1024 })
     expect(fs.statSync(`${model}.data`).size).toBeGreaterThanOrEqual(2 * d * 4)
@@ -94,7 +115,8 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
       const row = xs.subarray(r * d, (r + 1) * d)
       const mean = row.reduce((a, b) => a + b, 0) / d
       const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / d
-      for (let i = 0; i < d; i++) expected[r * d + i] = ((row[i]! - mean) / Math.sqrt(variance + 1e-5)) * gamma[i]! + beta[i]!
+      for (let i = 0; i < d; i++)
+        expected[r * d + i] = ((row[i]! - mean) / Math.sqrt(variance + 1e-5)) * gamma[i]! + beta[i]!
     }
     const out = await withSessions(
       Effect.gen(function* () {
@@ -112,20 +134,29 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     const packed = new Uint8Array(n * blocks * block)
     const scales = new Float32Array(n * blocks)
     const dequant = new Float32Array(k * n)
-    for (let col = 0; col < n; col++) for (let bl = 0; bl < blocks; bl++) {
-      let amax = 0
-      for (let i = 0; i < block; i++) amax = Math.max(amax, Math.abs(w[(bl * block + i) * n + col]!))
-      const scale = amax / 127 || 1
-      scales[col * blocks + bl] = scale
-      for (let i = 0; i < block; i++) {
-        const q = Math.max(-128, Math.min(127, Math.round(w[(bl * block + i) * n + col]! / scale)))
-        packed[(col * blocks + bl) * block + i] = q + 128
-        dequant[(bl * block + i) * n + col] = q * scale
+    for (let col = 0; col < n; col++)
+      for (let bl = 0; bl < blocks; bl++) {
+        let amax = 0
+        for (let i = 0; i < block; i++) amax = Math.max(amax, Math.abs(w[(bl * block + i) * n + col]!))
+        const scale = amax / 127 || 1
+        scales[col * blocks + bl] = scale
+        for (let i = 0; i < block; i++) {
+          const q = Math.max(-128, Math.min(127, Math.round(w[(bl * block + i) * n + col]! / scale)))
+          packed[(col * blocks + bl) * block + i] = q + 128
+          dequant[(bl * block + i) * n + col] = q * scale
+        }
       }
-    }
     const g = new GraphBuilder("nbits")
     const x = g.input("x", "float32", [1, k])
-    const [y] = g.msOp("MatMulNBits", [x, g.initializer("B", { type: "uint8", dims: [n, blocks, block], data: packed }), g.initializer("s", { type: "float32", dims: [n * blocks], data: scales })], { K: k, N: n, bits: 8, block_size: block })
+    const [y] = g.msOp(
+      "MatMulNBits",
+      [
+        x,
+        g.initializer("B", { type: "uint8", dims: [n, blocks, block], data: packed }),
+        g.initializer("s", { type: "float32", dims: [n * blocks], data: scales }),
+      ],
+      { K: k, N: n, bits: 8, block_size: block },
+    )
     g.output(y!, "y", "float32")
     const xs = randn(k, 12)
     const out = await withSessions(
@@ -141,7 +172,11 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     const d = 1024
     const g = new GraphBuilder("slow")
     let x = g.input("x", "float32", [512, d])
-    const w = g.initializer("w", { type: "float32", dims: [d, d], data: randn(d * d, 1).map((v) => v * 0.05) })
+    const w = g.initializer("w", {
+      type: "float32",
+      dims: [d, d],
+      data: randn(d * d, 1).map((v) => v * 0.05),
+    })
     for (let i = 0; i < 48; i++) x = g.op("MatMul", [x, w])
     g.output(x, "y", "float32")
     const model = g.toBytes()
@@ -162,7 +197,9 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
         return { runMs, maxGap }
       }),
     )
-    console.log(`long run ${runMs.toFixed(0)} ms, largest gap between 5 ms timer ticks ${maxGap.toFixed(1)} ms`)
+    console.log(
+      `long run ${runMs.toFixed(0)} ms, largest gap between 5 ms timer ticks ${maxGap.toFixed(1)} ms`,
+    )
     expect(runMs).toBeGreaterThan(100)
     expect(maxGap).toBeLessThan(runMs / 2)
   })
@@ -175,7 +212,9 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
-          const out = yield* session.run({ x: { type: "float32", dims: [2], data: Float32Array.from([-1, 2]) } })
+          const out = yield* session.run({
+            x: { type: "float32", dims: [2], data: Float32Array.from([-1, 2]) },
+          })
           expect([...(out.y!.data as Float32Array)]).toEqual([0, 2])
           return session.provider
         }),
@@ -196,9 +235,7 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
             return yield* (yield* OrtSession).open({ model: new Uint8Array([1, 2, 3]) })
           }),
         ),
-      ).pipe(
-        Effect.provide(OrtSession.layerCpu),
-      ),
+      ).pipe(Effect.provide(OrtSession.layerCpu)),
     )
     expect(error._tag).toBe("OrtSessionError")
     expect(error.operation).toBe("create")
@@ -206,6 +243,7 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
 })
 
 import { Logger } from "effect"
+
 function captureWarnings(into: string[]) {
   return Logger.layer([Logger.make(({ message }) => into.push(String(message)))])
 }
@@ -219,7 +257,9 @@ describe("GraphBuilder constants", () => {
     const out = await withSessions(
       Effect.gen(function* () {
         const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
-        return yield* session.run({ x: { type: "float32", dims: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } })
+        return yield* session.run({
+          x: { type: "float32", dims: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+        })
       }),
     )
     expect(out.y!.dims).toEqual([3, 2])

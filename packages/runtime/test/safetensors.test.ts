@@ -8,7 +8,8 @@ import { Checkpoint, float32ToBf16, upstreamFixturesDir, writeSafetensors } from
 const fixtures = upstreamFixturesDir()
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-"))
 
-const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) => Effect.runPromise(Effect.scoped(effect))
+const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(effect))
 const failure = async <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(Effect.flip(effect)))
 
@@ -94,7 +95,9 @@ describe("safetensors writer and shards", () => {
     ])
     fs.writeFileSync(
       path.join(dir, "model.safetensors.index.json"),
-      JSON.stringify({ weight_map: { a: "model-00001-of-00002.safetensors", b: "model-00002-of-00002.safetensors" } }),
+      JSON.stringify({
+        weight_map: { a: "model-00001-of-00002.safetensors", b: "model-00002-of-00002.safetensors" },
+      }),
     )
     await run(
       Effect.gen(function* () {
@@ -147,7 +150,9 @@ describe("safetensors errors name the problem", () => {
 
   it("a missing tensor names the tensor and the file", async () => {
     const file = good()
-    const error = await failure(Effect.flatMap(Checkpoint.open(file), (c) => c.float32("encoder.model.0.conv.weight")))
+    const error = await failure(
+      Effect.flatMap(Checkpoint.open(file), (c) => c.float32("encoder.model.0.conv.weight")),
+    )
     expect(error._tag).toBe("MissingTensorError")
     expect(error.message).toContain("encoder.model.0.conv.weight")
     expect(error.message).toContain(file)

@@ -43,7 +43,10 @@ export interface InlineTensor {
 export interface ExternalTensor {
   readonly type: ElementType
   readonly dims: ReadonlyArray<number>
-  /** Absolute path, or relative to the saved model. */
+  /**
+   * Absolute path, or relative to the saved model's folder. onnxruntime reads external data only
+   * inside the model's folder: `GraphBuilder.save` hard-links files from elsewhere into it.
+   */
   readonly file: string
   readonly offset: number
   readonly length: number
@@ -78,6 +81,61 @@ export interface OpOptions {
 export interface SaveOptions {
   /** Initializers of at least this many bytes go to `<model>.data` beside the model. Default 1 KiB. */
   readonly externalThreshold?: number
+  /**
+   * Hard-link external files that lie outside the model's folder into it (default true), since
+   * onnxruntime refuses external data outside the model's folder. False: fail instead.
+   */
+  readonly linkExternalFiles?: boolean
+}
+
+/** What may stay inside the protobuf: its hard limit is 2 GiB; leave room for the graph itself. */
+const MAX_INLINE_BYTES = 2 ** 31 - 64 * 2 ** 20
+
+const isInside = (dir: string, file: string) => {
+  const relative = path.relative(dir, file)
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)
+}
+
+/**
+ * The location to write for an external file, relative to the model's folder, such that onnxruntime's
+ * check (canonical path inside the model's canonical folder) passes; hard-links the file in if needed.
+ */
+const externalLocation = (dir: string, file: string, initializer: string, link: boolean): string => {
+  const fail = (reason: string) =>
+    new GraphBuildError({ reason: `external initializer "${initializer}": ${reason}` })
+  const wanted = path.resolve(dir, file)
+  let real: string
+  let realDir: string
+  try {
+    real = fs.realpathSync(wanted)
+    realDir = fs.realpathSync(dir)
+  } catch (cause) {
+    throw fail(`cannot resolve ${wanted} (${(cause as Error).message})`)
+  }
+  if (isInside(realDir, real)) return path.relative(realDir, real)
+  if (!link)
+    throw fail(
+      `${real} lies outside the model's folder ${realDir}; onnxruntime only reads external data inside it`,
+    )
+  const source = fs.statSync(real)
+  const base = path.basename(real)
+  for (const candidate of [base, `${source.dev}-${source.ino}-${base}`]) {
+    const target = path.join(realDir, candidate)
+    const existing = fs.statSync(target, { throwIfNoEntry: false })
+    if (existing && existing.dev === source.dev && existing.ino === source.ino) return candidate
+    if (existing) continue
+    try {
+      fs.linkSync(real, target)
+    } catch (cause) {
+      throw fail(
+        `${real} lies outside the model's folder ${realDir} and cannot be hard-linked into it (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): save the model in a folder on the same file system as the weights`,
+      )
+    }
+    return candidate
+  }
+  throw fail(
+    `cannot hard-link ${real} into ${realDir}: both ${base} and its inode-named alias are taken by other files`,
+  )
 }
 
 const MS_DOMAIN = "com.microsoft"
@@ -118,7 +176,8 @@ export class GraphBuilder {
   }
 
   private claim(name: string): string {
-    if (this.names.has(name)) throw new GraphBuildError({ reason: `graph "${this.name}": value "${name}" is declared twice` })
+    if (this.names.has(name))
+      throw new GraphBuildError({ reason: `graph "${this.name}": value "${name}" is declared twice` })
     this.names.add(name)
     return name
   }
@@ -159,7 +218,12 @@ export class GraphBuilder {
   }
 
   /** A small constant stored as an initializer. */
-  constant(type: ElementType, dims: ReadonlyArray<number>, values: ArrayLike<number> | ArrayLike<bigint>, prefix = "const"): string {
+  constant(
+    type: ElementType,
+    dims: ReadonlyArray<number>,
+    values: ArrayLike<number> | ArrayLike<bigint>,
+    prefix = "const",
+  ): string {
     return this.initializer(this.unusedName(prefix), { type, dims, data: typedArrayFor(type, values) })
   }
 
@@ -172,7 +236,12 @@ export class GraphBuilder {
     return this.constant(type, [], type === "int64" ? [BigInt(value)] : [value], "scalar")
   }
 
-  op(opType: string, inputs: ReadonlyArray<string>, attributes: Attributes = {}, options: OpOptions = {}): string {
+  op(
+    opType: string,
+    inputs: ReadonlyArray<string>,
+    attributes: Attributes = {},
+    options: OpOptions = {},
+  ): string {
     return this.opMulti(opType, inputs, 1, attributes, options)[0]!
   }
 
@@ -185,9 +254,13 @@ export class GraphBuilder {
   ): string[] {
     for (const input of inputs)
       if (input !== "" && !this.names.has(input))
-        throw new GraphBuildError({ reason: `graph "${this.name}": ${opType} reads unknown value "${input}"` })
+        throw new GraphBuildError({
+          reason: `graph "${this.name}": ${opType} reads unknown value "${input}"`,
+        })
     const base = options.name ?? opType.toLowerCase()
-    const outputs = Array.from({ length: outputCount }, (_, i) => this.fresh(outputCount === 1 ? base : `${base}${i}`))
+    const outputs = Array.from({ length: outputCount }, (_, i) =>
+      this.fresh(outputCount === 1 ? base : `${base}${i}`),
+    )
     if (options.domain) this.domains.add(options.domain)
     this.nodes.push({
       opType,
@@ -203,8 +276,14 @@ export class GraphBuilder {
   }
 
   /** Shorthand for ops of the `com.microsoft` contrib domain (MatMulNBits, RotaryEmbedding, ...). */
-  msOp(opType: string, inputs: ReadonlyArray<string>, attributes: Attributes = {}, outputCount = 1): string[] {
-    return this.opMulti(opType, inputs, outputCount, attributes, { domain: MS_DOMAIN })
+  msOp(
+    opType: string,
+    inputs: ReadonlyArray<string>,
+    attributes: Attributes = {},
+    outputCount = 1,
+    options: Omit<OpOptions, "domain"> = {},
+  ): string[] {
+    return this.opMulti(opType, inputs, outputCount, attributes, { ...options, domain: MS_DOMAIN })
   }
 
   get initializerBytes(): number {
@@ -216,39 +295,68 @@ export class GraphBuilder {
   /** Serialize with every in-memory initializer inline (models under 2 GB without external tensors). */
   toBytes(): Uint8Array {
     if (this.external.size > 0)
-      throw new GraphBuildError({ reason: `graph "${this.name}" references external data: save it to a file instead` })
-    if (this.initializerBytes > 1.9 * 2 ** 30)
-      throw new GraphBuildError({ reason: `graph "${this.name}" is over 2 GB: save it to a file with external data` })
+      throw new GraphBuildError({
+        reason: `graph "${this.name}" references external data: save it to a file instead`,
+      })
+    if (this.initializerBytes > MAX_INLINE_BYTES)
+      throw new GraphBuildError({
+        reason: `graph "${this.name}" holds ${this.initializerBytes} bytes of initializers, over the 2 GB protobuf limit: save it to a file with external data`,
+      })
     const initializers = [...this.inline].map(([name, t]) => inlineProto(name, t))
     return onnx.ModelProto.encode(this.model(initializers)).finish()
   }
 
-  /** Write `<modelPath>` and, for initializers over the threshold, `<modelPath>.data`. Returns the model path. */
+  /**
+   * Write `<modelPath>` and, for in-memory initializers of at least `externalThreshold` bytes,
+   * `<modelPath>.data` beside it (64-byte aligned). Returns the model path.
+   *
+   * onnxruntime only loads external data that lies inside the model's folder (it rejects absolute
+   * locations and paths that resolve, symlinks followed, outside it). An `externalInitializer` whose
+   * file lies elsewhere is therefore hard-linked into the model's folder (no copy; same file system
+   * needed), unless `linkExternalFiles` is false, in which case it is a `GraphBuildError`.
+   */
   save(modelPath: string, options: SaveOptions = {}): string {
     const threshold = options.externalThreshold ?? 1024
-    const dir = path.dirname(modelPath)
+    const dir = path.dirname(path.resolve(modelPath))
     const dataName = `${path.basename(modelPath)}.data`
+    const dataPath = path.join(dir, dataName)
     const initializers: onnxProto.onnx.ITensorProto[] = []
-    const fd = fs.openSync(path.join(dir, dataName), "w")
-    try {
-      let offset = 0
-      for (const [name, t] of this.inline) {
-        if (t.data.byteLength < threshold) {
-          initializers.push(inlineProto(name, t))
-          continue
-        }
-        const padding = (64 - (offset % 64)) % 64
-        if (padding) fs.writeSync(fd, new Uint8Array(padding))
-        offset += padding
-        const bytes = toBytes(t.data)
-        for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done)
-        initializers.push(externalProto(name, { ...t, file: dataName, offset, length: bytes.byteLength }))
-        offset += bytes.byteLength
-      }
-    } finally {
-      fs.closeSync(fd)
+    const toSide: Array<[string, InlineTensor]> = []
+    let inlineBytes = 0
+    for (const [name, t] of this.inline) {
+      if (t.data.byteLength < threshold) {
+        initializers.push(inlineProto(name, t))
+        inlineBytes += t.data.byteLength
+      } else toSide.push([name, t])
     }
-    for (const [name, t] of this.external) initializers.push(externalProto(name, t))
+    if (inlineBytes > MAX_INLINE_BYTES)
+      throw new GraphBuildError({
+        reason: `graph "${this.name}": ${inlineBytes} bytes of initializers under externalThreshold ${threshold} would stay inside the model, over the 2 GB protobuf limit: lower externalThreshold`,
+      })
+    const locations = new Map<string, string>()
+    for (const [name, t] of this.external) {
+      const location =
+        locations.get(t.file) ?? externalLocation(dir, t.file, name, options.linkExternalFiles ?? true)
+      locations.set(t.file, location)
+      initializers.push(externalProto(name, { ...t, file: location }))
+    }
+    if (toSide.length > 0) {
+      const fd = fs.openSync(dataPath, "w")
+      try {
+        let offset = 0
+        for (const [name, t] of toSide) {
+          const padding = (64 - (offset % 64)) % 64
+          if (padding) fs.writeSync(fd, new Uint8Array(padding))
+          offset += padding
+          const bytes = toBytes(t.data)
+          for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done)
+          initializers.push(externalProto(name, { ...t, file: dataName, offset, length: bytes.byteLength }))
+          offset += bytes.byteLength
+        }
+      } finally {
+        fs.closeSync(fd)
+      }
+    } else fs.rmSync(dataPath, { force: true })
     fs.writeFileSync(modelPath, onnx.ModelProto.encode(this.model(initializers)).finish())
     return modelPath
   }
@@ -272,13 +380,20 @@ const valueInfo = (name: string, type: ElementType, dims?: ReadonlyArray<Dim>) =
     type: {
       tensorType: {
         elemType: ELEMENT_TYPE_CODE[type],
-        ...(dims ? { shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } : {}),
+        ...(dims
+          ? { shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } }
+          : {}),
       },
     },
   })
 
 const inlineProto = (name: string, t: InlineTensor) =>
-  onnx.TensorProto.create({ name, dims: [...t.dims], dataType: ELEMENT_TYPE_CODE[t.type], rawData: toBytes(t.data) })
+  onnx.TensorProto.create({
+    name,
+    dims: [...t.dims],
+    dataType: ELEMENT_TYPE_CODE[t.type],
+    rawData: toBytes(t.data),
+  })
 
 const externalProto = (name: string, t: ExternalTensor) =>
   onnx.TensorProto.create({
@@ -312,7 +427,10 @@ const typedArrayFor = (type: ElementType, values: ArrayLike<number> | ArrayLike<
   }
 }
 
-const attributeProto = (name: string, value: NonNullable<Attributes[string]>): onnxProto.onnx.IAttributeProto => {
+const attributeProto = (
+  name: string,
+  value: NonNullable<Attributes[string]>,
+): onnxProto.onnx.IAttributeProto => {
   const A = onnx.AttributeProto.AttributeType
   const explicit: AttributeValue =
     typeof value === "number"

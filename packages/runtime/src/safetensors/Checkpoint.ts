@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, type Scope } from "effect"
 import { MissingTensorError, SafetensorsFormatError, TensorMismatchError } from "../errors.ts"
-import { toFloat32, toInt32, type TypedData, viewAs } from "./decode.ts"
+import { type TypedData, toFloat32, toInt32, viewAs } from "./decode.ts"
 import { SafetensorsFile, type TensorInfo } from "./SafetensorsFile.ts"
 
 export const SHARD_INDEX = "model.safetensors.index.json"
@@ -89,7 +89,9 @@ export class Checkpoint {
   info(name: string): Effect.Effect<TensorInfo, MissingTensorError> {
     return Effect.suspend(() => {
       const file = this.owner.get(name)
-      return file ? Effect.succeed(file.info(name)) : Effect.fail(new MissingTensorError({ tensor: name, path: this.source }))
+      return file
+        ? Effect.succeed(file.info(name))
+        : Effect.fail(new MissingTensorError({ tensor: name, path: this.source }))
     })
   }
 
@@ -103,7 +105,12 @@ export class Checkpoint {
   float32Sync(name: string, shape?: ReadonlyArray<number>): Tensor<Float32Array> {
     const info = this.infoSync(name)
     if (shape && !sameShape(shape, info.shape))
-      throw new TensorMismatchError({ tensor: name, path: info.path, expected: `shape [${shape}]`, actual: `[${info.shape}]` })
+      throw new TensorMismatchError({
+        tensor: name,
+        path: info.path,
+        expected: `shape [${shape}]`,
+        actual: `[${info.shape}]`,
+      })
     return { name, shape: info.shape, data: toFloat32(info.dtype, this.owner.get(name)!.readBytes(name)) }
   }
 
@@ -153,10 +160,14 @@ const resolveCheckpointFiles = (location: string): ResolvedFiles => {
     const index = path.join(location, SHARD_INDEX)
     if (fs.existsSync(index)) return resolveCheckpointFiles(index)
     const single = fs.readdirSync(location).filter((f) => f.endsWith(".safetensors"))
-    if (single.length === 1) return { source: path.join(location, single[0]!), files: [path.join(location, single[0]!)] }
+    if (single.length === 1)
+      return { source: path.join(location, single[0]!), files: [path.join(location, single[0]!)] }
     throw new SafetensorsFormatError({
       path: location,
-      reason: single.length === 0 ? "folder holds no .safetensors file" : `folder holds ${single.length} .safetensors files and no ${SHARD_INDEX}`,
+      reason:
+        single.length === 0
+          ? "folder holds no .safetensors file"
+          : `folder holds ${single.length} .safetensors files and no ${SHARD_INDEX}`,
     })
   }
   if (location.endsWith(".json")) {
@@ -164,7 +175,10 @@ const resolveCheckpointFiles = (location: string): ResolvedFiles => {
     try {
       index = JSON.parse(fs.readFileSync(location, "utf8"))
     } catch (cause) {
-      throw new SafetensorsFormatError({ path: location, reason: `not a readable shard index (${(cause as Error).message})` })
+      throw new SafetensorsFormatError({
+        path: location,
+        reason: `not a readable shard index (${(cause as Error).message})`,
+      })
     }
     if (!index.weight_map || typeof index.weight_map !== "object")
       throw new SafetensorsFormatError({ path: location, reason: "shard index has no weight_map" })

@@ -54,7 +54,10 @@ export class SafetensorsFile {
     fs.readSync(fd, lengthBytes, 0, 8, 0)
     const headerLength = Number(lengthBytes.readBigUInt64LE(0))
     if (headerLength > MAX_HEADER_BYTES) throw fail(`header length ${headerLength} is implausible`)
-    if (8 + headerLength > fileSize) throw fail(`header of ${headerLength} bytes runs past the end of the file (${fileSize} bytes): truncated?`)
+    if (8 + headerLength > fileSize)
+      throw fail(
+        `header of ${headerLength} bytes runs past the end of the file (${fileSize} bytes): truncated?`,
+      )
     const headerBytes = Buffer.alloc(headerLength)
     fs.readSync(fd, headerBytes, 0, headerLength, 8)
     let header: unknown
@@ -63,7 +66,8 @@ export class SafetensorsFile {
     } catch (cause) {
       throw fail(`header is not valid JSON (${(cause as Error).message})`)
     }
-    if (typeof header !== "object" || header === null || Array.isArray(header)) throw fail("header is not a JSON object")
+    if (typeof header !== "object" || header === null || Array.isArray(header))
+      throw fail("header is not a JSON object")
     const dataStart = 8 + headerLength
     const dataSize = fileSize - dataStart
     const tensors = new Map<string, TensorInfo>()
@@ -77,14 +81,22 @@ export class SafetensorsFile {
       if (!isDType(dtype)) throw fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`)
       if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
         throw fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`)
-      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0))
+      if (
+        !Array.isArray(offsets) ||
+        offsets.length !== 2 ||
+        !offsets.every((o) => Number.isInteger(o) && o >= 0)
+      )
         throw fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`)
       const [begin, end] = offsets as [number, number]
       const expected = elementCount(shape) * DTYPE_BYTES[dtype]
       if (end - begin !== expected)
-        throw fail(`tensor "${name}" spans ${end - begin} bytes but ${dtype}${JSON.stringify(shape)} needs ${expected}`)
+        throw fail(
+          `tensor "${name}" spans ${end - begin} bytes but ${dtype}${JSON.stringify(shape)} needs ${expected}`,
+        )
       if (end > dataSize)
-        throw fail(`tensor "${name}" ends at byte ${end} of the data section but the file holds only ${dataSize}: truncated?`)
+        throw fail(
+          `tensor "${name}" ends at byte ${end} of the data section but the file holds only ${dataSize}: truncated?`,
+        )
       tensors.set(name, { name, dtype, shape, byteOffset: dataStart + begin, byteLength: expected, path })
     }
     return new SafetensorsFile(path, fd, tensors, metadata, fileSize)
@@ -103,8 +115,18 @@ export class SafetensorsFile {
     const out = new Uint8Array(info.byteLength)
     const chunk = 1 << 30
     for (let done = 0; done < info.byteLength; ) {
-      const n = fs.readSync(this.fd, out, done, Math.min(chunk, info.byteLength - done), info.byteOffset + done)
-      if (n === 0) throw new SafetensorsFormatError({ path: this.path, reason: `unexpected end of file reading "${name}"` })
+      const n = fs.readSync(
+        this.fd,
+        out,
+        done,
+        Math.min(chunk, info.byteLength - done),
+        info.byteOffset + done,
+      )
+      if (n === 0)
+        throw new SafetensorsFormatError({
+          path: this.path,
+          reason: `unexpected end of file reading "${name}"`,
+        })
       done += n
     }
     return out

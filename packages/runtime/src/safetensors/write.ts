@@ -45,7 +45,9 @@ export const writeSafetensors = (
       if (typeof t.data === "function") t.data(emit)
       else emit(bytesOf(t.data))
       if (written !== expected[1] - expected[0])
-        throw new Error(`writeSafetensors: "${t.name}" produced ${written} bytes, expected ${expected[1] - expected[0]}`)
+        throw new Error(
+          `writeSafetensors: "${t.name}" produced ${written} bytes, expected ${expected[1] - expected[0]}`,
+        )
     }
   } finally {
     fs.closeSync(fd)
