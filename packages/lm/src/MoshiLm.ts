@@ -1,0 +1,245 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Checkpoint, type GraphBuilder, OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
+import { Context, Effect, Layer, type Scope } from "effect"
+import { LmConfigError, type LmError, LmRuntimeError, LmWeightsError } from "./errors.ts"
+import { buildDepformerGraph, DepformerIo } from "./graph/depformer.ts"
+import type { Quantization } from "./graph/quantize.ts"
+import { buildTemporalGraph, TemporalIo } from "./graph/temporal.ts"
+import { LmWeights } from "./graph/weights.ts"
+import { LmConfig } from "./LmConfig.ts"
+
+export interface MoshiLmOptions {
+  /** LM `.safetensors` (file, shard index or folder). */
+  readonly checkpoint: string
+  readonly config?: LmConfig
+  /** Attention window in frames (KV ring capacity). Default: the config's context (3000). */
+  readonly context?: number
+  readonly quantization?: Quantization
+  /** 8 (agent codebooks only, default) or 16 (upstream; needed for the user-half logits). */
+  readonly depformerSteps?: 8 | 16
+  /** Reproduce upstream's ring cache, which sees one key fewer than `context` once wrapped. Default false. */
+  readonly upstreamRingQuirk?: boolean
+  /** Folder for graphs too large to pass as bytes (> 1.8 GB of weights). Default: a temp folder removed at scope close. */
+  readonly graphDir?: string
+}
+
+/** How one head samples: temperature, top-k (1..vocab), and Gumbel noise (zeros = greedy). */
+export interface Sampler {
+  readonly temperature: number
+  readonly topK: number
+  readonly noise: Float32Array
+}
+
+export interface TemporalInput {
+  /** The 17 model input tokens (−1 embeds to zero). */
+  readonly tokens: Int32Array
+  /** Added to the summed embeddings (replayed voice-prompt embedding), `[dim]`. */
+  readonly extraEmbedding?: Float32Array
+  readonly text: Sampler
+  readonly returnLogits?: boolean
+}
+
+export interface TemporalOutput {
+  /** `out_norm` output, what the depformer consumes. `[dim]` */
+  readonly hidden: Float32Array
+  readonly textToken: number
+  readonly textLogits?: Float32Array
+  /** The summed input embedding (what a voice-prompt cache stores). `[dim]` */
+  readonly embedding: Float32Array
+}
+
+export interface DepformerInput {
+  readonly hidden: Float32Array
+  readonly text: number
+  /** Per depformer step: the provided token (used when `forcedMask` is 1). */
+  readonly forced: Int32Array
+  readonly forcedMask: Uint8Array
+  readonly audio: Sampler
+  readonly returnLogits?: boolean
+}
+
+export interface DepformerOutput {
+  /** Sampled tokens, one per depformer step. */
+  readonly tokens: Int32Array
+  /** `[steps, card]` */
+  readonly logits?: Float32Array
+}
+
+/** The temporal transformer's KV ring and position: everything a step reads besides its inputs. */
+export interface MoshiLmState {
+  readonly position: number
+  readonly caches: ReadonlyArray<Float32Array>
+}
+
+export interface MoshiLmShape {
+  readonly config: LmConfig
+  readonly context: number
+  readonly depformerSteps: 8 | 16
+  readonly quantization: Quantization
+  /** Temporal steps run since the last reset (the next step's RoPE position). */
+  readonly position: Effect.Effect<number>
+  /** One temporal step at the current position; advances the position and the KV ring. */
+  temporal(input: TemporalInput): Effect.Effect<TemporalOutput, LmRuntimeError>
+  /** The depformer loop of one frame. Stateless. */
+  depformer(input: DepformerInput): Effect.Effect<DepformerOutput, LmRuntimeError>
+  readonly reset: Effect.Effect<void>
+  readonly snapshot: Effect.Effect<MoshiLmState>
+  restore(state: MoshiLmState): Effect.Effect<void, LmConfigError>
+}
+
+const MAX_INLINE_BYTES = 1.8 * 2 ** 30
+
+const int64 = (values: ArrayLike<number>): OrtTensor => ({ type: "int64", dims: [values.length], data: BigInt64Array.from(Array.from(values, BigInt)) })
+const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
+
+/** Build the two graphs from the checkpoint (weights widened to f32 or quantized). */
+const buildGraphs = (config: LmConfig, options: Required<Pick<MoshiLmOptions, "quantization" | "depformerSteps" | "upstreamRingQuirk">> & { context: number; checkpoint: string }) =>
+  Effect.gen(function* () {
+    const checkpoint = yield* Checkpoint.open(options.checkpoint).pipe(
+      Effect.mapError((e) => new LmWeightsError({ checkpoint: options.checkpoint, tensor: "(file)", reason: e.message })),
+    )
+    return yield* Effect.try({
+      try: () => {
+        const weights = new LmWeights(checkpoint)
+        const temporal = buildTemporalGraph(config, weights, options)
+        const depformer = buildDepformerGraph(config, weights, { ...options, steps: options.depformerSteps })
+        weights.clear()
+        return { temporal, depformer }
+      },
+      catch: (error) =>
+        error instanceof LmWeightsError ? error : new LmRuntimeError({ stage: "build", reason: (error as Error).message ?? String(error) }),
+    })
+  }).pipe(Effect.scoped)
+
+const modelSource = (g: GraphBuilder, dir: () => string): string | Uint8Array =>
+  g.initializerBytes < MAX_INLINE_BYTES ? g.toBytes() : g.save(path.join(dir(), `${g.name}.onnx`))
+
+/**
+ * The Moshi LM as two onnxruntime sessions: the temporal step (with its KV ring as explicit
+ * state held here) and the depformer loop. Sampling happens inside both graphs.
+ */
+export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personaplex/lm/MoshiLm") {
+  static make(options: MoshiLmOptions): Effect.Effect<MoshiLmShape, LmError, OrtSession | Scope.Scope> {
+    return Effect.gen(function* () {
+      const config = options.config ?? LmConfig.personaplex
+      const context = options.context ?? config.context
+      if (!Number.isInteger(context) || context < 1) return yield* new LmConfigError({ field: "context", reason: `expected a positive integer, found ${context}` })
+      const depformerSteps = options.depformerSteps ?? 8
+      if (depformerSteps !== 8 && depformerSteps !== 16)
+        return yield* new LmConfigError({ field: "depformerSteps", reason: `expected 8 or 16, found ${depformerSteps}` })
+      const quantization = options.quantization ?? "none"
+      if (!["none", "int8", "int4"].includes(quantization))
+        return yield* new LmConfigError({ field: "quantization", reason: `expected "none", "int8" or "int4", found ${quantization}` })
+      const upstreamRingQuirk = options.upstreamRingQuirk ?? false
+      const graphs = yield* buildGraphs(config, { checkpoint: options.checkpoint, context, quantization, depformerSteps, upstreamRingQuirk })
+
+      let tempDir: string | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => tempDir && fs.rmSync(tempDir, { recursive: true, force: true })))
+      const dir = () => options.graphDir ?? (tempDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "personaplex-lm-")))
+      const ort = yield* OrtSession
+      const open = (g: GraphBuilder) =>
+        Effect.suspend(() => ort.open({ model: modelSource(g, dir), disablePrepacking: g.initializerBytes >= MAX_INLINE_BYTES })).pipe(
+          Effect.mapError((e) => new LmRuntimeError({ stage: "open", reason: `${g.name}: ${e.message}` })),
+        )
+      const temporalSession: Session = yield* open(graphs.temporal)
+      const depformerSession: Session = yield* open(graphs.depformer)
+
+      const { dim, numLayers, textCard, card } = config
+      const cacheSize = 2 * context * dim
+      let position = 0
+      let caches: Float32Array[] = Array.from({ length: numLayers }, () => new Float32Array(cacheSize))
+
+      const checkSampler = (s: Sampler, vocab: number, rows: number, stage: "temporal" | "depformer") =>
+        s.noise.length !== vocab * rows
+          ? Effect.fail(new LmRuntimeError({ stage, reason: `sampling noise has ${s.noise.length} values, expected ${vocab * rows}` }))
+          : Effect.void
+
+      const temporal = (input: TemporalInput) =>
+        Effect.gen(function* () {
+          yield* checkSampler(input.text, textCard, 1, "temporal")
+          const feeds: Record<string, OrtTensor> = {
+            [TemporalIo.tokens]: int64(input.tokens),
+            [TemporalIo.extraEmbedding]: f32(input.extraEmbedding ?? new Float32Array(dim), [1, dim]),
+            [TemporalIo.position]: int64([position]),
+            [TemporalIo.textNoise]: f32(input.text.noise, [textCard]),
+            [TemporalIo.textTemperature]: f32(Float32Array.of(input.text.temperature), [1]),
+            [TemporalIo.textTopK]: int64([Math.min(textCard, Math.max(1, input.text.topK))]),
+          }
+          for (let l = 0; l < numLayers; l++) feeds[TemporalIo.cache(l)] = f32(caches[l]!, [2, context, dim])
+          const fetches = [
+            TemporalIo.hidden,
+            TemporalIo.textToken,
+            TemporalIo.embedding,
+            ...(input.returnLogits ? [TemporalIo.textLogits] : []),
+            ...Array.from({ length: numLayers }, (_, l) => TemporalIo.cacheOut(l)),
+          ]
+          const out = yield* temporalSession
+            .run(feeds, fetches)
+            .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "temporal", reason: e.message })))
+          // Commit the new state in one synchronous step: an interrupted run leaves the previous state intact.
+          caches = Array.from({ length: numLayers }, (_, l) => out[TemporalIo.cacheOut(l)]!.data as Float32Array)
+          position += 1
+          const result: TemporalOutput = {
+            hidden: out[TemporalIo.hidden]!.data as Float32Array,
+            textToken: Number((out[TemporalIo.textToken]!.data as BigInt64Array)[0]),
+            embedding: out[TemporalIo.embedding]!.data as Float32Array,
+            ...(input.returnLogits ? { textLogits: out[TemporalIo.textLogits]!.data as Float32Array } : {}),
+          }
+          return result
+        })
+
+      const depformer = (input: DepformerInput) =>
+        Effect.gen(function* () {
+          yield* checkSampler(input.audio, card, depformerSteps, "depformer")
+          const S = depformerSteps
+          const out = yield* depformerSession
+            .run(
+              {
+                [DepformerIo.hidden]: f32(input.hidden, [1, dim]),
+                [DepformerIo.text]: int64([input.text]),
+                [DepformerIo.forced]: int64(input.forced.subarray(0, S)),
+                [DepformerIo.forcedMask]: { type: "bool", dims: [S], data: Uint8Array.from(input.forcedMask.subarray(0, S)) },
+                [DepformerIo.noise]: f32(input.audio.noise, [S, card]),
+                [DepformerIo.temperature]: f32(Float32Array.of(input.audio.temperature), [1]),
+                [DepformerIo.topK]: int64([Math.min(card, Math.max(1, input.audio.topK))]),
+              },
+              input.returnLogits ? [DepformerIo.tokens, DepformerIo.logits] : [DepformerIo.tokens],
+            )
+            .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "depformer", reason: e.message })))
+          const result: DepformerOutput = {
+            tokens: Int32Array.from(out[DepformerIo.tokens]!.data as BigInt64Array, Number),
+            ...(input.returnLogits ? { logits: out[DepformerIo.logits]!.data as Float32Array } : {}),
+          }
+          return result
+        })
+
+      return MoshiLm.of({
+        config,
+        context,
+        depformerSteps,
+        quantization,
+        position: Effect.sync(() => position),
+        temporal,
+        depformer,
+        // Stale slots need no clearing: the mask hides every slot at or beyond the position.
+        reset: Effect.sync(() => {
+          position = 0
+        }),
+        snapshot: Effect.sync(() => ({ position, caches: caches.map((c) => c.slice()) })),
+        restore: (state) =>
+          state.caches.length !== numLayers || state.caches.some((c) => c.length !== cacheSize)
+            ? Effect.fail(new LmConfigError({ field: "state", reason: `snapshot does not match ${numLayers} layers of [2, ${context}, ${dim}]` }))
+            : Effect.sync(() => {
+                position = state.position
+                caches = state.caches.map((c) => c.slice())
+              }),
+      })
+    })
+  }
+
+  static layer(options: MoshiLmOptions): Layer.Layer<MoshiLm, LmError, OrtSession> {
+    return Layer.effect(MoshiLm, MoshiLm.make(options))
+  }
+}

@@ -1,0 +1,121 @@
+import type { GraphBuilder } from "@personaplex/runtime"
+import { type Quantization, quantizeLinear } from "./quantize.ts"
+import type { LinearWeight } from "./weights.ts"
+
+/** Emits the LM's building blocks (upstream-spec §3.3-3.4) into a graph; every value is f32 `[rows, features]`. */
+export class Layers {
+  private weightCount = 0
+
+  constructor(
+    readonly g: GraphBuilder,
+    readonly quantization: Quantization,
+    readonly blockSize = 32,
+  ) {}
+
+  /** A unique initializer name (the builder's `fresh` names are reserved for op outputs). */
+  weightName(prefix: string): string {
+    return `${prefix}.${this.weightCount++}`
+  }
+
+  /** `x · Wᵀ` for a PyTorch `[out, in]` weight, as MatMul on f32 or MatMulNBits on int8/int4 blocks. */
+  linear(x: string, w: LinearWeight): string {
+    const g = this.g
+    if (this.quantization === "none") {
+      const t = new Float32Array(w.in * w.out)
+      for (let o = 0; o < w.out; o++) for (let i = 0; i < w.in; i++) t[i * w.out + o] = w.data[o * w.in + i]!
+      return g.op("MatMul", [x, g.initializer(this.weightName("w"), { type: "float32", dims: [w.in, w.out], data: t })])
+    }
+    const q = quantizeLinear(w.data, w.out, w.in, this.quantization === "int8" ? 8 : 4, this.blockSize)
+    const blob = (q.blockSize * q.bits) / 8
+    const B = g.initializer(this.weightName("qw"), { type: "uint8", dims: [q.n, q.kBlocks, blob], data: q.packed })
+    const scales = g.initializer(this.weightName("qs"), { type: "float32", dims: [q.n * q.kBlocks], data: q.scales })
+    return g.msOp("MatMulNBits", [x, B, scales], { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize, accuracy_level: 0 })[0]!
+  }
+
+  /** RMSNorm computed in f32: `x · alpha / sqrt(mean(x²) + eps)`. */
+  rmsNorm(x: string, alpha: Float32Array, eps = 1e-8): string {
+    const g = this.g
+    const ms = g.op("ReduceMean", [g.op("Mul", [x, x]), g.int64s([-1])], { keepdims: 1 })
+    const inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [ms, g.scalar(eps)])])])
+    const a = g.initializer(this.weightName("alpha"), { type: "float32", dims: [alpha.length], data: alpha })
+    return g.op("Mul", [x, g.op("Mul", [a, inv])])
+  }
+
+  /** Columns `[start, end)` of `[rows, n]`. */
+  columns(x: string, start: number, end: number): string {
+    const g = this.g
+    return g.op("Slice", [x, g.int64s([start]), g.int64s([end]), g.int64s([-1])])
+  }
+
+  /** SiLU-gated FFN: `(silu(x·W_aᵀ) ⊙ x·W_bᵀ) · W_outᵀ` with `linear_in` rows split in halves. */
+  gatedFfn(x: string, linearIn: LinearWeight, linearOut: LinearWeight): string {
+    const g = this.g
+    const hidden = linearOut.in
+    const both = this.linear(x, linearIn)
+    const a = this.columns(both, 0, hidden)
+    const b = this.columns(both, hidden, 2 * hidden)
+    const silu = g.op("Mul", [a, g.op("Sigmoid", [a])])
+    return this.linear(g.op("Mul", [silu, b]), linearOut)
+  }
+
+  /** Embedding lookup of a scalar id (`[1]` int64) → `[1, D]`; id −1 gives the zero vector (ScaledEmbedding). */
+  embed(table: string, id: string): string {
+    const g = this.g
+    const row = g.op("Gather", [table, g.op("Max", [id, g.scalar(0, "int64")])], { axis: 0 })
+    const keep = g.op("Cast", [g.op("Not", [g.op("Equal", [id, g.scalar(-1, "int64")])])], { to: 1 })
+    return g.op("Mul", [row, g.op("Unsqueeze", [keep, g.int64s([-1])])])
+  }
+
+  tableInit(name: string, rows: number, dim: number, data: Float32Array): string {
+    return this.g.initializer(name, { type: "float32", dims: [rows, dim], data })
+  }
+
+  /**
+   * Interleaved RoPE on `[1, heads·headDim]` at the position whose angles are given
+   * (`cos`/`sin` `[headDim/2, 1]`); returns `[heads, 1, headDim]`.
+   */
+  rope(x: string, heads: number, headDim: number, cos: string, sin: string): string {
+    const g = this.g
+    const pairs = g.op("Reshape", [x, g.int64s([heads, headDim / 2, 2])])
+    const x0 = g.op("Slice", [pairs, g.int64s([0]), g.int64s([1]), g.int64s([-1])])
+    const x1 = g.op("Slice", [pairs, g.int64s([1]), g.int64s([2]), g.int64s([-1])])
+    const r0 = g.op("Sub", [g.op("Mul", [x0, cos]), g.op("Mul", [x1, sin])])
+    const r1 = g.op("Add", [g.op("Mul", [x0, sin]), g.op("Mul", [x1, cos])])
+    return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([heads, 1, headDim])])
+  }
+
+  /**
+   * Single-query attention: `q` `[heads, 1, hd]`, keys/values `[n, heads·hd]`, optional
+   * boolean `mask` `[n]` (true = visible). Returns `[1, heads·hd]`.
+   */
+  attend(q: string, keys: string, values: string, n: number, heads: number, headDim: number, mask?: string): string {
+    const g = this.g
+    const k = g.op("Transpose", [g.op("Reshape", [keys, g.int64s([n, heads, headDim])])], { perm: [1, 2, 0] })
+    const v = g.op("Transpose", [g.op("Reshape", [values, g.int64s([n, heads, headDim])])], { perm: [1, 0, 2] })
+    let scores = g.op("Mul", [g.op("MatMul", [q, k]), g.scalar(1 / Math.sqrt(headDim))])
+    if (mask) scores = g.op("Where", [mask, scores, g.scalar(Number.NEGATIVE_INFINITY)])
+    const probs = g.op("Softmax", [scores], { axis: -1 })
+    const out = g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: [1, 0, 2] })
+    return g.op("Reshape", [out, g.int64s([1, heads * headDim])])
+  }
+
+  /**
+   * Temperature + top-k sampling by Gumbel-max: `argmax_{i ∈ topk} logits_i / T + noise_i`.
+   * `logits` `[1, V]`, `noise` `[V]`, `temperature` f32 `[1]`, `topK` int64 `[1]` (1..V).
+   * Zero noise gives the greedy argmax. Returns the id as int64 `[1]`.
+   */
+  sample(logits: string, noise: string, temperature: string, topK: string): string {
+    const g = this.g
+    const [values, indices] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
+    const ids = g.op("Reshape", [indices!, g.int64s([-1])])
+    const scores = g.op("Add", [g.op("Div", [g.op("Reshape", [values!, g.int64s([-1])]), temperature]), g.op("Gather", [noise, ids], { axis: 0 })])
+    const best = g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
+    return g.op("Gather", [ids, best], { axis: 0 })
+  }
+}
+
+/** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
+export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Array => {
+  const c = Math.fround((-Math.log(maxPeriod) * 2) / headDim)
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.fround(Math.exp(Math.fround(i * c))))
+}

@@ -1,0 +1,115 @@
+import { GraphBuilder } from "@personaplex/runtime"
+import type { LmConfig } from "../LmConfig.ts"
+import { Layers, ropeFrequencies } from "./layers.ts"
+import type { Quantization } from "./quantize.ts"
+import type { LmWeights } from "./weights.ts"
+
+export interface TemporalGraphOptions {
+  /** KV ring capacity = attention window in frames. */
+  readonly context: number
+  readonly quantization: Quantization
+  /** Reproduce upstream's ring cache that hides the oldest slot once wrapped (upstream-spec §3.5). */
+  readonly upstreamRingQuirk: boolean
+}
+
+/** Names of the temporal step graph's inputs and outputs. */
+export const TemporalIo = {
+  tokens: "tokens",
+  extraEmbedding: "extra_embedding",
+  position: "position",
+  textNoise: "text_noise",
+  textTemperature: "text_temperature",
+  textTopK: "text_top_k",
+  cache: (layer: number) => `cache_${layer}`,
+  hidden: "hidden",
+  textLogits: "text_logits",
+  textToken: "text_token",
+  embedding: "embedding",
+  cacheOut: (layer: number) => `cache_out_${layer}`,
+} as const
+
+/**
+ * One temporal-transformer step (upstream-spec §3.6): embed the 17 input tokens (id −1 embeds
+ * to zero; `extra_embedding` is added, which replays stored voice-prompt embeddings), run the
+ * layers with the per-layer KV ring `[2, context, dim]` written at slot `position mod context`,
+ * `out_norm`, the text head, and text sampling.
+ */
+export const buildTemporalGraph = (config: LmConfig, weights: LmWeights, options: TemporalGraphOptions): GraphBuilder => {
+  const g = new GraphBuilder("moshi_temporal", 21)
+  const L = new Layers(g, options.quantization)
+  const { dim, numHeads: heads, card, textCard } = config
+  const headDim = dim / heads
+  const cap = options.context
+
+  const tokens = g.input(TemporalIo.tokens, "int64", [17])
+  const extra = g.input(TemporalIo.extraEmbedding, "float32", [1, dim])
+  const position = g.input(TemporalIo.position, "int64", [1])
+  const textNoise = g.input(TemporalIo.textNoise, "float32", [textCard])
+  const textTemp = g.input(TemporalIo.textTemperature, "float32", [1])
+  const textTopK = g.input(TemporalIo.textTopK, "int64", [1])
+
+  const token = (k: number) => g.op("Slice", [tokens, g.int64s([k]), g.int64s([k + 1]), g.int64s([0])])
+  // Summation order as upstream: audio tables 0..15, then text.
+  let emb: string | undefined
+  for (let k = 0; k < config.nQ; k++) {
+    const table = L.tableInit(`emb_${k}`, card + 1, dim, weights.tensor(`emb.${k}.weight`, [card + 1, dim]))
+    const e = L.embed(table, token(k + 1))
+    emb = emb ? g.op("Add", [emb, e]) : e
+  }
+  const textTable = L.tableInit("text_emb", textCard + 1, dim, weights.tensor("text_emb.weight", [textCard + 1, dim]))
+  const embedding = g.op("Add", [g.op("Add", [emb!, L.embed(textTable, token(0))]), extra])
+
+  // RoPE angles at this position.
+  const freqs = g.initializer("rope_freqs", { type: "float32", dims: [headDim / 2, 1], data: ropeFrequencies(headDim, config.maxPeriod) })
+  const angle = g.op("Mul", [freqs, g.op("Cast", [position], { to: 1 })])
+  const cos = g.op("Cos", [angle])
+  const sin = g.op("Sin", [angle])
+
+  // Ring slot and visibility mask (upstream-spec §3.5).
+  const capacity = g.scalar(cap, "int64")
+  const slot = g.op("Mod", [position, capacity])
+  const end = g.op("Add", [position, g.scalar(1, "int64")])
+  const slots = g.constant("int64", [cap], Array.from({ length: cap }, (_, i) => BigInt(i)), "slots")
+  let mask = g.op("Less", [slots, g.op("Min", [end, capacity])])
+  if (options.upstreamRingQuirk) {
+    const wrapped = g.op("GreaterOrEqual", [end, capacity])
+    const hidden = g.op("And", [wrapped, g.op("Equal", [slots, g.op("Mod", [end, capacity])])])
+    mask = g.op("And", [mask, g.op("Not", [hidden])])
+  }
+  const scatterIndex = g.op("Concat", [g.int64s([0, 1]), g.op("Reshape", [g.op("Concat", [slot, slot], { axis: 0 }), g.int64s([2])])], { axis: 0 })
+  // [[0, slot], [1, slot]]
+  const kvIndices = g.op("Transpose", [g.op("Reshape", [scatterIndex, g.int64s([2, 2])])], { perm: [1, 0] })
+
+  let x = embedding
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `transformer.layers.${l}`
+    const cache = g.input(TemporalIo.cache(l), "float32", [2, cap, dim])
+    const a = L.rmsNorm(x, weights.tensor(`${p}.norm1.alpha`, [1, 1, dim]))
+    const qkv = L.linear(a, weights.linear(`${p}.self_attn.in_proj_weight`, 3 * dim, dim))
+    const q = L.rope(L.columns(qkv, 0, dim), heads, headDim, cos, sin)
+    const k = g.op("Reshape", [L.rope(L.columns(qkv, dim, 2 * dim), heads, headDim, cos, sin), g.int64s([1, dim])])
+    const v = L.columns(qkv, 2 * dim, 3 * dim)
+    const updated = g.op("ScatterND", [cache, kvIndices, g.op("Concat", [k, v], { axis: 0 })])
+    g.output(updated, TemporalIo.cacheOut(l), "float32", [2, cap, dim])
+    const keys = g.op("Gather", [updated, g.scalar(0, "int64")], { axis: 0 })
+    const values = g.op("Gather", [updated, g.scalar(1, "int64")], { axis: 0 })
+    const attn = L.attend(q, keys, values, cap, heads, headDim, mask)
+    x = g.op("Add", [x, L.linear(attn, weights.linear(`${p}.self_attn.out_proj.weight`, dim, dim))])
+    const b = L.rmsNorm(x, weights.tensor(`${p}.norm2.alpha`, [1, 1, dim]))
+    const ffn = L.gatedFfn(
+      b,
+      weights.linear(`${p}.gating.linear_in.weight`, 2 * config.ffnHidden, dim),
+      weights.linear(`${p}.gating.linear_out.weight`, dim, config.ffnHidden),
+    )
+    x = g.op("Add", [x, ffn])
+  }
+  const hidden = L.rmsNorm(x, weights.tensor("out_norm.alpha", [1, 1, dim]))
+  const textLogits = L.linear(hidden, weights.linear("text_linear.weight", textCard, dim))
+  const textToken = L.sample(textLogits, textNoise, textTemp, textTopK)
+
+  g.output(hidden, TemporalIo.hidden, "float32", [1, dim])
+  g.output(textLogits, TemporalIo.textLogits, "float32", [1, textCard])
+  g.output(textToken, TemporalIo.textToken, "int64", [1])
+  g.output(embedding, TemporalIo.embedding, "float32", [1, dim])
+  return g
+}
