@@ -1,1 +1,43 @@
-export {}
+export {
+  type CompactionInput,
+  type CompactionResult,
+  type CompactionSource,
+  type CompactorShape,
+  DEFAULT_WORD_BUDGET,
+  type WindowTranscript,
+} from "./types.ts"
+export {
+  CompactionInputError,
+  type CompactionError,
+  CompactionTimeoutError,
+  GenerationError,
+  HttpCompactorError,
+  ModelLoadError,
+  ModelOutputError,
+} from "./errors.ts"
+export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
+export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
+export { enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
+export { extractiveInformation, extractivePrompt } from "./extractive.ts"
+export { INFORMATION_LABEL, informationOf, promptWords, shapePrompt } from "./promptShape.ts"
+export {
+  COMPACTION_JSON_SCHEMA,
+  defaultInstructions,
+  type OutputMode,
+  promptFromJson,
+  promptFromText,
+  renderRequest,
+  renderTranscript,
+} from "./promptTemplate.ts"
+export { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
+export { countWords, truncateToWords } from "./wordBudget.ts"
+export {
+  acquireLlamaEngine,
+  type GenerateRequest,
+  type Generation,
+  type LlamaCppOptions,
+  type LlamaEngine,
+  type LlamaEngineOptions,
+  makeLlamaCppCompactor,
+} from "./llamaCpp.ts"
+export { chatCompletionsUrl, makeOpenAiCompatibleCompactor, type OpenAiCompatibleOptions } from "./openAiCompatible.ts"

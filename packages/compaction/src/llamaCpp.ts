@@ -1,0 +1,233 @@
+// A local GGUF model through node-llama-cpp as the compactor's model. The library is imported
+// lazily, so users of the other layers never load llama.cpp.
+import * as fs from "node:fs"
+import { Effect, Semaphore, type Scope } from "effect"
+import type { Llama, LlamaContext, LlamaGrammar, LlamaModel } from "node-llama-cpp"
+import { GenerationError, ModelLoadError, ModelOutputError } from "./errors.ts"
+import { makeCompactor } from "./makeCompactor.ts"
+import {
+  COMPACTION_JSON_SCHEMA,
+  defaultInstructions,
+  type OutputMode,
+  promptFromOutput,
+  renderRequest,
+} from "./promptTemplate.ts"
+import type { CompactorShape } from "./types.ts"
+
+const BACKEND = "llama-cpp"
+
+export interface LlamaEngineOptions {
+  readonly modelPath: string
+  /** "auto" uses a GPU when llama.cpp finds one (CUDA, Vulkan, Metal), else the CPU; default "auto". */
+  readonly gpu?: "auto" | false | "cuda" | "vulkan" | "metal"
+  /** CPU threads; llama.cpp's default oversubscribes small machines (use 1-2 on CI). */
+  readonly maxThreads?: number
+  /** Tokens of context; default 4096. */
+  readonly contextSize?: number
+  readonly gpuLayers?: "auto" | "max" | number
+}
+
+export interface GenerateRequest {
+  readonly system: string
+  readonly user: string
+  readonly maxTokens: number
+  readonly temperature: number
+  readonly seed?: number
+  readonly grammar?: LlamaGrammar
+  /** Called with the running count of generated tokens. */
+  readonly onProgress?: (tokens: number) => void
+}
+
+export interface Generation {
+  readonly text: string
+  /** Tokens generated (never more than `maxTokens`). */
+  readonly tokens: number
+  readonly stopReason: string
+}
+
+/** A loaded model with one context sequence; generations run one at a time. */
+export interface LlamaEngine {
+  readonly llama: Llama
+  readonly model: LlamaModel
+  readonly context: LlamaContext
+  readonly contextSize: number
+  countTokens(text: string): number
+  createJsonGrammar(schema: object): Effect.Effect<LlamaGrammar, GenerationError>
+  /** Interruption aborts the generation and waits (briefly) until llama.cpp has stopped. */
+  generate(request: GenerateRequest): Effect.Effect<Generation, GenerationError>
+}
+
+const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/** Load llama.cpp, the model and a context; all three are released when the scope closes. */
+export const acquireLlamaEngine = (options: LlamaEngineOptions): Effect.Effect<LlamaEngine, ModelLoadError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const modelPath = options.modelPath
+    const loadError = (e: unknown) => new ModelLoadError({ modelPath, reason: reasonOf(e) })
+    if (!fs.existsSync(modelPath)) return yield* Effect.fail(loadError("file not found"))
+    const lib = yield* Effect.tryPromise({ try: () => import("node-llama-cpp"), catch: loadError })
+    const llama = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          lib.getLlama({
+            gpu: options.gpu ?? "auto",
+            build: "never",
+            logLevel: lib.LlamaLogLevel.error,
+            ...(options.maxThreads === undefined ? {} : { maxThreads: options.maxThreads }),
+          }),
+        catch: loadError,
+      }),
+      (l) => Effect.promise(() => l.dispose()),
+    )
+    const model = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => llama.loadModel({ modelPath, ...(options.gpuLayers === undefined ? {} : { gpuLayers: options.gpuLayers }) }),
+        catch: loadError,
+      }),
+      (m) => Effect.promise(() => m.dispose()),
+    )
+    const context = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => model.createContext({ contextSize: options.contextSize ?? 4096, sequences: 1 }),
+        catch: loadError,
+      }),
+      (c) => Effect.promise(() => c.dispose()),
+    )
+    const sequence = context.getSequence()
+    const lock = yield* Semaphore.make(1)
+    const running = new Set<AbortController>()
+    // Runs before the disposals above: stop any generation and wait for it, so nothing is freed under it.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const controller of running) controller.abort(new Error("llama engine released"))
+      }).pipe(Effect.andThen(lock.withPermits(1)(Effect.void))),
+    )
+
+    const generate = (request: GenerateRequest) =>
+      lock.withPermits(1)(
+        Effect.callback<Generation, GenerationError>((resume) => {
+          const controller = new AbortController()
+          running.add(controller)
+          let tokens = 0
+          const run = async (): Promise<Generation> => {
+            await sequence.clearHistory()
+            const session = new lib.LlamaChatSession({
+              contextSequence: sequence,
+              systemPrompt: request.system,
+              autoDisposeSequence: false,
+            })
+            try {
+              const answer = await session.promptWithMeta(request.user, {
+                maxTokens: request.maxTokens,
+                temperature: request.temperature,
+                ...(request.seed === undefined ? {} : { seed: request.seed }),
+                ...(request.grammar === undefined ? {} : { grammar: request.grammar }),
+                signal: controller.signal,
+                stopOnAbortSignal: false,
+                onToken: (t) => {
+                  tokens += t.length
+                  request.onProgress?.(tokens)
+                },
+              })
+              return { text: answer.responseText, tokens, stopReason: answer.stopReason }
+            } finally {
+              session.dispose({ disposeSequence: false })
+            }
+          }
+          const settled = run().then(
+            (generation) => resume(Effect.succeed(generation)),
+            (e) =>
+              resume(
+                Effect.fail(
+                  new GenerationError({
+                    backend: BACKEND,
+                    reason: controller.signal.aborted ? `aborted: ${reasonOf(controller.signal.reason)}` : reasonOf(e),
+                  }),
+                ),
+              ),
+          )
+          void settled.finally(() => running.delete(controller))
+          return Effect.promise(() => {
+            controller.abort(new Error("compaction interrupted"))
+            return settled
+          })
+        }),
+      )
+
+    return {
+      llama,
+      model,
+      context,
+      contextSize: context.contextSize,
+      countTokens: (text: string) => model.tokenize(text).length,
+      createJsonGrammar: (schema: object) =>
+        Effect.tryPromise({
+          try: () => llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>,
+          catch: (e) => new GenerationError({ backend: BACKEND, reason: `JSON schema grammar: ${reasonOf(e)}` }),
+        }),
+      generate,
+    } satisfies LlamaEngine
+  })
+
+export interface LlamaCppOptions extends LlamaEngineOptions {
+  /** Default 300. */
+  readonly maxTokens?: number
+  /** Default 0.3. */
+  readonly temperature?: number
+  readonly seed?: number
+  /** "json" (default) constrains the answer with a JSON-schema grammar; "text" lets the model write the prompt. */
+  readonly output?: OutputMode
+  /** Replaces the default instructions (the system message). */
+  readonly instructions?: (wordBudget: number, mode: OutputMode) => string
+}
+
+// Chat template and role markers cost tokens beyond the two messages themselves.
+const TEMPLATE_OVERHEAD_TOKENS = 48
+
+/** The compactor without a deadline over an engine (use `Compactor.llamaCpp` for the guarded layer). */
+export const makeLlamaCppCompactor = (
+  engine: LlamaEngine,
+  options: Omit<LlamaCppOptions, keyof LlamaEngineOptions>,
+): Effect.Effect<CompactorShape, GenerationError> =>
+  Effect.gen(function* () {
+    const mode = options.output ?? "json"
+    const instructions = options.instructions ?? defaultInstructions
+    const maxTokens = options.maxTokens ?? 300
+    const grammar = mode === "json" ? yield* engine.createJsonGrammar(COMPACTION_JSON_SCHEMA) : undefined
+    const compact = makeCompactor(BACKEND, (input) =>
+      Effect.gen(function* () {
+        const system = instructions(input.wordBudget, mode)
+        const room = engine.contextSize - maxTokens - TEMPLATE_OVERHEAD_TOKENS - engine.countTokens(system)
+        // Drop the oldest transcript until the request fits the context (the previous prompt carries it).
+        let transcriptWords = 3000
+        let user = renderRequest(input, transcriptWords)
+        while (engine.countTokens(user) > room && transcriptWords > 0) {
+          transcriptWords = Math.floor(transcriptWords / 2)
+          user = renderRequest(input, transcriptWords)
+        }
+        if (engine.countTokens(user) > room)
+          return yield* Effect.fail(
+            new GenerationError({
+              backend: BACKEND,
+              reason: `request of ${engine.countTokens(user)} tokens does not fit a ${engine.contextSize}-token context with ${maxTokens} tokens to generate`,
+            }),
+          )
+        const generation = yield* engine.generate({
+          system,
+          user,
+          maxTokens,
+          temperature: options.temperature ?? 0.3,
+          ...(options.seed === undefined ? {} : { seed: options.seed }),
+          ...(grammar === undefined ? {} : { grammar }),
+        })
+        return yield* Effect.try({
+          try: () => promptFromOutput(BACKEND, mode, generation.text, input),
+          catch: (e) =>
+            e instanceof ModelOutputError
+              ? e
+              : new ModelOutputError({ backend: BACKEND, reason: reasonOf(e), output: generation.text }),
+        })
+      }),
+    )
+    return { compact }
+  })

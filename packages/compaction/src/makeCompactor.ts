@@ -1,0 +1,45 @@
+import { Clock, Effect } from "effect"
+import { CompactionInputError, type CompactionError } from "./errors.ts"
+import { promptWords } from "./promptShape.ts"
+import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
+import { type CompactionInput, type CompactionResult, type CompactorShape, DEFAULT_WORD_BUDGET } from "./types.ts"
+import { truncateToWords } from "./wordBudget.ts"
+
+/** The input with its word budget resolved, after the checks every compactor needs. */
+export type ResolvedInput = CompactionInput & { readonly wordBudget: number }
+
+export const resolveInput = (input: CompactionInput): Effect.Effect<ResolvedInput, CompactionInputError> => {
+  const wordBudget = input.wordBudget ?? DEFAULT_WORD_BUDGET
+  if (!Number.isInteger(wordBudget) || wordBudget < 1)
+    return Effect.fail(new CompactionInputError({ field: "wordBudget", reason: `must be a positive integer, got ${wordBudget}` }))
+  if (typeof input.basePersona !== "string")
+    return Effect.fail(new CompactionInputError({ field: "basePersona", reason: "must be a string" }))
+  if (!Array.isArray(input.history))
+    return Effect.fail(new CompactionInputError({ field: "history", reason: "must be an array of window transcripts" }))
+  const bad = input.history.findIndex((w) => typeof w?.agentText !== "string" || (w.userText !== undefined && typeof w.userText !== "string"))
+  if (bad >= 0)
+    return Effect.fail(new CompactionInputError({ field: `history[${bad}]`, reason: "agentText (and userText, when present) must be strings" }))
+  return Effect.succeed({ ...input, wordBudget })
+}
+
+/** Any prompt, wrapped and cut to the word budget (the words between the tags). */
+export const enforceWordBudget = (prompt: string, wordBudget: number): string =>
+  wrapWithSystemTags(truncateToWords(unwrapSystemTags(prompt), wordBudget))
+
+/**
+ * Build a Compactor from a function that writes the prompt text: input checks, timing, the word
+ * budget and the `<system>` wrapping are done here, so a custom layer cannot get them wrong.
+ */
+export const makeCompactor = <E extends CompactionError, R>(
+  backend: string,
+  write: (input: ResolvedInput) => Effect.Effect<string, E, R>,
+): ((input: CompactionInput) => Effect.Effect<CompactionResult, E | CompactionInputError, R>) =>
+  Effect.fnUntraced(function* (input: CompactionInput) {
+    const start = yield* Clock.currentTimeMillis
+    const resolved = yield* resolveInput(input)
+    const prompt = enforceWordBudget(yield* write(resolved), resolved.wordBudget)
+    const end = yield* Clock.currentTimeMillis
+    return { prompt, source: "model", durationMs: end - start, backend, words: promptWords(prompt) } satisfies CompactionResult
+  })
+
+export const asCompactorShape = (compact: CompactorShape["compact"]): CompactorShape => ({ compact })

@@ -1,0 +1,132 @@
+// What the secondary LLM is asked to do, and how its answer becomes a PersonaPlex prompt.
+// Follows the integration guide: keep the base persona, fold in relevant context, commitments and
+// open topics, stay under the word budget, output only the prompt. PersonaPlex was trained on
+// prompts shaped "You work for X ... Information: ...", so the answer is shaped that way.
+import { ModelOutputError } from "./errors.ts"
+import type { ResolvedInput } from "./makeCompactor.ts"
+import { informationOf, shapePrompt } from "./promptShape.ts"
+import { unwrapSystemTags } from "./systemTags.ts"
+import type { WindowTranscript } from "./types.ts"
+import { countWords, words } from "./wordBudget.ts"
+
+/** "text": the model writes the whole prompt; "json": it fills {@link COMPACTION_JSON_SCHEMA}. */
+export type OutputMode = "text" | "json"
+
+export const defaultInstructions = (wordBudget: number, mode: OutputMode): string =>
+  [
+    "You maintain the system prompt of a real-time voice assistant. Between conversation windows the",
+    "assistant is restarted and remembers only what its system prompt says.",
+    "Write the assistant's next system prompt:",
+    "- Keep the base persona exactly as given.",
+    "- Fold in what the assistant must remember to continue naturally: names, numbers, dates, what the user",
+    "  wants, what the assistant promised (commitments), and topics still open. Keep facts from the previous",
+    "  prompt that still matter; drop small talk.",
+    '- Address the assistant as "you" and the other speaker as "the user". Short factual sentences.',
+    mode === "text"
+      ? `- Shape it as: <base persona> Information: <facts>. At most ${wordBudget} words in total.\n- Output only the prompt: no preamble, no quotes, no tags.`
+      : `- Answer with JSON: "facts", "commitments" and "openTopics", each a list of short sentences; together at most ${wordBudget} words.`,
+  ].join("\n")
+
+export const COMPACTION_JSON_SCHEMA = {
+  type: "object",
+  properties: {
+    facts: { type: "array", items: { type: "string", maxLength: 200 }, maxItems: 10 },
+    commitments: { type: "array", items: { type: "string", maxLength: 200 }, maxItems: 5 },
+    openTopics: { type: "array", items: { type: "string", maxLength: 200 }, maxItems: 5 },
+  },
+  required: ["facts", "commitments", "openTopics"],
+} as const
+
+const windowText = (w: WindowTranscript): string => {
+  const lines: Array<string> = []
+  if (w.userText && w.userText.trim().length > 0) lines.push(`User: ${w.userText.trim()}`)
+  if (w.agentText.trim().length > 0) lines.push(`Assistant: ${w.agentText.trim()}`)
+  return lines.length === 0 ? "(silence)" : lines.join("\n")
+}
+
+/**
+ * The transcript part of the request, newest windows kept whole and older ones dropped (the
+ * previous prompt already carries them) so that it fits in `maxWords`; a window that does not fit
+ * whole keeps its last words.
+ */
+export const renderTranscript = (history: ReadonlyArray<WindowTranscript>, maxWords: number): string => {
+  const parts: Array<string> = []
+  let used = 0
+  for (let i = history.length - 1; i >= 0 && used < maxWords; i--) {
+    const w = history[i]!
+    const text = windowText(w)
+    const n = countWords(text) + 2
+    if (used + n <= maxWords) {
+      parts.unshift(`[window ${w.index}]\n${text}`)
+      used += n
+    } else {
+      const tail = words(text).slice(-(maxWords - used - 3))
+      if (tail.length > 0) parts.unshift(`[window ${w.index}, end]\n... ${tail.join(" ")}`)
+      used = maxWords
+    }
+  }
+  return parts.length === 0 ? "(nothing was said)" : parts.join("\n\n")
+}
+
+export const renderRequest = (input: ResolvedInput, maxTranscriptWords: number): string => {
+  const previous = informationOf(input.previousPrompt, input.basePersona)
+  return [
+    `Base persona:\n${unwrapSystemTags(input.basePersona) || "(none)"}`,
+    `Previous system prompt information:\n${previous || "(none)"}`,
+    `Conversation since then:\n${renderTranscript(input.history, maxTranscriptWords)}`,
+    `Write the next system prompt (at most ${input.wordBudget} words).`,
+  ].join("\n\n")
+}
+
+// Reasoning models wrap their thoughts in <think>; chat models like to add labels, fences or quotes.
+const cleanText = (text: string): string => {
+  let out = text.replaceAll(/<think>[\s\S]*?(<\/think>|$)/g, " ").trim()
+  out = out.replace(/^```[a-z]*\s*/i, "").replace(/\s*```$/, "")
+  out = out.replace(/^(?:new |next )?system prompt\s*:\s*/i, "")
+  out = unwrapSystemTags(out)
+  if (/^["'“].*["'”]$/s.test(out)) out = out.slice(1, -1).trim()
+  return out
+}
+
+/** A free-text answer as a prompt: the base persona kept verbatim at the head, the rest as information. */
+export const promptFromText = (backend: string, output: string, input: ResolvedInput): string => {
+  const cleaned = cleanText(output)
+  if (cleaned.length === 0) throw new ModelOutputError({ backend, reason: "empty answer", output })
+  return shapePrompt(input.basePersona, informationOf(cleaned, input.basePersona), input.wordBudget)
+}
+
+const sentence = (s: string) => {
+  const t = s.replaceAll(/\s+/g, " ").trim()
+  return t.length === 0 ? "" : /[.!?]$/.test(t) ? t : `${t}.`
+}
+
+const stringList = (value: unknown, field: string, backend: string, output: string): Array<string> => {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+    throw new ModelOutputError({ backend, reason: `JSON field "${field}" is not a list of strings`, output })
+  return (value as Array<string>).map(sentence).filter((s) => s.length > 0)
+}
+
+/** A JSON answer ({@link COMPACTION_JSON_SCHEMA}) as a prompt; throws {@link ModelOutputError} when it does not parse. */
+export const promptFromJson = (backend: string, output: string, input: ResolvedInput): string => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(cleanText(output))
+  } catch (e) {
+    throw new ModelOutputError({ backend, reason: `JSON does not parse (${(e as Error).message})`, output })
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ModelOutputError({ backend, reason: "JSON answer is not an object", output })
+  const record = parsed as Record<string, unknown>
+  const facts = stringList(record.facts, "facts", backend, output)
+  const commitments = stringList(record.commitments, "commitments", backend, output)
+  const openTopics = stringList(record.openTopics, "openTopics", backend, output)
+  const information = [
+    ...facts,
+    ...(commitments.length > 0 ? [`You promised: ${commitments.join(" ")}`] : []),
+    ...(openTopics.length > 0 ? [`Still open: ${openTopics.join(" ")}`] : []),
+  ].join(" ")
+  return shapePrompt(input.basePersona, information, input.wordBudget)
+}
+
+export const promptFromOutput = (backend: string, mode: OutputMode, output: string, input: ResolvedInput): string =>
+  mode === "json" ? promptFromJson(backend, output, input) : promptFromText(backend, output, input)

@@ -1,0 +1,44 @@
+import type { Effect } from "effect"
+import type { CompactionError } from "./errors.ts"
+
+/** What was said during one conversation window. */
+export interface WindowTranscript {
+  readonly index: number
+  /** PersonaPlex's own text stream for the window. */
+  readonly agentText: string
+  /** Present only where a transcriber layer supplies it. */
+  readonly userText?: string
+}
+
+export interface CompactionInput {
+  /** The role description the conversation started with; kept verbatim at the head of every prompt. */
+  readonly basePersona: string
+  /** Windows since the conversation started (or the most recent ones: older ones live on in `previousPrompt`). */
+  readonly history: ReadonlyArray<WindowTranscript>
+  /** The system prompt in force during the last window (wrapped or not). */
+  readonly previousPrompt: string
+  /** Words allowed between the `<system>` tags; default {@link DEFAULT_WORD_BUDGET}. */
+  readonly wordBudget?: number
+}
+
+export type CompactionSource = "model" | "fallback"
+
+export interface CompactionResult {
+  /** Wrapped as `<system> ... <system>` (upstream-spec §5.4), within the word budget. */
+  readonly prompt: string
+  /** "model": the configured compactor produced it; "fallback": the deterministic summary replaced it. */
+  readonly source: CompactionSource
+  /** Why the fallback was used (timeout, model error, unparseable output). */
+  readonly reason?: string
+  readonly durationMs: number
+  /** Which layer produced the prompt: "model-free", "llama-cpp", "openai-compatible", or a custom name. */
+  readonly backend?: string
+  /** Words between the tags. */
+  readonly words?: number
+}
+
+export interface CompactorShape {
+  compact(input: CompactionInput): Effect.Effect<CompactionResult, CompactionError>
+}
+
+export const DEFAULT_WORD_BUDGET = 200
