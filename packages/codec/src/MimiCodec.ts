@@ -1,0 +1,145 @@
+import { OrtSession, type OrtTensor } from "@personaplex/runtime"
+import { Context, Effect, Layer } from "effect"
+import { buildCodec } from "./build.ts"
+import { MimiConfig } from "./config.ts"
+import { type CodecError, CodeCountError, CodeRangeError, FrameLengthError, MimiConfigError } from "./errors.ts"
+import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
+import { makeStreamingStep, type StepState, type StreamingStep } from "./StreamingStep.ts"
+
+/** Codes of a whole clip: `data[k * frames + t]` is codebook `k` of frame `t` (upstream's `[K, F]` layout). */
+export interface CodeMatrix {
+  readonly numCodebooks: number
+  readonly frames: number
+  readonly data: Int32Array
+}
+
+export interface MimiCodecShape {
+  readonly config: MimiConfig
+  readonly numCodebooks: number
+  /** Streaming encode of one frame (`frameSize` samples, 24 kHz mono) to `numCodebooks` codes. */
+  encode(frame: Float32Array): Effect.Effect<Int32Array, CodecError>
+  /** Streaming decode of one frame's codes to `frameSize` samples. */
+  decode(codes: Int32Array): Effect.Effect<Float32Array, CodecError>
+  readonly resetEncoder: Effect.Effect<void, CodecError>
+  readonly resetDecoder: Effect.Effect<void, CodecError>
+  /** Both. */
+  readonly reset: Effect.Effect<void, CodecError>
+  /**
+   * Encode a whole clip from a fresh state (the streaming state is untouched); the last frame
+   * is zero-padded. Same codes as streaming the clip frame by frame after a reset.
+   */
+  encodeClip(samples: Float32Array): Effect.Effect<CodeMatrix, CodecError>
+  /** Decode a whole code matrix from a fresh state (the streaming state is untouched). */
+  decodeClip(codes: CodeMatrix): Effect.Effect<Float32Array, CodecError>
+}
+
+export interface MimiCodecOptions {
+  /** A Mimi `.safetensors` file with upstream tensor names (or a folder / shard index). */
+  readonly checkpoint: string
+  /** Defaults to `MimiConfig.personaplex`. */
+  readonly config?: MimiConfig
+}
+
+const checkFrame = (frame: Float32Array, frameSize: number) =>
+  frame.length === frameSize ? Effect.void : Effect.fail(new FrameLengthError({ expected: frameSize, actual: frame.length }))
+
+const checkCodes = (codes: Int32Array, count: number, bins: number): Effect.Effect<void, CodeCountError | CodeRangeError> => {
+  if (codes.length !== count) return Effect.fail(new CodeCountError({ expected: count, actual: codes.length }))
+  for (let k = 0; k < count; k++) {
+    const code = codes[k]!
+    if (!(code >= 0 && code < bins)) return Effect.fail(new CodeRangeError({ codebook: k, code, bins }))
+  }
+  return Effect.void
+}
+
+const pcmTensor = (frame: Float32Array): OrtTensor => ({ type: "float32", dims: [1, 1, frame.length], data: frame })
+const codesTensor = (codes: Int32Array): OrtTensor => ({ type: "int32", dims: [codes.length], data: codes })
+
+const make = (options: MimiCodecOptions) =>
+  Effect.gen(function* () {
+    const config = options.config ?? MimiConfig.personaplex
+    yield* Effect.try({
+      try: () => MimiConfig.validate(config),
+      catch: (e) => (e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) })),
+    })
+    const built = yield* buildCodec(options.checkpoint, config)
+    const ort = yield* OrtSession
+    const encoderSession = yield* ort.open({ model: built.encoder.model })
+    const decoderSession = yield* ort.open({ model: built.decoder.model })
+    const encoder = makeStreamingStep(encoderSession, built.encoder.states)
+    const decoder = makeStreamingStep(decoderSession, built.decoder.states)
+    const { frameSize, numCodebooks } = config
+    const { bins } = config.quantizer
+
+    const encode = (frame: Float32Array) =>
+      Effect.flatMap(checkFrame(frame, frameSize), () =>
+        Effect.map(encoder.step({ [PCM_INPUT]: pcmTensor(frame) }, CODES_OUTPUT), (t) => t.data as Int32Array),
+      )
+    const decode = (codes: Int32Array) =>
+      Effect.flatMap(checkCodes(codes, numCodebooks, bins), () =>
+        Effect.map(decoder.step({ [CODES_INPUT]: codesTensor(codes) }, PCM_OUTPUT), (t) => t.data as Float32Array),
+      )
+
+    const runClip = <I>(step: StreamingStep, inputs: ReadonlyArray<I>, feed: (input: I) => Record<string, OrtTensor>, output: string) =>
+      Effect.gen(function* () {
+        let state: StepState = step.fresh()
+        const results: OrtTensor[] = []
+        for (const input of inputs) {
+          const [result, next] = yield* step.stepFrom(state, feed(input), output)
+          results.push(result)
+          state = next
+        }
+        return results
+      })
+
+    const encodeClip = (samples: Float32Array) =>
+      Effect.gen(function* () {
+        const frames = Math.ceil(samples.length / frameSize)
+        const chunks = Array.from({ length: frames }, (_, t) => {
+          const chunk = new Float32Array(frameSize)
+          chunk.set(samples.subarray(t * frameSize, (t + 1) * frameSize))
+          return chunk
+        })
+        const codes = yield* runClip(encoder, chunks, (chunk) => ({ [PCM_INPUT]: pcmTensor(chunk) }), CODES_OUTPUT)
+        const data = new Int32Array(numCodebooks * frames)
+        codes.forEach((frame, t) => {
+          for (let k = 0; k < numCodebooks; k++) data[k * frames + t] = (frame.data as Int32Array)[k]!
+        })
+        return { numCodebooks, frames, data } satisfies CodeMatrix
+      })
+
+    const decodeClip = (matrix: CodeMatrix) =>
+      Effect.gen(function* () {
+        if (matrix.numCodebooks !== numCodebooks)
+          return yield* new CodeCountError({ expected: numCodebooks, actual: matrix.numCodebooks })
+        if (matrix.data.length !== matrix.numCodebooks * matrix.frames)
+          return yield* new CodeCountError({ expected: matrix.numCodebooks * matrix.frames, actual: matrix.data.length })
+        const frames = Array.from({ length: matrix.frames }, (_, t) =>
+          Int32Array.from({ length: numCodebooks }, (_, k) => matrix.data[k * matrix.frames + t]!),
+        )
+        for (const codes of frames) yield* checkCodes(codes, numCodebooks, bins)
+        const pcm = yield* runClip(decoder, frames, (codes) => ({ [CODES_INPUT]: codesTensor(codes) }), PCM_OUTPUT)
+        const out = new Float32Array(matrix.frames * frameSize)
+        pcm.forEach((frame, t) => out.set(frame.data as Float32Array, t * frameSize))
+        return out
+      })
+
+    return MimiCodec.of({
+      config,
+      numCodebooks,
+      encode,
+      decode,
+      resetEncoder: encoder.reset,
+      resetDecoder: decoder.reset,
+      reset: Effect.andThen(encoder.reset, decoder.reset),
+      encodeClip,
+      decodeClip,
+    })
+  })
+
+/** Streaming Mimi: encoder and decoder step sessions with their state, released with the layer's scope. */
+export class MimiCodec extends Context.Service<MimiCodec, MimiCodecShape>()("@personaplex/codec/MimiCodec") {
+  static layer(options: MimiCodecOptions): Layer.Layer<MimiCodec, CodecError, OrtSession> {
+    return Layer.effect(MimiCodec, make(options))
+  }
+}

@@ -1,0 +1,76 @@
+import type { MimiConfig } from "../config.ts"
+import { usedCodebooks } from "../plan.ts"
+import { codebook, type Weights } from "../weights.ts"
+import type { StepGraph } from "./StepGraph.ts"
+
+interface Codebook {
+  /** `[bins, q]` codebook vectors. */
+  readonly vectors: string
+  /** `[bins]` squared norms. */
+  readonly norms: string
+}
+
+const squaredNorms = (vectors: Float32Array, bins: number, dim: number): Float32Array => {
+  const out = new Float32Array(bins)
+  for (let i = 0; i < bins; i++) {
+    let s = 0
+    for (let j = 0; j < dim; j++) s += vectors[i * dim + j]! ** 2
+    out[i] = s
+  }
+  return out
+}
+
+const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, withNorms: boolean): Codebook[] =>
+  usedCodebooks(c).map(({ half, layer }) => {
+    const vectors = codebook(weights, half, layer, c)
+    const { bins, dimension } = c.quantizer
+    return {
+      vectors: sg.tensor(`codebook.${half}.${layer}`, [bins, dimension], vectors),
+      norms: withNorms ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(vectors, bins, dimension)) : "",
+    }
+  })
+
+const projection = (sg: StepGraph, x: string, name: string, outDim: number, inDim: number) =>
+  sg.op("Gemm", [x, sg.weight(name, [outDim, inDim])], { transB: 1 })
+
+/**
+ * Nearest codebook entry as PyTorch's `cdist` computes it for > 25 vectors
+ * (`sqrt(max(|x|² − 2x·e + |e|², 1e-30))`), then the first index of the minimum.
+ */
+const nearest = (sg: StepGraph, x: string, book: Codebook): string => {
+  const cross = sg.op("Gemm", [sg.op("Mul", [x, sg.f32(-2)]), book.vectors], { transB: 1 })
+  const xNorm = sg.op("ReduceSumSquare", [x, sg.i64([1])], { keepdims: 1 })
+  const squared = sg.op("Add", [sg.op("Add", [cross, xNorm]), book.norms])
+  const distance = sg.op("Sqrt", [sg.op("Max", [squared, sg.f32(1e-30)])])
+  return sg.op("ArgMin", [distance], { axis: 1, keepdims: 0, select_last_index: 0 })
+}
+
+/**
+ * Split RVQ encode of `z` `[1, D]` (upstream-spec §2.8): the semantic code from `rvq_first`,
+ * the acoustic codes from `rvq_rest` applied to the same `z` with residual updates.
+ * Returns int32 `[numCodebooks]`.
+ */
+export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: MimiConfig): string => {
+  const { dimension: q, inputDimension: d } = c.quantizer
+  const [first, ...rest] = codebooks(sg, weights, c, true)
+  const codes = [nearest(sg, projection(sg, z, "quantizer.rvq_first.input_proj.weight", q, d), first!)]
+  let residual = projection(sg, z, "quantizer.rvq_rest.input_proj.weight", q, d)
+  for (const [j, book] of rest.entries()) {
+    const code = nearest(sg, residual, book)
+    codes.push(code)
+    if (j < rest.length - 1) residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
+  }
+  return sg.op("Cast", [sg.op("Concat", codes, { axis: 0 })], { to: 6 })
+}
+
+/** Split RVQ decode of int32 `codes` `[numCodebooks]` to the latent `[1, D]`. */
+export const quantizeDecode = (sg: StepGraph, codes: string, weights: Weights, c: MimiConfig): string => {
+  const { dimension: q, outputDimension: d } = c.quantizer
+  const books = codebooks(sg, weights, c, false)
+  const lookup = (j: number) => sg.op("Gather", [books[j]!.vectors, sg.op("Slice", [codes, sg.i64([j]), sg.i64([j + 1])])], { axis: 0 })
+  const semantic = projection(sg, lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
+  if (books.length === 1) return semantic
+  let acoustic = lookup(1)
+  for (let j = 2; j < books.length; j++) acoustic = sg.op("Add", [acoustic, lookup(j)])
+  return sg.op("Add", [semantic, projection(sg, acoustic, "quantizer.rvq_rest.output_proj.weight", d, q)])
+}

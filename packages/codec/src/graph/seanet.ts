@@ -1,0 +1,109 @@
+import { Attr } from "@personaplex/runtime"
+import type { ConvStep, ConvTransposeStep, ResidualStep, SeanetStep } from "../plan.ts"
+import type { StepGraph } from "./StepGraph.ts"
+
+/** A value in conv layout `[1, channels, length]`. */
+export interface Signal {
+  readonly value: string
+  readonly channels: number
+  readonly length: number
+}
+
+const elu = (sg: StepGraph, x: string) => sg.op("Elu", [x], { alpha: Attr.float(1) })
+
+interface ConvParams {
+  readonly prefix: string
+  readonly cin: number
+  readonly cout: number
+  readonly kernel: number
+  readonly stride: number
+  readonly dilation: number
+}
+
+/**
+ * Causal streaming conv (upstream-spec §2.3): the state holds the last `K − s` input steps
+ * (zeros after a reset = the constant left pad of the first call), so every call with
+ * `m·s` new steps yields exactly `m` outputs.
+ */
+export const streamingConv = (sg: StepGraph, x: Signal, p: ConvParams): Signal => {
+  const effective = (p.kernel - 1) * p.dilation + 1
+  const keep = effective - p.stride
+  let input = x.value
+  let length = x.length
+  if (keep > 0) {
+    const previous = sg.state(p.prefix, "float32", [1, p.cin, keep])
+    input = sg.op("Concat", [previous, x.value], { axis: 2 })
+    length += keep
+    sg.setState(p.prefix, sg.op("Slice", [input, sg.i64([x.length]), sg.i64([length]), sg.i64([2])]))
+  }
+  const y = sg.op(
+    "Conv",
+    [input, sg.weight(`${p.prefix}.weight`, [p.cout, p.cin, p.kernel]), sg.weight(`${p.prefix}.bias`)],
+    { kernel_shape: [p.kernel], strides: [p.stride], dilations: [p.dilation] },
+  )
+  return { value: y, channels: p.cout, length: (length - effective) / p.stride + 1 }
+}
+
+/**
+ * Causal streaming transposed conv (upstream-spec §2.3): emit `T·s` steps, keep the last
+ * `k − s` as the overlap tail. The state stores `tail − bias`, which upstream adds as
+ * `partial − bias` on the next call; zero after a reset (no tail yet).
+ */
+export const streamingConvTranspose = (
+  sg: StepGraph,
+  x: Signal,
+  p: { readonly prefix: string; readonly cin: number; readonly cout: number; readonly kernel: number; readonly stride: number; readonly groups?: number; readonly bias: boolean; readonly weight?: string },
+): Signal => {
+  const groups = p.groups ?? 1
+  const weight = sg.weight(p.weight ?? `${p.prefix}.weight`, [p.cin, p.cout / groups, p.kernel])
+  const bias = p.bias ? sg.weight(`${p.prefix}.bias`) : undefined
+  const y = sg.op("ConvTranspose", bias ? [x.value, weight, bias] : [x.value, weight], {
+    kernel_shape: [p.kernel],
+    strides: [p.stride],
+    group: groups,
+  })
+  const emitted = x.length * p.stride
+  const tail = p.kernel - p.stride
+  const stateName = p.weight ? p.weight.replace(/\.weight$/, "") : p.prefix
+  const partial = sg.state(stateName, "float32", [1, p.cout, tail])
+  const head = sg.op("Slice", [y, sg.i64([0]), sg.i64([emitted]), sg.i64([2])])
+  const padded = sg.op("Pad", [partial, sg.i64([0, 0, 0, 0, 0, emitted - tail])])
+  const out = sg.op("Add", [head, padded])
+  let next = sg.op("Slice", [y, sg.i64([emitted]), sg.i64([emitted + tail]), sg.i64([2])])
+  if (bias) next = sg.op("Sub", [next, sg.op("Reshape", [bias, sg.i64([p.cout, 1])])])
+  sg.setState(stateName, next)
+  return { value: out, channels: p.cout, length: emitted }
+}
+
+const residual = (sg: StepGraph, x: Signal, step: ResidualStep): Signal => {
+  const h1 = streamingConv(
+    sg,
+    { ...x, value: elu(sg, x.value) },
+    { prefix: `${step.prefix}.block.1.conv.conv`, cin: step.dim, cout: step.hidden, kernel: step.kernel, stride: 1, dilation: step.dilation },
+  )
+  const h2 = streamingConv(
+    sg,
+    { ...h1, value: elu(sg, h1.value) },
+    { prefix: `${step.prefix}.block.3.conv.conv`, cin: step.hidden, cout: step.dim, kernel: 1, stride: 1, dilation: 1 },
+  )
+  return { ...x, value: sg.op("Add", [x.value, h2.value]) }
+}
+
+const conv = (sg: StepGraph, x: Signal, step: ConvStep): Signal =>
+  streamingConv(sg, step.eluBefore ? { ...x, value: elu(sg, x.value) } : x, step)
+
+const convTranspose = (sg: StepGraph, x: Signal, step: ConvTransposeStep): Signal =>
+  streamingConvTranspose(sg, step.eluBefore ? { ...x, value: elu(sg, x.value) } : x, { ...step, bias: true })
+
+/** Run a SEANet layer list on one frame's worth of input. */
+export const seanet = (sg: StepGraph, x: Signal, steps: ReadonlyArray<SeanetStep>): Signal =>
+  steps.reduce((signal, step) => {
+    switch (step.kind) {
+      case "conv":
+        return conv(sg, signal, step)
+      case "convtr":
+        return convTranspose(sg, signal, step)
+      case "residual":
+        return residual(sg, signal, step)
+    }
+  }, x)

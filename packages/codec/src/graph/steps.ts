@@ -1,0 +1,79 @@
+import { type MimiConfig, hopLength } from "../config.ts"
+import { DOWNSAMPLE_WEIGHT, decoderPlan, encoderPlan, UPSAMPLE_WEIGHT } from "../plan.ts"
+import type { Weights } from "../weights.ts"
+import { quantizeDecode, quantizeEncode } from "./quantizer.ts"
+import { seanet, streamingConvTranspose } from "./seanet.ts"
+import { StepGraph } from "./StepGraph.ts"
+import { streamingTransformer } from "./transformer.ts"
+
+export const PCM_INPUT = "pcm"
+export const CODES_OUTPUT = "codes"
+export const CODES_INPUT = "codes"
+export const PCM_OUTPUT = "pcm"
+/** Encoder steps (25 Hz) since the reset: the RoPE position and ring write index. */
+export const OFFSET_STATE = "offset"
+
+/** `[1, D, T]` → `[T, D]` and back. */
+const toTimeMajor = (sg: StepGraph, x: string, d: number, t: number) =>
+  sg.op("Reshape", [sg.op("Transpose", [x], { perm: [0, 2, 1] }), sg.i64([t, d])])
+const toConvLayout = (sg: StepGraph, x: string, d: number, t: number) =>
+  sg.op("Reshape", [sg.op("Transpose", [x], { perm: [1, 0] }), sg.i64([1, d, t])])
+
+const advanceOffset = (sg: StepGraph, offset: string, steps: number) =>
+  sg.setState(OFFSET_STATE, sg.op("Add", [offset, sg.g.scalar(steps, "int64")]))
+
+/**
+ * One encode step: `pcm` `[1, 1, frameSize]` → int32 `codes` `[numCodebooks]`
+ * (SEANet encoder → transformer → replicate-padded downsample → split RVQ).
+ */
+export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => {
+  const sg = new StepGraph("mimi_encode_step", weights)
+  const d = c.seanet.dimension
+  const steps = c.frameSize / hopLength(c)
+  const pcm = sg.g.input(PCM_INPUT, "float32", [1, 1, c.frameSize])
+  const offset = sg.state(OFFSET_STATE, "int64", [1])
+  const latent = seanet(sg, { value: pcm, channels: 1, length: c.frameSize }, encoderPlan(c))
+  const transformed = toConvLayout(sg, streamingTransformer(sg, toTimeMajor(sg, latent.value, d, steps), steps, offset, "encoder", c), d, steps)
+
+  // Downsample (k 4, s 2): its first call pads with two copies of its first input step, not zeros.
+  const previous = sg.state("downsample", "float32", [1, d, 2])
+  const firstStep = sg.op("Slice", [transformed, sg.i64([0]), sg.i64([1]), sg.i64([2])])
+  const padding = sg.op("Where", [
+    sg.op("Equal", [offset, sg.g.scalar(0, "int64")]),
+    sg.op("Expand", [firstStep, sg.i64([1, d, 2])]),
+    previous,
+  ])
+  const window = sg.op("Concat", [padding, transformed], { axis: 2 })
+  sg.setState("downsample", sg.op("Slice", [window, sg.i64([steps]), sg.i64([steps + 2]), sg.i64([2])]))
+  const down = sg.op("Conv", [window, sg.weight(DOWNSAMPLE_WEIGHT, [d, d, 4])], { kernel_shape: [4], strides: [2] })
+  const z = sg.op("Reshape", [down, sg.i64([1, d])])
+
+  sg.output(quantizeEncode(sg, z, weights, c), CODES_OUTPUT, "int32", [c.numCodebooks])
+  advanceOffset(sg, offset, steps)
+  sg.finish()
+  return sg
+}
+
+/**
+ * One decode step: int32 `codes` `[numCodebooks]` → `pcm` `[1, 1, frameSize]`
+ * (split RVQ decode → channel-wise upsample → transformer → SEANet decoder).
+ */
+export const buildDecoderStep = (c: MimiConfig, weights: Weights): StepGraph => {
+  const sg = new StepGraph("mimi_decode_step", weights)
+  const d = c.seanet.dimension
+  const steps = c.frameSize / hopLength(c)
+  const codes = sg.g.input(CODES_INPUT, "int32", [c.numCodebooks])
+  const offset = sg.state(OFFSET_STATE, "int64", [1])
+  const latent = sg.op("Reshape", [quantizeDecode(sg, codes, weights, c), sg.i64([1, d, 1])])
+  const up = streamingConvTranspose(
+    sg,
+    { value: latent, channels: d, length: 1 },
+    { prefix: "upsample", weight: UPSAMPLE_WEIGHT, cin: d, cout: d, kernel: 4, stride: 2, groups: d, bias: false },
+  )
+  const transformed = toConvLayout(sg, streamingTransformer(sg, toTimeMajor(sg, up.value, d, steps), steps, offset, "decoder", c), d, steps)
+  const pcm = seanet(sg, { value: transformed, channels: d, length: steps }, decoderPlan(c))
+  sg.output(pcm.value, PCM_OUTPUT, "float32", [1, 1, c.frameSize])
+  advanceOffset(sg, offset, steps)
+  sg.finish()
+  return sg
+}

@@ -1,0 +1,125 @@
+import { Attr } from "@personaplex/runtime"
+import type { MimiConfig } from "../config.ts"
+import { transformerLayerPrefix } from "../plan.ts"
+import type { StepGraph } from "./StepGraph.ts"
+
+/** RoPE frequencies `exp(i · (−ln(max_period) · 2 / D))` as upstream computes them in fp32 (upstream-spec §3.4). */
+export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Array => {
+  const factor = Math.fround((-Math.log(maxPeriod) * 2) / headDim)
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.exp(Math.fround(i * factor)))
+}
+
+/** Values shared by every layer of one step: rope tables, ring write slots, the attention bias. */
+interface StepContext {
+  readonly cos: string
+  readonly sin: string
+  readonly keyScatter: string
+  readonly valueScatter: string
+  readonly bias: string
+}
+
+/**
+ * Positions of the ring slots after this call's writes, with upstream PersonaPlex's formula
+ * (upstream-spec §3.5): the slot at `end mod capacity` is given position `end` (a future
+ * position, so always masked) even when it holds the oldest key. Attention is allowed iff
+ * `pos_k ≥ 0`, `0 ≤ pos_q − pos_k < context`.
+ */
+const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig): StepContext => {
+  const { numHeads: h, dModel: d, context } = c.transformer
+  const headDim = d / h
+  const capacity = context
+  const g = sg.g
+  const queryPositions = sg.op("Add", [offset, g.constant("int64", [steps], Array.from({ length: steps }, (_, j) => BigInt(j)), "steps")])
+  const end = sg.op("Add", [offset, g.scalar(steps, "int64")])
+  const capacityValue = g.scalar(capacity, "int64")
+  const slots = g.constant("int64", [capacity], Array.from({ length: capacity }, (_, s) => BigInt(s)), "slots")
+  const delta = sg.op("Sub", [slots, sg.op("Mod", [end, capacityValue])])
+  const wrapped = sg.op("Add", [end, delta])
+  const positions = sg.op("Where", [
+    sg.op("GreaterOrEqual", [slots, end]),
+    g.scalar(-1, "int64"),
+    sg.op("Where", [sg.op("LessOrEqual", [delta, g.scalar(0, "int64")]), wrapped, sg.op("Sub", [wrapped, capacityValue])]),
+  ])
+  const distance = sg.op("Sub", [sg.op("Unsqueeze", [queryPositions, sg.i64([1])]), sg.op("Unsqueeze", [positions, sg.i64([0])])])
+  const valid = sg.op("And", [
+    sg.op("And", [sg.op("GreaterOrEqual", [positions, g.scalar(0, "int64")]), sg.op("GreaterOrEqual", [distance, g.scalar(0, "int64")])]),
+    sg.op("Less", [distance, g.scalar(context, "int64")]),
+  ])
+  const bias = sg.op("Where", [valid, sg.f32(0), sg.f32(Number.NEGATIVE_INFINITY)])
+
+  const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
+  const angles = sg.op("Mul", [freqs, sg.op("Reshape", [sg.op("Cast", [queryPositions], { to: 1 }), sg.i64([steps, 1])])])
+  const table = (fn: "Cos" | "Sin") => sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
+
+  const writeSlots = sg.op("Mod", [queryPositions, capacityValue])
+  return {
+    cos: table("Cos"),
+    sin: table("Sin"),
+    keyScatter: sg.op("Expand", [sg.op("Reshape", [writeSlots, sg.i64([1, 1, steps])]), sg.i64([h, headDim, steps])]),
+    valueScatter: sg.op("Expand", [sg.op("Reshape", [writeSlots, sg.i64([1, steps, 1])]), sg.i64([h, steps, headDim])]),
+    bias,
+  }
+}
+
+/** Interleaved-pair rotation of `[T, H, Dh]` (upstream-spec §3.4). */
+const rope = (sg: StepGraph, x: string, steps: number, heads: number, headDim: number, ctx: StepContext): string => {
+  const pairs = sg.op("Reshape", [x, sg.i64([steps, heads, headDim / 2, 2])])
+  const [re, im] = sg.g.opMulti("Split", [pairs, sg.i64([1, 1])], 2, { axis: 3 }) as [string, string]
+  const outRe = sg.op("Sub", [sg.op("Mul", [re, ctx.cos]), sg.op("Mul", [im, ctx.sin])])
+  const outIm = sg.op("Add", [sg.op("Mul", [re, ctx.sin]), sg.op("Mul", [im, ctx.cos])])
+  return sg.op("Reshape", [sg.op("Concat", [outRe, outIm], { axis: 3 }), sg.i64([steps, heads, headDim])])
+}
+
+const linear = (sg: StepGraph, x: string, weight: string, outDim: number, inDim: number) =>
+  sg.op("Gemm", [x, sg.weight(weight, [outDim, inDim])], { transB: 1 })
+
+const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number) =>
+  sg.op("LayerNormalization", [x, sg.weight(`${prefix}.weight`), sg.weight(`${prefix}.bias`)], { axis: -1, epsilon: Attr.float(eps) })
+
+/**
+ * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
+ * RoPE, attention over a KV ring of `context` slots (keys stored `[H, Dh, capacity]`,
+ * values `[H, capacity, Dh]`), exact-erf GELU FFN. `offset` (int64 `[1]`) is the number of
+ * steps processed since the reset.
+ */
+export const streamingTransformer = (
+  sg: StepGraph,
+  x: string,
+  steps: number,
+  offset: string,
+  which: "encoder" | "decoder",
+  c: MimiConfig,
+): string => {
+  const { numHeads: h, dModel: d, dimFeedforward: ff, numLayers, context, layerNormEps: eps } = c.transformer
+  const headDim = d / h
+  const ctx = stepContext(sg, offset, steps, c)
+  const scale = sg.f32(1 / Math.sqrt(headDim))
+  let hidden = x
+  for (let l = 0; l < numLayers; l++) {
+    const p = transformerLayerPrefix(which, l)
+    const normed = layerNorm(sg, hidden, `${p}.norm1`, eps)
+    const qkv = linear(sg, normed, `${p}.self_attn.in_proj_weight`, 3 * d, d)
+    const [q, k, v] = sg.g.opMulti("Split", [qkv, sg.i64([d, d, d])], 3, { axis: 1 }) as [string, string, string]
+    const qr = rope(sg, q, steps, h, headDim, ctx)
+    const kr = rope(sg, k, steps, h, headDim, ctx)
+    const keysIn = sg.state(`${which}.layer${l}.keys`, "float32", [h, headDim, context])
+    const valuesIn = sg.state(`${which}.layer${l}.values`, "float32", [h, context, headDim])
+    const keys = sg.op("ScatterElements", [keysIn, ctx.keyScatter, sg.op("Transpose", [kr], { perm: [1, 2, 0] })], { axis: 2 })
+    const values = sg.op(
+      "ScatterElements",
+      [valuesIn, ctx.valueScatter, sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], { perm: [1, 0, 2] })],
+      { axis: 1 },
+    )
+    sg.setState(`${which}.layer${l}.keys`, keys)
+    sg.setState(`${which}.layer${l}.values`, values)
+    const scores = sg.op("Add", [sg.op("Mul", [sg.op("MatMul", [sg.op("Transpose", [qr], { perm: [1, 0, 2] }), keys]), scale]), ctx.bias])
+    const attended = sg.op("MatMul", [sg.op("Softmax", [scores], { axis: -1 }), values])
+    const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
+    const attnOut = linear(sg, merged, `${p}.self_attn.out_proj.weight`, d, d)
+    hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_1.scale`), attnOut])])
+    const normed2 = layerNorm(sg, hidden, `${p}.norm2`, eps)
+    const ffOut = linear(sg, sg.op("Gelu", [linear(sg, normed2, `${p}.linear1.weight`, ff, d)]), `${p}.linear2.weight`, d, ff)
+    hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_2.scale`), ffOut])])
+  }
+  return hidden
+}

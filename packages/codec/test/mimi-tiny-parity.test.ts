@@ -1,0 +1,89 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Checkpoint, OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import { MimiCodec, MimiConfig } from "../src/index.ts"
+
+const fixtures = upstreamFixturesDir()
+const configPath = path.join(fixtures, "mimi-tiny.json")
+const available = fs.existsSync(configPath)
+if (!available) console.log(`skipping Mimi parity tests: no fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`)
+
+const readIo = () => {
+  const io = Checkpoint.openSync(path.join(fixtures, "mimi-tiny-io.safetensors"))
+  try {
+    return {
+      input: io.float32Sync("input_pcm").data,
+      codes: io.int32Sync("codes"),
+      decoded: io.float32Sync("decoded_pcm").data,
+      randomCodes: io.int32Sync("random_codes"),
+      randomPcm: io.float32Sync("random_codes_pcm").data,
+    }
+  } finally {
+    io.close()
+  }
+}
+
+const codecLayer = () =>
+  MimiCodec.layer({
+    checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
+    config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
+  }).pipe(Layer.provide(OrtSession.layerCpu))
+
+const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) => Effect.runPromise(Effect.provide(effect, codecLayer()))
+
+/** Column `t` of a `[K, F]` matrix. */
+const column = (data: Int32Array, rows: number, frames: number, t: number) => Int32Array.from({ length: rows }, (_, k) => data[k * frames + t]!)
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
+  return m
+}
+
+describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () => {
+  const io = available ? readIo() : undefined
+
+  it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
+    const { input, codes } = io!
+    const [rows, frames] = codes.shape as [number, number]
+    const { first, second } = await run(
+      Effect.gen(function* () {
+        const codec = yield* MimiCodec
+        const encodeAll = Effect.forEach(Array.from({ length: frames }, (_, t) => t), (t) =>
+          codec.encode(input.subarray(t * 1920, (t + 1) * 1920)),
+        )
+        const first = yield* encodeAll
+        yield* codec.reset
+        const second = yield* encodeAll
+        return { first, second }
+      }),
+    )
+    const mismatches = (got: ReadonlyArray<Int32Array>) =>
+      got.flatMap((frame, t) => [...frame].flatMap((code, k) => (code === codes.data[k * frames + t] ? [] : [`frame ${t} codebook ${k}: ${code} vs ${codes.data[k * frames + t]}`])))
+    expect(rows).toBe(8)
+    expect(mismatches(first)).toEqual([])
+    expect(mismatches(second)).toEqual([])
+  })
+
+  for (const [label, pick] of [
+    ["codes", (x: NonNullable<typeof io>) => ({ codes: x.codes, pcm: x.decoded })],
+    ["random_codes", (x: NonNullable<typeof io>) => ({ codes: x.randomCodes, pcm: x.randomPcm })],
+  ] as const)
+    it(`streaming decode of ${label} matches upstream within 1e-4`, async () => {
+      const { codes, pcm } = pick(io!)
+      const [rows, frames] = codes.shape as [number, number]
+      const decoded = await run(
+        Effect.gen(function* () {
+          const codec = yield* MimiCodec
+          const out = new Float32Array(frames * 1920)
+          for (let t = 0; t < frames; t++) out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
+          return out
+        }),
+      )
+      const error = maxAbsDiff(decoded, pcm)
+      console.log(`decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames`)
+      expect(error).toBeLessThan(1e-4)
+    })
+})
