@@ -1,0 +1,45 @@
+import type { VoicePrompt } from "./services.ts"
+
+/**
+ * How the loop relates to wall-clock time.
+ *
+ * - `"fast"`: as fast as possible (files in, files out). Input is not read during a window
+ *   switch (nothing is dropped) and no silence is inserted while waiting, so the output has
+ *   exactly `input frames + thinking-clip frames × switches` frames.
+ * - `"realtime"`: a live conversation. During a switch the thinking clip is played at the
+ *   frame rate; if the compaction and re-prompt outlast it, silence frames follow (one per
+ *   80 ms) until the next window is ready; input frames that arrive meanwhile are read and
+ *   dropped (the agent is "thinking" and does not hear them), counted in the report.
+ */
+export type Pace = "fast" | "realtime"
+
+export interface LoopOptions {
+  /** Input frames per window (12.5 frames per second; a 20 s window is 250 frames). */
+  readonly windowFrames: number
+  /** The persona: the first window's system prompt, and the base the compactor builds on. */
+  readonly initialPrompt: string
+  /** The agent's voice, injected at the start of every window. */
+  readonly voice?: VoicePrompt
+  /** Frames of the thinking clip played at each window switch (24 kHz, 1920 samples each). */
+  readonly thinkingClip: ReadonlyArray<Float32Array>
+  readonly pace?: Pace
+  /** Silence frames around the text prompt (upstream: 6). */
+  readonly silenceFrames?: number
+  /** Word budget handed to the compactor. */
+  readonly wordBudget?: number
+  /**
+   * Longest wait for the compactor before the loop falls back to the previous prompt
+   * (the compaction package's own `withDeadline` usually fires first). Default: none.
+   */
+  readonly compactionDeadlineMs?: number
+  /** Stop after this many windows (the run ends at a window's end, no switch after it). */
+  readonly maxWindows?: number
+  /** Read at most this many input frames. */
+  readonly maxInputFrames?: number
+  /** Where the JSON run report is written when the run ends, however it ends. */
+  readonly reportPath?: string
+  /** Free-form details recorded in the report (config file, model paths, ...). */
+  readonly reportMeta?: Readonly<Record<string, unknown>>
+}
+
+export const FRAME_MS = 80

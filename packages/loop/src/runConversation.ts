@@ -1,0 +1,367 @@
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Option, Stream } from "effect"
+import { LoopOptionsError } from "./errors.ts"
+import { LoopEvent } from "./events.ts"
+import { makeFrameReader } from "./FrameReader.ts"
+import { LoopMetrics } from "./metrics.ts"
+import { FRAME_MS, type LoopOptions, type Pace } from "./options.ts"
+import { RunRecorder } from "./RunRecorder.ts"
+import { type PromptSource, type ReportWriteError, type RunReport, writeReport } from "./report.ts"
+import {
+  type AudioError,
+  AudioSink,
+  AudioSource,
+  type CodecError,
+  type CompactionResult,
+  Compactor,
+  FRAME_SIZE,
+  type LmError,
+  LmGen,
+  MimiCodec,
+  TextTokenizer,
+  type WindowTranscript,
+  wrapWithSystemTags,
+} from "./services.ts"
+
+/** Everything a conversation needs; each is a swappable layer. */
+export type LoopServices = MimiCodec | LmGen | TextTokenizer | AudioSource | AudioSink | Compactor
+
+/** Failures that end a run (compaction failures never do: they fall back to the previous prompt). */
+export type LoopError = CodecError | LmError | AudioError | ReportWriteError | LoopOptionsError
+
+const nowMs = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
+
+const silence = () => new Float32Array(FRAME_SIZE)
+
+interface NextPrompt {
+  readonly prompt: string
+  readonly source: PromptSource
+  readonly reason: string | undefined
+}
+
+const validate = (options: LoopOptions): Effect.Effect<void, LoopOptionsError> => {
+  const bad = (field: string, message: string) => Effect.fail(new LoopOptionsError({ field, message }))
+  if (!Number.isInteger(options.windowFrames) || options.windowFrames < 1)
+    return bad("windowFrames", `windowFrames: expected a positive integer, got ${options.windowFrames}`)
+  const wrong = options.thinkingClip.findIndex((f) => f.length !== FRAME_SIZE)
+  if (wrong >= 0)
+    return bad(
+      "thinkingClip",
+      `thinkingClip: frame ${wrong} has ${options.thinkingClip[wrong]!.length} samples, expected ${FRAME_SIZE}`,
+    )
+  if (options.maxWindows !== undefined && (!Number.isInteger(options.maxWindows) || options.maxWindows < 1))
+    return bad("maxWindows", `maxWindows: expected a positive integer, got ${options.maxWindows}`)
+  return Effect.void
+}
+
+/**
+ * The conversation loop. Window after window: inject the system prompt, then for every
+ * 80 ms input frame encode → LM step → decode → write; at the end of a window play the
+ * thinking clip while the compactor turns the transcript into the next prompt, inject
+ * it, go on. Ends when the input ends (or `maxWindows`/`maxInputFrames` is reached).
+ *
+ * However the run ends (completed, failed, interrupted), the report reflects everything
+ * done so far and is written to `options.reportPath` when given.
+ */
+export const runConversation = (
+  options: LoopOptions,
+  onEvent: (event: LoopEvent) => Effect.Effect<void> = () => Effect.void,
+): Effect.Effect<RunReport, LoopError, LoopServices> =>
+  Effect.gen(function* () {
+    yield* validate(options)
+    const codec = yield* MimiCodec
+    const lm = yield* LmGen
+    const tokenizer = yield* TextTokenizer
+    const source = yield* AudioSource
+    const sink = yield* AudioSink
+    const compactor = yield* Compactor
+
+    const pace: Pace = options.pace ?? "fast"
+    const clip = options.thinkingClip
+    const recorder = new RunRecorder({
+      startedAtMs: yield* Clock.currentTimeMillis,
+      pace,
+      windowFrames: options.windowFrames,
+      thinkingClipFrames: clip.length,
+      meta: options.reportMeta ?? {},
+    })
+
+    const write = (frame: Float32Array) =>
+      Effect.tap(sink.write(frame), () => Effect.sync(() => recorder.outputFrames++))
+
+    /** Reset the LM and prefill voice + silence + text + silence; fresh codec state after. */
+    const injectPrompt = (prompt: string) =>
+      Effect.gen(function* () {
+        const textTokens = tokenizer.encode(wrapWithSystemTags(prompt))
+        const start = yield* nowMs
+        yield* lm.prompt({
+          ...(options.voice !== undefined ? { voice: options.voice } : {}),
+          textTokens,
+          ...(options.silenceFrames !== undefined ? { silenceFrames: options.silenceFrames } : {}),
+        })
+        yield* codec.reset
+        const promptMs = (yield* nowMs) - start
+        yield* Metric.update(LoopMetrics.promptMs, promptMs)
+        return { promptTokens: textTokens.length, promptMs }
+      })
+
+    const startWindow = (
+      index: number,
+      next: NextPrompt,
+      injected: { promptTokens: number; promptMs: number },
+    ) =>
+      Effect.gen(function* () {
+        recorder.openWindow({
+          index,
+          prompt: next.prompt,
+          promptSource: next.source,
+          promptReason: next.reason,
+          ...injected,
+        })
+        yield* Metric.update(LoopMetrics.windows, 1)
+        yield* onEvent(
+          LoopEvent.WindowStarted({
+            window: index,
+            prompt: next.prompt,
+            promptSource: next.source,
+            ...injected,
+            outputFrame: recorder.outputFrames,
+          }),
+        )
+      })
+
+    /** One 80 ms frame from microphone to speaker. */
+    const processFrame = (window: number, frame: Float32Array) =>
+      Effect.gen(function* () {
+        const inputFrame = recorder.inputFrames++
+        const t0 = yield* nowMs
+        const userCodes = yield* codec.encode(frame)
+        const t1 = yield* nowMs
+        const tokens = yield* lm.step(userCodes)
+        const t2 = yield* nowMs
+        const agentPcm = tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 9))
+        const t3 = yield* nowMs
+        yield* write(agentPcm)
+
+        const text = tokens === undefined ? "" : tokenizer.textPiece(tokens[0]!)
+        const timing = { encodeMs: t1 - t0, stepMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0 }
+        const late = recorder.frame(timing, tokens === undefined, text)
+        yield* Metric.update(LoopMetrics.frameMs, timing.totalMs)
+        yield* onEvent(
+          LoopEvent.FrameProcessed({ window, inputFrame, ...timing, agentAudio: tokens !== undefined }),
+        )
+        if (late) {
+          yield* Metric.update(LoopMetrics.lateFrames, 1)
+          yield* onEvent(LoopEvent.LateFrame({ window, inputFrame, totalMs: timing.totalMs }))
+        }
+        if (text.length > 0) yield* onEvent(LoopEvent.TextPiece({ window, inputFrame, text }))
+      })
+
+    const compactSafely = (
+      afterWindow: number,
+      previousPrompt: string,
+      history: ReadonlyArray<WindowTranscript>,
+    ) =>
+      Effect.gen(function* () {
+        yield* onEvent(LoopEvent.CompactionStarted({ afterWindow }))
+        const start = yield* nowMs
+        const fallback = (reason: string) =>
+          Effect.map(
+            nowMs,
+            (end): CompactionResult => ({
+              prompt: previousPrompt,
+              source: "fallback",
+              reason,
+              durationMs: end - start,
+            }),
+          )
+        let attempt = compactor.compact({
+          basePersona: options.initialPrompt,
+          history,
+          previousPrompt,
+          ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
+        })
+        if (options.compactionDeadlineMs !== undefined) {
+          const deadline = options.compactionDeadlineMs
+          attempt = attempt.pipe(
+            Effect.timeoutOption(Duration.millis(deadline)),
+            Effect.flatMap(
+              Option.match({
+                onNone: () => fallback(`compaction exceeded its ${deadline} ms deadline`),
+                onSome: Effect.succeed,
+              }),
+            ),
+          )
+        }
+        const result = yield* attempt.pipe(
+          Effect.catch((error) => fallback(`compactor failed: ${error.message ?? String(error)}`)),
+        )
+        yield* Metric.update(LoopMetrics.compactionMs, result.durationMs)
+        yield* onEvent(
+          LoopEvent.CompactionEnded({
+            afterWindow,
+            prompt: result.prompt,
+            source: result.source,
+            reason: result.reason,
+            durationMs: result.durationMs,
+          }),
+        )
+        return result
+      })
+
+    const sleepUntil = (targetMs: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        targetMs > now ? Effect.sleep(Duration.millis(targetMs - now)) : Effect.void,
+      )
+
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        const frames =
+          options.maxInputFrames !== undefined
+            ? Stream.take(source.frames, options.maxInputFrames)
+            : source.frames
+        const reader = yield* makeFrameReader(frames)
+        yield* onEvent(
+          LoopEvent.RunStarted({ windowFrames: options.windowFrames, pace, thinkingClipFrames: clip.length }),
+        )
+
+        /**
+         * Window switch: the compactor (then the prompt injection for the next window) runs
+         * in the background while the thinking clip is written; see `Pace` for what happens
+         * to input and output meanwhile.
+         */
+        const runSwitch = (afterWindow: number, previousPrompt: string) =>
+          Effect.gen(function* () {
+            const startMs = yield* Clock.currentTimeMillis
+            const startPrecise = yield* nowMs
+            const history = recorder
+              .snapshot("running", startMs)
+              .windows.map((w): WindowTranscript => ({ index: w.index, agentText: w.agentText }))
+            let ready = false
+            const work = yield* Effect.forkChild(
+              Effect.gen(function* () {
+                const result = yield* compactSafely(afterWindow, previousPrompt, history)
+                const injected = yield* injectPrompt(result.prompt)
+                return { result, injected }
+              }).pipe(Effect.ensuring(Effect.sync(() => (ready = true)))),
+            )
+
+            let dropped = 0
+            const dropper =
+              pace === "realtime"
+                ? yield* Effect.forkChild(
+                    Effect.forever(
+                      Effect.flatMap(reader.next, (frame) =>
+                        Option.isSome(frame) ? Effect.sync(() => dropped++) : Effect.never,
+                      ),
+                    ),
+                  )
+                : undefined
+
+            let slot = 0
+            for (const frame of clip) {
+              if (pace === "realtime") yield* sleepUntil(startMs + slot * FRAME_MS)
+              yield* write(frame)
+              slot++
+            }
+            let silenceFrames = 0
+            if (pace === "realtime") {
+              while (!ready) {
+                yield* Effect.raceFirst(Fiber.await(work), sleepUntil(startMs + slot * FRAME_MS))
+                if (ready) break
+                yield* write(silence())
+                silenceFrames++
+                slot++
+              }
+            }
+            const { result, injected } = yield* Fiber.join(work)
+            if (dropper) yield* Fiber.interrupt(dropper)
+
+            const pauseMs = (yield* nowMs) - startPrecise
+            yield* Metric.update(LoopMetrics.pauseMs, pauseMs)
+            recorder.addSwitch({
+              afterWindow,
+              compaction: {
+                prompt: result.prompt,
+                source: result.source,
+                ...(result.reason !== undefined ? { reason: result.reason } : {}),
+                durationMs: Math.round(result.durationMs * 1000) / 1000,
+              },
+              clipFrames: clip.length,
+              silenceFrames,
+              droppedInputFrames: dropped,
+              pauseMs: Math.round(pauseMs * 1000) / 1000,
+            })
+            yield* onEvent(
+              LoopEvent.SwitchEnded({
+                afterWindow,
+                pauseMs,
+                clipFrames: clip.length,
+                silenceFrames,
+                droppedInputFrames: dropped,
+              }),
+            )
+            const next: NextPrompt = { prompt: result.prompt, source: result.source, reason: result.reason }
+            return { next, injected }
+          })
+
+        let pending = yield* reader.next
+        if (Option.isNone(pending)) return
+        let next: NextPrompt = {
+          prompt: wrapWithSystemTags(options.initialPrompt),
+          source: "initial",
+          reason: undefined,
+        }
+        let injected = yield* injectPrompt(next.prompt)
+
+        for (let window = 0; ; window++) {
+          yield* startWindow(window, next, injected)
+          let framesInWindow = 0
+          while (framesInWindow < options.windowFrames) {
+            const frame = Option.isSome(pending) ? pending : yield* reader.next
+            pending = Option.none()
+            if (Option.isNone(frame)) break
+            yield* processFrame(window, frame.value)
+            framesInWindow++
+          }
+          const closed = recorder.closeWindow()!
+          yield* onEvent(
+            LoopEvent.WindowEnded({ window, inputFrames: closed.inputFrames, agentText: closed.agentText }),
+          )
+          if (framesInWindow < options.windowFrames) return
+          if (options.maxWindows !== undefined && window + 1 >= options.maxWindows) return
+          // Only switch when there is more to hear: no thinking clip after the last window.
+          pending = yield* reader.next
+          if (Option.isNone(pending)) return
+          const switched = yield* runSwitch(window, next.prompt)
+          next = switched.next
+          injected = switched.injected
+        }
+      }),
+    ).pipe(
+      Effect.flatMap(() =>
+        Effect.gen(function* () {
+          const report = recorder.snapshot("completed", yield* Clock.currentTimeMillis)
+          if (options.reportPath !== undefined) yield* writeReport(options.reportPath, report)
+          yield* onEvent(LoopEvent.RunEnded({ report }))
+          return report
+        }),
+      ),
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.void
+          : Effect.gen(function* () {
+              const interrupted = Cause.hasInterruptsOnly(exit.cause)
+              const report = recorder.snapshot(
+                interrupted ? "interrupted" : "failed",
+                yield* Clock.currentTimeMillis,
+                interrupted ? undefined : Cause.pretty(exit.cause),
+              )
+              if (options.reportPath !== undefined)
+                yield* writeReport(options.reportPath, report).pipe(
+                  Effect.catch((error) => Effect.logError(error.message)),
+                )
+              yield* onEvent(LoopEvent.RunEnded({ report }))
+            }),
+      ),
+    )
+  })

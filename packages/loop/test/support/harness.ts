@@ -1,0 +1,35 @@
+import { Layer } from "effect"
+import type { CompactionInput } from "../../src/services.ts"
+import {
+  type CompactorBehaviour,
+  fakeCodec,
+  fakeCompactor,
+  fakeLm,
+  fakeTokenizer,
+  type LmLog,
+  memorySink,
+  sourceOf,
+} from "./fakes.ts"
+
+/** All six services as fakes, with what they saw exposed for assertions. */
+export const fakeWorld = (
+  input: ReadonlyArray<Float32Array>,
+  options: { warmup?: number; compactor?: CompactorBehaviour; promptDelayMs?: number } = {},
+) => {
+  const written: Array<Float32Array> = []
+  const lm: LmLog = { prompts: [], steps: 0 }
+  const compactions: Array<CompactionInput> = []
+  const codec = { resets: 0 }
+  const layer = Layer.mergeAll(
+    fakeCodec(codec),
+    fakeLm(lm, {
+      ...(options.warmup !== undefined ? { warmup: options.warmup } : {}),
+      ...(options.promptDelayMs !== undefined ? { promptDelayMs: options.promptDelayMs } : {}),
+    }),
+    fakeTokenizer(),
+    sourceOf(input),
+    memorySink(written),
+    fakeCompactor(compactions, options.compactor),
+  )
+  return { layer, written, lm, compactions, codec }
+}
