@@ -34,12 +34,15 @@ export interface OrtSessionConfig {
 
 export interface OrtSessionShape {
   readonly config: OrtSessionConfig
-  /** Create a session; it is released when the scope closes. */
+  /**
+   * Create a session; it is released when the scope closes. If the worker thread has died since
+   * the last `open`, a fresh one is started first (sessions of the dead worker stay failed).
+   */
   open(spec: SessionSpec): Effect.Effect<Session, OrtSessionError, Scope.Scope>
 }
 
 // Same folder and extension as this module: `src/*.ts` under test, `dist/*.js` when built.
-const workerUrl = () => {
+const workerPath = () => {
   const here = fileURLToPath(import.meta.url)
   return path.join(path.dirname(here), `ortWorker${path.extname(here)}`)
 }
@@ -50,11 +53,21 @@ const compact = (t: OrtTensor): OrtTensor =>
     ? t
     : { ...t, data: t.data.slice() }
 
-const makeWorkerClient = Effect.fnUntraced(function* () {
-  const worker = yield* Effect.acquireRelease(
-    Effect.sync(() => new Worker(workerUrl())),
-    (w) => Effect.promise(() => w.terminate()),
-  )
+type Operation = OrtSessionError["operation"]
+
+/** A request before the client numbers it. */
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never
+
+/** One worker thread and the requests waiting on it. */
+interface WorkerClient {
+  call<A>(request: RequestBody, operation: Operation): Effect.Effect<A, OrtSessionError>
+  /** Why the worker is gone, once it is. */
+  readonly deadReason: () => OrtSessionError | undefined
+  readonly terminate: () => Promise<void>
+}
+
+const startWorkerClient = (spawn: () => Worker): WorkerClient => {
+  const worker = spawn()
   const pending = new Map<number, Deferred.Deferred<unknown, OrtSessionError>>()
   let nextId = 1
   let dead: OrtSessionError | undefined
@@ -68,96 +81,123 @@ const makeWorkerClient = Effect.fnUntraced(function* () {
         ? Effect.succeed(response.value)
         : Effect.fail(new OrtSessionError({ operation: "run", reason: response.reason })),
     )
+    if (pending.size === 0) worker.unref()
   })
-  const failAll = (reason: string) => {
-    dead = new OrtSessionError({ operation: "worker", reason })
+  // "error" (an uncaught exception, an out-of-memory kill) is followed by "exit": keep the first reason.
+  const die = (reason: string) => {
+    dead ??= new OrtSessionError({
+      operation: "worker",
+      reason: `${reason}; its sessions are gone (open them again)`,
+    })
     for (const deferred of pending.values()) Deferred.doneUnsafe(deferred, Effect.fail(dead))
     pending.clear()
   }
-  worker.on("error", (error) => failAll(error.message))
-  worker.on("exit", (code) => failAll(`worker exited with code ${code}`))
+  worker.on("error", (error) => die(`worker thread failed: ${error.message}`))
+  worker.on("exit", (code) => die(`worker thread exited with code ${code}`))
   worker.unref()
 
-  const call = <A>(request: Omit<Request, "id">, operation: OrtSessionError["operation"]) =>
+  const call = <A>(request: RequestBody, operation: Operation) =>
     Effect.suspend(() => {
       if (dead) return Effect.fail(dead)
       const id = nextId++
       const deferred = Deferred.makeUnsafe<unknown, OrtSessionError>()
+      try {
+        worker.postMessage({ ...request, id } as Request)
+      } catch (cause) {
+        return Effect.fail(
+          new OrtSessionError({
+            operation,
+            reason: `cannot send the request to the worker: ${(cause as Error).message}`,
+          }),
+        )
+      }
       pending.set(id, deferred)
       worker.ref()
-      worker.postMessage({ ...request, id } as Request)
       return Deferred.await(deferred).pipe(
         Effect.mapError((e) =>
           e.operation === "run" ? new OrtSessionError({ operation, reason: e.reason }) : e,
         ),
-        Effect.ensuring(Effect.sync(() => pending.size === 0 && worker.unref())),
       ) as Effect.Effect<A, OrtSessionError>
     })
-  return call
-})
+  return {
+    call,
+    deadReason: () => dead,
+    terminate: async () => {
+      if (!dead) await worker.terminate()
+    },
+  }
+}
+
+// Takes the service tag as an argument: `OrtSession.layerCpu` is built while the class is being defined.
+const buildLayer = (
+  tag: typeof OrtSession,
+  config: OrtSessionConfig,
+  spawn: () => Worker,
+): Layer.Layer<OrtSession> =>
+  Layer.effect(
+    tag,
+    Effect.gen(function* () {
+      let current: WorkerClient | undefined
+      const client = () => {
+        if (!current || current.deadReason()) current = startWorkerClient(spawn)
+        return current
+      }
+      // Sessions opened in scopes that outlive the layer find the worker gone: their release is a no-op.
+      yield* Effect.addFinalizer(() => Effect.promise(() => current?.terminate() ?? Promise.resolve()))
+      const intraOpThreads = (spec: SessionSpec) => spec.intraOpThreads ?? config.intraOpThreads
+      const create = (spec: SessionSpec) =>
+        Effect.gen(function* () {
+          const worker = client()
+          const threads = intraOpThreads(spec)
+          const created = yield* worker.call<Created>(
+            {
+              kind: "create",
+              spec: {
+                ...spec,
+                executionProviders: spec.executionProviders ?? config.executionProviders,
+                ...(threads ? { intraOpThreads: threads } : {}),
+              },
+            },
+            "create",
+          )
+          for (const fallback of created.fallbacks)
+            yield* Effect.logWarning(
+              `onnxruntime: execution provider "${fallback.provider}" unavailable (${fallback.reason}); falling back`,
+            )
+          return { worker, created }
+        })
+      const open = (spec: SessionSpec) =>
+        Effect.map(
+          Effect.acquireRelease(create(spec), ({ worker, created }) =>
+            worker.call({ kind: "release", session: created.session }, "release").pipe(Effect.ignore),
+          ),
+          ({ worker, created }): Session => ({
+            provider: created.provider,
+            inputNames: created.inputNames,
+            outputNames: created.outputNames,
+            run: (feeds, fetches) => {
+              const compacted: Record<string, OrtTensor> = {}
+              for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
+              return worker.call<Record<string, OrtTensor>>(
+                { kind: "run", session: created.session, feeds: compacted, ...(fetches ? { fetches } : {}) },
+                "run",
+              )
+            },
+          }),
+        )
+      return tag.of({ config, open })
+    }),
+  )
 
 /**
- * Hosts onnxruntime sessions in one worker thread (sessions run one at a time, as a
+ * Hosts onnxruntime sessions in one worker thread (sessions run one request at a time, as a
  * frame's stages do), so the event loop stays free for audio I/O while a model runs.
  */
 export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()(
   "@personaplex/runtime/OrtSession",
 ) {
   static layer(config: OrtSessionConfig): Layer.Layer<OrtSession> {
-    return Layer.effect(
-      OrtSession,
-      Effect.gen(function* () {
-        const call = yield* makeWorkerClient()
-        const open = (spec: SessionSpec) =>
-          Effect.acquireRelease(
-            Effect.gen(function* () {
-              const providers = spec.executionProviders ?? config.executionProviders
-              const created = yield* call<Created>(
-                {
-                  kind: "create",
-                  spec: {
-                    ...spec,
-                    executionProviders: providers,
-                    ...((spec.intraOpThreads ?? config.intraOpThreads)
-                      ? { intraOpThreads: spec.intraOpThreads ?? config.intraOpThreads }
-                      : {}),
-                  },
-                } as Omit<Request, "id">,
-                "create",
-              )
-              for (const fallback of created.fallbacks)
-                yield* Effect.logWarning(
-                  `onnxruntime: execution provider "${fallback.provider}" unavailable (${fallback.reason}); falling back`,
-                )
-              const session: Session & { readonly id: number } = {
-                id: created.session,
-                provider: created.provider,
-                inputNames: created.inputNames,
-                outputNames: created.outputNames,
-                run: (feeds, fetches) => {
-                  const compacted: Record<string, OrtTensor> = {}
-                  for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
-                  return call<Record<string, OrtTensor>>(
-                    {
-                      kind: "run",
-                      session: created.session,
-                      feeds: compacted,
-                      ...(fetches ? { fetches } : {}),
-                    } as Omit<Request, "id">,
-                    "run",
-                  )
-                },
-              }
-              return session
-            }),
-            (session) =>
-              call({ kind: "release", session: session.id } as Omit<Request, "id">, "release").pipe(
-                Effect.ignore,
-              ),
-          )
-        return OrtSession.of({ config, open })
-      }),
-    )
+    return buildLayer(OrtSession, config, () => new Worker(workerPath()))
   }
 
   /** CPU only, two intra-op threads: what tests and CI use. */
@@ -166,3 +206,13 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()(
     intraOpThreads: 2,
   })
 }
+
+/**
+ * The `OrtSession` service over worker threads made by `spawn` (not exported from the package:
+ * tests use it to get hold of the thread, to kill it, say).
+ */
+export const layerWithWorker = (config: OrtSessionConfig, spawn: () => Worker): Layer.Layer<OrtSession> =>
+  buildLayer(OrtSession, config, spawn)
+
+/** The path of the worker script `OrtSession.layer` starts. */
+export const ortWorkerPath = workerPath

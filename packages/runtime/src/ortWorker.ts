@@ -66,8 +66,7 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
   return { out, transfer }
 }
 
-const port = parentPort!
-port.on("message", async (request: Request) => {
+const handle = async (request: Request): Promise<void> => {
   try {
     if (request.kind === "create") {
       port.postMessage({ id: request.id, ok: true, value: await create(request.spec) } satisfies Response)
@@ -86,4 +85,13 @@ port.on("message", async (request: Request) => {
       reason: (error as Error).message ?? String(error),
     } satisfies Response)
   }
+}
+
+// One request at a time, in arrival order. onnxruntime-node's run() defers the native call with
+// setImmediate, so without this queue a release arriving behind a queued run would dispose the
+// session before that run executes.
+const port = parentPort!
+let queue: Promise<void> = Promise.resolve()
+port.on("message", (request: Request) => {
+  queue = queue.then(() => handle(request))
 })

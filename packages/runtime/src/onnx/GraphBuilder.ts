@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import onnxProto from "onnx-proto"
+import { float32ToBf16, float32ToF16 } from "../dtype.ts"
 import { GraphBuildError } from "../errors.ts"
 
 const { onnx } = onnxProto
@@ -217,7 +218,10 @@ export class GraphBuilder {
     return name
   }
 
-  /** A small constant stored as an initializer. */
+  /**
+   * A small constant stored as an initializer. For float16/bfloat16, numbers are values (rounded to
+   * nearest even) and a `Uint16Array` is raw bits.
+   */
   constant(
     type: ElementType,
     dims: ReadonlyArray<number>,
@@ -423,7 +427,11 @@ const typedArrayFor = (type: ElementType, values: ArrayLike<number> | ArrayLike<
       return Uint8Array.from(values as ArrayLike<number>)
     case "float16":
     case "bfloat16":
-      return Uint16Array.from(values as ArrayLike<number>)
+      // A Uint16Array is taken as raw bits; plain numbers are values, rounded to the 16-bit type.
+      if (values instanceof Uint16Array) return values.slice()
+      return (type === "float16" ? float32ToF16 : float32ToBf16)(
+        Float32Array.from(values as ArrayLike<number>),
+      )
   }
 }
 

@@ -52,7 +52,18 @@ export class Checkpoint {
       throw error
     }
     const owner = new Map<string, SafetensorsFile>()
-    for (const file of files) for (const name of file.tensors.keys()) owner.set(name, file)
+    for (const file of files)
+      for (const name of file.tensors.keys()) {
+        const earlier = owner.get(name)
+        if (earlier) {
+          for (const f of files) f.close()
+          throw new SafetensorsFormatError({
+            path: resolved.source,
+            reason: `tensor "${name}" is stored in both ${earlier.path} and ${file.path}`,
+          })
+        }
+        owner.set(name, file)
+      }
     if (resolved.weightMap) {
       for (const [name, file] of Object.entries(resolved.weightMap)) {
         const holder = owner.get(name)
@@ -139,7 +150,16 @@ export class Checkpoint {
   }
 
   private attempt<A, E>(f: () => A): Effect.Effect<A, E> {
-    return Effect.try({ try: f, catch: (error) => error as E })
+    return Effect.try({
+      try: f,
+      // Our tagged errors pass through; anything else (an I/O error from the disk) is named after the checkpoint.
+      catch: (error) =>
+        (error instanceof MissingTensorError ||
+        error instanceof SafetensorsFormatError ||
+        error instanceof TensorMismatchError
+          ? error
+          : new SafetensorsFormatError({ path: this.source, reason: `read failed: ${String(error)}` })) as E,
+    })
   }
 }
 

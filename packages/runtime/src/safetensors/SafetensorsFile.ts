@@ -17,6 +17,16 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 const elementCount = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
+/** One `readSync` moves at most 2 GiB and may return less than asked: loop over 1 GiB pieces. */
+const readFully = (fd: number, path: string, target: Uint8Array, position: number, what: string) => {
+  const piece = 1 << 30
+  for (let done = 0; done < target.byteLength; ) {
+    const n = fs.readSync(fd, target, done, Math.min(piece, target.byteLength - done), position + done)
+    if (n === 0) throw new SafetensorsFormatError({ path, reason: `unexpected end of file reading ${what}` })
+    done += n
+  }
+}
+
 /**
  * One `.safetensors` file, header parsed and validated up front, tensor data read
  * lazily with positioned reads so a 16 GB file never sits in memory.
@@ -51,7 +61,7 @@ export class SafetensorsFile {
     const fileSize = fs.fstatSync(fd).size
     if (fileSize < 8) throw fail(`file is ${fileSize} bytes, too short for a safetensors header`)
     const lengthBytes = Buffer.alloc(8)
-    fs.readSync(fd, lengthBytes, 0, 8, 0)
+    readFully(fd, path, lengthBytes, 0, "the header length")
     const headerLength = Number(lengthBytes.readBigUInt64LE(0))
     if (headerLength > MAX_HEADER_BYTES) throw fail(`header length ${headerLength} is implausible`)
     if (8 + headerLength > fileSize)
@@ -59,7 +69,7 @@ export class SafetensorsFile {
         `header of ${headerLength} bytes runs past the end of the file (${fileSize} bytes): truncated?`,
       )
     const headerBytes = Buffer.alloc(headerLength)
-    fs.readSync(fd, headerBytes, 0, headerLength, 8)
+    readFully(fd, path, headerBytes, 8, "the header")
     let header: unknown
     try {
       header = JSON.parse(headerBytes.toString("utf8"))
@@ -113,22 +123,7 @@ export class SafetensorsFile {
     const info = this.info(name)
     if (this.fd === undefined) throw new SafetensorsFormatError({ path: this.path, reason: "file is closed" })
     const out = new Uint8Array(info.byteLength)
-    const chunk = 1 << 30
-    for (let done = 0; done < info.byteLength; ) {
-      const n = fs.readSync(
-        this.fd,
-        out,
-        done,
-        Math.min(chunk, info.byteLength - done),
-        info.byteOffset + done,
-      )
-      if (n === 0)
-        throw new SafetensorsFormatError({
-          path: this.path,
-          reason: `unexpected end of file reading "${name}"`,
-        })
-      done += n
-    }
+    readFully(this.fd, this.path, out, info.byteOffset, `tensor "${name}"`)
     return out
   }
 

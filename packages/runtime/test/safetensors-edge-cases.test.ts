@@ -1,0 +1,122 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, type Scope } from "effect"
+import { describe, expect, it } from "vitest"
+import { Checkpoint, writeSafetensors } from "../src/index.ts"
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-edge-"))
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runPromise(Effect.scoped(effect))
+const failure = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(Effect.flip(effect)))
+
+/**
+ * A safetensors file whose tensors are placed by hand; the data section is sparse (holes read as
+ * zeros and take no disk space), and `writes` puts bytes at data offsets.
+ */
+const sparseSafetensors = (
+  file: string,
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>,
+  dataSize: number,
+  writes: ReadonlyArray<{ at: number; bytes: Uint8Array }>,
+) => {
+  const json = Buffer.from(
+    JSON.stringify(header).padEnd(Math.ceil(JSON.stringify(header).length / 8) * 8, " "),
+  )
+  const length = Buffer.alloc(8)
+  length.writeBigUInt64LE(BigInt(json.length))
+  const fd = fs.openSync(file, "w")
+  fs.writeSync(fd, length)
+  fs.writeSync(fd, json)
+  fs.ftruncateSync(fd, 8 + json.length + dataSize)
+  for (const { at, bytes } of writes) fs.writeSync(fd, bytes, 0, bytes.length, 8 + json.length + at)
+  fs.closeSync(fd)
+}
+
+describe("safetensors beyond 32-bit sizes", () => {
+  it("reads a tensor whose data starts past 4 GiB into the file", async () => {
+    const file = path.join(tmp(), "far.safetensors")
+    const gap = 4.5 * 2 ** 30
+    const values = Float32Array.from([1.5, -2, 3.25, 7])
+    sparseSafetensors(
+      file,
+      {
+        gap: { dtype: "U8", shape: [gap], data_offsets: [0, gap] },
+        w: { dtype: "F32", shape: [4], data_offsets: [gap, gap + 16] },
+      },
+      gap + 16,
+      [{ at: gap, bytes: new Uint8Array(values.buffer) }],
+    )
+    await run(
+      Effect.gen(function* () {
+        const ckpt = yield* Checkpoint.open(file)
+        expect((yield* ckpt.info("gap")).byteLength).toBe(gap)
+        const w = yield* ckpt.info("w")
+        expect(w.byteOffset).toBeGreaterThan(2 ** 32)
+        expect([...(yield* ckpt.float32("w")).data]).toEqual([...values])
+      }),
+    )
+  })
+
+  const large = process.env.PERSONAPLEX_LARGE_TESTS === "1"
+  if (!large)
+    console.log("skipping the 2.1 GiB tensor read: set PERSONAPLEX_LARGE_TESTS=1 (needs 2.2 GB of memory)")
+  it.skipIf(!large)("reads a single tensor larger than 2 GiB whole, bytes past 2^31 included", async () => {
+    const file = path.join(tmp(), "big.safetensors")
+    const size = 2 ** 31 + 2 ** 27
+    sparseSafetensors(file, { big: { dtype: "U8", shape: [size], data_offsets: [0, size] } }, size, [
+      { at: 2 ** 31 + 5, bytes: Uint8Array.from([42]) },
+      { at: size - 1, bytes: Uint8Array.from([7]) },
+    ])
+    const ckpt = Checkpoint.openSync(file)
+    try {
+      const data = ckpt.readSync("big").data as Uint8Array
+      expect(data.length).toBe(size)
+      expect(data[2 ** 31 + 5]).toBe(42)
+      expect(data[size - 1]).toBe(7)
+      expect(data[2 ** 31 + 4]).toBe(0)
+    } finally {
+      ckpt.close()
+    }
+  })
+})
+
+describe("shards that disagree", () => {
+  it("a tensor stored in two shards is an error naming both files", async () => {
+    const dir = tmp()
+    for (const shard of ["a.safetensors", "b.safetensors"])
+      writeSafetensors(path.join(dir, shard), [
+        { name: "w", dtype: "F32", shape: [1], data: Float32Array.from([1]) },
+      ])
+    fs.writeFileSync(
+      path.join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ weight_map: { w: "b.safetensors", x: "a.safetensors" } }),
+    )
+    const error = await failure(Checkpoint.open(dir))
+    expect(error._tag).toBe("SafetensorsFormatError")
+    expect(error.message).toMatch(/tensor "w" is stored in both .*[ab]\.safetensors and .*[ab]\.safetensors/)
+  })
+
+  it("an index naming a missing shard is an error naming that shard", async () => {
+    const dir = tmp()
+    writeSafetensors(path.join(dir, "a.safetensors"), [
+      { name: "w", dtype: "F32", shape: [1], data: Float32Array.from([1]) },
+    ])
+    fs.writeFileSync(
+      path.join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ weight_map: { w: "a.safetensors", v: "gone.safetensors" } }),
+    )
+    const error = await failure(Checkpoint.open(dir))
+    expect(error.message).toMatch(/gone\.safetensors: cannot open/)
+  })
+
+  it("reading after close is a typed error, not a crash", async () => {
+    const file = path.join(tmp(), "c.safetensors")
+    writeSafetensors(file, [{ name: "w", dtype: "F32", shape: [1], data: Float32Array.from([1]) }])
+    const ckpt = Checkpoint.openSync(file)
+    ckpt.close()
+    const error = await Effect.runPromise(Effect.flip(ckpt.float32("w")))
+    expect(error._tag).toBe("SafetensorsFormatError")
+    expect(error.message).toMatch(/file is closed/)
+  })
+})
