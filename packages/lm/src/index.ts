@@ -1,2 +1,30 @@
-export {}
 export * from "./tokenizer/index.ts"
+export { CONTEXT_CHOICES, DEFAULT_SILENCE_FRAMES, SILENCE_TOKENS, SINE_TOKENS, TEXT_EPAD, TEXT_PAD, ZERO_TOKEN } from "./constants.ts"
+export { type LmError, LmConfigError, LmInputError, LmRuntimeError, LmWeightsError, VoicePromptFileError } from "./errors.ts"
+export type { StepResult } from "./generation.ts"
+export { dequantizeLinear, type Quantization, type QuantizedLinear, quantizeLinear } from "./graph/quantize.ts"
+export { LmConfig } from "./LmConfig.ts"
+export { LmGen, type LmGenOptions, type LmGenShape, type LmGenSnapshot, type SystemPrompt } from "./LmGen.ts"
+export { integratedLoudness, normalizeLoudness } from "./loudness.ts"
+export {
+  type DepformerInput,
+  type DepformerOutput,
+  MoshiLm,
+  type MoshiLmOptions,
+  type MoshiLmShape,
+  type MoshiLmState,
+  type Sampler,
+  type TemporalInput,
+  type TemporalOutput,
+} from "./MoshiLm.ts"
+export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
+export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
+export type { ProvidedTokens, TokenRingState } from "./TokenRing.ts"
+export {
+  type AudioVoicePrompt,
+  type CachedVoicePrompt,
+  loadVoicePrompt,
+  saveVoicePrompt,
+  VOICE_PROMPT_FORMAT,
+  VoicePrompt,
+} from "./VoicePrompt.ts"

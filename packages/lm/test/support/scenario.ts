@@ -1,0 +1,42 @@
+import * as path from "node:path"
+import { MimiCodec, MimiConfig } from "@personaplex/codec"
+import { OrtSession } from "@personaplex/runtime"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import { LmGen, type LmGenOptions } from "../../src/LmGen.ts"
+import { VoicePrompt } from "../../src/VoicePrompt.ts"
+import { fixturesDir, readScenario } from "./fixtures.ts"
+
+export type Scenario = ReturnType<typeof readScenario>
+
+export const mimiLayer = () =>
+  MimiCodec.layer({
+    checkpoint: path.join(fixturesDir, "mimi-tiny.safetensors"),
+    config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(path.join(fixturesDir, "mimi-tiny.json"), "utf8"))),
+  })
+
+export const scenarioLayer = (scenario: Scenario, options: Partial<LmGenOptions>) =>
+  Layer.mergeAll(
+    LmGen.layer({
+      checkpoint: scenario.checkpoint,
+      config: scenario.config,
+      sampling: { useSampling: false },
+      ...options,
+    }),
+    mimiLayer(),
+  ).pipe(Layer.provide(OrtSession.layerCpu))
+
+/** The fixtures' scenario: prompts (voice from audio, silence, text, silence), then the 30 user frames. */
+export const runScenario = (scenario: Scenario) =>
+  Effect.gen(function* () {
+    const gen = yield* LmGen
+    yield* gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens, silenceFrames: scenario.silenceFrames })
+    const ring = yield* gen.tokenRing
+    const frames = scenario.userCodes.length / 8
+    const steps = []
+    for (let t = 0; t < frames; t++) {
+      const codes = Int32Array.from({ length: 8 }, (_, q) => scenario.userCodes[q * frames + t]!)
+      steps.push(yield* gen.stepFrame(codes))
+    }
+    return { ring, steps, offset: ring.offset }
+  })
