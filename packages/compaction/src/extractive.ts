@@ -90,12 +90,14 @@ const key = (text: string) =>
 const clausesOfWindow = (text: string, speaker: "user" | "agent", window: number, start: number): Array<Clause> =>
   splitClauses(text).map((raw, i) => {
     const question = speaker === "user" && isQuestion(raw)
+    // The agent's own questions ("Does that work?") are not open topics.
+    const score = scoreClause(raw) - (speaker === "agent" && isQuestion(raw) ? 1 : 0)
     return {
       text: question ? raw : withoutEndPunctuation(raw),
       speaker: question ? "question" : speaker,
       window,
       order: start + i,
-      score: scoreClause(raw),
+      score,
     }
   })
 
@@ -128,7 +130,10 @@ export const renderClauses = (clauses: ReadonlyArray<Clause>): string => {
   return GROUPS.flatMap(([speaker, label]) => {
     const items = sorted.filter((c) => c.speaker === speaker).map((c) => c.text)
     if (items.length === 0) return []
-    return speaker === "question" ? [`${label} ${items.join(" ")}`] : [`${label} ${items.join("; ")}.`]
+    if (speaker === "question") return [`${label} ${items.join(" ")}`]
+    // "; " between statements, a plain space after a question mark; a final "." unless it ends in "?".
+    const joined = items.map((t, i) => (i === items.length - 1 ? t : t.endsWith("?") ? `${t} ` : `${t}; `)).join("")
+    return [`${label} ${joined}${joined.endsWith("?") ? "" : "."}`]
   }).join(" ")
 }
 

@@ -41,3 +41,14 @@ export {
   makeLlamaCppCompactor,
 } from "./llamaCpp.ts"
 export { chatCompletionsUrl, makeOpenAiCompatibleCompactor, type OpenAiCompatibleOptions } from "./openAiCompatible.ts"
+export {
+  formatHarnessTable,
+  type HarnessOptions,
+  type HarnessReport,
+  type RoundReport,
+  runHarness,
+  type ScenarioReport,
+} from "./harness/runHarness.ts"
+export { factSurvives, type PlantedFact, SCENARIOS, type Scenario, scenarioWindows } from "./harness/scenarios.ts"
+export { encodeGguf, type GgufTensor, type GgufValue, writeGguf } from "./testing/gguf.ts"
+export { type TinyLlama, type TinyLlamaOptions, writeTinyLlamaGguf } from "./testing/tinyLlama.ts"

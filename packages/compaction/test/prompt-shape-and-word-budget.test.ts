@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest"
+import {
+  countWords,
+  ModelOutputError,
+  promptFromJson,
+  promptFromText,
+  type ResolvedInput,
+  shapePrompt,
+  truncateToWords,
+  unwrapSystemTags,
+  wrapWithSystemTags,
+} from "../src/index.ts"
+
+const persona = "You work for Brightline Dental which is a dental clinic and your name is Maya."
+const input = (wordBudget = 200): ResolvedInput => ({ basePersona: persona, history: [], previousPrompt: "", wordBudget })
+
+describe("system tags (upstream-spec §5.4)", () => {
+  it("wraps with the literal <system> on both sides", () => {
+    expect(wrapWithSystemTags("  You are Maya.  ")).toBe("<system> You are Maya. <system>")
+  })
+  it("leaves an already wrapped prompt unchanged", () => {
+    expect(wrapWithSystemTags("<system> You are Maya. <system>")).toBe("<system> You are Maya. <system>")
+  })
+  it("unwraps, dropping stray closing tags too", () => {
+    expect(unwrapSystemTags("<system> You are\n Maya. </system>")).toBe("You are Maya.")
+  })
+})
+
+describe("word budget", () => {
+  it("keeps text within the budget unchanged", () => {
+    expect(truncateToWords("one two three", 3)).toBe("one two three")
+  })
+  it("cuts at the last sentence end in the kept second half", () => {
+    expect(truncateToWords("A b c d. E f g h", 6)).toBe("A b c d.")
+  })
+  it("cuts hard when no sentence ends late enough", () => {
+    expect(truncateToWords("a b c d e f g h", 5)).toBe("a b c d e")
+  })
+})
+
+describe("prompt shape", () => {
+  it("puts the persona first and the facts under Information:", () => {
+    expect(shapePrompt(persona, "The user is Daniel.", 200)).toBe(`<system> ${persona} Information: The user is Daniel. <system>`)
+  })
+  it("appends to a persona that already has an Information: section", () => {
+    const p = "You work for X. Information: open 8 to 6."
+    expect(shapePrompt(p, "The user is Daniel.", 200)).toBe(`<system> ${p} The user is Daniel. <system>`)
+  })
+  it("truncates the information, not the persona, to meet the budget", () => {
+    const prompt = shapePrompt(persona, "word ".repeat(300), 40)
+    expect(countWords(unwrapSystemTags(prompt))).toBeLessThanOrEqual(40)
+    expect(unwrapSystemTags(prompt).startsWith(persona)).toBe(true)
+  })
+  it("truncates even the persona when it alone exceeds the budget", () => {
+    expect(countWords(unwrapSystemTags(shapePrompt(persona, "x", 5)))).toBe(5)
+  })
+})
+
+describe("model answers", () => {
+  it("strips <think>, labels and tags from a text answer and keeps the persona at the head", () => {
+    const answer = `<think>they want a prompt</think>System prompt: <system> ${persona} Information: The user is Daniel. <system>`
+    expect(promptFromText("test", answer, input())).toBe(`<system> ${persona} Information: The user is Daniel. <system>`)
+  })
+  it("adds the persona when a text answer left it out", () => {
+    expect(promptFromText("test", "The user is Daniel.", input())).toBe(
+      `<system> ${persona} Information: The user is Daniel. <system>`,
+    )
+  })
+  it("an empty text answer is a ModelOutputError", () => {
+    expect(() => promptFromText("test", "  <think>hmm</think> ", input())).toThrow(ModelOutputError)
+  })
+  it("renders a JSON answer as facts, commitments and open topics", () => {
+    const answer = JSON.stringify({ facts: ["The user is Daniel"], commitments: ["Call back Thursday"], openTopics: ["Installments"] })
+    expect(promptFromJson("test", answer, input())).toBe(
+      `<system> ${persona} Information: The user is Daniel. You promised: Call back Thursday. Still open: Installments. <system>`,
+    )
+  })
+  it("JSON cut short by maxTokens is a ModelOutputError that names the problem", () => {
+    expect(() => promptFromJson("test", '{"facts": ["The user is Dan', input())).toThrow(/JSON does not parse/)
+  })
+  it("JSON of the wrong shape is a ModelOutputError naming the field", () => {
+    expect(() => promptFromJson("test", '{"facts": "x", "commitments": [], "openTopics": []}', input())).toThrow(/"facts"/)
+  })
+})
