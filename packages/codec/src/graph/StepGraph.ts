@@ -21,11 +21,11 @@ export class StepGraph {
   private readonly pending = new Set<string>()
   private readonly weightNames = new Map<string, string>()
 
-  constructor(
-    name: string,
-    private readonly weights: Weights,
-  ) {
+  private readonly weights: Weights
+
+  constructor(name: string, weights: Weights) {
     this.g = new GraphBuilder(name, 21)
+    this.weights = weights
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */

@@ -1,0 +1,183 @@
+/**
+ * Per-frame latency of streaming Mimi at the REAL PersonaPlex size (79 M parameters) on the CPU
+ * provider. Weights are random (scaled by fan-in so activations stay O(1)), written as a
+ * safetensors checkpoint with the upstream tensor names into a temp folder, then loaded through
+ * `MimiCodec.layer` exactly as a real checkpoint would be.
+ *
+ *   pnpm --filter @personaplex/codec bench [-- --frames 100 --warmup 5 --threads 2 --out file.json]
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { OrtSession, type TensorToWrite, writeSafetensors } from "@personaplex/runtime"
+import { Effect, Layer } from "effect"
+import { checkpointTensors, FRAME_SIZE, MimiCodec, MimiConfig, SAMPLE_RATE, type TensorSpec } from "../src/index.ts"
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    frames: { type: "string", default: "100" },
+    warmup: { type: "string", default: "5" },
+    threads: { type: "string", default: "2" },
+    out: { type: "string", default: path.join(import.meta.dirname, "results", "mimi-latency.json") },
+  },
+})
+const frames = Number(args.frames)
+const warmup = Number(args.warmup)
+const threads = Number(args.threads)
+
+const config = MimiConfig.personaplex
+
+/** xorshift32 uniform in [−1, 1). */
+const makeRng = (seed: number) => {
+  let s = seed >>> 0 || 1
+  return () => {
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
+    return (s >>> 0) / 2 ** 31 - 1
+  }
+}
+const rng = makeRng(20261125)
+
+/** Uniform values with standard deviation `std` (uniform on ±√3·std). */
+const uniform = (n: number, std: number) => {
+  const a = Math.sqrt(3) * std
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = a * rng()
+  return out
+}
+const filled = (n: number, value: number) => new Float32Array(n).fill(value)
+
+/** A plausible value per tensor kind: fan-in scaled weights, unit norms, upstream's 0.01 layer scale. */
+const randomTensor = (spec: TensorSpec): Float32Array => {
+  const n = spec.shape.reduce((a, b) => a * b, 1)
+  const name = spec.name
+  if (name.endsWith("layer_scale_1.scale") || name.endsWith("layer_scale_2.scale")) return filled(n, 0.01)
+  if (/norm[12]\.weight$/.test(name)) return filled(n, 1)
+  if (/norm[12]\.bias$/.test(name) || name.endsWith(".bias")) return uniform(n, 0.01)
+  if (name.endsWith("cluster_usage")) return filled(n, 1)
+  if (name.endsWith("_initialized")) return filled(n, 1)
+  if (name.endsWith("embedding_sum")) return uniform(n, 1)
+  if (name.includes("convtr")) {
+    // [cin, cout/groups, k]: each output sums cin inputs over k/stride = 2 overlapping taps
+    const [cin, , k] = spec.shape as [number, number, number]
+    return uniform(n, 1 / Math.sqrt(name.startsWith("upsample") ? 2 : (cin * k) / 2))
+  }
+  const fanIn = spec.shape.slice(1).reduce((a, b) => a * b, 1)
+  return uniform(n, 1 / Math.sqrt(fanIn))
+}
+
+const writeCheckpoint = (file: string) => {
+  const specs = checkpointTensors(config)
+  const tensors: TensorToWrite[] = specs.map((spec) => ({ name: spec.name, dtype: "F32", shape: spec.shape, data: randomTensor(spec) }))
+  writeSafetensors(file, tensors, { format: "pt", note: "random weights for benchmarking" })
+  const parameters = specs
+    .filter((s) => !s.name.includes("_codebook"))
+    .reduce((total, s) => total + s.shape.reduce((a, b) => a * b, 1), 0)
+  const stored = specs.reduce((total, s) => total + s.shape.reduce((a, b) => a * b, 1), 0)
+  return { parameters, stored, tensors: specs.length }
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const summary = (times: ReadonlyArray<number>) => {
+  const sorted = [...times].sort((a, b) => a - b)
+  const mean = times.reduce((a, b) => a + b, 0) / times.length
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean, min: sorted[0]!, max: sorted[sorted.length - 1]! }
+}
+
+/** Speech-like test input: a few harmonics with a slow envelope plus noise. */
+const inputFrame = (t: number) =>
+  Float32Array.from({ length: FRAME_SIZE }, (_, i) => {
+    const time = (t * FRAME_SIZE + i) / SAMPLE_RATE
+    const envelope = 0.5 + 0.5 * Math.sin(2 * Math.PI * 1.3 * time)
+    return 0.2 * envelope * (Math.sin(2 * Math.PI * 180 * time) + 0.5 * Math.sin(2 * Math.PI * 360 * time)) + 0.01 * rng()
+  })
+
+const main = async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mimi-bench-"))
+  try {
+    const checkpoint = path.join(dir, "tokenizer-random.safetensors")
+    let t0 = performance.now()
+    const counts = writeCheckpoint(checkpoint)
+    const writeMs = performance.now() - t0
+    console.log(
+      `checkpoint: ${counts.tensors} tensors, ${(counts.parameters / 1e6).toFixed(2)} M parameters, ${(counts.stored / 1e6).toFixed(2)} M stored values, ${(fs.statSync(checkpoint).size / 2 ** 20).toFixed(0)} MiB, written in ${writeMs.toFixed(0)} ms`,
+    )
+
+    const ort = OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: threads })
+    const program = Effect.gen(function* () {
+      const codec = yield* MimiCodec
+      const loadMs = performance.now() - t0
+      const encodeMs: number[] = []
+      const decodeMs: number[] = []
+      let cpuMs = 0
+      let peak = 0
+      for (let t = 0; t < warmup + frames; t++) {
+        const frame = inputFrame(t)
+        const cpu = process.cpuUsage()
+        const a = performance.now()
+        const codes = yield* codec.encode(frame)
+        const b = performance.now()
+        const pcm = yield* codec.decode(codes)
+        const c = performance.now()
+        const used = process.cpuUsage(cpu)
+        for (const v of pcm) peak = Math.max(peak, Math.abs(v))
+        if (t >= warmup) {
+          encodeMs.push(b - a)
+          decodeMs.push(c - b)
+          cpuMs += (used.user + used.system) / 1000
+        }
+      }
+      return { loadMs, encodeMs, decodeMs, cpuMsPerFrame: cpuMs / frames, peak }
+    }).pipe(Effect.provide(MimiCodec.layer({ checkpoint, config }).pipe(Layer.provide(ort))))
+    t0 = performance.now()
+    const loadAvgBefore = os.loadavg()
+    const result = await Effect.runPromise(program)
+
+    const encode = summary(result.encodeMs)
+    const decode = summary(result.decodeMs)
+    const both = summary(result.encodeMs.map((e, i) => e + result.decodeMs[i]!))
+    const frameMs = (1000 * FRAME_SIZE) / SAMPLE_RATE
+    const rtf = both.mean / frameMs
+    const row = (label: string, s: ReturnType<typeof summary>) =>
+      `${label.padEnd(16)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${s.mean.toFixed(2).padStart(8)} ${s.max.toFixed(2).padStart(8)}`
+    console.log(`\nMimi (PersonaPlex size), CPU provider, ${threads} intra-op threads, ${frames} frames after ${warmup} warm-up`)
+    console.log(`load (graph build + 2 sessions): ${result.loadMs.toFixed(0)} ms; host: ${os.cpus().length} cores, load avg before ${loadAvgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+    console.log(`${"ms per frame".padEnd(16)} ${"p50".padStart(8)} ${"p99".padStart(8)} ${"mean".padStart(8)} ${"max".padStart(8)}`)
+    console.log(row("encode", encode))
+    console.log(row("decode", decode))
+    console.log(row("encode+decode", both))
+    console.log(`process CPU time per frame (all threads, encode+decode): ${result.cpuMsPerFrame.toFixed(1)} ms`)
+    console.log(`real-time factor (mean encode+decode / ${frameMs} ms): ${rtf.toFixed(3)}; decoded peak |x| ${result.peak.toFixed(3)}`)
+
+    const report = {
+      benchmark: "mimi-latency",
+      date: new Date().toISOString(),
+      config: "MimiConfig.personaplex",
+      parameters: counts.parameters,
+      provider: "cpu",
+      intraOpThreads: threads,
+      frames,
+      warmup,
+      host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, loadavgBefore: loadAvgBefore, loadavgAfter: os.loadavg(), node: process.version },
+      cpuMsPerFrame: result.cpuMsPerFrame,
+      loadMs: result.loadMs,
+      encodeMs: encode,
+      decodeMs: decode,
+      encodeDecodeMs: both,
+      realTimeFactor: rtf,
+      decodedPeak: result.peak,
+    }
+    fs.mkdirSync(path.dirname(args.out), { recursive: true })
+    fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`)
+    console.log(`JSON: ${args.out}`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// The ORT worker thread is unref'd between calls; keep the event loop alive until the run is done.
+const keepAlive = setInterval(() => {}, 2 ** 30)
+await main().finally(() => clearInterval(keepAlive))
