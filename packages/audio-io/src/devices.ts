@@ -61,16 +61,22 @@ const DEVICE_PACKAGE = "node-web-audio-api"
 const describe = (cause: unknown) =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
 
-/** Loads the optional native audio package; fails with AudioDeviceSupportMissingError when it cannot. */
-export const loadDeviceSupport: Effect.Effect<WebAudioModule, AudioDeviceSupportMissingError> =
+/** Loads the optional audio package named `specifier` (exported for tests of the missing-package path). */
+export const loadDeviceSupportFrom = (
+  specifier: string,
+): Effect.Effect<WebAudioModule, AudioDeviceSupportMissingError> =>
   Effect.tryPromise({
     // A variable specifier keeps bundlers and type-checkers from requiring the optional package.
-    try: () => import(/* @vite-ignore */ DEVICE_PACKAGE as string) as Promise<WebAudioModule>,
+    try: () => import(/* @vite-ignore */ specifier) as Promise<WebAudioModule>,
     catch: (cause) =>
       new AudioDeviceSupportMissingError({
-        reason: `the optional dependency "${DEVICE_PACKAGE}" could not be loaded (${describe(cause)}); install it (it needs Node >= 22 and libasound2 on Linux)`,
+        reason: `the optional dependency "${specifier}" could not be loaded (${describe(cause)}); install it (it needs Node >= 22 and, on Linux, libasound2)`,
       }),
   })
+
+/** Loads node-web-audio-api; fails with AudioDeviceSupportMissingError when it is not installed or cannot load. */
+export const loadDeviceSupport: Effect.Effect<WebAudioModule, AudioDeviceSupportMissingError> =
+  loadDeviceSupportFrom(DEVICE_PACKAGE)
 
 /** ALSA's "null" PCM: accepts and produces silence, without a clock. Not a real device. */
 const isNullDevice = (device: DeviceInfo) => /discard all samples/i.test(device.label)

@@ -8,9 +8,12 @@ const arrivals = <A, E>(stream: Stream.Stream<A, E>) =>
   Effect.gen(function* () {
     const times: Array<number> = []
     const fiber = yield* Stream.runForEach(stream, () =>
-      Effect.map(Effect.clockWith((clock) => clock.currentTimeMillis), (t) => {
-        times.push(t)
-      }),
+      Effect.map(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (t) => {
+          times.push(t)
+        },
+      ),
     ).pipe(Effect.forkChild)
     return { times, fiber }
   })

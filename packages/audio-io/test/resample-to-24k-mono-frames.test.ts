@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, type Layer, Stream } from "effect"
 import {
   AUDIO_FRAME_SIZE,
   type AudioError,
@@ -117,13 +117,19 @@ describe("framing", () => {
     const frames = toFrames(x)
     assert.strictEqual(frames.length, 3)
     assert.deepStrictEqual(Array.from(frames[2]!.subarray(0, 5)), [3841, 3842, 3843, 3844, 3845])
-    assert.strictEqual(frames[2]!.subarray(5).every((v) => v === 0), true)
+    assert.strictEqual(
+      frames[2]!.subarray(5).every((v) => v === 0),
+      true,
+    )
     assert.deepStrictEqual(concatFrames(frames).subarray(0, x.length), x)
     assert.strictEqual(toFrames(new Float32Array(3840)).length, 2)
     assert.strictEqual(toFrames(new Float32Array(0)).length, 0)
   })
 
   it("downmix averages channels", () => {
-    assert.deepStrictEqual(Array.from(downmix([Float32Array.from([1, 0.5]), Float32Array.from([0, -0.5])])), [0.5, 0])
+    assert.deepStrictEqual(
+      Array.from(downmix([Float32Array.from([1, 0.5]), Float32Array.from([0, -0.5])])),
+      [0.5, 0],
+    )
   })
 })

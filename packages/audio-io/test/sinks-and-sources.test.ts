@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Fiber, type Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
   AUDIO_FRAME_SIZE,
@@ -22,7 +22,9 @@ const numbered = (count: number) =>
   Array.from({ length: count }, (_, i) => new Float32Array(AUDIO_FRAME_SIZE).fill((i + 1) / 100))
 
 const frameValues = (samples: Float32Array) =>
-  Array.from({ length: samples.length / AUDIO_FRAME_SIZE }, (_, i) => Math.round(samples[i * AUDIO_FRAME_SIZE]! * 100))
+  Array.from({ length: samples.length / AUDIO_FRAME_SIZE }, (_, i) =>
+    Math.round(samples[i * AUDIO_FRAME_SIZE]! * 100),
+  )
 
 describe("AudioSink.wavFile keeps a valid WAV on disk", () => {
   it.effect("after the fiber writing into it is interrupted mid-stream", () =>
@@ -50,7 +52,10 @@ describe("AudioSink.wavFile keeps a valid WAV on disk", () => {
   it.effect("after the stream feeding it fails", () =>
     Effect.gen(function* () {
       const file = path.join(dir, "failed.wav")
-      const failing = Stream.concat(Stream.fromIterable(numbered(3)), Stream.fail("microphone unplugged" as const))
+      const failing = Stream.concat(
+        Stream.fromIterable(numbered(3)),
+        Stream.fail("microphone unplugged" as const),
+      )
       const error = yield* Effect.flip(writeAll(failing).pipe(Effect.provide(AudioSink.wavFile(file))))
       assert.strictEqual(error, "microphone unplugged")
       assert.deepStrictEqual(frameValues((yield* readWav(file)).channels[0]!), [1, 2, 3])
@@ -152,8 +157,17 @@ describe("in-memory and null sinks, synthetic sources", () => {
       const silent = yield* collect(AudioSource.silence(4))
       assert.strictEqual(silent.length, 4)
       assert.isTrue(silent.every((f) => f.length === AUDIO_FRAME_SIZE && f.every((v) => v === 0)))
-      assert.deepStrictEqual(frameValues(Float32Array.from((yield* collect(AudioSource.fromFrames(numbered(2)))).flatMap((f) => Array.from(f)))), [1, 2])
-      const error = yield* Effect.flip(collect(AudioSource.fromFrames([new Float32Array(1920), new Float32Array(960)])))
+      assert.deepStrictEqual(
+        frameValues(
+          Float32Array.from(
+            (yield* collect(AudioSource.fromFrames(numbered(2)))).flatMap((f) => Array.from(f)),
+          ),
+        ),
+        [1, 2],
+      )
+      const error = yield* Effect.flip(
+        collect(AudioSource.fromFrames([new Float32Array(1920), new Float32Array(960)])),
+      )
       assert.strictEqual(error._tag, "FrameLengthError")
       assert.include(error.message, "frame 1")
       const endless = yield* AudioSource.use((s) => Stream.runCollect(Stream.take(s.frames, 7))).pipe(

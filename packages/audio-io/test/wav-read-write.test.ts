@@ -74,7 +74,9 @@ describe("WAV round trip", () => {
 
   it.effect("PCM16 clips out-of-range samples instead of wrapping", () =>
     Effect.gen(function* () {
-      const back = yield* decodeWav(encodeWav({ sampleRate: 8000, channels: [Float32Array.from([2, -2, 1, -1])] }))
+      const back = yield* decodeWav(
+        encodeWav({ sampleRate: 8000, channels: [Float32Array.from([2, -2, 1, -1])] }),
+      )
       assert.deepStrictEqual(Array.from(back.channels[0]!), [32767 / 32768, -1, 32767 / 32768, -1])
     }),
   )
@@ -84,7 +86,9 @@ describe("WAV round trip", () => {
       const pcm8 = yield* decodeWav(rawWav(fmtChunk(1, 1, 8000, 8), Uint8Array.from([128, 192, 64, 0])))
       assert.deepStrictEqual(Array.from(pcm8.channels[0]!), [0, 0.5, -0.5, -1])
 
-      const pcm24 = yield* decodeWav(rawWav(fmtChunk(1, 1, 8000, 24), Uint8Array.from([0, 0, 0x40, 0, 0, 0xc0])))
+      const pcm24 = yield* decodeWav(
+        rawWav(fmtChunk(1, 1, 8000, 24), Uint8Array.from([0, 0, 0x40, 0, 0, 0xc0])),
+      )
       assert.deepStrictEqual(Array.from(pcm24.channels[0]!), [0.5, -0.5])
 
       const i32 = Buffer.alloc(8)
@@ -123,7 +127,10 @@ describe("WAV round trip", () => {
       data.writeInt16LE(300, 4)
       const bytes = rawWav(fmtChunk(1, 1, 8000, 16), data, list)
       const withList = yield* decodeWav(bytes)
-      assert.deepStrictEqual(Array.from(withList.channels[0]!, (v) => v * 32768), [100, 200, 300])
+      assert.deepStrictEqual(
+        Array.from(withList.channels[0]!, (v) => v * 32768),
+        [100, 200, 300],
+      )
       // A streaming writer that died before the header update leaves 0 or 0xFFFFFFFF there.
       const view = new DataView(bytes.buffer)
       const dataSizeAt = bytes.length - 6 - 4
@@ -134,16 +141,14 @@ describe("WAV round trip", () => {
     }),
   )
 
-  it.effect("the header written for N frames declares exactly N frames", () =>
-    Effect.gen(function* () {
-      const header = encodeWavHeader({ sampleRate: 24000, channels: 1, encoding: "pcm16" }, 1920)
-      const view = new DataView(header.buffer)
-      assert.strictEqual(header.length, 44)
-      assert.strictEqual(view.getUint32(4, true), 36 + 3840)
-      assert.strictEqual(view.getUint32(40, true), 3840)
-      assert.strictEqual(view.getUint32(28, true), 48000)
-    }),
-  )
+  it("the header written for N frames declares exactly N frames", () => {
+    const header = encodeWavHeader({ sampleRate: 24000, channels: 1, encoding: "pcm16" }, 1920)
+    const view = new DataView(header.buffer)
+    assert.strictEqual(header.length, 44)
+    assert.strictEqual(view.getUint32(4, true), 36 + 3840)
+    assert.strictEqual(view.getUint32(40, true), 3840)
+    assert.strictEqual(view.getUint32(28, true), 48000)
+  })
 })
 
 describe("WAV errors are typed and name the problem", () => {
@@ -172,10 +177,14 @@ describe("WAV errors are typed and name the problem", () => {
 
   it.effect("an unsupported encoding (IMA ADPCM, 12-bit PCM)", () =>
     Effect.gen(function* () {
-      const adpcm = yield* Effect.flip(decodeWav(rawWav(fmtChunk(0x11, 1, 8000, 4), new Uint8Array(8)), "adpcm.wav"))
+      const adpcm = yield* Effect.flip(
+        decodeWav(rawWav(fmtChunk(0x11, 1, 8000, 4), new Uint8Array(8)), "adpcm.wav"),
+      )
       assert.strictEqual(adpcm._tag, "UnsupportedWavEncodingError")
       assert.include(adpcm.message, "format tag 17")
-      const odd = yield* Effect.flip(decodeWav(rawWav(fmtChunk(1, 1, 8000, 12), new Uint8Array(8)), "odd.wav"))
+      const odd = yield* Effect.flip(
+        decodeWav(rawWav(fmtChunk(1, 1, 8000, 12), new Uint8Array(8)), "odd.wav"),
+      )
       assert.strictEqual(odd._tag, "UnsupportedWavEncodingError")
     }),
   )
