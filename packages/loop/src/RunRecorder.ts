@@ -28,6 +28,7 @@ interface OpenWindow {
   text: string
   totals: Array<number>
   lateFrames: number
+  unknownTextTokens: number
 }
 
 /**
@@ -76,15 +77,17 @@ export class RunRecorder {
       text: "",
       totals: [],
       lateFrames: 0,
+      unknownTextTokens: 0,
     }
   }
 
   /** Records one processed frame of the open window; returns whether it missed the 80 ms budget. */
-  frame(timing: FrameTiming, silent: boolean, text: string): boolean {
+  frame(timing: FrameTiming, silent: boolean, text: string, unknownText = false): boolean {
     const w = this.open
     if (!w) throw new Error("RunRecorder.frame called outside a window")
     w.inputFrames++
     if (silent) w.silentOutputFrames++
+    if (unknownText) w.unknownTextTokens++
     w.text += text
     w.totals.push(timing.totalMs)
     this.encode.push(timing.encodeMs)
@@ -160,6 +163,7 @@ const windowReport = (w: OpenWindow): WindowReport => ({
   inputFrames: w.inputFrames,
   silentOutputFrames: w.silentOutputFrames,
   agentText: w.text,
+  unknownTextTokens: w.unknownTextTokens,
   frameTimings: summarize(w.totals),
   lateFrames: w.lateFrames,
 })

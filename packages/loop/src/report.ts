@@ -28,6 +28,8 @@ export interface WindowReport {
   /** Frames for which the LM returned no tokens (written as silence). */
   readonly silentOutputFrames: number
   readonly agentText: string
+  /** Text tokens outside the tokenizer's vocabulary (left out of `agentText`). */
+  readonly unknownTextTokens: number
   readonly frameTimings: TimingSummary
   readonly lateFrames: number
 }

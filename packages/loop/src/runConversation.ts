@@ -11,13 +11,16 @@ import {
   AudioSink,
   AudioSource,
   type CodecError,
+  type CompactionInput,
   type CompactionResult,
   Compactor,
   FRAME_SIZE,
+  fallbackPrompt,
   type LmError,
   LmGen,
   MimiCodec,
   TextTokenizer,
+  type TextTokenizerShape,
   type WindowTranscript,
   wrapWithSystemTags,
 } from "./services.ts"
@@ -31,6 +34,13 @@ export type LoopError = CodecError | LmError | AudioError | ReportWriteError | L
 const nowMs = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
 
 const silence = () => new Float32Array(FRAME_SIZE)
+
+/**
+ * The text of a generated token, or `undefined` for an id the tokenizer does not know (an LM
+ * whose text vocabulary is larger than the tokenizer's, as with mismatched smoke models).
+ */
+const textOf = (tokenizer: TextTokenizerShape, id: number): string | undefined =>
+  id >= 0 && id < tokenizer.vocabSize ? tokenizer.textPiece(id) : undefined
 
 interface NextPrompt {
   readonly prompt: string
@@ -142,9 +152,10 @@ export const runConversation = (
         const t3 = yield* nowMs
         yield* write(agentPcm)
 
-        const text = tokens === undefined ? "" : tokenizer.textPiece(tokens[0]!)
+        const piece = tokens === undefined ? "" : textOf(tokenizer, tokens[0]!)
+        const text = piece ?? ""
         const timing = { encodeMs: t1 - t0, stepMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0 }
-        const late = recorder.frame(timing, tokens === undefined, text)
+        const late = recorder.frame(timing, tokens === undefined, text, piece === undefined)
         yield* Metric.update(LoopMetrics.frameMs, timing.totalMs)
         yield* onEvent(
           LoopEvent.FrameProcessed({ window, inputFrame, ...timing, agentAudio: tokens !== undefined }),
@@ -164,22 +175,24 @@ export const runConversation = (
       Effect.gen(function* () {
         yield* onEvent(LoopEvent.CompactionStarted({ afterWindow }))
         const start = yield* nowMs
+        const input: CompactionInput = {
+          basePersona: options.initialPrompt,
+          history,
+          previousPrompt,
+          ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
+        }
+        // Same fallback as the compaction package's deadline guard: previous prompt + extractive summary.
         const fallback = (reason: string) =>
           Effect.map(
             nowMs,
             (end): CompactionResult => ({
-              prompt: previousPrompt,
+              prompt: fallbackPrompt(input),
               source: "fallback",
               reason,
               durationMs: end - start,
             }),
           )
-        let attempt = compactor.compact({
-          basePersona: options.initialPrompt,
-          history,
-          previousPrompt,
-          ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
-        })
+        let attempt = compactor.compact(input)
         if (options.compactionDeadlineMs !== undefined) {
           const deadline = options.compactionDeadlineMs
           attempt = attempt.pipe(

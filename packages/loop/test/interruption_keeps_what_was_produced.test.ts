@@ -2,11 +2,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { AudioSink, AudioWriteError } from "@personaplex/audio-io"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { RunReport } from "../src/report.ts"
 import { runConversation } from "../src/runConversation.ts"
-import { AudioError, AudioSink } from "../src/services.ts"
 import { constantFrame, inputFrames } from "./support/fakes.ts"
 import { fakeWorld } from "./support/harness.ts"
 
@@ -49,7 +49,7 @@ describe("interruption", () => {
       }).pipe(
         // The innermost provision wins: a sink that fails replaces the fake world's one.
         Effect.provideService(AudioSink, {
-          write: () => Effect.fail(new AudioError({ message: "disk full" })),
+          write: () => Effect.fail(new AudioWriteError({ path: "out.wav", reason: "disk full" })),
           framesWritten: Effect.succeed(0),
         }),
         Effect.provide(world.layer),

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { fallbackPrompt } from "@personaplex/compaction"
 import { Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { LoopMetrics } from "../src/metrics.ts"
@@ -55,7 +56,7 @@ describe("prompts across windows", () => {
       }),
   )
 
-  it.effect("a failing compactor falls back to the previous prompt and the run goes on", () =>
+  it.effect("a failing compactor falls back to the deterministic summary prompt and the run goes on", () =>
     Effect.gen(function* () {
       const world = fakeWorld(inputFrames(6), { compactor: { fail: true } })
       const report = yield* runConversation({
@@ -65,12 +66,13 @@ describe("prompts across windows", () => {
       }).pipe(Effect.provide(world.layer))
       assert.strictEqual(report.windows.length, 2)
       assert.strictEqual(report.windows[1]!.promptSource, "fallback")
-      assert.strictEqual(report.windows[1]!.prompt, report.windows[0]!.prompt)
+      assert.strictEqual(report.windows[1]!.prompt, fallbackPrompt(world.compactions[0]!))
+      assert.include(report.windows[1]!.prompt, "Hi.")
       assert.include(report.switches[0]!.compaction.reason!, "model exploded")
     }),
   )
 
-  it.effect("a compactor slower than the deadline is abandoned for the previous prompt", () =>
+  it.effect("a compactor slower than the deadline is abandoned for the fallback prompt", () =>
     Effect.gen(function* () {
       const world = fakeWorld(inputFrames(6), { compactor: { delayMs: 10_000 } })
       const fiber = yield* runConversation({
@@ -83,7 +85,7 @@ describe("prompts across windows", () => {
       const report = yield* Fiber.join(fiber)
       assert.strictEqual(report.switches[0]!.compaction.source, "fallback")
       assert.include(report.switches[0]!.compaction.reason!, "1500 ms deadline")
-      assert.strictEqual(report.windows[1]!.prompt, report.windows[0]!.prompt)
+      assert.strictEqual(report.windows[1]!.prompt, fallbackPrompt(world.compactions[0]!))
     }),
   )
 

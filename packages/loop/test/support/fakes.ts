@@ -2,11 +2,12 @@
  * Deterministic stand-ins for the loop's services, to pin down the loop's own logic
  * (timeline, prompts, switch policy, report) independently of the neural networks.
  */
+
+import { AudioSink, AudioSource } from "@personaplex/audio-io"
+import { MimiConfig } from "@personaplex/codec"
+import { GenerationError } from "@personaplex/compaction"
 import { Duration, Effect, Layer, Stream } from "effect"
 import {
-  AudioSink,
-  AudioSource,
-  CompactionError,
   type CompactionInput,
   Compactor,
   FRAME_SIZE,
@@ -27,7 +28,10 @@ export const fakeCodec = (log: { resets: number } = { resets: 0 }) =>
   Layer.succeed(
     MimiCodec,
     MimiCodec.of({
+      config: MimiConfig.personaplex,
       numCodebooks: 8,
+      encodeClip: () => Effect.die("encodeClip is not used by the loop"),
+      decodeClip: () => Effect.die("decodeClip is not used by the loop"),
       encode: (frame) =>
         Effect.succeed(Int32Array.from({ length: 8 }, (_, i) => Math.round(frame[0]! * 1000) + i)),
       decode: (codes) => Effect.succeed(new Float32Array(FRAME_SIZE).fill(codes[0]! / 1000)),
@@ -83,6 +87,7 @@ export const fakeTokenizer = () => {
   return Layer.succeed(
     TextTokenizer,
     TextTokenizer.of({
+      vocabSize: 1000,
       encode: (text) =>
         Int32Array.from(
           text
@@ -124,7 +129,8 @@ export const fakeCompactor = (inputs: Array<CompactionInput>, behaviour: Compact
         Effect.gen(function* () {
           inputs.push(input)
           if (behaviour.delayMs) yield* Effect.sleep(Duration.millis(behaviour.delayMs))
-          if (behaviour.fail) return yield* Effect.fail(new CompactionError({ message: "model exploded" }))
+          if (behaviour.fail)
+            return yield* Effect.fail(new GenerationError({ backend: "fake", reason: "model exploded" }))
           return {
             prompt: `<system> ${input.basePersona} Summary after ${input.history.length} windows. <system>`,
             source: "model" as const,
