@@ -1,5 +1,5 @@
-import type { GraphBuilder } from "@personaplex/runtime"
-import { type Quantization, quantizeLinear } from "./quantize.ts"
+import { type GraphBuilder, linear } from "@personaplex/runtime"
+import type { Quantization } from "./quantize.ts"
 import type { LinearWeight } from "./weights.ts"
 
 /** Emits the LM's building blocks (upstream-spec §3.3-3.4) into a graph; every value is f32 `[rows, features]`. */
@@ -9,7 +9,7 @@ export class Layers {
   constructor(
     readonly g: GraphBuilder,
     readonly quantization: Quantization,
-    readonly blockSize = 32,
+    readonly blockSize: 16 | 32 | 64 | 128 | 256 = 32,
   ) {}
 
   /** A unique initializer name (the builder's `fresh` names are reserved for op outputs). */
@@ -17,19 +17,13 @@ export class Layers {
     return `${prefix}.${this.weightCount++}`
   }
 
-  /** `x · Wᵀ` for a PyTorch `[out, in]` weight, as MatMul on f32 or MatMulNBits on int8/int4 blocks. */
+  /** `x · Wᵀ` for a PyTorch `[out, in]` weight: MatMul on f32, or MatMulNBits on int8/int4 blocks (runtime `linear`). */
   linear(x: string, w: LinearWeight): string {
-    const g = this.g
-    if (this.quantization === "none") {
-      const t = new Float32Array(w.in * w.out)
-      for (let o = 0; o < w.out; o++) for (let i = 0; i < w.in; i++) t[i * w.out + o] = w.data[o * w.in + i]!
-      return g.op("MatMul", [x, g.initializer(this.weightName("w"), { type: "float32", dims: [w.in, w.out], data: t })])
-    }
-    const q = quantizeLinear(w.data, w.out, w.in, this.quantization === "int8" ? 8 : 4, this.blockSize)
-    const blob = (q.blockSize * q.bits) / 8
-    const B = g.initializer(this.weightName("qw"), { type: "uint8", dims: [q.n, q.kBlocks, blob], data: q.packed })
-    const scales = g.initializer(this.weightName("qs"), { type: "float32", dims: [q.n * q.kBlocks], data: q.scales })
-    return g.msOp("MatMulNBits", [x, B, scales], { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize, accuracy_level: 0 })[0]!
+    return linear(this.g, x, { data: w.data, shape: [w.out, w.in] }, {
+      name: this.weightName("linear"),
+      precision: this.quantization === "none" ? "float32" : this.quantization,
+      blockSize: this.blockSize,
+    })
   }
 
   /** RMSNorm computed in f32: `x · alpha / sqrt(mean(x²) + eps)`. */

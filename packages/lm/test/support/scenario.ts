@@ -40,3 +40,22 @@ export const runScenario = (scenario: Scenario) =>
     }
     return { ring, steps, offset: ring.offset }
   })
+
+/**
+ * The scenario with the fixture's own text and agent tokens forced at every user step, so every
+ * step sees upstream's inputs (frame c's tokens are the output of call c + 1, upstream-spec §4.6).
+ */
+export const runScenarioTeacherForced = (scenario: Scenario) =>
+  Effect.gen(function* () {
+    const gen = yield* LmGen
+    yield* gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens, silenceFrames: scenario.silenceFrames })
+    const frames = scenario.userCodes.length / 8
+    const out = (k: number, t: number) => scenario.outputTokens[k * frames + t]!
+    const steps = []
+    for (let t = 0; t < frames; t++) {
+      const user = Int32Array.from({ length: 8 }, (_, q) => scenario.userCodes[q * frames + t]!)
+      const forced = t + 1 < frames ? { text: out(0, t + 1), agent: Int32Array.from({ length: 8 }, (_, q) => out(1 + q, t + 1)) } : {}
+      steps.push(yield* gen.stepProvided({ user, ...forced }))
+    }
+    return { steps }
+  })

@@ -1,0 +1,39 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
+import { runScenario, runScenarioTeacherForced, scenarioLayer } from "./support/scenario.ts"
+
+/**
+ * Bounds over lm-tiny's teacher-forced scenario (the float trajectory fed to the quantized model,
+ * so the error is the quantization's, not a diverged conversation's). Random bf16 weights with
+ * logits of order 1; measured: see the printed figures.
+ */
+const BOUNDS = { int8: { text: 0.01, audio: 0.03 }, int4: { text: 0.15, audio: 0.5 } }
+
+describe.skipIf(!haveFixtures)("weight-only quantization of the LM linears on the fixture scenario", () => {
+  for (const quantization of ["int8", "int4"] as const)
+    it(`${quantization}: runs the scenario; max logit error against the float model is bounded`, async () => {
+      const scenario = readScenario("lm-tiny")
+      const { config } = scenario
+      const layer = scenarioLayer(scenario, { returnLogits: true, depformerSteps: 16, upstreamRingQuirk: true, quantization })
+      const result = await Effect.runPromise(runScenarioTeacherForced(scenario).pipe(Effect.provide(layer)))
+      const free = await Effect.runPromise(runScenario(scenario).pipe(Effect.provide(layer)))
+      const frames = result.steps.length
+      let text = 0
+      let audio = 0
+      let agentEqual = 0
+      for (let t = 0; t < frames; t++) {
+        const step = result.steps[t]!
+        text = Math.max(text, maxAbsDiff(step.textLogits!, scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard)))
+        audio = Math.max(audio, maxAbsDiff(step.audioLogits!.subarray(0, 8 * config.card), scenario.audioLogits.subarray(t * 16 * config.card, (t * 16 + 8) * config.card)))
+        for (let k = 0; k < 9; k++) if (free.steps[t]!.output![k] === scenario.outputTokens[k * frames + t]) agentEqual++
+      }
+      console.log(
+        `${quantization}: max |Δ text logits| ${text.toExponential(3)}, max |Δ agent audio logits| ${audio.toExponential(3)}, ` +
+          `free-running text+agent tokens equal to float ${agentEqual}/${9 * frames}`,
+      )
+      expect(free.steps.every((s) => s.output?.length === 17)).toBe(true)
+      expect(text).toBeLessThan(BOUNDS[quantization].text)
+      expect(audio).toBeLessThan(BOUNDS[quantization].audio)
+    })
+})
