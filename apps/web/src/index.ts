@@ -1,0 +1,21 @@
+export { EchoEngine, type EchoEngineOptions } from "./server/echo-engine.ts"
+export {
+  ConversationEngine,
+  type ConversationEngineShape,
+  type EngineEvent,
+  type EngineSession,
+  type EngineStartOptions,
+} from "./server/engine.ts"
+export {
+  BadRequest,
+  EngineError,
+  InvalidVoiceName,
+  ListenError,
+  UnknownVoice,
+  VoicesFolderError,
+} from "./server/errors.ts"
+export { FRAME_SIZE, OggOpusReader, OggOpusWriter, SAMPLE_RATE } from "./server/opus-ogg.ts"
+export { DEFAULT_TEXT_PROMPT, serve, type WebServer, type WebServerOptions } from "./server/server.ts"
+export { type Voice, VoiceCatalog } from "./server/voices.ts"
+export type * from "./shared/events.ts"
+export * from "./shared/protocol.ts"

@@ -1,0 +1,236 @@
+import { Deferred, Effect, Queue, Stream } from "effect"
+import type { WebSocket } from "ws"
+import type { ServerEvent, StatsEvent } from "../shared/events.ts"
+import {
+  CloseCode,
+  decodeMessage,
+  describeMalformed,
+  encodeAudio,
+  encodeError,
+  encodeHandshake,
+  encodeMetadata,
+  encodeText,
+} from "../shared/protocol.ts"
+import { ConversationEngine, type EngineEvent } from "./engine.ts"
+import { OggOpusReader, OggOpusWriter } from "./opus-ogg.ts"
+import type { Voice } from "./voices.ts"
+
+export interface SessionRequest {
+  readonly sessionId: string
+  readonly voice: Voice | undefined
+  readonly textPrompt: string
+  /** The client asked for the JSON event channel (`events=json`). */
+  readonly events: boolean
+  readonly maxSessions: number
+}
+
+/** Live resource counts, for the health endpoint and leak checks. */
+export interface SessionCounters {
+  sessions: number
+  opusWriters: number
+}
+
+const send = (ws: WebSocket, message: Uint8Array): void => {
+  if (ws.readyState === ws.OPEN) ws.send(message)
+}
+
+/** WebSocket close reasons are limited to 123 bytes. */
+const closeReason = (text: string): string => {
+  const bytes = new TextEncoder().encode(text)
+  return bytes.length <= 123 ? text : new TextDecoder().decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "")
+}
+
+/** Refuses a connection the protocol's way: an error message (kind 0x05), then a close frame. */
+export const refuse = (ws: WebSocket, message: string, code: number): Effect.Effect<void> =>
+  Effect.sync(() => {
+    send(ws, encodeError(message))
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, closeReason(message))
+  })
+
+type Incoming = { readonly data: Uint8Array; readonly isBinary: boolean }
+
+/** Frame timings of the last stats period. */
+class StatsWindow {
+  private times: number[] = []
+  last = 0
+  framesIn = 0
+  framesOut = 0
+
+  add(computeMs: number) {
+    this.last = computeMs
+    this.times.push(computeMs)
+  }
+
+  take(atMs: number, droppedFrames: number): StatsEvent {
+    const n = this.times.length
+    const sum = this.times.reduce((a, b) => a + b, 0)
+    const max = this.times.reduce((a, b) => Math.max(a, b), 0)
+    this.times = []
+    return {
+      type: "stats",
+      atMs,
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      frameMs: { last: this.last, mean: n > 0 ? sum / n : 0, max },
+      rtf: n > 0 ? sum / (n * 80) : 0,
+      droppedFrames,
+    }
+  }
+}
+
+/**
+ * One conversation over one WebSocket, upstream-spec §5.5: prompt the engine, send the handshake byte,
+ * then until either side stops: client Ogg/Opus → 1920-sample frames → engine; engine frames → Ogg/Opus
+ * pages (0x01); engine text → 0x02; and, when asked for, engine events → 0x04 JSON.
+ * Everything it opened is released when it returns (the socket closed, or the engine failed).
+ */
+export const runSession = (ws: WebSocket, request: SessionRequest, counters: SessionCounters) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const engine = yield* ConversationEngine
+      const closed = yield* Deferred.make<void>()
+      const inbound = yield* Queue.unbounded<Incoming>()
+      const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+        const bytes = Array.isArray(data)
+          ? new Uint8Array(Buffer.concat(data))
+          : data instanceof ArrayBuffer
+            ? new Uint8Array(data)
+            : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        Queue.offerUnsafe(inbound, { data: bytes, isBinary })
+      }
+      const onClose = () => Deferred.doneUnsafe(closed, Effect.void)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          counters.sessions++
+          ws.on("message", onMessage)
+          ws.on("close", onClose)
+          ws.on("error", onClose)
+          if (ws.readyState !== ws.OPEN) onClose()
+        }),
+        () =>
+          Effect.sync(() => {
+            counters.sessions--
+            ws.off("message", onMessage)
+            ws.off("close", onClose)
+            ws.off("error", onClose)
+            if (ws.readyState === ws.OPEN) ws.close(CloseCode.Normal, "session ended")
+          }),
+      )
+
+      const emit = (event: ServerEvent) => {
+        if (request.events) send(ws, encodeMetadata(event))
+      }
+
+      // Prompting (voice, silence, text) happens here; a client that leaves meanwhile ends it.
+      const session = yield* Effect.raceFirst(
+        engine.start({ sessionId: request.sessionId, voice: request.voice, textPrompt: request.textPrompt }),
+        Effect.andThen(Deferred.await(closed), Effect.interrupt),
+      )
+      const writer = yield* Effect.acquireRelease(
+        Effect.promise(() => OggOpusWriter.open((page) => send(ws, encodeAudio(page)))).pipe(
+          Effect.tap(() => Effect.sync(() => counters.opusWriters++)),
+        ),
+        (w) =>
+          Effect.promise(() => w.close()).pipe(Effect.ensuring(Effect.sync(() => counters.opusWriters--))),
+      )
+      const reader = new OggOpusReader()
+      const stats = new StatsWindow()
+
+      // Audio sent while the model was being prompted is dropped, as upstream does.
+      yield* Queue.clear(inbound)
+      send(ws, encodeHandshake())
+      const t0 = performance.now()
+      const now = () => Math.round(performance.now() - t0)
+      emit({
+        type: "hello",
+        sessionId: request.sessionId,
+        voice: request.voice?.name ?? "",
+        textPrompt: request.textPrompt,
+        engine: engine.name,
+        maxSessions: request.maxSessions,
+      })
+
+      const warn = (message: string) =>
+        Effect.logDebug(`session ${request.sessionId}: ${message}`).pipe(
+          Effect.andThen(Effect.sync(() => emit({ type: "warning", message }))),
+        )
+
+      const receive = Effect.forever(
+        Effect.gen(function* () {
+          const { data, isBinary } = yield* Queue.take(inbound)
+          if (!isBinary) return yield* warn("ignored a text frame: the protocol uses binary messages")
+          const message = decodeMessage(data)
+          switch (message.kind) {
+            case "malformed":
+              return yield* warn(`ignored ${describeMalformed(message)}`)
+            case "audio": {
+              const { frames, problems } = reader.push(message.payload)
+              for (const problem of problems) yield* warn(problem)
+              for (const frame of frames) {
+                stats.framesIn++
+                yield* session.pushFrame(frame)
+              }
+              return
+            }
+            default:
+              // control, ping, ...: accepted and ignored, as upstream does
+              return
+          }
+        }),
+      )
+      const play = Stream.runForEach(session.frames, (frame) =>
+        Effect.promise(() => writer.write(frame)).pipe(Effect.andThen(Effect.sync(() => stats.framesOut++))),
+      )
+      const speak = Stream.runForEach(session.text, (piece) => Effect.sync(() => send(ws, encodeText(piece))))
+      const report = Stream.runForEach(session.events, (event: EngineEvent) =>
+        Effect.sync(() => {
+          switch (event._tag) {
+            case "FrameTiming":
+              return stats.add(event.computeMs)
+            case "Prompt":
+              return emit({
+                type: "prompt",
+                prompt: event.prompt,
+                source: event.source,
+                windowIndex: event.windowIndex,
+              })
+            case "WindowStart":
+              return emit({ type: "window", phase: "start", index: event.index, atMs: now() })
+            case "WindowEnd":
+              return emit({
+                type: "window",
+                phase: "end",
+                index: event.index,
+                atMs: now(),
+                agentText: event.agentText,
+              })
+            case "Compaction":
+              return emit({
+                type: "compaction",
+                index: event.index,
+                atMs: now(),
+                durationMs: event.durationMs,
+                pauseMs: event.pauseMs,
+                source: event.source,
+                prompt: event.prompt,
+                ...(event.reason === undefined ? {} : { reason: event.reason }),
+              })
+          }
+        }),
+      )
+      const tick = Effect.forever(
+        Effect.sleep(1000).pipe(
+          Effect.andThen(session.droppedFrames),
+          Effect.map((dropped) => emit(stats.take(now(), dropped))),
+        ),
+      )
+
+      const work = Effect.all([receive, play, speak, report, ...(request.events ? [tick] : [])], {
+        concurrency: "unbounded",
+        discard: true,
+      })
+      yield* Effect.raceFirst(work, Deferred.await(closed)).pipe(
+        Effect.catch((error) => refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)),
+      )
+    }),
+  )

@@ -1,0 +1,62 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { InvalidVoiceName, UnknownVoice, VoicesFolderError } from "./errors.ts"
+
+/** A voice from the voices folder: a `.pt` embedding cache or an audio file (upstream-spec §5.1-5.2). */
+export interface Voice {
+  readonly name: string
+  readonly path: string
+  readonly kind: "embeddings" | "audio"
+}
+
+const voiceExtensions: Record<string, Voice["kind"]> = { ".pt": "embeddings", ".wav": "audio" }
+
+/** Only plain file names pass; separators, "..", NUL and leading dots never reach the file system. */
+const isPlainName = (name: string): boolean =>
+  name.length > 0 &&
+  name.length <= 255 &&
+  !name.startsWith(".") &&
+  !/[/\\\0]/.test(name) &&
+  path.basename(name) === name &&
+  !path.isAbsolute(name)
+
+/**
+ * The allow-list of voices: the files directly inside one folder, read when asked. A request can only name
+ * one of them; nothing it sends is joined to a path before it matched the list.
+ */
+export class VoiceCatalog {
+  constructor(readonly folder: string | undefined) {}
+
+  readonly list: Effect.Effect<ReadonlyArray<Voice>, VoicesFolderError> = Effect.suspend(() => {
+    const folder = this.folder
+    if (folder === undefined) return Effect.succeed([])
+    return Effect.try({
+      try: () =>
+        fs
+          .readdirSync(folder, { withFileTypes: true })
+          .filter((entry) => entry.isFile() && isPlainName(entry.name))
+          .flatMap((entry): Voice[] => {
+            const kind = voiceExtensions[path.extname(entry.name).toLowerCase()]
+            return kind === undefined ? [] : [{ name: entry.name, path: path.join(folder, entry.name), kind }]
+          })
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      catch: (cause) => new VoicesFolderError({ folder, cause }),
+    })
+  })
+
+  /** `""` means "no voice prompt" (upstream skips the voice phase then). */
+  resolve(
+    name: string,
+  ): Effect.Effect<Voice | undefined, InvalidVoiceName | UnknownVoice | VoicesFolderError> {
+    return Effect.gen({ self: this }, function* () {
+      if (name === "") return undefined
+      if (!isPlainName(name)) return yield* new InvalidVoiceName({ voice: name })
+      const voices = yield* this.list
+      const voice = voices.find((v) => v.name === name)
+      if (voice === undefined)
+        return yield* new UnknownVoice({ voice: name, known: voices.map((v) => v.name) })
+      return voice
+    })
+  }
+}

@@ -1,0 +1,152 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Exit, type Layer, Scope } from "effect"
+import WebSocket from "ws"
+import type { ConversationEngine } from "../src/server/engine.ts"
+import { OggOpusReader, OggOpusWriter } from "../src/server/opus-ogg.ts"
+import { serve, type WebServer, type WebServerOptions } from "../src/server/server.ts"
+import type { ServerEvent } from "../src/shared/events.ts"
+import { decodeMessage, encodeAudio } from "../src/shared/protocol.ts"
+
+export interface RunningServer extends WebServer {
+  readonly close: () => Promise<void>
+  readonly countsNow: () => Promise<{ sessions: number; engineSessions: number; opusWriters: number }>
+}
+
+export const startServer = async (
+  engine: Layer.Layer<ConversationEngine>,
+  options: WebServerOptions = {},
+): Promise<RunningServer> => {
+  const scope = Effect.runSync(Scope.make())
+  const server = await Effect.runPromise(
+    serve({ port: 0, ...options }).pipe(Effect.provide(engine), Scope.provide(scope)),
+  )
+  return {
+    ...server,
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+    countsNow: () => Effect.runPromise(server.counts),
+  }
+}
+
+/** A voices folder with two voices, and a file beside it that must stay unreachable. */
+export const makeVoicesDir = (): { dir: string; secret: string } => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "pp-voices-"))
+  const dir = path.join(root, "voices")
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, "NATF0.pt"), "not a real voice")
+  fs.writeFileSync(path.join(dir, "VARM1.wav"), "not a real voice")
+  fs.writeFileSync(path.join(dir, "notes.txt"), "not a voice")
+  const secret = path.join(root, "secret.pt")
+  fs.writeFileSync(secret, "secret")
+  return { dir, secret }
+}
+
+export const tone = (frames: number, frequency = 440, gain = 0.3): Float32Array[] =>
+  Array.from({ length: frames }, (_, f) =>
+    Float32Array.from(
+      { length: 1920 },
+      (_, i) => gain * Math.sin((2 * Math.PI * frequency * (f * 1920 + i)) / 24000),
+    ),
+  )
+
+/** A test client speaking the upstream protocol: records everything the server sends. */
+export class Client {
+  readonly text: string[] = []
+  readonly events: ServerEvent[] = []
+  readonly errors: string[] = []
+  readonly received: Float32Array[] = []
+  audioMessages = 0
+  handshakeAt: number | undefined
+  closeCode: number | undefined
+  closeReason = ""
+  readonly opened: Promise<void>
+  readonly closed: Promise<void>
+  readonly handshake: Promise<void>
+  private readonly reader = new OggOpusReader()
+  private writer: OggOpusWriter | undefined
+  readonly startedAt = performance.now()
+
+  constructor(readonly ws: WebSocket) {
+    let handshakeDone: () => void = () => {}
+    this.handshake = new Promise((resolve) => {
+      handshakeDone = resolve
+    })
+    this.opened = new Promise((resolve, reject) => {
+      ws.once("open", () => resolve())
+      ws.once("error", reject)
+    })
+    this.closed = new Promise((resolve) => {
+      ws.once("close", (code, reason) => {
+        this.closeCode = code
+        this.closeReason = reason.toString()
+        resolve()
+      })
+    })
+    ws.on("message", (data: Buffer) => {
+      const message = decodeMessage(new Uint8Array(data))
+      switch (message.kind) {
+        case "handshake":
+          this.handshakeAt = performance.now()
+          handshakeDone()
+          break
+        case "audio":
+          this.audioMessages++
+          this.received.push(...this.reader.push(message.payload).frames)
+          break
+        case "text":
+          this.text.push(message.text)
+          break
+        case "metadata":
+          this.events.push(JSON.parse(message.text) as ServerEvent)
+          break
+        case "error":
+          this.errors.push(message.text)
+          break
+      }
+    })
+  }
+
+  static connect(server: { port: number }, query: Record<string, string> = {}): Client {
+    const params = new URLSearchParams(query)
+    return new Client(new WebSocket(`ws://127.0.0.1:${server.port}/api/chat?${params}`))
+  }
+
+  sendRaw(bytes: Uint8Array | string) {
+    this.ws.send(bytes)
+  }
+
+  /** Encodes frames as Ogg/Opus pages (as a browser would) and sends each page as a 0x01 message. */
+  async sendFrames(frames: ReadonlyArray<Float32Array>) {
+    if (this.writer === undefined) {
+      this.writer = await OggOpusWriter.open((page) => {
+        if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeAudio(page))
+      })
+    }
+    for (const frame of frames) await this.writer.write(frame)
+  }
+
+  rms(): number {
+    let sum = 0
+    let n = 0
+    for (const f of this.received) {
+      for (const x of f) sum += x * x
+      n += f.length
+    }
+    return n === 0 ? 0 : Math.sqrt(sum / n)
+  }
+
+  async close() {
+    await this.writer?.close()
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close()
+    await this.closed
+  }
+}
+
+export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
+  const deadline = performance.now() + timeoutMs
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
