@@ -98,7 +98,7 @@ export const detectModel = (ckpt: Headers): Detection => {
     kind: "unknown",
     reason:
       lmFound.length + mimiFound.length === 0
-        ? `none of the Moshi LM or Mimi marker tensors (${[...LM_MARKERS, ...MIMI_MARKERS].join(", ")})`
+        ? `none of the marker tensors of a Moshi LM (${LM_MARKERS.join(", ")}) or a Mimi codec (${MIMI_MARKERS.join(", ")})`
         : `lacks ${missing.join(", ")}`,
   }
 }

@@ -1,0 +1,96 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { upstreamFixturesDir } from "@personaplex/runtime"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { CONTEXTS, inspectCheckpoints, renderInspection } from "../src/index.ts"
+import { writeTinyLm, writeUnrelatedCheckpoint } from "./helpers/tinyModels.ts"
+
+const fixtures = upstreamFixturesDir()
+
+describe("inspectCheckpoints", () => {
+  it("summarises the upstream tiny models in the fixtures folder", async () => {
+    const summaries = await Effect.runPromise(inspectCheckpoints(fixtures))
+    const text = renderInspection(summaries)
+    console.log(text)
+    const byName = new Map(summaries.map((s) => [path.basename(s.path), s]))
+    expect([...byName.keys()]).toEqual([
+      "lm-tiny-ctx12-io.safetensors",
+      "lm-tiny-io.safetensors",
+      "lm-tiny.safetensors",
+      "mimi-tiny-io.safetensors",
+      "mimi-tiny.safetensors",
+    ])
+
+    const lm = byName.get("lm-tiny.safetensors")!
+    const config = JSON.parse(fs.readFileSync(path.join(fixtures, "lm-tiny.json"), "utf8")).config
+    expect(lm.model).toBe("moshi-lm")
+    expect(lm.lm).toMatchObject({
+      dim: config.dim,
+      numLayers: config.num_layers,
+      textCard: config.text_card,
+      card: config.card,
+      audioStreams: config.n_q,
+      depformerDim: config.depformer_dim,
+      depformerLayers: config.depformer_num_layers,
+      selfAttentionSteps: config.dep_q,
+      perStepModuleSteps: config.dep_q,
+    })
+    expect(lm.lm!.depformer.layout).toBe("16-step")
+    expect(lm.dtypes.map((d) => d.dtype)).toEqual(["BF16"])
+    expect(lm.parameters).toBe(lm.dtypes[0]!.parameters)
+    expect(lm.fileBytes).toBe(fs.statSync(path.join(fixtures, "lm-tiny.safetensors")).size)
+    // bf16 weights: 2 bytes a parameter, and the data section of the file is exactly that
+    expect(lm.memory.find((m) => m.quantization === "bf16/fp16")!.bytes).toBe(2 * lm.parameters)
+    const int8 = lm.memory.find((m) => m.quantization === "int8")!.bytes
+    const int4 = lm.memory.find((m) => m.quantization === "int4")!.bytes
+    expect(int4).toBeLessThan(int8)
+    expect(int8).toBeLessThan(2 * lm.parameters)
+    // KV: layers × (K, V) × dim × 2 bytes per frame of context (upstream-spec §9.3)
+    expect(lm.kvCache.map((kv) => kv.context)).toEqual([...CONTEXTS])
+    expect(lm.kvCache.at(-1)!.bf16Bytes).toBe(config.num_layers * 2 * config.dim * 2 * 3000)
+    expect(lm.kvCache[0]!.seconds).toBeCloseTo(14.96, 2)
+
+    const mimi = byName.get("mimi-tiny.safetensors")!
+    const mimiConfig = JSON.parse(fs.readFileSync(path.join(fixtures, "mimi-tiny.json"), "utf8"))
+    expect(mimi.model).toBe("mimi")
+    expect(mimi.kvCache).toEqual([])
+    expect(mimi.mimi).toEqual({
+      storedCodebooks: mimiConfig.quantizer.n_q,
+      encoderTransformerLayers: mimiConfig.transformer.num_layers,
+      decoderTransformerLayers: mimiConfig.transformer.num_layers,
+    })
+
+    expect(byName.get("lm-tiny-io.safetensors")!.model).toBe("unknown")
+    expect(text).toMatch(/lm-tiny\.safetensors\n {2}model {7}Moshi LM/)
+    expect(text).toMatch(/layout {6}16-step/)
+    expect(text).toMatch(/model {7}Mimi codec/)
+  })
+
+  it("reports the 8-step layout and the patch it needs", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const file = path.join(tmp, "lm8.safetensors")
+    writeTinyLm(file, 8)
+    const [summary] = await Effect.runPromise(inspectCheckpoints(file))
+    expect(summary!.lm!.depformer.layout).toBe("8-step")
+    const text = renderInspection([summary!], { tensors: true })
+    expect(text).toMatch(/layout {6}8-step .*patched to 16 steps: 4 attention projections repeated, 55 per-step tensors copied/)
+    expect(text).toMatch(/missing {5}depformer_emb\.7\.weight/)
+    expect(text).toMatch(/ {4}linears\.7\.weight {2}BF16 \[16, 8\]/)
+  })
+
+  it("says unknown for a checkpoint of another model", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const file = path.join(tmp, "other.safetensors")
+    writeUnrelatedCheckpoint(file)
+    const [summary] = await Effect.runPromise(inspectCheckpoints(file))
+    expect(summary!.model).toBe("unknown")
+    expect(summary!.reason).toMatch(/none of the marker tensors of a Moshi LM \(text_emb\.weight, .*\) or a Mimi codec/)
+  })
+
+  it("fails with the path for a missing location", async () => {
+    const error = await Effect.runPromise(Effect.flip(inspectCheckpoints("/nonexistent/model.safetensors")))
+    expect(error.message).toBe("/nonexistent/model.safetensors: no such file or folder")
+  })
+})
