@@ -1,5 +1,5 @@
-import { Context, Duration, Effect, Layer } from "effect"
-import { withDeadline, type DeadlineOptions } from "./deadline.ts"
+import { Config, Context, Duration, Effect, Layer, Option } from "effect"
+import { type DeadlineOptions, withDeadline } from "./deadline.ts"
 import type { CompactionError } from "./errors.ts"
 import { extractivePrompt } from "./extractive.ts"
 import { acquireLlamaEngine, type LlamaCppOptions, makeLlamaCppCompactor } from "./llamaCpp.ts"
@@ -21,9 +21,14 @@ export const modelFreeCompactor: CompactorShape = {
 }
 
 /** Turns a conversation transcript into the next PersonaPlex system prompt. */
-export class Compactor extends Context.Service<Compactor, CompactorShape>()("@personaplex/compaction/Compactor") {
+export class Compactor extends Context.Service<Compactor, CompactorShape>()(
+  "@personaplex/compaction/Compactor",
+) {
   /** Extractive and deterministic: what the loop uses when no model is configured. */
-  static readonly modelFree: Layer.Layer<Compactor> = Layer.succeed(Compactor, Compactor.of(modelFreeCompactor))
+  static readonly modelFree: Layer.Layer<Compactor> = Layer.succeed(
+    Compactor,
+    Compactor.of(modelFreeCompactor),
+  )
 
   /**
    * A local GGUF model through node-llama-cpp, loaded once when the layer is built and released
@@ -45,9 +50,62 @@ export class Compactor extends Context.Service<Compactor, CompactorShape>()("@pe
   static openAiCompatible(options: OpenAiCompatibleOptions & GuardOptions): Layer.Layer<Compactor> {
     return Layer.succeed(
       Compactor,
-      Compactor.of(withDeadline(options.deadline ?? DEFAULT_DEADLINE, options)(makeOpenAiCompatibleCompactor(options))),
+      Compactor.of(
+        withDeadline(options.deadline ?? DEFAULT_DEADLINE, options)(makeOpenAiCompatibleCompactor(options)),
+      ),
     )
   }
+
+  /**
+   * Picks the layer from configuration (environment variables by default), so the loop always runs:
+   * `PERSONAPLEX_COMPACTOR_GGUF` → {@link Compactor.llamaCpp}; else `PERSONAPLEX_COMPACTOR_URL` (+ `_MODEL`,
+   * `_API_KEY`) → {@link Compactor.openAiCompatible}; else {@link Compactor.modelFree}. Shared settings:
+   * `_DEADLINE` ("20 seconds"), `_MAX_TOKENS` (300), `_TEMPERATURE` (0.3), `_OUTPUT` (json for GGUF, text for
+   * HTTP), `_CONTEXT_SIZE` (4096), `_THREADS`, `_GPU` ("auto", "false", "cuda", "vulkan", "metal").
+   */
+  static readonly layerConfig: Layer.Layer<Compactor, CompactionError | Config.ConfigError> = Layer.unwrap(
+    Effect.gen(function* () {
+      const key = (name: string) => `PERSONAPLEX_COMPACTOR_${name}`
+      const optional = <A>(config: Config.Config<A>) => Config.option(config)
+      const settings = yield* Config.all({
+        gguf: optional(Config.String(key("GGUF"))),
+        url: optional(Config.String(key("URL"))),
+        model: Config.String(key("MODEL")).pipe(Config.withDefault("default")),
+        apiKey: optional(Config.String(key("API_KEY"))),
+        deadline: Config.Duration(key("DEADLINE")).pipe(Config.withDefault(DEFAULT_DEADLINE)),
+        maxTokens: Config.Int(key("MAX_TOKENS")).pipe(Config.withDefault(300)),
+        temperature: Config.Number(key("TEMPERATURE")).pipe(Config.withDefault(0.3)),
+        output: optional(Config.Literals(["json", "text"] as const, key("OUTPUT"))),
+        contextSize: Config.Int(key("CONTEXT_SIZE")).pipe(Config.withDefault(4096)),
+        threads: optional(Config.Int(key("THREADS"))),
+        gpu: Config.Literals(["auto", "false", "cuda", "vulkan", "metal"] as const, key("GPU")).pipe(
+          Config.withDefault("auto" as const),
+        ),
+      })
+      const common = {
+        deadline: settings.deadline,
+        maxTokens: settings.maxTokens,
+        temperature: settings.temperature,
+        ...(Option.isSome(settings.output) ? { output: settings.output.value } : {}),
+      }
+      if (Option.isSome(settings.gguf))
+        return Compactor.llamaCpp({
+          ...common,
+          modelPath: settings.gguf.value,
+          contextSize: settings.contextSize,
+          gpu: settings.gpu === "false" ? false : settings.gpu,
+          ...(Option.isSome(settings.threads) ? { maxThreads: settings.threads.value } : {}),
+        })
+      if (Option.isSome(settings.url))
+        return Compactor.openAiCompatible({
+          ...common,
+          baseUrl: settings.url.value,
+          model: settings.model,
+          ...(Option.isSome(settings.apiKey) ? { apiKey: settings.apiKey.value } : {}),
+        })
+      return Compactor.modelFree
+    }),
+  )
 
   /** Put any Compactor layer (a custom one included) behind a deadline with the deterministic fallback. */
   static withDeadline(

@@ -33,7 +33,9 @@ const reasonOf = <E>(cause: Cause.Cause<E>): string => {
  */
 export const withDeadline =
   (deadline: Duration.Input, options: DeadlineOptions = {}) =>
-  (inner: CompactorShape): CompactorShape & { compact(input: CompactionInput): Effect.Effect<CompactionResult> } => {
+  (
+    inner: CompactorShape,
+  ): CompactorShape & { compact(input: CompactionInput): Effect.Effect<CompactionResult> } => {
     const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(deadline))
     const fallback = options.fallback ?? fallbackPrompt
     return {
@@ -49,7 +51,14 @@ export const withDeadline =
           const end = yield* Clock.currentTimeMillis
           const fallbackResult = (reason: string): CompactionResult => {
             const prompt = enforceWordBudget(fallback(input), budget)
-            return { prompt, source: "fallback", reason, durationMs: end - start, backend: "fallback", words: promptWords(prompt) }
+            return {
+              prompt,
+              source: "fallback",
+              reason,
+              durationMs: end - start,
+              backend: "fallback",
+              words: promptWords(prompt),
+            }
           }
           if (Option.isNone(outcome)) {
             yield* Effect.forkDetach(Fiber.interrupt(fiber))

@@ -1,9 +1,9 @@
 // The model-free compactor: keep the sentences most likely to matter later (names, numbers, dates,
 // commitments, what the user said about themselves, open questions), newest first when the word
 // budget is tight, grouped by who said them. Deterministic: the same input gives the same prompt.
-import { informationOf, INFORMATION_LABEL, shapePrompt } from "./promptShape.ts"
-import { type CompactionInput, DEFAULT_WORD_BUDGET } from "./types.ts"
+import { INFORMATION_LABEL, informationOf, shapePrompt } from "./promptShape.ts"
 import { unwrapSystemTags } from "./systemTags.ts"
+import { type CompactionInput, DEFAULT_WORD_BUDGET } from "./types.ts"
 import { countWords, words } from "./wordBudget.ts"
 
 export type Speaker = "earlier" | "user" | "agent" | "question"
@@ -35,8 +35,22 @@ const COMMITMENT =
   /\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|i am going to|i promise|promised|let me|remind|follow up|get back to|i can (?:send|book|call|email|schedule|arrange|check))\b/i
 const ABOUT_USER =
   /\b(?:my name is|my name's|call me|i'm called|i live|i work|i study|my \w+(?: \w+)? (?:is|are|was|were)|i (?:really )?(?:like|love|prefer|hate|need|want|have|had|am allergic|'m allergic))\b/i
-const QUESTION_START = /^(?:what|when|where|who|why|how|which|can|could|would|will|do|does|did|is|are|should|may)\b/i
-const NOT_A_NAME = new Set(["I", "I'm", "I'll", "I've", "I'd", "OK", "Okay", "Oh", "Yes", "No", "Hi", "Hello"])
+const QUESTION_START =
+  /^(?:what|when|where|who|why|how|which|can|could|would|will|do|does|did|is|are|should|may)\b/i
+const NOT_A_NAME = new Set([
+  "I",
+  "I'm",
+  "I'll",
+  "I've",
+  "I'd",
+  "OK",
+  "Okay",
+  "Oh",
+  "Yes",
+  "No",
+  "Hi",
+  "Hello",
+])
 
 const hasName = (text: string) =>
   words(text)
@@ -75,7 +89,8 @@ export const splitClauses = (text: string): Array<string> =>
       const ws = words(sentence)
       if (ws.length <= MAX_CLAUSE_WORDS) return [sentence]
       const chunks: Array<string> = []
-      for (let i = 0; i < ws.length; i += MAX_CLAUSE_WORDS) chunks.push(ws.slice(i, i + MAX_CLAUSE_WORDS).join(" "))
+      for (let i = 0; i < ws.length; i += MAX_CLAUSE_WORDS)
+        chunks.push(ws.slice(i, i + MAX_CLAUSE_WORDS).join(" "))
       return chunks
     })
 
@@ -87,7 +102,12 @@ const key = (text: string) =>
     .replaceAll(/[^\p{L}\p{N}@]+/gu, " ")
     .trim()
 
-const clausesOfWindow = (text: string, speaker: "user" | "agent", window: number, start: number): Array<Clause> =>
+const clausesOfWindow = (
+  text: string,
+  speaker: "user" | "agent",
+  window: number,
+  start: number,
+): Array<Clause> =>
   splitClauses(text).map((raw, i) => {
     const question = speaker === "user" && isQuestion(raw)
     // The agent's own questions ("Does that work?") are not open topics.
@@ -132,7 +152,9 @@ export const renderClauses = (clauses: ReadonlyArray<Clause>): string => {
     if (items.length === 0) return []
     if (speaker === "question") return [`${label} ${items.join(" ")}`]
     // "; " between statements, a plain space after a question mark; a final "." unless it ends in "?".
-    const joined = items.map((t, i) => (i === items.length - 1 ? t : t.endsWith("?") ? `${t} ` : `${t}; `)).join("")
+    const joined = items
+      .map((t, i) => (i === items.length - 1 ? t : t.endsWith("?") ? `${t} ` : `${t}; `))
+      .join("")
     return [`${label} ${joined}${joined.endsWith("?") ? "" : "."}`]
   }).join(" ")
 }

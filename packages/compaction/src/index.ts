@@ -1,24 +1,45 @@
+export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
+export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
 export {
-  type CompactionInput,
-  type CompactionResult,
-  type CompactionSource,
-  type CompactorShape,
-  DEFAULT_WORD_BUDGET,
-  type WindowTranscript,
-} from "./types.ts"
-export {
-  CompactionInputError,
   type CompactionError,
+  CompactionInputError,
   CompactionTimeoutError,
   GenerationError,
   HttpCompactorError,
   ModelLoadError,
   ModelOutputError,
 } from "./errors.ts"
-export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
-export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
-export { enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
 export { extractiveInformation, extractivePrompt } from "./extractive.ts"
+export {
+  formatHarnessTable,
+  type HarnessOptions,
+  type HarnessReport,
+  type RoundReport,
+  runHarness,
+  type ScenarioReport,
+} from "./harness/runHarness.ts"
+export {
+  factSurvives,
+  type PlantedFact,
+  SCENARIOS,
+  type Scenario,
+  scenarioWindows,
+} from "./harness/scenarios.ts"
+export {
+  acquireLlamaEngine,
+  type GenerateRequest,
+  type Generation,
+  type LlamaCppOptions,
+  type LlamaEngine,
+  type LlamaEngineOptions,
+  makeLlamaCppCompactor,
+} from "./llamaCpp.ts"
+export { enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
+export {
+  chatCompletionsUrl,
+  makeOpenAiCompatibleCompactor,
+  type OpenAiCompatibleOptions,
+} from "./openAiCompatible.ts"
 export { INFORMATION_LABEL, informationOf, promptWords, shapePrompt } from "./promptShape.ts"
 export {
   COMPACTION_JSON_SCHEMA,
@@ -30,25 +51,14 @@ export {
   renderTranscript,
 } from "./promptTemplate.ts"
 export { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
-export { countWords, truncateToWords } from "./wordBudget.ts"
-export {
-  acquireLlamaEngine,
-  type GenerateRequest,
-  type Generation,
-  type LlamaCppOptions,
-  type LlamaEngine,
-  type LlamaEngineOptions,
-  makeLlamaCppCompactor,
-} from "./llamaCpp.ts"
-export { chatCompletionsUrl, makeOpenAiCompatibleCompactor, type OpenAiCompatibleOptions } from "./openAiCompatible.ts"
-export {
-  formatHarnessTable,
-  type HarnessOptions,
-  type HarnessReport,
-  type RoundReport,
-  runHarness,
-  type ScenarioReport,
-} from "./harness/runHarness.ts"
-export { factSurvives, type PlantedFact, SCENARIOS, type Scenario, scenarioWindows } from "./harness/scenarios.ts"
 export { encodeGguf, type GgufTensor, type GgufValue, writeGguf } from "./testing/gguf.ts"
 export { type TinyLlama, type TinyLlamaOptions, writeTinyLlamaGguf } from "./testing/tinyLlama.ts"
+export {
+  type CompactionInput,
+  type CompactionResult,
+  type CompactionSource,
+  type CompactorShape,
+  DEFAULT_WORD_BUDGET,
+  type WindowTranscript,
+} from "./types.ts"
+export { countWords, truncateToWords } from "./wordBudget.ts"

@@ -1,7 +1,7 @@
 // A local GGUF model through node-llama-cpp as the compactor's model. The library is imported
 // lazily, so users of the other layers never load llama.cpp.
 import * as fs from "node:fs"
-import { Effect, Semaphore, type Scope } from "effect"
+import { Effect, type Scope, Semaphore } from "effect"
 import type { Llama, LlamaContext, LlamaGrammar, LlamaModel } from "node-llama-cpp"
 import { GenerationError, ModelLoadError, ModelOutputError } from "./errors.ts"
 import { makeCompactor } from "./makeCompactor.ts"
@@ -60,7 +60,9 @@ export interface LlamaEngine {
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 /** Load llama.cpp, the model and a context; all three are released when the scope closes. */
-export const acquireLlamaEngine = (options: LlamaEngineOptions): Effect.Effect<LlamaEngine, ModelLoadError, Scope.Scope> =>
+export const acquireLlamaEngine = (
+  options: LlamaEngineOptions,
+): Effect.Effect<LlamaEngine, ModelLoadError, Scope.Scope> =>
   Effect.gen(function* () {
     const modelPath = options.modelPath
     const loadError = (e: unknown) => new ModelLoadError({ modelPath, reason: reasonOf(e) })
@@ -81,7 +83,11 @@ export const acquireLlamaEngine = (options: LlamaEngineOptions): Effect.Effect<L
     )
     const model = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => llama.loadModel({ modelPath, ...(options.gpuLayers === undefined ? {} : { gpuLayers: options.gpuLayers }) }),
+        try: () =>
+          llama.loadModel({
+            modelPath,
+            ...(options.gpuLayers === undefined ? {} : { gpuLayers: options.gpuLayers }),
+          }),
         catch: loadError,
       }),
       (m) => Effect.promise(() => m.dispose()),
@@ -141,7 +147,9 @@ export const acquireLlamaEngine = (options: LlamaEngineOptions): Effect.Effect<L
                 Effect.fail(
                   new GenerationError({
                     backend: BACKEND,
-                    reason: controller.signal.aborted ? `aborted: ${reasonOf(controller.signal.reason)}` : reasonOf(e),
+                    reason: controller.signal.aborted
+                      ? `aborted: ${reasonOf(controller.signal.reason)}`
+                      : reasonOf(e),
                   }),
                 ),
               ),
@@ -163,7 +171,8 @@ export const acquireLlamaEngine = (options: LlamaEngineOptions): Effect.Effect<L
       createJsonGrammar: (schema: object) =>
         Effect.tryPromise({
           try: () => llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>,
-          catch: (e) => new GenerationError({ backend: BACKEND, reason: `JSON schema grammar: ${reasonOf(e)}` }),
+          catch: (e) =>
+            new GenerationError({ backend: BACKEND, reason: `JSON schema grammar: ${reasonOf(e)}` }),
         }),
       generate,
     } satisfies LlamaEngine

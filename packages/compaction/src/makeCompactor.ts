@@ -1,8 +1,13 @@
 import { Clock, Effect } from "effect"
-import { CompactionInputError, type CompactionError } from "./errors.ts"
+import { type CompactionError, CompactionInputError } from "./errors.ts"
 import { promptWords } from "./promptShape.ts"
 import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
-import { type CompactionInput, type CompactionResult, type CompactorShape, DEFAULT_WORD_BUDGET } from "./types.ts"
+import {
+  type CompactionInput,
+  type CompactionResult,
+  type CompactorShape,
+  DEFAULT_WORD_BUDGET,
+} from "./types.ts"
 import { truncateToWords } from "./wordBudget.ts"
 
 /** The input with its word budget resolved, after the checks every compactor needs. */
@@ -11,14 +16,28 @@ export type ResolvedInput = CompactionInput & { readonly wordBudget: number }
 export const resolveInput = (input: CompactionInput): Effect.Effect<ResolvedInput, CompactionInputError> => {
   const wordBudget = input.wordBudget ?? DEFAULT_WORD_BUDGET
   if (!Number.isInteger(wordBudget) || wordBudget < 1)
-    return Effect.fail(new CompactionInputError({ field: "wordBudget", reason: `must be a positive integer, got ${wordBudget}` }))
+    return Effect.fail(
+      new CompactionInputError({
+        field: "wordBudget",
+        reason: `must be a positive integer, got ${wordBudget}`,
+      }),
+    )
   if (typeof input.basePersona !== "string")
     return Effect.fail(new CompactionInputError({ field: "basePersona", reason: "must be a string" }))
   if (!Array.isArray(input.history))
-    return Effect.fail(new CompactionInputError({ field: "history", reason: "must be an array of window transcripts" }))
-  const bad = input.history.findIndex((w) => typeof w?.agentText !== "string" || (w.userText !== undefined && typeof w.userText !== "string"))
+    return Effect.fail(
+      new CompactionInputError({ field: "history", reason: "must be an array of window transcripts" }),
+    )
+  const bad = input.history.findIndex(
+    (w) => typeof w?.agentText !== "string" || (w.userText !== undefined && typeof w.userText !== "string"),
+  )
   if (bad >= 0)
-    return Effect.fail(new CompactionInputError({ field: `history[${bad}]`, reason: "agentText (and userText, when present) must be strings" }))
+    return Effect.fail(
+      new CompactionInputError({
+        field: `history[${bad}]`,
+        reason: "agentText (and userText, when present) must be strings",
+      }),
+    )
   return Effect.succeed({ ...input, wordBudget })
 }
 
@@ -39,7 +58,13 @@ export const makeCompactor = <E extends CompactionError, R>(
     const resolved = yield* resolveInput(input)
     const prompt = enforceWordBudget(yield* write(resolved), resolved.wordBudget)
     const end = yield* Clock.currentTimeMillis
-    return { prompt, source: "model", durationMs: end - start, backend, words: promptWords(prompt) } satisfies CompactionResult
+    return {
+      prompt,
+      source: "model",
+      durationMs: end - start,
+      backend,
+      words: promptWords(prompt),
+    } satisfies CompactionResult
   })
 
 export const asCompactorShape = (compact: CompactorShape["compact"]): CompactorShape => ({ compact })

@@ -48,16 +48,29 @@ const answerText = (url: string, body: string): string => {
   try {
     parsed = JSON.parse(body)
   } catch {
-    throw new HttpCompactorError({ url, reason: `response is not JSON: ${body.slice(0, 120)}`, retryable: false })
+    throw new HttpCompactorError({
+      url,
+      reason: `response is not JSON: ${body.slice(0, 120)}`,
+      retryable: false,
+    })
   }
-  const content = (parsed as { choices?: Array<{ message?: { content?: unknown } }> })?.choices?.[0]?.message?.content
+  const content = (parsed as { choices?: Array<{ message?: { content?: unknown } }> })?.choices?.[0]?.message
+    ?.content
   if (typeof content !== "string")
-    throw new HttpCompactorError({ url, reason: "response has no choices[0].message.content string", retryable: false })
+    throw new HttpCompactorError({
+      url,
+      reason: "response has no choices[0].message.content string",
+      retryable: false,
+    })
   return content
 }
 
 /** One POST with its own timeout; interruption aborts the request. */
-const post = (url: string, init: { headers: Record<string, string>; body: string }, timeout: Duration.Input) =>
+const post = (
+  url: string,
+  init: { headers: Record<string, string>; body: string },
+  timeout: Duration.Input,
+) =>
   Effect.tryPromise({
     try: async (signal) => {
       const response = await fetch(url, { method: "POST", headers: init.headers, body: init.body, signal })
@@ -65,7 +78,11 @@ const post = (url: string, init: { headers: Record<string, string>; body: string
       return { status: response.status, text }
     },
     catch: (cause) =>
-      new HttpCompactorError({ url, reason: `request failed: ${(cause as Error)?.message ?? String(cause)}`, retryable: true }),
+      new HttpCompactorError({
+        url,
+        reason: `request failed: ${(cause as Error)?.message ?? String(cause)}`,
+        retryable: true,
+      }),
   }).pipe(
     Effect.timeoutOrElse({
       duration: timeout,
@@ -118,12 +135,19 @@ export const makeOpenAiCompatibleCompactor = (options: OpenAiCompatibleOptions):
         temperature: options.temperature ?? 0.3,
         stream: false,
         ...(mode === "json"
-          ? { response_format: { type: "json_schema", json_schema: { name: "compaction", schema: COMPACTION_JSON_SCHEMA } } }
+          ? {
+              response_format: {
+                type: "json_schema",
+                json_schema: { name: "compaction", schema: COMPACTION_JSON_SCHEMA },
+              },
+            }
           : {}),
       })
-      const responseBody = yield* post(url, { headers, body }, options.requestTimeout ?? Duration.seconds(10)).pipe(
-        Effect.retry(retryPolicy),
-      )
+      const responseBody = yield* post(
+        url,
+        { headers, body },
+        options.requestTimeout ?? Duration.seconds(10),
+      ).pipe(Effect.retry(retryPolicy))
       const text = yield* Effect.try({
         try: () => answerText(url, responseBody),
         catch: (e) => e as HttpCompactorError,
@@ -131,7 +155,9 @@ export const makeOpenAiCompatibleCompactor = (options: OpenAiCompatibleOptions):
       return yield* Effect.try({
         try: () => promptFromOutput(BACKEND, mode, text, input),
         catch: (e) =>
-          e instanceof ModelOutputError ? e : new ModelOutputError({ backend: BACKEND, reason: String(e), output: text }),
+          e instanceof ModelOutputError
+            ? e
+            : new ModelOutputError({ backend: BACKEND, reason: String(e), output: text }),
       })
     }),
   )

@@ -15,7 +15,8 @@ export const shapePrompt = (basePersona: string, information: string, wordBudget
   const persona = normalize(basePersona)
   const info = stripInformationLabel(normalize(information))
   const personaWords = countWords(persona)
-  if (info.length === 0 || personaWords >= wordBudget) return wrapWithSystemTags(truncateToWords(persona, wordBudget))
+  if (info.length === 0 || personaWords >= wordBudget)
+    return wrapWithSystemTags(truncateToWords(persona, wordBudget))
   // A persona that already has an "Information:" section gets the new facts appended to it.
   const label = persona.includes(INFORMATION_LABEL) ? "" : INFORMATION_LABEL
   const room = wordBudget - personaWords - (label ? 1 : 0)

@@ -128,5 +128,10 @@ export const promptFromJson = (backend: string, output: string, input: ResolvedI
   return shapePrompt(input.basePersona, information, input.wordBudget)
 }
 
-export const promptFromOutput = (backend: string, mode: OutputMode, output: string, input: ResolvedInput): string =>
+export const promptFromOutput = (
+  backend: string,
+  mode: OutputMode,
+  output: string,
+  input: ResolvedInput,
+): string =>
   mode === "json" ? promptFromJson(backend, output, input) : promptFromText(backend, output, input)

@@ -14,32 +14,41 @@ const basePersona = "You work for Brightline Dental which is a dental clinic and
 const input: CompactionInput = {
   basePersona,
   previousPrompt: `<system> ${basePersona} Information: The user said: My patient number is 48213. <system>`,
-  history: [{ index: 4, userText: "Can I come on Thursday at 3 pm?", agentText: "I'll book you for Thursday at 3 pm." }],
+  history: [
+    {
+      index: 4,
+      userText: "Can I come on Thursday at 3 pm?",
+      agentText: "I'll book you for Thursday at 3 pm.",
+    },
+  ],
 }
 
 describe("withDeadline", () => {
-  it.effect("a compaction past its deadline yields the previous prompt plus a summary, flagged as fallback", () =>
-    Effect.gen(function* () {
-      const interrupted = yield* Deferred.make<void>()
-      const slow = {
-        compact: () =>
-          Effect.sleep("10 seconds").pipe(
-            Effect.as({ prompt: "<system> late <system>", source: "model" as const, durationMs: 10_000 }),
-            Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)),
-          ),
-      }
-      const fiber = yield* Effect.forkChild(withDeadline("2 seconds")(slow).compact(input))
-      yield* TestClock.adjust("2 seconds")
-      const result = yield* Fiber.join(fiber)
-      assert.strictEqual(result.source, "fallback")
-      assert.strictEqual(result.reason, "compaction did not finish within 2000 ms")
-      assert.strictEqual(result.durationMs, 2000)
-      assert.include(result.prompt, "48213")
-      assert.include(result.prompt, "Thursday at 3 pm")
-      assert.isTrue(result.prompt.startsWith(`<system> ${basePersona}`))
-      // The late compaction is interrupted (a real model's generation is aborted), not left running.
-      yield* Deferred.await(interrupted)
-    }))
+  it.effect(
+    "a compaction past its deadline yields the previous prompt plus a summary, flagged as fallback",
+    () =>
+      Effect.gen(function* () {
+        const interrupted = yield* Deferred.make<void>()
+        const slow = {
+          compact: () =>
+            Effect.sleep("10 seconds").pipe(
+              Effect.as({ prompt: "<system> late <system>", source: "model" as const, durationMs: 10_000 }),
+              Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)),
+            ),
+        }
+        const fiber = yield* Effect.forkChild(withDeadline("2 seconds")(slow).compact(input))
+        yield* TestClock.adjust("2 seconds")
+        const result = yield* Fiber.join(fiber)
+        assert.strictEqual(result.source, "fallback")
+        assert.strictEqual(result.reason, "compaction did not finish within 2000 ms")
+        assert.strictEqual(result.durationMs, 2000)
+        assert.include(result.prompt, "48213")
+        assert.include(result.prompt, "Thursday at 3 pm")
+        assert.isTrue(result.prompt.startsWith(`<system> ${basePersona}`))
+        // The late compaction is interrupted (a real model's generation is aborted), not left running.
+        yield* Deferred.await(interrupted)
+      }),
+  )
 
   it.effect("does not wait for a compactor that ignores interruption", () =>
     Effect.gen(function* () {
@@ -48,16 +57,20 @@ describe("withDeadline", () => {
       yield* TestClock.adjust("1 second")
       const result = yield* Fiber.join(fiber)
       assert.strictEqual(result.source, "fallback")
-    }))
+    }),
+  )
 
   it.effect("a model error yields the fallback at once, with the error as the reason", () =>
     Effect.gen(function* () {
-      const failing = { compact: () => Effect.fail(new GenerationError({ backend: "llama-cpp", reason: "out of memory" })) }
+      const failing = {
+        compact: () => Effect.fail(new GenerationError({ backend: "llama-cpp", reason: "out of memory" })),
+      }
       const result = yield* withDeadline("5 seconds")(failing).compact(input)
       assert.strictEqual(result.source, "fallback")
       assert.strictEqual(result.reason, "llama-cpp generation failed: out of memory")
       assert.strictEqual(result.durationMs, 0)
-    }))
+    }),
+  )
 
   it.effect("a defect (a thrown bug in a custom layer) also yields the fallback", () =>
     Effect.gen(function* () {
@@ -65,23 +78,31 @@ describe("withDeadline", () => {
       const result = yield* withDeadline("5 seconds")(buggy).compact(input)
       assert.strictEqual(result.source, "fallback")
       assert.include(result.reason, "undefined is not a function")
-    }))
+    }),
+  )
 
   it.effect("an in-time answer passes through, wrapped and cut to the word budget", () =>
     Effect.gen(function* () {
       const verbose = {
         compact: () =>
           Effect.sleep("500 millis").pipe(
-            Effect.as({ prompt: `${basePersona} ${"and more ".repeat(200)}`, source: "model" as const, durationMs: 500 }),
+            Effect.as({
+              prompt: `${basePersona} ${"and more ".repeat(200)}`,
+              source: "model" as const,
+              durationMs: 500,
+            }),
           ),
       }
-      const fiber = yield* Effect.forkChild(withDeadline("1 second")(verbose).compact({ ...input, wordBudget: 50 }))
+      const fiber = yield* Effect.forkChild(
+        withDeadline("1 second")(verbose).compact({ ...input, wordBudget: 50 }),
+      )
       yield* TestClock.adjust("500 millis")
       const result = yield* Fiber.join(fiber)
       assert.strictEqual(result.source, "model")
       assert.strictEqual(promptWords(result.prompt), 50)
       assert.isTrue(result.prompt.startsWith("<system> ") && result.prompt.endsWith(" <system>"))
-    }))
+    }),
+  )
 
   it.effect("Compactor.withDeadline guards a custom layer", () =>
     Effect.gen(function* () {
@@ -97,5 +118,6 @@ describe("withDeadline", () => {
       const result = yield* Fiber.join(fiber)
       assert.strictEqual(result.source, "fallback")
       assert.strictEqual(result.backend, "fallback")
-    }))
+    }),
+  )
 })

@@ -39,7 +39,10 @@ const input: CompactionInput = {
   wordBudget: 30,
 }
 
-const compactWith = (options: Parameters<typeof Compactor.llamaCpp>[0], inputs: ReadonlyArray<CompactionInput>) =>
+const compactWith = (
+  options: Parameters<typeof Compactor.llamaCpp>[0],
+  inputs: ReadonlyArray<CompactionInput>,
+) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const compactor = yield* Compactor
@@ -67,7 +70,13 @@ describe("node-llama-cpp on a tiny random GGUF", () => {
   it("generation stops at maxTokens", async () => {
     const generations = await withEngine((engine) =>
       Effect.forEach([1, 2, 3], (seed) =>
-        engine.generate({ system: "Summarize.", user: "The user said hello.", maxTokens: 16, temperature: 1, seed }),
+        engine.generate({
+          system: "Summarize.",
+          user: "The user said hello.",
+          maxTokens: 16,
+          temperature: 1,
+          seed,
+        }),
       ),
     )
     for (const g of generations) {
@@ -101,7 +110,13 @@ describe("node-llama-cpp on a tiny random GGUF", () => {
         const stoppedMs = Date.now() - t0
         expect(Exit.hasInterrupts(exit)).toBe(true)
         const tokensAtStop = tokens
-        const after = yield* engine.generate({ system: "Summarize.", user: "Again.", maxTokens: 8, temperature: 1, seed: 1 })
+        const after = yield* engine.generate({
+          system: "Summarize.",
+          user: "Again.",
+          maxTokens: 8,
+          temperature: 1,
+          seed: 1,
+        })
         return { stoppedMs, tokensAtStop, after }
       }),
     )
@@ -125,7 +140,10 @@ describe("node-llama-cpp on a tiny random GGUF", () => {
   })
 
   it("JSON cut off by maxTokens is reported as a fallback, with the previous prompt's facts kept", async () => {
-    const [result] = await compactWith({ ...engineOptions(), maxTokens: 5, seed: 1, instructions: shortInstructions }, [input])
+    const [result] = await compactWith(
+      { ...engineOptions(), maxTokens: 5, seed: 1, instructions: shortInstructions },
+      [input],
+    )
     expect(result!.source).toBe("fallback")
     expect(result!.reason).toContain("JSON does not parse")
     expect(result!.prompt).toContain("5521")
@@ -143,7 +161,14 @@ describe("node-llama-cpp on a tiny random GGUF", () => {
   it("a deadline shorter than the generation interrupts it and falls back; the next compaction still runs", async () => {
     const started = Date.now()
     const results = await compactWith(
-      { ...engineOptions(), output: "text", maxTokens: 700, seed: 11, deadline: "150 millis", instructions: () => "Go on." },
+      {
+        ...engineOptions(),
+        output: "text",
+        maxTokens: 700,
+        seed: 11,
+        deadline: "150 millis",
+        instructions: () => "Go on.",
+      },
       [input, input],
     )
     for (const result of results) {
@@ -163,7 +188,9 @@ describe("node-llama-cpp on a tiny random GGUF", () => {
   it("a missing model file fails the layer with ModelLoadError naming the path", async () => {
     const missing = path.join(dir, "nope.gguf")
     const error = await Effect.runPromise(
-      Effect.flip(Effect.scoped(Layer.build(Compactor.llamaCpp({ modelPath: missing, gpu: false, maxThreads: 1 })))),
+      Effect.flip(
+        Effect.scoped(Layer.build(Compactor.llamaCpp({ modelPath: missing, gpu: false, maxThreads: 1 }))),
+      ),
     )
     expect(error).toBeInstanceOf(ModelLoadError)
     expect(error.message).toBe(`cannot load GGUF model ${missing}: file not found`)

@@ -23,7 +23,9 @@ const compactWithLayer = (input: CompactionInput) =>
 
 describe("model-free compactor on the harness", () => {
   it("keeps every planted fact through 12 rounds seeing one window at a time, within 200 words", async () => {
-    const report = await Effect.runPromise(runHarness(modelFreeCompactor, "model-free", { rounds: 12, historyWindows: 1 }))
+    const report = await Effect.runPromise(
+      runHarness(modelFreeCompactor, "model-free", { rounds: 12, historyWindows: 1 }),
+    )
     console.log(formatHarnessTable(report))
     expect(report.planted).toBe(21)
     expect(report.survived).toBe(report.planted)
@@ -36,15 +38,23 @@ describe("model-free compactor on the harness", () => {
   })
 
   it("under a tight 80-word budget stays within it and keeps most facts, dropping small talk first", async () => {
-    const report = await Effect.runPromise(runHarness(modelFreeCompactor, "model-free", { rounds: 12, wordBudget: 80 }))
-    for (const scenario of report.scenarios) for (const round of scenario.perRound) expect(round.words).toBeLessThanOrEqual(80)
+    const report = await Effect.runPromise(
+      runHarness(modelFreeCompactor, "model-free", { rounds: 12, wordBudget: 80 }),
+    )
+    for (const scenario of report.scenarios)
+      for (const round of scenario.perRound) expect(round.words).toBeLessThanOrEqual(80)
     expect(report.survived / report.planted).toBeGreaterThan(0.6)
-    for (const scenario of report.scenarios) expect(scenario.finalPrompt).not.toMatch(/long week|park and reading|patient\. /)
+    for (const scenario of report.scenarios)
+      expect(scenario.finalPrompt).not.toMatch(/long week|park and reading|patient\. /)
   })
 
   it("is deterministic and keeps the persona verbatim at the head", async () => {
     const scenario = SCENARIOS[0]!
-    const input = { basePersona: scenario.basePersona, history: scenarioWindows(scenario, 5), previousPrompt: "" }
+    const input = {
+      basePersona: scenario.basePersona,
+      history: scenarioWindows(scenario, 5),
+      previousPrompt: "",
+    }
     const first = await compactWithLayer(input)
     const second = await compactWithLayer(input)
     expect(first.prompt).toBe(second.prompt)
@@ -59,14 +69,20 @@ describe("model-free compactor on the harness", () => {
     const basePersona = "You are a helpful assistant."
     const previousPrompt = `<system> ${basePersona} Information: The user said: My locker code is 5521. <system>`
     const result = await Effect.runPromise(
-      modelFreeCompactor.compact({ basePersona, previousPrompt, history: [{ index: 3, agentText: "Sure, sounds good." }] }),
+      modelFreeCompactor.compact({
+        basePersona,
+        previousPrompt,
+        history: [{ index: 3, agentText: "Sure, sounds good." }],
+      }),
     )
     expect(result.prompt).toContain("5521")
   })
 
   it("rejects a non-positive word budget with a typed error naming the field", async () => {
     const error = await Effect.runPromise(
-      Effect.flip(modelFreeCompactor.compact({ basePersona: "x", history: [], previousPrompt: "", wordBudget: 0 })),
+      Effect.flip(
+        modelFreeCompactor.compact({ basePersona: "x", history: [], previousPrompt: "", wordBudget: 0 }),
+      ),
     )
     expect(error).toBeInstanceOf(CompactionInputError)
     expect(error.message).toContain("wordBudget")

@@ -20,7 +20,10 @@ let replies: Array<Reply> = []
 let received: Array<{ url: string; body: Record<string, unknown>; authorization?: string }> = []
 const hung: Array<http.ServerResponse> = []
 
-const completion = (content: string) => ({ status: 200, body: { choices: [{ index: 0, message: { role: "assistant", content } }] } })
+const completion = (content: string) => ({
+  status: 200,
+  body: { choices: [{ index: 0, message: { role: "assistant", content } }] },
+})
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -61,23 +64,41 @@ const basePersona = "You work for Brightline Dental which is a dental clinic and
 const input: CompactionInput = {
   basePersona,
   previousPrompt: `<system> ${basePersona} <system>`,
-  history: [{ index: 0, userText: "I'm Daniel, patient number 48213.", agentText: "Thanks Daniel, I found your file." }],
+  history: [
+    {
+      index: 0,
+      userText: "I'm Daniel, patient number 48213.",
+      agentText: "Thanks Daniel, I found your file.",
+    },
+  ],
 }
 const fast = { retryBackoff: "10 millis", requestTimeout: "2 seconds" } as const
 
 describe("OpenAI-compatible compactor against a local server", () => {
   it("POSTs /v1/chat/completions with the model, maxTokens 300, temperature 0.3 and shapes the answer", async () => {
     replies = [completion(`${basePersona} Information: The user is Daniel, patient number 48213.`)]
-    const compactor = makeOpenAiCompatibleCompactor({ baseUrl, model: "qwen2.5-1.5b-instruct", apiKey: "k", ...fast })
+    const compactor = makeOpenAiCompatibleCompactor({
+      baseUrl,
+      model: "qwen2.5-1.5b-instruct",
+      apiKey: "k",
+      ...fast,
+    })
     const result = await Effect.runPromise(compactor.compact(input))
-    expect(result.prompt).toBe(`<system> ${basePersona} Information: The user is Daniel, patient number 48213. <system>`)
+    expect(result.prompt).toBe(
+      `<system> ${basePersona} Information: The user is Daniel, patient number 48213. <system>`,
+    )
     expect(result.source).toBe("model")
     expect(result.backend).toBe("openai-compatible")
     expect(received).toHaveLength(1)
     const request = received[0]!
     expect(request.url).toBe("/v1/chat/completions")
     expect(request.authorization).toBe("Bearer k")
-    expect(request.body).toMatchObject({ model: "qwen2.5-1.5b-instruct", max_tokens: 300, temperature: 0.3, stream: false })
+    expect(request.body).toMatchObject({
+      model: "qwen2.5-1.5b-instruct",
+      max_tokens: 300,
+      temperature: 0.3,
+      stream: false,
+    })
     const messages = request.body.messages as Array<{ role: string; content: string }>
     expect(messages.map((m) => m.role)).toEqual(["system", "user"])
     expect(messages[1]!.content).toContain("User: I'm Daniel, patient number 48213.")
@@ -94,7 +115,12 @@ describe("OpenAI-compatible compactor against a local server", () => {
 
   it("times out a request that gets no answer, then retries it", async () => {
     replies = ["hang", completion("The user is Daniel.")]
-    const compactor = makeOpenAiCompatibleCompactor({ baseUrl, model: "m", requestTimeout: "150 millis", retryBackoff: "10 millis" })
+    const compactor = makeOpenAiCompatibleCompactor({
+      baseUrl,
+      model: "m",
+      requestTimeout: "150 millis",
+      retryBackoff: "10 millis",
+    })
     const started = Date.now()
     const result = await Effect.runPromise(compactor.compact(input))
     expect(Date.now() - started).toBeGreaterThanOrEqual(150)
@@ -104,7 +130,13 @@ describe("OpenAI-compatible compactor against a local server", () => {
 
   it("fails with a typed timeout error once the retries are spent", async () => {
     replies = ["hang"]
-    const compactor = makeOpenAiCompatibleCompactor({ baseUrl, model: "m", requestTimeout: "100 millis", retries: 1, retryBackoff: "10 millis" })
+    const compactor = makeOpenAiCompatibleCompactor({
+      baseUrl,
+      model: "m",
+      requestTimeout: "100 millis",
+      retries: 1,
+      retryBackoff: "10 millis",
+    })
     const error = await Effect.runPromise(Effect.flip(compactor.compact(input)))
     expect(error).toBeInstanceOf(HttpCompactorError)
     expect(error.message).toContain("no response within 100 ms")
@@ -127,11 +159,17 @@ describe("OpenAI-compatible compactor against a local server", () => {
   })
 
   it("json mode asks for a json_schema response and renders the JSON answer", async () => {
-    replies = [completion(JSON.stringify({ facts: ["The user is Daniel"], commitments: [], openTopics: ["Installments"] }))]
+    replies = [
+      completion(
+        JSON.stringify({ facts: ["The user is Daniel"], commitments: [], openTopics: ["Installments"] }),
+      ),
+    ]
     const compactor = makeOpenAiCompatibleCompactor({ baseUrl, model: "m", output: "json", ...fast })
     const result = await Effect.runPromise(compactor.compact(input))
     expect((received[0]!.body.response_format as { type: string }).type).toBe("json_schema")
-    expect(result.prompt).toBe(`<system> ${basePersona} Information: The user is Daniel. Still open: Installments. <system>`)
+    expect(result.prompt).toBe(
+      `<system> ${basePersona} Information: The user is Daniel. Still open: Installments. <system>`,
+    )
   })
 
   it("the Compactor.openAiCompatible layer falls back when the server keeps failing", async () => {

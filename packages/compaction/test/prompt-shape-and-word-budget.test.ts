@@ -12,7 +12,12 @@ import {
 } from "../src/index.ts"
 
 const persona = "You work for Brightline Dental which is a dental clinic and your name is Maya."
-const input = (wordBudget = 200): ResolvedInput => ({ basePersona: persona, history: [], previousPrompt: "", wordBudget })
+const input = (wordBudget = 200): ResolvedInput => ({
+  basePersona: persona,
+  history: [],
+  previousPrompt: "",
+  wordBudget,
+})
 
 describe("system tags (upstream-spec §5.4)", () => {
   it("wraps with the literal <system> on both sides", () => {
@@ -40,7 +45,9 @@ describe("word budget", () => {
 
 describe("prompt shape", () => {
   it("puts the persona first and the facts under Information:", () => {
-    expect(shapePrompt(persona, "The user is Daniel.", 200)).toBe(`<system> ${persona} Information: The user is Daniel. <system>`)
+    expect(shapePrompt(persona, "The user is Daniel.", 200)).toBe(
+      `<system> ${persona} Information: The user is Daniel. <system>`,
+    )
   })
   it("appends to a persona that already has an Information: section", () => {
     const p = "You work for X. Information: open 8 to 6."
@@ -59,7 +66,9 @@ describe("prompt shape", () => {
 describe("model answers", () => {
   it("strips <think>, labels and tags from a text answer and keeps the persona at the head", () => {
     const answer = `<think>they want a prompt</think>System prompt: <system> ${persona} Information: The user is Daniel. <system>`
-    expect(promptFromText("test", answer, input())).toBe(`<system> ${persona} Information: The user is Daniel. <system>`)
+    expect(promptFromText("test", answer, input())).toBe(
+      `<system> ${persona} Information: The user is Daniel. <system>`,
+    )
   })
   it("adds the persona when a text answer left it out", () => {
     expect(promptFromText("test", "The user is Daniel.", input())).toBe(
@@ -70,15 +79,23 @@ describe("model answers", () => {
     expect(() => promptFromText("test", "  <think>hmm</think> ", input())).toThrow(ModelOutputError)
   })
   it("renders a JSON answer as facts, commitments and open topics", () => {
-    const answer = JSON.stringify({ facts: ["The user is Daniel"], commitments: ["Call back Thursday"], openTopics: ["Installments"] })
+    const answer = JSON.stringify({
+      facts: ["The user is Daniel"],
+      commitments: ["Call back Thursday"],
+      openTopics: ["Installments"],
+    })
     expect(promptFromJson("test", answer, input())).toBe(
       `<system> ${persona} Information: The user is Daniel. You promised: Call back Thursday. Still open: Installments. <system>`,
     )
   })
   it("JSON cut short by maxTokens is a ModelOutputError that names the problem", () => {
-    expect(() => promptFromJson("test", '{"facts": ["The user is Dan', input())).toThrow(/JSON does not parse/)
+    expect(() => promptFromJson("test", '{"facts": ["The user is Dan', input())).toThrow(
+      /JSON does not parse/,
+    )
   })
   it("JSON of the wrong shape is a ModelOutputError naming the field", () => {
-    expect(() => promptFromJson("test", '{"facts": "x", "commitments": [], "openTopics": []}', input())).toThrow(/"facts"/)
+    expect(() =>
+      promptFromJson("test", '{"facts": "x", "commitments": [], "openTopics": []}', input()),
+    ).toThrow(/"facts"/)
   })
 })

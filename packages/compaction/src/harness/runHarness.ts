@@ -54,7 +54,13 @@ export interface HarnessReport {
   readonly survived: number
 }
 
-const runScenario = (compactor: CompactorShape, scenario: Scenario, rounds: number, historyWindows: number, wordBudget: number) =>
+const runScenario = (
+  compactor: CompactorShape,
+  scenario: Scenario,
+  rounds: number,
+  historyWindows: number,
+  wordBudget: number,
+) =>
   Effect.gen(function* () {
     const windows = scenarioWindows(scenario, rounds)
     let prompt = wrapWithSystemTags(scenario.basePersona)
@@ -67,7 +73,13 @@ const runScenario = (compactor: CompactorShape, scenario: Scenario, rounds: numb
       const planted = scenario.facts.filter((f) => f.window <= round)
       if (Exit.isSuccess(exit)) prompt = exit.value.prompt
       const survived = planted.filter((f) => factSurvives(f, prompt)).length
-      const common = { round, planted: planted.length, survived, words: promptWords(prompt), chars: prompt.length }
+      const common = {
+        round,
+        planted: planted.length,
+        survived,
+        words: promptWords(prompt),
+        chars: prompt.length,
+      }
       perRound.push(
         Exit.isSuccess(exit)
           ? {
@@ -98,7 +110,11 @@ const runScenario = (compactor: CompactorShape, scenario: Scenario, rounds: numb
   })
 
 /** Score any compactor on the scripted scenarios; compactor errors are recorded, not raised. */
-export const runHarness = (compactor: CompactorShape, name: string, options: HarnessOptions = {}): Effect.Effect<HarnessReport> =>
+export const runHarness = (
+  compactor: CompactorShape,
+  name: string,
+  options: HarnessOptions = {},
+): Effect.Effect<HarnessReport> =>
   Effect.gen(function* () {
     const rounds = options.rounds ?? 10
     const historyWindows = options.historyWindows ?? 1
@@ -122,7 +138,17 @@ const pad = (cells: ReadonlyArray<string>, widths: ReadonlyArray<number>) =>
 
 /** A Markdown table: one row per scenario and a total row. */
 export const formatHarnessTable = (report: HarnessReport): string => {
-  const header = ["compactor", "scenario", "rounds", "facts kept", "kept %", "final words", "max words", "mean ms", "fallbacks"]
+  const header = [
+    "compactor",
+    "scenario",
+    "rounds",
+    "facts kept",
+    "kept %",
+    "final words",
+    "max words",
+    "mean ms",
+    "fallbacks",
+  ]
   const pct = (a: number, b: number) => (b === 0 ? "-" : `${Math.round((100 * a) / b)}`)
   const rows = report.scenarios.map((s) => [
     report.compactor,
@@ -147,7 +173,9 @@ export const formatHarnessTable = (report: HarnessReport): string => {
     String(report.scenarios.reduce((s, r) => s + r.fallbacks, 0)),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  return [pad(header, widths), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map((r) => pad(r, widths))].join(
-    "\n",
-  )
+  return [
+    pad(header, widths),
+    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
+    ...rows.map((r) => pad(r, widths)),
+  ].join("\n")
 }

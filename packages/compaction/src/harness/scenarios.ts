@@ -25,26 +25,32 @@ const dentalClinic: Scenario = {
     "You work for Brightline Dental which is a dental clinic and your name is Maya. Information: The clinic is open Monday to Friday from 8 am to 6 pm.",
   windows: [
     {
-      userText: "Hi, yes, hello. My name is Daniel Okafor and I'm calling because I have a pretty bad toothache.",
+      userText:
+        "Hi, yes, hello. My name is Daniel Okafor and I'm calling because I have a pretty bad toothache.",
       agentText:
         "Hello Daniel, thanks for calling Brightline Dental. I'm sorry to hear about the toothache. Can you tell me where it hurts?",
     },
     {
       userText:
         "It's my lower left molar, it started about three days ago. My patient number is 48213 if that helps.",
-      agentText: "Thank you, I found your file with patient number 48213. Pain in a molar for three days should be looked at soon.",
+      agentText:
+        "Thank you, I found your file with patient number 48213. Pain in a molar for three days should be looked at soon.",
     },
     {
       userText: "Okay. Do you have anything this week? I work mornings so afternoons are better for me.",
-      agentText: "Let me check the calendar. I'll book you for Thursday at 3 pm with Doctor Alvarez. Does that work?",
+      agentText:
+        "Let me check the calendar. I'll book you for Thursday at 3 pm with Doctor Alvarez. Does that work?",
     },
     {
       userText: "Thursday at three is perfect. Oh, and my insurance changed, it's Delta Shield now.",
-      agentText: "Got it, I've noted Delta Shield as your new insurer. I will email the intake forms to you today.",
+      agentText:
+        "Got it, I've noted Delta Shield as your new insurer. I will email the intake forms to you today.",
     },
     {
-      userText: "Great. One more thing, can I pay the rest in installments? I'm not sure how much it will cost.",
-      agentText: "That's a good question, I need to check with billing about installments before I can answer.",
+      userText:
+        "Great. One more thing, can I pay the rest in installments? I'm not sure how much it will cost.",
+      agentText:
+        "That's a good question, I need to check with billing about installments before I can answer.",
     },
   ],
   facts: [
@@ -58,18 +64,26 @@ const dentalClinic: Scenario = {
     { id: "installments", window: 4, kind: "open-topic", mustContain: ["installments"] },
   ],
   filler: [
-    { userText: "Yeah, okay. Sounds good to me.", agentText: "Wonderful. Is there anything else I can help you with today?" },
+    {
+      userText: "Yeah, okay. Sounds good to me.",
+      agentText: "Wonderful. Is there anything else I can help you with today?",
+    },
     {
       userText: "Not really, it's just been a long week, you know how it is.",
-      agentText: "Oh I understand completely, some weeks just feel endless. Hopefully the weekend is relaxing for you.",
+      agentText:
+        "Oh I understand completely, some weeks just feel endless. Hopefully the weekend is relaxing for you.",
     },
-    { userText: "Hmm, yeah, hopefully. The weather has been nice at least.", agentText: "It really has been lovely outside lately." },
+    {
+      userText: "Hmm, yeah, hopefully. The weather has been nice at least.",
+      agentText: "It really has been lovely outside lately.",
+    },
   ],
 }
 
 const travelChat: Scenario = {
   name: "travel-chat",
-  basePersona: "You enjoy having a good conversation. Have a casual chat with the user about travel and food.",
+  basePersona:
+    "You enjoy having a good conversation. Have a casual chat with the user about travel and food.",
   windows: [
     {
       userText: "So I'm finally going to Lisbon in June! I've wanted to go for years.",
@@ -77,7 +91,8 @@ const travelChat: Scenario = {
     },
     {
       userText: "First time, yes. I'm going with my sister Priya, she's the one who plans everything.",
-      agentText: "It's great to travel with someone who loves planning. Priya sounds like the perfect travel partner.",
+      agentText:
+        "It's great to travel with someone who loves planning. Priya sounds like the perfect travel partner.",
     },
     {
       userText: "Ha, she is. Our budget is about 1200 euros each for the whole week, hotels included.",
@@ -85,7 +100,8 @@ const travelChat: Scenario = {
     },
     {
       userText: "I'm vegetarian by the way, so I'm a bit worried about the food.",
-      agentText: "Don't worry, Lisbon has good vegetarian places now. I'll recommend three restaurants next time we talk.",
+      agentText:
+        "Don't worry, Lisbon has good vegetarian places now. I'll recommend three restaurants next time we talk.",
     },
     {
       userText: "Perfect. Also, how do we get from Lisbon to Porto? Is the train worth it?",
@@ -104,9 +120,13 @@ const travelChat: Scenario = {
   filler: [
     {
       userText: "Haha, right. Anyway what did you do today?",
-      agentText: "Oh, nothing special, just enjoying our chat really. Tell me more about what you like doing on holiday.",
+      agentText:
+        "Oh, nothing special, just enjoying our chat really. Tell me more about what you like doing on holiday.",
     },
-    { userText: "Mostly walking around and eating, honestly.", agentText: "That's the best way to see a city, just wander and snack." },
+    {
+      userText: "Mostly walking around and eating, honestly.",
+      agentText: "That's the best way to see a city, just wander and snack.",
+    },
     {
       userText: "Yeah, totally. I also like just sitting in a park and reading.",
       agentText: "That sounds so relaxing, a good book and some sunshine is hard to beat.",
@@ -116,11 +136,13 @@ const travelChat: Scenario = {
 
 const tutoring: Scenario = {
   name: "math-tutoring",
-  basePersona: "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way.",
+  basePersona:
+    "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way.",
   windows: [
     {
       userText: "Hi, I'm Tomás, I need help with quadratic equations. My exam is on March 14.",
-      agentText: "Hi Tomás, happy to help. Quadratic equations are very learnable, we have time before March 14.",
+      agentText:
+        "Hi Tomás, happy to help. Quadratic equations are very learnable, we have time before March 14.",
     },
     {
       userText: "I got 72 on my last test and I want at least 85 this time.",
@@ -132,7 +154,8 @@ const tutoring: Scenario = {
     },
     {
       userText: "And what's the deal with completing the square? Why would I ever use that?",
-      agentText: "Great question, completing the square is how the formula is derived, so it is worth understanding.",
+      agentText:
+        "Great question, completing the square is how the formula is derived, so it is worth understanding.",
     },
   ],
   facts: [
@@ -144,7 +167,10 @@ const tutoring: Scenario = {
     { id: "completing-square", window: 3, kind: "open-topic", mustContain: ["completing the square"] },
   ],
   filler: [
-    { userText: "Okay, cool. Makes sense I guess.", agentText: "Good, take your time, there is no rush at all." },
+    {
+      userText: "Okay, cool. Makes sense I guess.",
+      agentText: "Good, take your time, there is no rush at all.",
+    },
     {
       userText: "Math is just hard sometimes, you know?",
       agentText: "It really can be, and feeling stuck is part of learning. Everyone goes through it.",
@@ -165,5 +191,7 @@ export const scenarioWindows = (scenario: Scenario, rounds: number): Array<Windo
 
 export const factSurvives = (fact: PlantedFact, prompt: string): boolean => {
   const text = prompt.toLowerCase()
-  return fact.mustContain.every((word) => word.split("|").some((alternative) => text.includes(alternative.toLowerCase())))
+  return fact.mustContain.every((word) =>
+    word.split("|").some((alternative) => text.includes(alternative.toLowerCase())),
+  )
 }

@@ -11,7 +11,18 @@
 import * as fs from "node:fs"
 
 /** GGUF metadata value types (gguf.h `enum gguf_type`). */
-const VALUE_TYPE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9 } as const
+const VALUE_TYPE = {
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+} as const
 /** ggml tensor type of every tensor written here. */
 const GGML_TYPE_F32 = 0
 
@@ -21,7 +32,11 @@ export type GgufValue =
   | { readonly type: "u32" | "i32" | "f32"; readonly value: number }
   | { readonly type: "bool"; readonly value: boolean }
   | { readonly type: "string"; readonly value: string }
-  | { readonly type: "array"; readonly of: ScalarType; readonly value: ReadonlyArray<number | string | boolean> }
+  | {
+      readonly type: "array"
+      readonly of: ScalarType
+      readonly value: ReadonlyArray<number | string | boolean>
+    }
 
 export interface GgufTensor {
   readonly name: string
@@ -131,7 +146,9 @@ export const encodeGguf = (
   for (const tensor of tensors) {
     const elements = tensor.dims.reduce((a, b) => a * b, 1)
     if (elements !== tensor.data.length)
-      throw new Error(`GGUF tensor ${tensor.name}: dims ${tensor.dims.join("x")} need ${elements} values, got ${tensor.data.length}`)
+      throw new Error(
+        `GGUF tensor ${tensor.name}: dims ${tensor.dims.join("x")} need ${elements} values, got ${tensor.data.length}`,
+      )
     offsets.push(dataSize)
     dataSize = alignUp(dataSize + tensor.data.byteLength, alignment)
   }
