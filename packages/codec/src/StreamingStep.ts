@@ -1,18 +1,42 @@
 import type { OrtSessionError, OrtTensor, Session } from "@personaplex/runtime"
 import { Effect, Semaphore } from "effect"
-import { type StateSpec, stateInput, stateOutput } from "./graph/StepGraph.ts"
+import { RING_SLOTS, type StateSpec, stateInput, stateOutput, stateUpdate } from "./graph/StepGraph.ts"
 
-/** A step graph's state values, fed back on every call. */
+/** A step graph's state values, fed back on every call. Ring states are updated in place. */
 export type StepState = Readonly<Record<string, OrtTensor>>
 
+const size = (dims: ReadonlyArray<number>) => dims.reduce((a, b) => a * b, 1)
+
+/**
+ * Zeroed state. Rings live in SharedArrayBuffers: posting them to the ORT worker shares the
+ * memory instead of copying megabytes of KV cache every frame.
+ */
 export const zeroState = (specs: ReadonlyArray<StateSpec>): StepState =>
   Object.fromEntries(
     specs.map((s) => {
-      const size = s.dims.reduce((a, b) => a * b, 1)
-      const data = s.type === "int64" ? new BigInt64Array(size) : new Float32Array(size)
+      const n = size(s.dims)
+      const data =
+        s.type === "int64"
+          ? new BigInt64Array(n)
+          : s.ring
+            ? new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT))
+            : new Float32Array(n)
       return [stateInput(s.name), { type: s.type, dims: s.dims, data } satisfies OrtTensor]
     }),
   )
+
+/** Write `update` (the ring's dims with `slots.length` along `axis`) into `ring` at `slots`. */
+export const writeRing = (ring: Float32Array, update: Float32Array, dims: ReadonlyArray<number>, axis: number, slots: BigInt64Array): void => {
+  const outer = size(dims.slice(0, axis))
+  const inner = size(dims.slice(axis + 1))
+  const capacity = dims[axis]!
+  const steps = slots.length
+  for (let o = 0; o < outer; o++)
+    for (let j = 0; j < steps; j++) {
+      const from = (o * steps + j) * inner
+      ring.set(update.subarray(from, from + inner), (o * capacity + Number(slots[j])) * inner)
+    }
+}
 
 /**
  * One step session plus the streaming state it threads through: every call feeds the
@@ -20,7 +44,7 @@ export const zeroState = (specs: ReadonlyArray<StateSpec>): StepState =>
  */
 export interface StreamingStep {
   readonly step: (input: Record<string, OrtTensor>, output: string) => Effect.Effect<OrtTensor, OrtSessionError>
-  /** Run from an explicit state without touching the held one (whole-clip helpers). */
+  /** Run from an explicit state (whole-clip helpers); its rings are updated in place, the rest is returned. */
   readonly stepFrom: (state: StepState, input: Record<string, OrtTensor>, output: string) => Effect.Effect<readonly [OrtTensor, StepState], OrtSessionError>
   readonly reset: Effect.Effect<void>
   readonly fresh: () => StepState
@@ -33,7 +57,14 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
   const stepFrom = (from: StepState, input: Record<string, OrtTensor>, output: string) =>
     Effect.map(session.run({ ...from, ...input }), (results) => {
       const next: Record<string, OrtTensor> = {}
-      for (const spec of specs) next[stateInput(spec.name)] = results[stateOutput(spec.name)]!
+      for (const spec of specs) {
+        const key = stateInput(spec.name)
+        if (spec.ring) {
+          const ring = from[key]!
+          writeRing(ring.data as Float32Array, results[stateUpdate(spec.name)]!.data as Float32Array, spec.dims, spec.ring.axis, results[RING_SLOTS]!.data as BigInt64Array)
+          next[key] = ring
+        } else next[key] = results[stateOutput(spec.name)]!
+      }
       return [results[output]!, next] as const
     })
   return {

@@ -1,15 +1,23 @@
 import { type ElementType, GraphBuilder } from "@personaplex/runtime"
 import type { Weights } from "../weights.ts"
 
-/** One streaming state tensor: fed as `state_in.<name>`, returned as `state_out.<name>`, zero after reset. */
+/**
+ * One streaming state tensor, fed as `state_in.<name>` and zero after reset. A plain state comes
+ * back whole as `state_out.<name>`. A ring state (a KV cache) comes back as only this step's new
+ * entries, `state_update.<name>`, which the caller writes into the ring along `ring.axis` at the
+ * slots given by the `ring_slots` output: the large cache is never copied through the graph.
+ */
 export interface StateSpec {
   readonly name: string
   readonly type: "float32" | "int64"
   readonly dims: ReadonlyArray<number>
+  readonly ring?: { readonly axis: number }
 }
 
 export const stateInput = (name: string) => `state_in.${name}`
 export const stateOutput = (name: string) => `state_out.${name}`
+export const stateUpdate = (name: string) => `state_update.${name}`
+export const RING_SLOTS = "ring_slots"
 
 /**
  * A GraphBuilder for one streaming step: weights by upstream name become initializers,
@@ -52,8 +60,27 @@ export class StepGraph {
 
   setState(name: string, value: string): void {
     const spec = this.states.find((s) => s.name === name)
-    if (!spec || !this.pending.delete(name)) throw new Error(`internal: state "${name}" not declared or set twice`)
+    if (!spec || spec.ring || !this.pending.delete(name)) throw new Error(`internal: state "${name}" not declared or set twice`)
     this.g.output(value, stateOutput(name), spec.type, spec.dims)
+  }
+
+  /** A ring buffer state whose slots run along `axis`. */
+  ringState(name: string, dims: ReadonlyArray<number>, axis: number): string {
+    this.states.push({ name, type: "float32", dims, ring: { axis } })
+    this.pending.add(name)
+    return this.g.input(stateInput(name), "float32", dims)
+  }
+
+  /** This step's new ring entries (`dims` with `steps` along the ring axis). */
+  setRingUpdate(name: string, value: string, steps: number): void {
+    const spec = this.states.find((s) => s.name === name)
+    if (!spec?.ring || !this.pending.delete(name)) throw new Error(`internal: ring "${name}" not declared or set twice`)
+    this.g.output(value, stateUpdate(name), "float32", spec.dims.map((d, i) => (i === spec.ring!.axis ? steps : d)))
+  }
+
+  /** The int64 ring slots this step writes, one per new entry; declared once per graph. */
+  setRingSlots(value: string, steps: number): void {
+    this.g.output(value, RING_SLOTS, "int64", [steps])
   }
 
   /** Every declared state has its next value. */

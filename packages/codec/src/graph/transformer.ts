@@ -13,8 +13,7 @@ export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Arra
 interface StepContext {
   readonly cos: string
   readonly sin: string
-  readonly keyScatter: string
-  readonly valueScatter: string
+  /** `[T, capacity + T]`: additive mask over the ring as it was before this step, then the new keys. */
   readonly bias: string
 }
 
@@ -23,6 +22,10 @@ interface StepContext {
  * (upstream-spec §3.5): the slot at `end mod capacity` is given position `end` (a future
  * position, so always masked) even when it holds the oldest key. Attention is allowed iff
  * `pos_k ≥ 0`, `0 ≤ pos_q − pos_k < context`.
+ *
+ * Attention runs over the ring as fed (slots about to be overwritten masked out) plus the new
+ * keys, which is the same key set as upstream's written-then-read ring: the quirky slot
+ * `end mod capacity` is never one of the new keys' slots, so they keep their true positions.
  */
 const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig): StepContext => {
   const { numHeads: h, dModel: d, context } = c.transformer
@@ -45,20 +48,17 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
     sg.op("And", [sg.op("GreaterOrEqual", [positions, g.scalar(0, "int64")]), sg.op("GreaterOrEqual", [distance, g.scalar(0, "int64")])]),
     sg.op("Less", [distance, g.scalar(context, "int64")]),
   ])
-  const bias = sg.op("Where", [valid, sg.f32(0), sg.f32(Number.NEGATIVE_INFINITY)])
+  const overwritten = sg.op("Less", [sg.op("Mod", [sg.op("Sub", [slots, offset]), capacityValue]), g.scalar(steps, "int64")])
+  const ringBias = sg.op("Where", [sg.op("And", [valid, sg.op("Not", [overwritten])]), sg.f32(0), sg.f32(Number.NEGATIVE_INFINITY)])
+  const causal = Float32Array.from({ length: steps * steps }, (_, i) => (i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY))
+  const bias = sg.op("Concat", [ringBias, sg.tensor("causal_bias", [steps, steps], causal)], { axis: 1 })
 
   const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
   const angles = sg.op("Mul", [freqs, sg.op("Reshape", [sg.op("Cast", [queryPositions], { to: 1 }), sg.i64([steps, 1])])])
   const table = (fn: "Cos" | "Sin") => sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
 
-  const writeSlots = sg.op("Mod", [queryPositions, capacityValue])
-  return {
-    cos: table("Cos"),
-    sin: table("Sin"),
-    keyScatter: sg.op("Expand", [sg.op("Reshape", [writeSlots, sg.i64([1, 1, steps])]), sg.i64([h, headDim, steps])]),
-    valueScatter: sg.op("Expand", [sg.op("Reshape", [writeSlots, sg.i64([1, steps, 1])]), sg.i64([h, steps, headDim])]),
-    bias,
-  }
+  sg.setRingSlots(sg.op("Mod", [queryPositions, capacityValue]), steps)
+  return { cos: table("Cos"), sin: table("Sin"), bias }
 }
 
 /** Interleaved-pair rotation of `[T, H, Dh]` (upstream-spec §3.4). */
@@ -102,18 +102,21 @@ export const streamingTransformer = (
     const [q, k, v] = sg.g.opMulti("Split", [qkv, sg.i64([d, d, d])], 3, { axis: 1 }) as [string, string, string]
     const qr = rope(sg, q, steps, h, headDim, ctx)
     const kr = rope(sg, k, steps, h, headDim, ctx)
-    const keysIn = sg.state(`${which}.layer${l}.keys`, "float32", [h, headDim, context])
-    const valuesIn = sg.state(`${which}.layer${l}.values`, "float32", [h, context, headDim])
-    const keys = sg.op("ScatterElements", [keysIn, ctx.keyScatter, sg.op("Transpose", [kr], { perm: [1, 2, 0] })], { axis: 2 })
-    const values = sg.op(
-      "ScatterElements",
-      [valuesIn, ctx.valueScatter, sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], { perm: [1, 0, 2] })],
-      { axis: 1 },
-    )
-    sg.setState(`${which}.layer${l}.keys`, keys)
-    sg.setState(`${which}.layer${l}.values`, values)
-    const scores = sg.op("Add", [sg.op("Mul", [sg.op("MatMul", [sg.op("Transpose", [qr], { perm: [1, 0, 2] }), keys]), scale]), ctx.bias])
-    const attended = sg.op("MatMul", [sg.op("Softmax", [scores], { axis: -1 }), values])
+    const keysName = `${which}.layer${l}.keys`
+    const valuesName = `${which}.layer${l}.values`
+    const ringKeys = sg.ringState(keysName, [h, headDim, context], 2)
+    const ringValues = sg.ringState(valuesName, [h, context, headDim], 1)
+    const newKeys = sg.op("Transpose", [kr], { perm: [1, 2, 0] })
+    const newValues = sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], { perm: [1, 0, 2] })
+    sg.setRingUpdate(keysName, newKeys, steps)
+    sg.setRingUpdate(valuesName, newValues, steps)
+    const queries = sg.op("Transpose", [qr], { perm: [1, 0, 2] })
+    const scores = sg.op("Concat", [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])], { axis: 2 })
+    const probs = sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
+    const attended = sg.op("Add", [
+      sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([0]), sg.i64([context]), sg.i64([2])]), ringValues]),
+      sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]), newValues]),
+    ])
     const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
     const attnOut = linear(sg, merged, `${p}.self_attn.out_proj.weight`, d, d)
     hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_1.scale`), attnOut])])
