@@ -1,4 +1,4 @@
-import { Effect, Queue, type Scope, Stream } from "effect"
+import { Duration, Effect, Metric, Queue, type Scope, Stream } from "effect"
 import { AUDIO_FRAME_SIZE, AUDIO_SAMPLE_RATE } from "./constants.ts"
 import {
   AudioDeviceSupportMissingError,
@@ -7,6 +7,7 @@ import {
   SampleRateMismatchError,
 } from "./errors.ts"
 import { makeFramer } from "./frames.ts"
+import { AudioMetrics } from "./metrics.ts"
 
 // The few members of node-web-audio-api used here, typed structurally: the package is an optional
 // dependency (its own typings also need the DOM lib), so nothing here may depend on its types.
@@ -133,42 +134,49 @@ export const openMicrophone = (
             ? "the audio system lists no input devices"
             : "only ALSA's null input exists (no sound card); pass allowNullDevice to capture its silence",
       )
+    const bufferFrames = options?.bufferFrames ?? 50
     const capture = (queue: Queue.Queue<Float32Array, AudioError | import("effect").Cause.Done>) =>
-      Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async () => {
-            const media = await audio.mediaDevices.getUserMedia({ audio: { deviceId: chosen.deviceId } })
-            const context = new audio.AudioContext({
-              sampleRate: AUDIO_SAMPLE_RATE,
-              latencyHint: "interactive",
-              sinkId: { type: "none" },
-            })
-            const input = context.createMediaStreamSource(media)
-            const processor = context.createScriptProcessor(2048, 1, 1)
-            const framer = makeFramer()
-            processor.onaudioprocess = ({ inputBuffer }) => {
-              const block = new Float32Array(inputBuffer.length)
-              inputBuffer.copyFromChannel(block, 0)
-              for (const frame of framer.push(block)) Queue.offerUnsafe(queue, frame)
-            }
-            input.connect(processor)
-            // A ScriptProcessor only runs while connected to the graph's output (here a null sink).
-            processor.connect(context.destination)
-            return { media, context, input, processor }
-          },
-          catch: (cause) => unavailable(`opening "${chosen.label}": ${describe(cause)}`),
-        }),
-        ({ media, context, input, processor }) =>
-          Effect.promise(async () => {
-            processor.onaudioprocess = null
-            input.disconnect()
-            processor.disconnect()
-            for (const track of media.getTracks?.() ?? []) track.stop()
-            await context.close()
-          }).pipe(Effect.ignore),
+      Effect.flatMap(Effect.context<never>(), (context) =>
+        Effect.acquireRelease(
+          Effect.tryPromise({
+            try: async () => {
+              const media = await audio.mediaDevices.getUserMedia({ audio: { deviceId: chosen.deviceId } })
+              const audioContext = new audio.AudioContext({
+                sampleRate: AUDIO_SAMPLE_RATE,
+                latencyHint: "interactive",
+                sinkId: { type: "none" },
+              })
+              const input = audioContext.createMediaStreamSource(media)
+              const processor = audioContext.createScriptProcessor(2048, 1, 1)
+              const framer = makeFramer()
+              processor.onaudioprocess = ({ inputBuffer }) => {
+                const block = new Float32Array(inputBuffer.length)
+                inputBuffer.copyFromChannel(block, 0)
+                for (const frame of framer.push(block)) {
+                  if (Queue.sizeUnsafe(queue) >= bufferFrames)
+                    AudioMetrics.microphoneDroppedFrames.updateUnsafe(1, context)
+                  Queue.offerUnsafe(queue, frame)
+                }
+              }
+              input.connect(processor)
+              // A ScriptProcessor only runs while connected to the graph's output (here a null sink).
+              processor.connect(audioContext.destination)
+              return { media, audioContext, input, processor }
+            },
+            catch: (cause) => unavailable(`opening "${chosen.label}": ${describe(cause)}`),
+          }),
+          ({ media, audioContext, input, processor }) =>
+            Effect.promise(async () => {
+              processor.onaudioprocess = null
+              input.disconnect()
+              processor.disconnect()
+              for (const track of media.getTracks?.() ?? []) track.stop()
+              await audioContext.close()
+            }).pipe(Effect.ignore),
+        ),
       )
     return Stream.callback<Float32Array, AudioError>(capture, {
-      bufferSize: options?.bufferFrames ?? 50,
+      bufferSize: bufferFrames,
       strategy: "sliding",
     })
   })
@@ -232,24 +240,28 @@ export const openSpeaker = (options?: SpeakerOptions): Effect.Effect<Speaker, Au
     const buffered = Effect.sync(() => Math.max(0, nextStart - context.currentTime))
     // Let what is scheduled play out before the context closes (finalizers run in reverse order).
     yield* Effect.addFinalizer(() =>
-      Effect.flatMap(buffered, (seconds) => Effect.sleep(`${Math.min(seconds, maxBuffered) * 1000} millis`)),
+      Effect.flatMap(buffered, (seconds) =>
+        Effect.sleep(Duration.millis(Math.min(seconds, maxBuffered) * 1000)),
+      ),
     )
     const write = (frame: Float32Array) =>
       Effect.flatMap(buffered, (ahead) => {
         const wait = ahead + frameSeconds - maxBuffered
-        return wait > 0 ? Effect.sleep(`${wait * 1000} millis`) : Effect.void
+        return wait > 0 ? Effect.sleep(Duration.millis(wait * 1000)) : Effect.void
       }).pipe(
         Effect.andThen(
-          Effect.sync(() => {
+          Effect.suspend(() => {
             const buffer = context.createBuffer(1, AUDIO_FRAME_SIZE, AUDIO_SAMPLE_RATE)
             buffer.copyToChannel(frame, 0)
             const node = context.createBufferSource()
             node.buffer = buffer
             node.connect(context.destination)
             const now = context.currentTime
+            const underrun = nextStart > 0 && nextStart <= now
             const at = nextStart > now ? nextStart : now + startDelay
             node.start(at)
             nextStart = at + frameSeconds
+            return underrun ? Metric.update(AudioMetrics.speakerUnderruns, 1) : Effect.void
           }),
         ),
       )

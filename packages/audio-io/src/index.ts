@@ -32,6 +32,7 @@ export {
 } from "./errors.ts"
 export { checkFrameLength, concatFrames, makeFramer, toFrames } from "./frames.ts"
 export { type LoadOptions, loadFrames, loadMono24k, loadThinkingClip } from "./loadAudio.ts"
+export { AudioMetrics } from "./metrics.ts"
 export { type Pace, paced } from "./pacer.ts"
 export { downmix, type ResampleQuality, resample, resampledLength, resampleTo24k } from "./resample.ts"
 export {
