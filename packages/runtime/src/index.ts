@@ -1,3 +1,29 @@
+/**
+ * `@personaplex/runtime`: what every model package needs to run a network from TypeScript.
+ *
+ * - Weights: `Checkpoint` reads `.safetensors` files and shard sets lazily (F32/F16/BF16/ints,
+ *   widened to Float32 on request); `writeSafetensors` writes them; `TensorInfo` says where a
+ *   tensor's bytes lie so an ONNX graph can point at them in place.
+ * - Graphs: `GraphBuilder` emits ONNX models op by op (`input`, `initializer`,
+ *   `externalInitializer`, `op`, `msOp`, `output`, then `toBytes()` or `save(path)`).
+ * - Linear layers: `linear(g, x, weight, { name, precision })` is the building block for every
+ *   `nn.Linear` of the codec and the LM. The weight is given in PyTorch layout `[out, in]`
+ *   (`{ data, shape }`, `{ tensor: checkpoint.infoSync(name) }`, or `{ quantized }`), and the
+ *   precision picks the graph:
+ *   - `"float32"` / `"float16"`: `MatMul` with the weight stored transposed in that type (cast to
+ *     the input's type if needed);
+ *   - `"int8"` / `"int4"`: `com.microsoft::MatMulNBits` with weights from `quantizeBlockwise`
+ *     (symmetric, `blockSize` inputs per scale, default 32; `in` need not be a multiple).
+ *   `bias` adds an `Add`; `inputType: "float16"` builds the half-precision variant.
+ *   ```ts
+ *   const g = new GraphBuilder("mlp")
+ *   const x = g.input("x", "float32", ["batch", 4096])
+ *   const h = linear(g, x, { tensor: ckpt.infoSync("layers.0.linear_in.weight") }, { name: "l0.in", precision: "int4" })
+ *   ```
+ * - Sessions: the `OrtSession` service (`OrtSession.layer({ executionProviders })`,
+ *   `OrtSession.layerCpu`) opens scoped onnxruntime sessions that run in a worker thread, so the
+ *   event loop keeps serving audio while a model runs.
+ */
 export { bf16ToFloat32, DTYPE_BYTES, type DType, f16ToFloat32, float32ToBf16, float32ToF16 } from "./dtype.ts"
 export {
   GraphBuildError,

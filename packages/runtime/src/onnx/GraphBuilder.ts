@@ -159,10 +159,13 @@ export class GraphBuilder {
   private readonly domains = new Set<string>()
   private counter = 0
 
-  constructor(
-    readonly name: string,
-    readonly opset = 21,
-  ) {}
+  readonly name: string
+  readonly opset: number
+
+  constructor(name: string, opset = 21) {
+    this.name = name
+    this.opset = opset
+  }
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {

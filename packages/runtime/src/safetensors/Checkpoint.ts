@@ -21,11 +21,19 @@ const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
  * `model.safetensors.index.json`. Headers are read when opened; tensor data only when asked for.
  */
 export class Checkpoint {
+  readonly source: string
+  private readonly files: ReadonlyArray<SafetensorsFile>
+  private readonly owner: ReadonlyMap<string, SafetensorsFile>
+
   private constructor(
-    readonly source: string,
-    private readonly files: ReadonlyArray<SafetensorsFile>,
-    private readonly owner: ReadonlyMap<string, SafetensorsFile>,
-  ) {}
+    source: string,
+    files: ReadonlyArray<SafetensorsFile>,
+    owner: ReadonlyMap<string, SafetensorsFile>,
+  ) {
+    this.source = source
+    this.files = files
+    this.owner = owner
+  }
 
   /** Open a file, a shard index, or a folder holding either; the files close with the scope. */
   static open(location: string): Effect.Effect<Checkpoint, SafetensorsFormatError, Scope.Scope> {

@@ -33,13 +33,25 @@ const readFully = (fd: number, path: string, target: Uint8Array, position: numbe
  * Methods throw the tagged errors of `errors.ts`; `Checkpoint` wraps them in Effect.
  */
 export class SafetensorsFile {
+  readonly path: string
+  private fd: number | undefined
+  readonly tensors: ReadonlyMap<string, TensorInfo>
+  readonly metadata: Readonly<Record<string, string>>
+  readonly fileSize: number
+
   private constructor(
-    readonly path: string,
-    private fd: number | undefined,
-    readonly tensors: ReadonlyMap<string, TensorInfo>,
-    readonly metadata: Readonly<Record<string, string>>,
-    readonly fileSize: number,
-  ) {}
+    path: string,
+    fd: number,
+    tensors: ReadonlyMap<string, TensorInfo>,
+    metadata: Readonly<Record<string, string>>,
+    fileSize: number,
+  ) {
+    this.path = path
+    this.fd = fd
+    this.tensors = tensors
+    this.metadata = metadata
+    this.fileSize = fileSize
+  }
 
   static open(path: string): SafetensorsFile {
     let fd: number
