@@ -1,15 +1,4 @@
-/**
- * The services the loop drives, as agreed in the cross-package interfaces, re-exported
- * from the packages that own them.
- *
- * Interim (only what has not landed yet): the service key is declared here with the SAME
- * identifier string (Effect resolves services by key), so a layer built by the real package
- * satisfies the loop unchanged; the block is replaced by a re-export once the package lands.
- */
-
-import type { CodecError, MimiCodec } from "@personaplex/codec"
-import { Context, Data, type Effect } from "effect"
-
+/** The services the loop drives, re-exported from the packages that own them (one place to read). */
 export {
   type AudioError,
   AudioSink,
@@ -35,26 +24,12 @@ export {
   type WindowTranscript,
   wrapWithSystemTags,
 } from "@personaplex/compaction"
-export { TextTokenizer, type TextTokenizerShape } from "@personaplex/lm"
-
-// ---------------------------------------------------------------- lm
-export class LmError extends Data.TaggedError("LmError")<{ readonly message: string }> {}
-export type VoicePrompt =
-  | { readonly _tag: "Audio"; readonly pcm: Float32Array }
-  | {
-      readonly _tag: "Cached"
-      readonly embeddings: Float32Array
-      readonly frames: number
-      readonly cache: Int32Array
-    }
-export interface SystemPrompt {
-  readonly voice?: VoicePrompt
-  readonly textTokens: Int32Array
-  readonly silenceFrames?: number
-}
-export interface LmGenShape {
-  step(userCodes: Int32Array): Effect.Effect<Int32Array | undefined, LmError>
-  prompt(system: SystemPrompt): Effect.Effect<void, LmError | CodecError, MimiCodec>
-  readonly reset: Effect.Effect<void, LmError>
-}
-export class LmGen extends Context.Service<LmGen, LmGenShape>()("@personaplex/lm/LmGen") {}
+export {
+  type LmError,
+  LmGen,
+  type LmGenShape,
+  type SystemPrompt,
+  TextTokenizer,
+  type TextTokenizerShape,
+  VoicePrompt,
+} from "@personaplex/lm"

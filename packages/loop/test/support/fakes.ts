@@ -12,6 +12,7 @@ import {
   Compactor,
   FRAME_SIZE,
   LmGen,
+  type LmGenShape,
   MimiCodec,
   type SystemPrompt,
   TextTokenizer,
@@ -56,8 +57,9 @@ export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: n
   let sincePrompt = 0
   return Layer.succeed(
     LmGen,
+    // The loop uses only step, prompt and reset; the rest of LmGen's surface is left out.
     LmGen.of({
-      step: (userCodes) =>
+      step: (userCodes: Int32Array) =>
         Effect.sync(() => {
           log.steps++
           sincePrompt++
@@ -68,7 +70,7 @@ export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: n
           out.set(userCodes, 9)
           return out
         }),
-      prompt: (system) =>
+      prompt: (system: SystemPrompt) =>
         Effect.gen(function* () {
           if (options.promptDelayMs) yield* Effect.sleep(Duration.millis(options.promptDelayMs))
           log.prompts.push(system)
@@ -77,7 +79,7 @@ export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: n
       reset: Effect.sync(() => {
         sincePrompt = 0
       }),
-    }),
+    } as unknown as LmGenShape),
   )
 }
 
