@@ -1,6 +1,7 @@
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Option } from "effect"
 import { extractivePrompt } from "./extractive.ts"
 import { enforceWordBudget } from "./makeCompactor.ts"
+import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
 import type { CompactionInput, CompactionResult, CompactorShape } from "./types.ts"
 import { DEFAULT_WORD_BUDGET } from "./types.ts"
@@ -62,10 +63,14 @@ export const withDeadline =
           }
           if (Option.isNone(outcome)) {
             yield* Effect.forkDetach(Fiber.interrupt(fiber))
+            yield* Metric.update(CompactionMetrics.fallbacks, 1)
             return fallbackResult(`compaction did not finish within ${timeoutMs} ms`)
           }
           const exit = outcome.value
-          if (Exit.isFailure(exit)) return fallbackResult(reasonOf(exit.cause))
+          if (Exit.isFailure(exit)) {
+            yield* Metric.update(CompactionMetrics.fallbacks, 1)
+            return fallbackResult(reasonOf(exit.cause))
+          }
           const prompt = enforceWordBudget(exit.value.prompt, budget)
           return { ...exit.value, prompt, words: promptWords(prompt) }
         }),

@@ -1,5 +1,6 @@
 export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
 export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
+export { CompactionMetrics } from "./metrics.ts"
 export {
   type CompactionError,
   CompactionInputError,

@@ -51,6 +51,8 @@ export interface LlamaEngine {
   readonly model: LlamaModel
   readonly context: LlamaContext
   readonly contextSize: number
+  /** The GPU backend llama.cpp uses, or false on the CPU. */
+  readonly gpu: string | false
   countTokens(text: string): number
   createJsonGrammar(schema: object): Effect.Effect<LlamaGrammar, GenerationError>
   /** Interruption aborts the generation and waits (briefly) until llama.cpp has stopped. */
@@ -99,6 +101,7 @@ export const acquireLlamaEngine = (
       }),
       (c) => Effect.promise(() => c.dispose()),
     )
+    yield* Effect.logDebug(`compaction: ${modelPath} loaded on ${llama.gpu === false ? "the CPU" : llama.gpu}`)
     const sequence = context.getSequence()
     const lock = yield* Semaphore.make(1)
     const running = new Set<AbortController>()
@@ -167,6 +170,7 @@ export const acquireLlamaEngine = (
       model,
       context,
       contextSize: context.contextSize,
+      gpu: llama.gpu,
       countTokens: (text: string) => model.tokenize(text).length,
       createJsonGrammar: (schema: object) =>
         Effect.tryPromise({

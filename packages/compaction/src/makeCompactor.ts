@@ -1,5 +1,6 @@
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Metric } from "effect"
 import { type CompactionError, CompactionInputError } from "./errors.ts"
+import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
 import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
 import {
@@ -58,6 +59,7 @@ export const makeCompactor = <E extends CompactionError, R>(
     const resolved = yield* resolveInput(input)
     const prompt = enforceWordBudget(yield* write(resolved), resolved.wordBudget)
     const end = yield* Clock.currentTimeMillis
+    yield* Metric.update(CompactionMetrics.durationMs, end - start)
     return {
       prompt,
       source: "model",
