@@ -8,7 +8,8 @@ import { patchDepformerSteps, WrongModelError } from "../src/index.ts"
 import { writeTinyLm, writeTinyMimi } from "./helpers/tinyModels.ts"
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "patch-"))
-const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) => Effect.runPromise(Effect.scoped(effect))
+const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(effect))
 const dd = 8
 
 describe("depformer patch (upstream loader §3.9)", () => {
@@ -65,12 +66,18 @@ describe("depformer patch (upstream loader §3.9)", () => {
         const rowBytes = dd * 2
         // step 9's q/k/v rows are step 1's rows of the file
         const step9 = view.rowSegments(name, 9 * 3 * dd, 10 * 3 * dd)
-        expect(step9).toEqual([{ path: info.path, byteOffset: info.byteOffset + 3 * dd * rowBytes, byteLength: 3 * dd * rowBytes }])
+        expect(step9).toEqual([
+          { path: info.path, byteOffset: info.byteOffset + 3 * dd * rowBytes, byteLength: 3 * dd * rowBytes },
+        ])
         // rows straddling the seam come from the end and the start of the stored tensor
         const seam = view.rowSegments(name, 8 * 3 * dd - 1, 8 * 3 * dd + 1)
         expect(seam.map((s) => s.byteOffset - info.byteOffset)).toEqual([info.byteLength - rowBytes, 0])
         expect(view.info("linears.9.weight").segments).toEqual([
-          { path: info.path, byteOffset: checkpoint.infoSync("linears.1.weight").byteOffset, byteLength: 16 * dd * 2 },
+          {
+            path: info.path,
+            byteOffset: checkpoint.infoSync("linears.1.weight").byteOffset,
+            byteLength: 16 * dd * 2,
+          },
         ])
       }),
     ))
@@ -108,7 +115,11 @@ describe("depformer patch (upstream loader §3.9)", () => {
             }),
         )
         const view = yield* patchDepformerSteps(yield* Checkpoint.open(trimmed))
-        expect(view.report.missing).toEqual(["depformer_emb.6.weight", "depformer_emb.7.weight", "depformer_emb.14.weight"])
+        expect(view.report.missing).toEqual([
+          "depformer_emb.6.weight",
+          "depformer_emb.7.weight",
+          "depformer_emb.14.weight",
+        ])
       }),
     ))
 

@@ -75,7 +75,9 @@ describe("inspectCheckpoints", () => {
     const [summary] = await Effect.runPromise(inspectCheckpoints(file))
     expect(summary!.lm!.depformer.layout).toBe("8-step")
     const text = renderInspection([summary!], { tensors: true })
-    expect(text).toMatch(/layout {6}8-step .*patched to 16 steps: 4 attention projections repeated, 55 per-step tensors copied/)
+    expect(text).toMatch(
+      /layout {6}8-step .*patched to 16 steps: 4 attention projections repeated, 55 per-step tensors copied/,
+    )
     expect(text).toMatch(/missing {5}depformer_emb\.7\.weight/)
     expect(text).toMatch(/ {4}linears\.7\.weight {2}BF16 \[16, 8\]/)
   })
@@ -86,7 +88,9 @@ describe("inspectCheckpoints", () => {
     writeUnrelatedCheckpoint(file)
     const [summary] = await Effect.runPromise(inspectCheckpoints(file))
     expect(summary!.model).toBe("unknown")
-    expect(summary!.reason).toMatch(/none of the marker tensors of a Moshi LM \(text_emb\.weight, .*\) or a Mimi codec/)
+    expect(summary!.reason).toMatch(
+      /none of the marker tensors of a Moshi LM \(text_emb\.weight, .*\) or a Mimi codec/,
+    )
   })
 
   it("fails with the path for a missing location", async () => {

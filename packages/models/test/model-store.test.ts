@@ -5,8 +5,8 @@ import { Effect, Stream } from "effect"
 import * as tar from "tar"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
-  type ModelStoreConfig,
   ModelStore,
+  type ModelStoreConfig,
   modelStoreConfig,
   PERSONAPLEX_REPO,
   PersonaPlexFiles,
@@ -28,14 +28,30 @@ const makeRelease = (): ReadonlyArray<FakeFile> => {
   writeTinyMimi(path.join(dir, "mimi.safetensors"))
   fs.mkdirSync(path.join(dir, "voices"))
   const cache = BigInt64Array.from({ length: 68 }, (_, i) => BigInt(i))
-  fs.writeFileSync(path.join(dir, "voices", "NATF0.pt"), voicePromptPt("NATF0", Uint16Array.from({ length: 3 * 8 }, (_, i) => 0x3f80 + i), 3, 8, cache))
-  fs.writeFileSync(path.join(dir, "voices", "NATM1.pt"), voicePromptPt("NATM1", new Uint16Array(2 * 8), 2, 8, cache))
+  fs.writeFileSync(
+    path.join(dir, "voices", "NATF0.pt"),
+    voicePromptPt(
+      "NATF0",
+      Uint16Array.from({ length: 3 * 8 }, (_, i) => 0x3f80 + i),
+      3,
+      8,
+      cache,
+    ),
+  )
+  fs.writeFileSync(
+    path.join(dir, "voices", "NATM1.pt"),
+    voicePromptPt("NATM1", new Uint16Array(2 * 8), 2, 8, cache),
+  )
   tar.c({ gzip: true, cwd: dir, file: path.join(dir, "voices.tgz"), sync: true }, ["voices"])
   const read = (f: string) => new Uint8Array(fs.readFileSync(path.join(dir, f)))
   return [
     { path: PersonaPlexFiles.lm, content: read("lm.safetensors"), lfs: true },
     { path: PersonaPlexFiles.mimi, content: read("mimi.safetensors"), lfs: true },
-    { path: PersonaPlexFiles.textTokenizer, content: Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251), lfs: false },
+    {
+      path: PersonaPlexFiles.textTokenizer,
+      content: Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251),
+      lfs: false,
+    },
     { path: PersonaPlexFiles.voices, content: read("voices.tgz"), lfs: true },
     { path: "config.json", content: new TextEncoder().encode("{}\n"), lfs: false },
   ]
@@ -46,7 +62,9 @@ const contentOf = (file: string) => release.find((f) => f.path === file)!.conten
 
 /** A store on the fake hub; `env: {}` keeps the developer's real HF token and cache out of it. */
 const storeFor = (hub: FakeHub, overrides: Partial<ModelStoreConfig> = {}) =>
-  ModelStore.make(modelStoreConfig({ endpoint: hub.url, cacheDir: tmp("cache"), retryDelayMs: 5, ...overrides }, {}))
+  ModelStore.make(
+    modelStoreConfig({ endpoint: hub.url, cacheDir: tmp("cache"), retryDelayMs: 5, ...overrides }, {}),
+  )
 
 describe("ModelStore downloading from a Hugging Face layout", () => {
   const hub = new FakeHub(PERSONAPLEX_REPO, release, { gated: true, token: "hf_test" })
@@ -71,9 +89,16 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     const retry = events.find((e) => e._tag === "Retrying")
     expect(retry).toMatchObject({ _tag: "Retrying", file: PersonaPlexFiles.lm, attempt: 1 })
     const lmRequests = hub.downloads(PersonaPlexFiles.lm).filter((r) => r.url.startsWith("/cdn/"))
-    expect(lmRequests.map((r) => r.range)).toEqual([undefined, `bytes=${(retry as { resumeFrom: number }).resumeFrom}-`])
+    expect(lmRequests.map((r) => r.range)).toEqual([
+      undefined,
+      `bytes=${(retry as { resumeFrom: number }).resumeFrom}-`,
+    ])
     expect((retry as { resumeFrom: number }).resumeFrom).toBeGreaterThan(0)
-    expect(hub.requests.filter((r) => r.url.includes("/resolve/")).every((r) => r.authorization === "Bearer hf_test")).toBe(true)
+    expect(
+      hub.requests
+        .filter((r) => r.url.includes("/resolve/"))
+        .every((r) => r.authorization === "Bearer hf_test"),
+    ).toBe(true)
     expect(events.filter((e) => e._tag === "Downloaded").length).toBe(4)
     expect(events).toContainEqual({ _tag: "Extracting", file: PersonaPlexFiles.voices, into: files.voices })
 
@@ -81,18 +106,24 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     const before = hub.requests.length
     const again = await Effect.runPromise(ModelStore.make(store.config).resolve())
     expect(again.source).toBe("cache")
-    expect(hub.requests.slice(before).map((r) => r.url.split("?")[0])).toEqual([`/api/models/${PERSONAPLEX_REPO}/tree/main`])
+    expect(hub.requests.slice(before).map((r) => r.url.split("?")[0])).toEqual([
+      `/api/models/${PERSONAPLEX_REPO}/tree/main`,
+    ])
   })
 
   it("fails with a message telling how to set HF_TOKEN when the gated repo answers 401", async () => {
     const error = await Effect.runPromise(Effect.flip(storeFor(hub).resolve()))
     expect(error._tag).toBe("HubAuthError")
-    expect(error.message).toMatch(/nvidia\/personaplex-7b-v1 is gated and no Hugging Face token was found \(HTTP 401/)
+    expect(error.message).toMatch(
+      /nvidia\/personaplex-7b-v1 is gated and no Hugging Face token was found \(HTTP 401/,
+    )
     expect(error.message).toMatch(/set HF_TOKEN=hf_\.\.\. \(or save it in ~\/\.cache\/huggingface\/token/)
   })
 
   it("says the token was refused (403) when one was sent", async () => {
-    const error = await Effect.runPromise(Effect.flip(storeFor(hub, { token: "hf_wrong" }).resolve({ files: ["textTokenizer"] })))
+    const error = await Effect.runPromise(
+      Effect.flip(storeFor(hub, { token: "hf_wrong" }).resolve({ files: ["textTokenizer"] })),
+    )
     expect(error._tag).toBe("HubAuthError")
     expect(error.message).toMatch(/refused the token \(HTTP 403/)
   })
@@ -113,7 +144,9 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     const error = await Effect.runPromise(Effect.flip(store.resolve({ files: ["mimi"] })))
     hub.alwaysDrop.delete(PersonaPlexFiles.mimi)
     expect(error._tag).toBe("DownloadIncompleteError")
-    expect(error.message).toMatch(/download stopped at \d+ of \d+ bytes .* the next attempt resumes from there/)
+    expect(error.message).toMatch(
+      /download stopped at \d+ of \d+ bytes .* the next attempt resumes from there/,
+    )
     const dest = path.join(cacheDir, "nvidia--personaplex-7b-v1", "main", PersonaPlexFiles.mimi)
     expect(fs.existsSync(dest)).toBe(false)
     const partialSize = fs.statSync(`${dest}.partial`).size
@@ -121,7 +154,9 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     expect(partialSize).toBeLessThan(contentOf(PersonaPlexFiles.mimi).length)
 
     // a partial download never passes as complete, not even offline
-    const offline = await Effect.runPromise(Effect.flip(storeFor(hub, { cacheDir, offline: true }).resolve({ files: ["mimi"] })))
+    const offline = await Effect.runPromise(
+      Effect.flip(storeFor(hub, { cacheDir, offline: true }).resolve({ files: ["mimi"] })),
+    )
     expect(offline._tag).toBe("ModelFileMissingError")
 
     const before = hub.requests.length
@@ -134,17 +169,23 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
   it("discards a download whose sha256 differs from the listing", async () => {
     const cacheDir = tmp("cache")
     hub.corrupt.add(PersonaPlexFiles.lm)
-    const error = await Effect.runPromise(Effect.flip(storeFor(hub, { token: "hf_test", cacheDir }).resolve({ files: ["lm"] })))
+    const error = await Effect.runPromise(
+      Effect.flip(storeFor(hub, { token: "hf_test", cacheDir }).resolve({ files: ["lm"] })),
+    )
     hub.corrupt.delete(PersonaPlexFiles.lm)
     expect(error._tag).toBe("IntegrityError")
-    expect(error.message).toMatch(/model\.safetensors: sha256 is [0-9a-f]{64}, the hub announced [0-9a-f]{64}; the download was discarded/)
+    expect(error.message).toMatch(
+      /model\.safetensors: sha256 is [0-9a-f]{64}, the hub announced [0-9a-f]{64}; the download was discarded/,
+    )
     const folder = path.join(cacheDir, "nvidia--personaplex-7b-v1", "main")
     expect(fs.readdirSync(folder)).toEqual([])
   })
 
   it("checks small non-LFS files against their git blob id", async () => {
     hub.corrupt.add(PersonaPlexFiles.textTokenizer)
-    const error = await Effect.runPromise(Effect.flip(storeFor(hub, { token: "hf_test" }).resolve({ files: ["textTokenizer"] })))
+    const error = await Effect.runPromise(
+      Effect.flip(storeFor(hub, { token: "hf_test" }).resolve({ files: ["textTokenizer"] })),
+    )
     hub.corrupt.delete(PersonaPlexFiles.textTokenizer)
     expect(error.message).toMatch(/tokenizer_spm_32k_3\.model: git-sha1 is/)
   })
@@ -164,10 +205,11 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
 })
 
 describe("ModelStore without the network", () => {
-  const failingFetch = (calls: string[]) => ((url: string | URL | Request) => {
-    calls.push(String(url))
-    return Promise.reject(new TypeError("fetch failed"))
-  }) as typeof globalThis.fetch
+  const failingFetch = (calls: string[]) =>
+    ((url: string | URL | Request) => {
+      calls.push(String(url))
+      return Promise.reject(new TypeError("fetch failed"))
+    }) as typeof globalThis.fetch
 
   const localRelease = () => {
     const dir = tmp("local")
@@ -178,17 +220,25 @@ describe("ModelStore without the network", () => {
   it("uses a local folder without touching the network", async () => {
     const dir = localRelease()
     const calls: string[] = []
-    const store = ModelStore.make(modelStoreConfig({ localDir: dir, endpoint: "http://127.0.0.1:9", fetch: failingFetch(calls) }, {}))
+    const store = ModelStore.make(
+      modelStoreConfig({ localDir: dir, endpoint: "http://127.0.0.1:9", fetch: failingFetch(calls) }, {}),
+    )
     const files = await Effect.runPromise(store.resolve())
     expect(calls).toEqual([])
-    expect(files).toMatchObject({ source: "local", lm: path.join(dir, PersonaPlexFiles.lm), voices: path.join(dir, "voices") })
+    expect(files).toMatchObject({
+      source: "local",
+      lm: path.join(dir, PersonaPlexFiles.lm),
+      voices: path.join(dir, "voices"),
+    })
     expect(fs.readdirSync(files.voices!).sort()).toEqual(["NATF0.pt", "NATM1.pt"])
   })
 
   it("names the missing file of a local folder", async () => {
     const dir = localRelease()
     fs.rmSync(path.join(dir, PersonaPlexFiles.mimi))
-    const error = await Effect.runPromise(Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve()))
+    const error = await Effect.runPromise(
+      Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve()),
+    )
     expect(error._tag).toBe("ModelFileMissingError")
     expect(error.message).toMatch(/^tokenizer-e351c8d8-checkpoint125\.safetensors is missing from /)
   })
@@ -196,11 +246,15 @@ describe("ModelStore without the network", () => {
   it("rejects a checkpoint of the wrong model", async () => {
     const dir = localRelease()
     fs.copyFileSync(path.join(dir, PersonaPlexFiles.mimi), path.join(dir, PersonaPlexFiles.lm))
-    const error = await Effect.runPromise(Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["lm"] })))
+    const error = await Effect.runPromise(
+      Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["lm"] })),
+    )
     expect(error._tag).toBe("WrongModelError")
     expect(error.message).toMatch(/model\.safetensors: expected a Moshi LM checkpoint but found Mimi codec/)
     writeUnrelatedCheckpoint(path.join(dir, PersonaPlexFiles.mimi))
-    const other = await Effect.runPromise(Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["mimi"] })))
+    const other = await Effect.runPromise(
+      Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["mimi"] })),
+    )
     expect(other.message).toMatch(/expected a Mimi codec checkpoint but found 2 tensors of an unknown model/)
   })
 
@@ -208,7 +262,9 @@ describe("ModelStore without the network", () => {
     const dir = localRelease()
     const archive = path.join(dir, PersonaPlexFiles.voices)
     fs.writeFileSync(archive, fs.readFileSync(archive).subarray(0, 200))
-    const error = await Effect.runPromise(Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["voices"] })))
+    const error = await Effect.runPromise(
+      Effect.flip(ModelStore.make(modelStoreConfig({ localDir: dir }, {})).resolve({ files: ["voices"] })),
+    )
     expect(error._tag).toBe("ArchiveError")
     expect(error.message).toMatch(/voices\.tgz: not a readable gzip'd tar archive/)
     expect(fs.existsSync(path.join(dir, "voices"))).toBe(false)
@@ -216,8 +272,13 @@ describe("ModelStore without the network", () => {
 
   it("falls back to a complete cache when the hub is unreachable, and says so when nothing is cached", async () => {
     const calls: string[] = []
-    const config = modelStoreConfig({ endpoint: "http://127.0.0.1:9", cacheDir: tmp("cache"), fetch: failingFetch(calls) }, {})
-    const error = await Effect.runPromise(Effect.flip(ModelStore.make(config).resolve({ files: ["textTokenizer"] })))
+    const config = modelStoreConfig(
+      { endpoint: "http://127.0.0.1:9", cacheDir: tmp("cache"), fetch: failingFetch(calls) },
+      {},
+    )
+    const error = await Effect.runPromise(
+      Effect.flip(ModelStore.make(config).resolve({ files: ["textTokenizer"] })),
+    )
     expect(error._tag).toBe("HubRequestError")
     expect(error.message).toMatch(/hub unreachable/)
     const folder = path.join(config.cacheDir, "nvidia--personaplex-7b-v1", "main")

@@ -54,7 +54,11 @@ export interface DepformerPatchReport {
 
 const elementCount = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
-const segmentOf = (info: TensorInfo): TensorSegment => ({ path: info.path, byteOffset: info.byteOffset, byteLength: info.byteLength })
+const segmentOf = (info: TensorInfo): TensorSegment => ({
+  path: info.path,
+  byteOffset: info.byteOffset,
+  byteLength: info.byteLength,
+})
 
 /**
  * A checkpoint as the 16-step model sees it after upstream's loader patches, without copying data:
@@ -133,7 +137,10 @@ const perStepNames = (arch: LmArchitecture): ReadonlyArray<string> => {
     names.push(`linears.${s}.weight`, `depformer_in.${s}.weight`)
     if (s > 0) names.push(`depformer_emb.${s - 1}.weight`)
     for (let d = 0; d < arch.depformerLayers; d++)
-      names.push(`depformer.layers.${d}.gating.${s}.linear_in.weight`, `depformer.layers.${d}.gating.${s}.linear_out.weight`)
+      names.push(
+        `depformer.layers.${d}.gating.${s}.linear_in.weight`,
+        `depformer.layers.${d}.gating.${s}.linear_out.weight`,
+      )
   }
   return names
 }
@@ -152,13 +159,24 @@ const sourceForMissing = (name: string): string | undefined => {
 export const patchDepformerStepsSync = (checkpoint: Checkpoint): CheckpointView => {
   const detection = detectModel(checkpoint)
   if (detection.kind !== "moshi-lm" || !detection.lm)
-    throw new WrongModelError({ path: checkpoint.source, expected: "Moshi LM", detected: detection.kind, reason: detection.reason })
+    throw new WrongModelError({
+      path: checkpoint.source,
+      expected: "Moshi LM",
+      detected: detection.kind,
+      reason: detection.reason,
+    })
   const arch = detection.lm
   const tensors = new Map<string, ViewTensorInfo>()
   const expanded: string[] = []
   for (const name of checkpoint.names) {
     const info = checkpoint.infoSync(name)
-    const stored = { name, dtype: info.dtype, shape: info.shape, origin: { _tag: "Stored" } as const, segments: [segmentOf(info)] }
+    const stored = {
+      name,
+      dtype: info.dtype,
+      shape: info.shape,
+      origin: { _tag: "Stored" } as const,
+      segments: [segmentOf(info)],
+    }
     const isAttention = name.includes("depformer") && name.includes("self_attn")
     const rowsPerStep = name.endsWith("in_proj_weight") ? 3 * arch.depformerDim : arch.depformerDim
     const expectedRows = DEPFORMER_STEPS * rowsPerStep
@@ -204,7 +222,14 @@ export const patchDepformerStepsSync = (checkpoint: Checkpoint): CheckpointView 
       : stored.selfAttentionSteps === 8 && stored.perStepModuleSteps === 8
         ? "8-step"
         : "mixed"
-  return new CheckpointView(checkpoint, tensors, { stored, layout, steps: DEPFORMER_STEPS, expanded, copied, missing })
+  return new CheckpointView(checkpoint, tensors, {
+    stored,
+    layout,
+    steps: DEPFORMER_STEPS,
+    expanded,
+    copied,
+    missing,
+  })
 }
 
 /**
@@ -219,6 +244,10 @@ export const patchDepformerSteps = (checkpoint: Checkpoint): Effect.Effect<Check
     catch: (error) =>
       error instanceof WrongModelError
         ? error
-        : new WrongModelError({ path: checkpoint.source, expected: "Moshi LM", detected: "unreadable", reason: String(error) }),
+        : new WrongModelError({
+            path: checkpoint.source,
+            expected: "Moshi LM",
+            detected: "unreadable",
+            reason: String(error),
+          }),
   })
-

@@ -33,7 +33,12 @@ export interface Detection {
   readonly mimi?: MimiArchitecture
 }
 
-export const LM_MARKERS = ["text_emb.weight", "emb.0.weight", "transformer.layers.0.self_attn.in_proj_weight", "text_linear.weight"]
+export const LM_MARKERS = [
+  "text_emb.weight",
+  "emb.0.weight",
+  "transformer.layers.0.self_attn.in_proj_weight",
+  "text_linear.weight",
+]
 export const MIMI_MARKERS = [
   "encoder.model.0.conv.conv.weight",
   "decoder.model.0.conv.conv.weight",
@@ -59,7 +64,8 @@ const lmArchitecture = (ckpt: Headers): LmArchitecture => {
   const names = ckpt.names
   const textEmb = shape(ckpt, "text_emb.weight")!
   const emb0 = shape(ckpt, "emb.0.weight")!
-  const depformerDim = shape(ckpt, "depformer_text_emb.weight")?.[1] ?? shape(ckpt, "depformer_in.0.weight")?.[0] ?? 0
+  const depformerDim =
+    shape(ckpt, "depformer_text_emb.weight")?.[1] ?? shape(ckpt, "depformer_in.0.weight")?.[0] ?? 0
   const inProj = shape(ckpt, "depformer.layers.0.self_attn.in_proj_weight")
   return {
     dim: textEmb[1]!,
@@ -92,7 +98,10 @@ export const detectModel = (ckpt: Headers): Detection => {
       },
     }
   }
-  const best = lmFound.length >= mimiFound.length ? { markers: LM_MARKERS, found: lmFound } : { markers: MIMI_MARKERS, found: mimiFound }
+  const best =
+    lmFound.length >= mimiFound.length
+      ? { markers: LM_MARKERS, found: lmFound }
+      : { markers: MIMI_MARKERS, found: mimiFound }
   const missing = best.markers.filter((n) => !best.found.includes(n))
   return {
     kind: "unknown",
@@ -103,4 +112,5 @@ export const detectModel = (ckpt: Headers): Detection => {
   }
 }
 
-export const modelKindLabel = (kind: ModelKind): string => (kind === "moshi-lm" ? "Moshi LM" : kind === "mimi" ? "Mimi codec" : "unknown model")
+export const modelKindLabel = (kind: ModelKind): string =>
+  kind === "moshi-lm" ? "Moshi LM" : kind === "mimi" ? "Mimi codec" : "unknown model"

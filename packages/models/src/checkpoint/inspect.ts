@@ -1,10 +1,22 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Checkpoint, type DType, DTYPE_BYTES, SafetensorsFormatError, SHARD_INDEX } from "@personaplex/runtime"
+import {
+  Checkpoint,
+  DTYPE_BYTES,
+  type DType,
+  SafetensorsFormatError,
+  SHARD_INDEX,
+} from "@personaplex/runtime"
 import { Effect } from "effect"
 import { formatBytes } from "../hub/progress.ts"
 import { type DepformerPatchReport, patchDepformerStepsSync } from "./depformerPatch.ts"
-import { detectModel, type LmArchitecture, type MimiArchitecture, type ModelKind, modelKindLabel } from "./detect.ts"
+import {
+  detectModel,
+  type LmArchitecture,
+  type MimiArchitecture,
+  type ModelKind,
+  modelKindLabel,
+} from "./detect.ts"
 
 /** LM attention contexts the project supports, in 80 ms frames (upstream-spec §9, DESIGN). */
 export const CONTEXTS = [187, 375, 750, 1500, 3000] as const
@@ -48,7 +60,11 @@ export interface CheckpointSummary {
   readonly memory: ReadonlyArray<MemoryEstimate>
   /** Temporal-transformer KV cache per context (LM only). */
   readonly kvCache: ReadonlyArray<KvCacheEstimate>
-  readonly tensors: ReadonlyArray<{ readonly name: string; readonly dtype: DType; readonly shape: ReadonlyArray<number> }>
+  readonly tensors: ReadonlyArray<{
+    readonly name: string
+    readonly dtype: DType
+    readonly shape: ReadonlyArray<number>
+  }>
 }
 
 const EMBEDDING = /(^|\.)(emb|text_emb|depformer_emb|depformer_text_emb)(\.\d+)?\.weight$/
@@ -97,7 +113,9 @@ const summarise = (checkpoint: Checkpoint, location: string): CheckpointSummary 
   const files = new Set(checkpoint.names.map((n) => checkpoint.infoSync(n).path))
   const fileBytes = [...files].reduce((sum, f) => sum + fs.statSync(f).size, 0)
   const detection = detectModel(checkpoint)
-  const lm = detection.lm ? { ...detection.lm, depformer: patchDepformerStepsSync(checkpoint).report } : undefined
+  const lm = detection.lm
+    ? { ...detection.lm, depformer: patchDepformerStepsSync(checkpoint).report }
+    : undefined
   return {
     path: location,
     fileBytes,
@@ -116,14 +134,16 @@ const summarise = (checkpoint: Checkpoint, location: string): CheckpointSummary 
 
 /** The checkpoints at `location`: a file, a shard index, or every `.safetensors` file of a folder. */
 const checkpointLocations = (location: string): ReadonlyArray<string> => {
-  if (!fs.existsSync(location)) throw new SafetensorsFormatError({ path: location, reason: "no such file or folder" })
+  if (!fs.existsSync(location))
+    throw new SafetensorsFormatError({ path: location, reason: "no such file or folder" })
   if (!fs.statSync(location).isDirectory()) return [location]
   if (fs.existsSync(path.join(location, SHARD_INDEX))) return [path.join(location, SHARD_INDEX)]
   const files = fs
     .readdirSync(location)
     .filter((f) => f.endsWith(".safetensors"))
     .sort()
-  if (files.length === 0) throw new SafetensorsFormatError({ path: location, reason: "folder holds no .safetensors file" })
+  if (files.length === 0)
+    throw new SafetensorsFormatError({ path: location, reason: "folder holds no .safetensors file" })
   return files.map((f) => path.join(location, f))
 }
 
@@ -132,13 +152,17 @@ const checkpointLocations = (location: string): ReadonlyArray<string> => {
  * is (Moshi LM / Mimi / unknown), the depformer layout, parameter counts, weight memory per
  * quantization and the KV cache per context. Reads headers only.
  */
-export const inspectCheckpoints = (location: string): Effect.Effect<ReadonlyArray<CheckpointSummary>, SafetensorsFormatError> =>
+export const inspectCheckpoints = (
+  location: string,
+): Effect.Effect<ReadonlyArray<CheckpointSummary>, SafetensorsFormatError> =>
   Effect.scoped(
     Effect.gen(function* () {
       const locations = yield* Effect.try({
         try: () => checkpointLocations(location),
         catch: (error) =>
-          error instanceof SafetensorsFormatError ? error : new SafetensorsFormatError({ path: location, reason: String(error) }),
+          error instanceof SafetensorsFormatError
+            ? error
+            : new SafetensorsFormatError({ path: location, reason: String(error) }),
       })
       const summaries: CheckpointSummary[] = []
       for (const file of locations) {
@@ -162,13 +186,20 @@ export interface RenderOptions {
 }
 
 /** Plain-text report of `inspectCheckpoints` for the terminal. */
-export const renderInspection = (summaries: ReadonlyArray<CheckpointSummary>, options: RenderOptions = {}): string => {
+export const renderInspection = (
+  summaries: ReadonlyArray<CheckpointSummary>,
+  options: RenderOptions = {},
+): string => {
   const lines: string[] = []
   for (const s of summaries) {
     lines.push(`${s.path}`)
     lines.push(`  model       ${modelKindLabel(s.model)} (${s.reason})`)
-    lines.push(`  file        ${formatBytes(s.fileBytes)}, ${count(s.tensorCount)} tensors, ${count(s.parameters)} parameters`)
-    lines.push(`  dtypes      ${s.dtypes.map((d) => `${d.dtype} ${count(d.tensors)} tensors / ${count(d.parameters)} values`).join("; ")}`)
+    lines.push(
+      `  file        ${formatBytes(s.fileBytes)}, ${count(s.tensorCount)} tensors, ${count(s.parameters)} parameters`,
+    )
+    lines.push(
+      `  dtypes      ${s.dtypes.map((d) => `${d.dtype} ${count(d.tensors)} tensors / ${count(d.parameters)} values`).join("; ")}`,
+    )
     if (s.lm) {
       const lm = s.lm
       lines.push(
@@ -197,7 +228,8 @@ export const renderInspection = (summaries: ReadonlyArray<CheckpointSummary>, op
           `              ${String(kv.context).padStart(7)}  ${kv.seconds.toFixed(1).padStart(7)}  ${formatBytes(kv.bf16Bytes).padStart(9)}  ${formatBytes(kv.fp32Bytes).padStart(9)}`,
         )
     }
-    if (options.tensors) for (const t of s.tensors) lines.push(`    ${t.name}  ${t.dtype} [${t.shape.join(", ")}]`)
+    if (options.tensors)
+      for (const t of s.tensors) lines.push(`    ${t.name}  ${t.dtype} [${t.shape.join(", ")}]`)
     lines.push("")
   }
   return lines.join("\n")

@@ -42,7 +42,8 @@ class ContentHashes {
 }
 
 const hashExisting = async (file: string, hashes: ContentHashes) => {
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 22 })) hashes.update(chunk as Buffer)
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 22 }))
+    hashes.update(chunk as Buffer)
 }
 
 const fileSize = (file: string): number => {
@@ -79,7 +80,12 @@ const PROGRESS_INTERVAL_MS = 100
  * One attempt: asks for the bytes after what `<dest>.partial` already holds and appends them.
  * Returns when the server has sent everything; throws ConnectionLost when it stops early.
  */
-const attempt = async (options: DownloadOptions, partial: string, signal: AbortSignal, hashes: { current: ContentHashes }) => {
+const attempt = async (
+  options: DownloadOptions,
+  partial: string,
+  signal: AbortSignal,
+  hashes: { current: ContentHashes },
+) => {
   const { hub, file, onProgress } = options
   const url = resolveUrl(hub, file.path)
   let offset = fileSize(partial)
@@ -94,7 +100,12 @@ const attempt = async (options: DownloadOptions, partial: string, signal: AbortS
     throw new ConnectionLost(describe(error))
   }
   if (response.status === 401 || response.status === 403)
-    throw new HubAuthError({ repo: hub.repo, url, status: response.status, hadToken: hub.token !== undefined })
+    throw new HubAuthError({
+      repo: hub.repo,
+      url,
+      status: response.status,
+      hadToken: hub.token !== undefined,
+    })
   if (response.status === 416) {
     await response.body?.cancel()
     if (offset === file.size) return
@@ -109,11 +120,19 @@ const attempt = async (options: DownloadOptions, partial: string, signal: AbortS
     offset = 0
   }
   if (response.status !== 200 && response.status !== 206)
-    throw new HubRequestError({ url, status: response.status, reason: (await response.text().catch(() => "")).slice(0, 300) || response.statusText })
+    throw new HubRequestError({
+      url,
+      status: response.status,
+      reason: (await response.text().catch(() => "")).slice(0, 300) || response.statusText,
+    })
   if (response.status === 206) {
     const range = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")
     if (!range || Number(range[1]) !== offset)
-      throw new HubRequestError({ url, status: 206, reason: `asked for bytes from ${offset}, got Content-Range "${response.headers.get("content-range")}"` })
+      throw new HubRequestError({
+        url,
+        status: 206,
+        reason: `asked for bytes from ${offset}, got Content-Range "${response.headers.get("content-range")}"`,
+      })
   }
   onProgress({ _tag: "Started", file: file.path, size: file.size, resumeFrom: offset })
   const fd = fs.openSync(partial, offset === 0 ? "w" : "a")
@@ -123,7 +142,12 @@ const attempt = async (options: DownloadOptions, partial: string, signal: AbortS
     if (!response.body) throw new ConnectionLost("response has no body")
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       if (received + chunk.length > file.size)
-        throw new IntegrityError({ file: file.path, check: "size", expected: String(file.size), actual: `more than ${file.size}` })
+        throw new IntegrityError({
+          file: file.path,
+          check: "size",
+          expected: String(file.size),
+          actual: `more than ${file.size}`,
+        })
       fs.writeSync(fd, chunk)
       hashes.current.update(chunk)
       received += chunk.length
@@ -139,16 +163,38 @@ const attempt = async (options: DownloadOptions, partial: string, signal: AbortS
   } finally {
     fs.closeSync(fd)
   }
-  if (received < file.size) throw new ConnectionLost(`connection closed after ${received} of ${file.size} bytes`)
+  if (received < file.size)
+    throw new ConnectionLost(`connection closed after ${received} of ${file.size} bytes`)
 }
 
 const verify = (file: RemoteFile, partial: string, digest: { sha256: string; gitSha1: string }) => {
   const size = fileSize(partial)
-  if (size !== file.size) return new IntegrityError({ file: file.path, check: "size", expected: String(file.size), actual: String(size) })
+  if (size !== file.size)
+    return new IntegrityError({
+      file: file.path,
+      check: "size",
+      expected: String(file.size),
+      actual: String(size),
+    })
   if (file.sha256 && digest.sha256 !== file.sha256.toLowerCase())
-    return new IntegrityError({ file: file.path, check: "sha256", expected: file.sha256, actual: digest.sha256 })
-  if (!file.sha256 && file.gitSha1 && /^[0-9a-f]{40}$/i.test(file.gitSha1) && digest.gitSha1 !== file.gitSha1.toLowerCase())
-    return new IntegrityError({ file: file.path, check: "git-sha1", expected: file.gitSha1, actual: digest.gitSha1 })
+    return new IntegrityError({
+      file: file.path,
+      check: "sha256",
+      expected: file.sha256,
+      actual: digest.sha256,
+    })
+  if (
+    !file.sha256 &&
+    file.gitSha1 &&
+    /^[0-9a-f]{40}$/i.test(file.gitSha1) &&
+    digest.gitSha1 !== file.gitSha1.toLowerCase()
+  )
+    return new IntegrityError({
+      file: file.path,
+      check: "git-sha1",
+      expected: file.gitSha1,
+      actual: digest.gitSha1,
+    })
   return undefined
 }
 
@@ -168,7 +214,13 @@ const download = async (options: DownloadOptions, signal: AbortSignal): Promise<
       failures++
       const resumeFrom = fileSize(partial)
       if (failures > options.retries)
-        throw new DownloadIncompleteError({ file: file.path, partialPath: partial, received: resumeFrom, expected: file.size, reason: error.reason })
+        throw new DownloadIncompleteError({
+          file: file.path,
+          partialPath: partial,
+          received: resumeFrom,
+          expected: file.size,
+          reason: error.reason,
+        })
       onProgress({ _tag: "Retrying", file: file.path, attempt: failures, resumeFrom, reason: error.reason })
       await sleep(Math.min(options.retryDelayMs * 2 ** (failures - 1), 30_000), signal)
     }

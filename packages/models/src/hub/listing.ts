@@ -32,7 +32,9 @@ const causeText = (error: unknown): string => {
 }
 
 /** Lists the repository's top-level files with sizes and hashes (`GET /api/models/<repo>/tree/<revision>`). */
-export const listRepoFiles = (hub: HubLocation): Effect.Effect<ReadonlyMap<string, RemoteFile>, HubAuthError | HubRequestError> => {
+export const listRepoFiles = (
+  hub: HubLocation,
+): Effect.Effect<ReadonlyMap<string, RemoteFile>, HubAuthError | HubRequestError> => {
   const url = `${hub.endpoint}/api/models/${hub.repo}/tree/${encodeURIComponent(hub.revision)}`
   return Effect.tryPromise({
     try: async () => {
@@ -56,7 +58,8 @@ export const listRepoFiles = (hub: HubLocation): Effect.Effect<ReadonlyMap<strin
     },
     catch: (error) => {
       const status = statusOf(error)
-      if (status === 401 || status === 403) return new HubAuthError({ repo: hub.repo, url, status, hadToken: hub.token !== undefined })
+      if (status === 401 || status === 403)
+        return new HubAuthError({ repo: hub.repo, url, status, hadToken: hub.token !== undefined })
       return new HubRequestError({
         url,
         ...(status === undefined ? {} : { status }),

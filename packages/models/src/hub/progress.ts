@@ -4,7 +4,13 @@ export type ProgressEvent =
   | { readonly _tag: "Cached"; readonly file: string; readonly path: string; readonly size: number }
   | { readonly _tag: "Started"; readonly file: string; readonly size: number; readonly resumeFrom: number }
   | { readonly _tag: "Bytes"; readonly file: string; readonly received: number; readonly size: number }
-  | { readonly _tag: "Retrying"; readonly file: string; readonly attempt: number; readonly resumeFrom: number; readonly reason: string }
+  | {
+      readonly _tag: "Retrying"
+      readonly file: string
+      readonly attempt: number
+      readonly resumeFrom: number
+      readonly reason: string
+    }
   | { readonly _tag: "Verifying"; readonly file: string }
   | { readonly _tag: "Downloaded"; readonly file: string; readonly path: string; readonly size: number }
   | { readonly _tag: "Extracting"; readonly file: string; readonly into: string }
@@ -60,7 +66,8 @@ export const renderProgress = (
       case "Started":
         start = { time: now(), bytes: event.resumeFrom }
         lastDecile = -1
-        if (event.resumeFrom > 0) stream.write(`${event.file}: resuming at ${formatBytes(event.resumeFrom)}\n`)
+        if (event.resumeFrom > 0)
+          stream.write(`${event.file}: resuming at ${formatBytes(event.resumeFrom)}\n`)
         return
       case "Bytes": {
         if (interactive) {
@@ -73,7 +80,9 @@ export const renderProgress = (
         return
       }
       case "Retrying":
-        stream.write(`${interactive ? "\n" : ""}${event.file}: connection lost (${event.reason}); retry ${event.attempt} from ${formatBytes(event.resumeFrom)}\n`)
+        stream.write(
+          `${interactive ? "\n" : ""}${event.file}: connection lost (${event.reason}); retry ${event.attempt} from ${formatBytes(event.resumeFrom)}\n`,
+        )
         return
       case "Verifying":
         if (interactive) stream.write("\n")

@@ -71,7 +71,10 @@ const checkModelKind = (file: string, expected: ModelKind) =>
           new WrongModelError({
             path: file,
             expected: modelKindLabel(expected),
-            detected: detection.kind === "unknown" ? `${checkpoint.names.length} tensors of an unknown model` : modelKindLabel(detection.kind),
+            detected:
+              detection.kind === "unknown"
+                ? `${checkpoint.names.length} tensors of an unknown model`
+                : modelKindLabel(detection.kind),
             reason: detection.reason,
           }),
         )
@@ -124,7 +127,8 @@ const resolveLocal = (folder: string, wanted: ReadonlyArray<PersonaPlexFile>, on
     return { source: "local", folder, ...found } as ModelFiles
   })
 
-const cacheFolder = (config: ModelStoreConfig) => path.join(config.cacheDir, config.repo.replace("/", "--"), config.revision)
+const cacheFolder = (config: ModelStoreConfig) =>
+  path.join(config.cacheDir, config.repo.replace("/", "--"), config.revision)
 
 const completeInCache = (folder: string, key: PersonaPlexFile) => {
   const file = path.join(folder, PersonaPlexFiles[key])
@@ -140,7 +144,11 @@ const cachedFiles = (folder: string, wanted: ReadonlyArray<PersonaPlexFile>): Mo
   return { source: "cache", folder, ...found } as ModelFiles
 }
 
-const resolveFromHub = (config: ModelStoreConfig, wanted: ReadonlyArray<PersonaPlexFile>, onProgress: ProgressListener) =>
+const resolveFromHub = (
+  config: ModelStoreConfig,
+  wanted: ReadonlyArray<PersonaPlexFile>,
+  onProgress: ProgressListener,
+) =>
   Effect.gen(function* () {
     const folder = cacheFolder(config)
     const allCached = wanted.every((key) => completeInCache(folder, key))
@@ -186,10 +194,18 @@ const resolveFromHub = (config: ModelStoreConfig, wanted: ReadonlyArray<PersonaP
         )
       const dest = path.join(folder, name)
       const cachedSize = isFile(dest) ? fs.statSync(dest).size : -1
-      if (cachedSize === remote.size) onProgress({ _tag: "Cached", file: name, path: dest, size: remote.size })
+      if (cachedSize === remote.size)
+        onProgress({ _tag: "Cached", file: name, path: dest, size: remote.size })
       else {
         if (cachedSize >= 0) fs.rmSync(dest)
-        yield* downloadFile({ hub, file: remote, dest, retries: config.retries, retryDelayMs: config.retryDelayMs, onProgress })
+        yield* downloadFile({
+          hub,
+          file: remote,
+          dest,
+          retries: config.retries,
+          retryDelayMs: config.retryDelayMs,
+          onProgress,
+        })
         downloaded = true
       }
       withPath(found, key, dest)
@@ -209,7 +225,9 @@ const makeStore = (config: ModelStoreConfig): ModelStoreShape => {
   const resolve = (options: ResolveOptions = {}) => {
     const wanted = options.files ?? ALL_FILES
     const onProgress = options.onProgress ?? (() => {})
-    const files = config.localDir ? resolveLocal(config.localDir, wanted, onProgress) : resolveFromHub(config, wanted, onProgress)
+    const files = config.localDir
+      ? resolveLocal(config.localDir, wanted, onProgress)
+      : resolveFromHub(config, wanted, onProgress)
     return Effect.flatMap(files, (resolved) => checkKinds(resolved, wanted))
   }
   const fetch = (options: Omit<ResolveOptions, "onProgress"> = {}) =>
@@ -227,7 +245,9 @@ const makeStore = (config: ModelStoreConfig): ModelStoreShape => {
  * Where the PersonaPlex release files come from: a local folder (offline), or the Hugging Face
  * hub through a cache with resumable, verified downloads.
  */
-export class ModelStore extends Context.Service<ModelStore, ModelStoreShape>()("@personaplex/models/ModelStore") {
+export class ModelStore extends Context.Service<ModelStore, ModelStoreShape>()(
+  "@personaplex/models/ModelStore",
+) {
   /** Configuration from the environment (see `modelStoreConfig`) plus overrides. */
   static layer(overrides: Partial<ModelStoreConfig> = {}): Layer.Layer<ModelStore> {
     return Layer.sync(ModelStore, () => ModelStore.of(makeStore(modelStoreConfig(overrides))))

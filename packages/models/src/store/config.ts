@@ -29,11 +29,18 @@ export const DEFAULT_ENDPOINT = "https://huggingface.co"
 export const defaultCacheDir = (env: Env = process.env): string =>
   env.PERSONAPLEX_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "personaplex")
 
-const truthy = (value: string | undefined) => value !== undefined && ["1", "true", "yes", "on"].includes(value.toLowerCase())
+const truthy = (value: string | undefined) =>
+  value !== undefined && ["1", "true", "yes", "on"].includes(value.toLowerCase())
 
 /** The configuration from the environment (HF_ENDPOINT, HF_TOKEN / token file, HF_HUB_OFFLINE, PERSONAPLEX_CACHE) plus overrides. */
-export const modelStoreConfig = (overrides: Partial<ModelStoreConfig> = {}, env: Env = process.env): ModelStoreConfig => {
-  const found = overrides.token === undefined ? findHuggingFaceToken(env) : { token: overrides.token, source: overrides.tokenSource ?? "option" }
+export const modelStoreConfig = (
+  overrides: Partial<ModelStoreConfig> = {},
+  env: Env = process.env,
+): ModelStoreConfig => {
+  const found =
+    overrides.token === undefined
+      ? findHuggingFaceToken(env)
+      : { token: overrides.token, source: overrides.tokenSource ?? "option" }
   const endpoint = (overrides.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, "")
   return {
     cacheDir: overrides.cacheDir ?? defaultCacheDir(env),

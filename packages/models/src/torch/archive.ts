@@ -86,21 +86,26 @@ export const readTorchArchive = (bytes: Uint8Array): unknown => {
   try {
     entries = unzipSync(bytes)
   } catch (error) {
-    throw new TorchArchiveError(`not a zip archive (${(error as Error).message}); torch.save files before PyTorch 1.6 are not supported`)
+    throw new TorchArchiveError(
+      `not a zip archive (${(error as Error).message}); torch.save files before PyTorch 1.6 are not supported`,
+    )
   }
   const pickleName = Object.keys(entries).find((name) => /^[^/]+\/data\.pkl$/.test(name))
   if (!pickleName) throw new TorchArchiveError("zip holds no <archive>/data.pkl: not a torch.save file")
   const prefix = pickleName.slice(0, -"data.pkl".length)
   const byteorder = entries[`${prefix}byteorder`]
   if (byteorder && new TextDecoder().decode(byteorder).trim() !== "little")
-    throw new TorchArchiveError(`storages are ${new TextDecoder().decode(byteorder).trim()}-endian; only little-endian is supported`)
+    throw new TorchArchiveError(
+      `storages are ${new TextDecoder().decode(byteorder).trim()}-endian; only little-endian is supported`,
+    )
   const storages = new Map<string, Storage>()
   const loadStorage = (pid: unknown): Storage => {
     if (!Array.isArray(pid) || pid[0] !== "storage")
       throw new TorchArchiveError(`unsupported persistent id ${JSON.stringify(pid)}`)
     const [, type, key, location] = pid as [string, unknown, unknown, unknown]
     const typeName = (type as { name?: unknown })?.name
-    const kind = typeof typeName === "string" ? STORAGE_DTYPES[typeName as keyof typeof STORAGE_DTYPES] : undefined
+    const kind =
+      typeof typeName === "string" ? STORAGE_DTYPES[typeName as keyof typeof STORAGE_DTYPES] : undefined
     if (!kind) throw new TorchArchiveError(`unsupported storage type ${String(typeName)}`)
     const name = `${prefix}data/${String(key)}`
     const cached = storages.get(name)
@@ -108,7 +113,9 @@ export const readTorchArchive = (bytes: Uint8Array): unknown => {
     const data = entries[name]
     if (!data) throw new TorchArchiveError(`storage ${name} is missing from the zip`)
     if (data.length % kind.bytes !== 0)
-      throw new TorchArchiveError(`storage ${name} holds ${data.length} bytes, not a whole number of ${kind.dtype} elements`)
+      throw new TorchArchiveError(
+        `storage ${name} holds ${data.length} bytes, not a whole number of ${kind.dtype} elements`,
+      )
     const storage = { dtype: kind.dtype, elementBytes: kind.bytes, location: String(location), bytes: data }
     storages.set(name, storage)
     return storage
@@ -116,15 +123,25 @@ export const readTorchArchive = (bytes: Uint8Array): unknown => {
   const rebuildTensor = (storage: Storage, offset: unknown, size: unknown, stride: unknown): TorchTensor => {
     const shape = asIntArray(size, "tensor size")
     const strides = asIntArray(stride, "tensor stride")
-    if (strides.length !== shape.length) throw new TorchArchiveError(`tensor size [${shape}] and stride [${strides}] disagree`)
+    if (strides.length !== shape.length)
+      throw new TorchArchiveError(`tensor size [${shape}] and stride [${strides}] disagree`)
     if (typeof offset !== "number") throw new TorchArchiveError("tensor storage offset is not an integer")
-    return { dtype: storage.dtype, shape, location: storage.location, bytes: copyStrided(storage, offset, shape, strides) }
+    return {
+      dtype: storage.dtype,
+      shape,
+      location: storage.location,
+      bytes: copyStrided(storage, offset, shape, strides),
+    }
   }
   const globals: Record<string, unknown> = {
     "torch._utils._rebuild_tensor_v2": rebuildTensor,
     "torch._utils._rebuild_tensor": rebuildTensor,
     "torch._utils._rebuild_parameter": (tensor: TorchTensor) => tensor,
-    "torch._tensor._rebuild_from_type_v2": (fn: (...args: unknown[]) => unknown, _type: unknown, args: unknown[]) => fn(...args),
+    "torch._tensor._rebuild_from_type_v2": (
+      fn: (...args: unknown[]) => unknown,
+      _type: unknown,
+      args: unknown[],
+    ) => fn(...args),
     "collections.OrderedDict": () => new Map(),
     "torch.Tensor": { name: "Tensor" },
   }

@@ -37,12 +37,21 @@ export const unpickle = (bytes: Uint8Array, hooks: PickleHooks): unknown => {
   const need = (n: number) => {
     if (pos + n > bytes.length) throw new PickleError(`pickle truncated at byte ${pos}`)
   }
-  const u8 = () => (need(1), bytes[pos++]!)
-  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true))
-  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true))
-  const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true))
-  const u64 = () => (need(8), (pos += 8), Number(view.getBigUint64(pos - 8, true)))
-  const take = (n: number) => (need(n), (pos += n), bytes.subarray(pos - n, pos))
+  const advance = (n: number) => {
+    need(n)
+    const at = pos
+    pos += n
+    return at
+  }
+  const u8 = () => bytes[advance(1)]!
+  const u16 = () => view.getUint16(advance(2), true)
+  const u32 = () => view.getUint32(advance(4), true)
+  const i32 = () => view.getInt32(advance(4), true)
+  const u64 = () => Number(view.getBigUint64(advance(8), true))
+  const take = (n: number) => {
+    const at = advance(n)
+    return bytes.subarray(at, at + n)
+  }
   const line = () => {
     const end = bytes.indexOf(0x0a, pos)
     if (end < 0) throw new PickleError(`unterminated text line at byte ${pos}`)
@@ -71,7 +80,9 @@ export const unpickle = (bytes: Uint8Array, hooks: PickleHooks): unknown => {
     let value = 0n
     for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]!)
     if (raw[raw.length - 1]! & 0x80) value -= 1n << BigInt(8 * raw.length)
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value
   }
   const call = (fn: unknown, args: unknown) => {
     if (typeof fn !== "function") {
@@ -131,9 +142,7 @@ export const unpickle = (bytes: Uint8Array, hooks: PickleHooks): unknown => {
         stack.push(signedLong(take(u32())))
         break
       case 0x47: // BINFLOAT (big-endian double)
-        need(8)
-        stack.push(view.getFloat64(pos, false))
-        pos += 8
+        stack.push(view.getFloat64(advance(8), false))
         break
       case 0x58: // BINUNICODE
         stack.push(utf8.decode(take(u32())))

@@ -54,32 +54,50 @@ class VoicePromptProblem extends Error {}
 
 /** Validates and converts the decoded archive; throws a VoicePromptProblem describing the first problem. */
 const parseVoicePrompt = (content: unknown): TorchVoicePrompt => {
-  if (!(content instanceof Map)) throw new VoicePromptProblem(`holds a ${Array.isArray(content) ? "list" : typeof content}, not a dict of tensors`)
+  if (!(content instanceof Map))
+    throw new VoicePromptProblem(
+      `holds a ${Array.isArray(content) ? "list" : typeof content}, not a dict of tensors`,
+    )
   const embeddings = content.get("embeddings")
   const cache = content.get("cache")
-  if (!isTensor(embeddings)) throw new VoicePromptProblem(`has no "embeddings" tensor (keys: ${[...content.keys()].join(", ")})`)
-  if (!isTensor(cache)) throw new VoicePromptProblem(`has no "cache" tensor (keys: ${[...content.keys()].join(", ")})`)
+  if (!isTensor(embeddings))
+    throw new VoicePromptProblem(`has no "embeddings" tensor (keys: ${[...content.keys()].join(", ")})`)
+  if (!isTensor(cache))
+    throw new VoicePromptProblem(`has no "cache" tensor (keys: ${[...content.keys()].join(", ")})`)
   const shape = embeddings.shape
   if (shape.length !== 4 || shape[1] !== 1 || shape[2] !== 1)
     throw new VoicePromptProblem(`"embeddings" has shape [${shape}], expected [frames, 1, 1, dim]`)
   const values = toFloat32(embeddings)
-  if (!values) throw new VoicePromptProblem(`"embeddings" is ${embeddings.dtype}, expected bfloat16, float16 or float32`)
+  if (!values)
+    throw new VoicePromptProblem(`"embeddings" is ${embeddings.dtype}, expected bfloat16, float16 or float32`)
   const cacheShape = cache.shape
-  if (cacheShape.length !== 3 || cacheShape[0] !== 1 || cacheShape[1] !== VOICE_CACHE_STREAMS || cacheShape[2] !== VOICE_CACHE_SLOTS)
-    throw new VoicePromptProblem(`"cache" has shape [${cacheShape}], expected [1, ${VOICE_CACHE_STREAMS}, ${VOICE_CACHE_SLOTS}]`)
+  if (
+    cacheShape.length !== 3 ||
+    cacheShape[0] !== 1 ||
+    cacheShape[1] !== VOICE_CACHE_STREAMS ||
+    cacheShape[2] !== VOICE_CACHE_SLOTS
+  )
+    throw new VoicePromptProblem(
+      `"cache" has shape [${cacheShape}], expected [1, ${VOICE_CACHE_STREAMS}, ${VOICE_CACHE_SLOTS}]`,
+    )
   const tokens = toInt32(cache)
-  if (!tokens) throw new VoicePromptProblem(`"cache" is ${cache.dtype} or out of int32 range, expected int64 token ids`)
+  if (!tokens)
+    throw new VoicePromptProblem(`"cache" is ${cache.dtype} or out of int32 range, expected int64 token ids`)
   return { embeddings: values, frames: shape[0]!, dim: shape[3]!, cache: tokens }
 }
 
 /** Parses the bytes of an upstream voice prompt `.pt`; see `readTorchVoicePrompt`. */
-export const decodeTorchVoicePrompt = (bytes: Uint8Array, path = "<bytes>"): Effect.Effect<TorchVoicePrompt, TorchFormatError> =>
+export const decodeTorchVoicePrompt = (
+  bytes: Uint8Array,
+  path = "<bytes>",
+): Effect.Effect<TorchVoicePrompt, TorchFormatError> =>
   Effect.try({
     try: () => parseVoicePrompt(readTorchArchive(bytes)),
     catch: (error) =>
       new TorchFormatError({
         path,
-        reason: error instanceof VoicePromptProblem ? `voice prompt ${error.message}` : (error as Error).message,
+        reason:
+          error instanceof VoicePromptProblem ? `voice prompt ${error.message}` : (error as Error).message,
       }),
   })
 
@@ -94,7 +112,10 @@ export const readTorchVoicePrompt = (path: string): Effect.Effect<TorchVoiceProm
       catch: (error) =>
         new TorchFormatError({
           path,
-          reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : `cannot read (${(error as Error).message})`,
+          reason:
+            (error as NodeJS.ErrnoException).code === "ENOENT"
+              ? "no such file"
+              : `cannot read (${(error as Error).message})`,
         }),
     }),
     (bytes) => decodeTorchVoicePrompt(bytes, path),

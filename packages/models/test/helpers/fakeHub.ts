@@ -17,7 +17,8 @@ export interface RecordedRequest {
 }
 
 const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).digest("hex")
-const gitSha1 = (data: Uint8Array) => crypto.createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex")
+const gitSha1 = (data: Uint8Array) =>
+  crypto.createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex")
 
 /**
  * A Hugging Face hub stand-in on 127.0.0.1: `GET /api/models/<repo>/tree/<rev>` (the listing
@@ -57,7 +58,9 @@ export class FakeHub {
 
   downloads(file: string): ReadonlyArray<RecordedRequest> {
     const target = this.files.find((f) => f.path === file)!
-    return this.requests.filter((r) => r.url.endsWith(`/resolve/main/${file}`) || r.url === `/cdn/${sha256(target.content)}`)
+    return this.requests.filter(
+      (r) => r.url.endsWith(`/resolve/main/${file}`) || r.url === `/cdn/${sha256(target.content)}`,
+    )
   }
 
   private authorized(req: http.IncomingMessage, res: http.ServerResponse): boolean {
@@ -65,12 +68,20 @@ export class FakeHub {
     const auth = req.headers.authorization
     if (!auth) {
       res.writeHead(401, { "content-type": "application/json", "x-error-code": "GatedRepo" })
-      res.end(JSON.stringify({ error: `Access to model ${this.repo} is restricted. You must have access to it and be authenticated to access it. Please log in.` }))
+      res.end(
+        JSON.stringify({
+          error: `Access to model ${this.repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+        }),
+      )
       return false
     }
     if (auth !== `Bearer ${this.access.token}`) {
       res.writeHead(403, { "content-type": "application/json" })
-      res.end(JSON.stringify({ error: `Access to model ${this.repo} is restricted and you are not in the authorized list.` }))
+      res.end(
+        JSON.stringify({
+          error: `Access to model ${this.repo} is restricted and you are not in the authorized list.`,
+        }),
+      )
       return false
     }
     return true
@@ -94,7 +105,11 @@ export class FakeHub {
             f.lfs
               ? {
                   type: "file",
-                  oid: gitSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.content)}\n`)),
+                  oid: gitSha1(
+                    Buffer.from(
+                      `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.content)}\n`,
+                    ),
+                  ),
                   size: f.content.length,
                   path: f.path,
                   lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 },
@@ -111,7 +126,11 @@ export class FakeHub {
       const file = this.files.find((f) => f.path === decodeURIComponent(pathname.slice(resolvePrefix.length)))
       if (!file) return this.notFound(res)
       if (file.lfs) {
-        res.writeHead(302, { location: `${this.url}/cdn/${sha256(file.content)}`, "x-linked-size": String(file.content.length), "x-linked-etag": `"${sha256(file.content)}"` })
+        res.writeHead(302, {
+          location: `${this.url}/cdn/${sha256(file.content)}`,
+          "x-linked-size": String(file.content.length),
+          "x-linked-etag": `"${sha256(file.content)}"`,
+        })
         res.end()
         return
       }

@@ -16,9 +16,17 @@ const bf16 = (name: string, shape: ReadonlyArray<number>): TensorToWrite => {
  * A Moshi-LM-shaped checkpoint with tiny widths: `steps` = 8 writes the older layout
  * (self-attention for 8 depformer steps, per-step modules 0..7, depformer_emb 0..6).
  */
-export const writeTinyLm = (file: string, steps: 8 | 16, dims = { dim: 16, depformerDim: 8, layers: 1, depformerLayers: 2 }) => {
+export const writeTinyLm = (
+  file: string,
+  steps: 8 | 16,
+  dims = { dim: 16, depformerDim: 8, layers: 1, depformerLayers: 2 },
+) => {
   const { dim, depformerDim: dd, layers, depformerLayers } = dims
-  const tensors: TensorToWrite[] = [bf16("text_emb.weight", [33, dim]), bf16("text_linear.weight", [32, dim]), bf16("out_norm.alpha", [1, 1, dim])]
+  const tensors: TensorToWrite[] = [
+    bf16("text_emb.weight", [33, dim]),
+    bf16("text_linear.weight", [32, dim]),
+    bf16("out_norm.alpha", [1, 1, dim]),
+  ]
   for (let k = 0; k < 16; k++) tensors.push(bf16(`emb.${k}.weight`, [17, dim]))
   for (let l = 0; l < layers; l++) {
     tensors.push(bf16(`transformer.layers.${l}.self_attn.in_proj_weight`, [3 * dim, dim]))

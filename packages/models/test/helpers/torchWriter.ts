@@ -66,7 +66,8 @@ class PickleWriter {
   }
 }
 
-const contiguousStride = (shape: ReadonlyArray<number>) => shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1))
+const contiguousStride = (shape: ReadonlyArray<number>) =>
+  shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1))
 
 /** data.pkl of `torch.save({name: tensor, ...})`: a dict whose tensors reference storages 0, 1, ... */
 export const torchPickle = (tensors: ReadonlyArray<readonly [string, TorchTensorSpec]>): Uint8Array => {
@@ -147,7 +148,10 @@ export const storedZip = (entries: ReadonlyArray<readonly [string, Uint8Array]>)
 }
 
 /** The bytes of `torch.save(dict_of_tensors, "<archive>.pt")`. */
-export const torchSave = (archive: string, tensors: ReadonlyArray<readonly [string, TorchTensorSpec]>): Uint8Array =>
+export const torchSave = (
+  archive: string,
+  tensors: ReadonlyArray<readonly [string, TorchTensorSpec]>,
+): Uint8Array =>
   storedZip([
     [`${archive}/data.pkl`, torchPickle(tensors)],
     [`${archive}/byteorder`, Buffer.from("little")],
@@ -157,7 +161,14 @@ export const torchSave = (archive: string, tensors: ReadonlyArray<readonly [stri
   ])
 
 /** An upstream-style voice prompt: embeddings [frames,1,1,dim] bf16 and cache [1,17,4] int64. */
-export const voicePromptPt = (archive: string, embeddingsBf16: Uint16Array, frames: number, dim: number, cache: BigInt64Array, cacheLocation = "cpu") =>
+export const voicePromptPt = (
+  archive: string,
+  embeddingsBf16: Uint16Array,
+  frames: number,
+  dim: number,
+  cache: BigInt64Array,
+  cacheLocation = "cpu",
+) =>
   torchSave(archive, [
     [
       "embeddings",
