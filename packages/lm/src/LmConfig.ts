@@ -58,7 +58,10 @@ const num = (json: Record<string, unknown>, key: string): number => {
 
 const expectValue = (json: Record<string, unknown>, key: string, expected: unknown) => {
   if (key in json && json[key] !== expected)
-    throw new LmConfigError({ field: key, reason: `only ${JSON.stringify(expected)} is supported, found ${JSON.stringify(json[key])}` })
+    throw new LmConfigError({
+      field: key,
+      reason: `only ${JSON.stringify(expected)} is supported, found ${JSON.stringify(json[key])}`,
+    })
 }
 
 /**
@@ -66,9 +69,13 @@ const expectValue = (json: Record<string, unknown>, key: string, expected: unkno
  * `"config"` object). Throws `LmConfigError` naming the field.
  */
 const fromJson = (input: unknown): LmConfig => {
-  if (typeof input !== "object" || input === null) throw new LmConfigError({ field: "(root)", reason: "not an object" })
+  if (typeof input !== "object" || input === null)
+    throw new LmConfigError({ field: "(root)", reason: "not an object" })
   const root = input as Record<string, unknown>
-  const json = (typeof root.config === "object" && root.config !== null ? root.config : root) as Record<string, unknown>
+  const json = (typeof root.config === "object" && root.config !== null ? root.config : root) as Record<
+    string,
+    unknown
+  >
   expectValue(json, "gating", "silu")
   expectValue(json, "depformer_gating", "silu")
   expectValue(json, "norm", "rms_norm_f32")
@@ -82,7 +89,11 @@ const fromJson = (input: unknown): LmConfig => {
   const depformerDim = num(json, "depformer_dim")
   const delays = json.delays
   const nQ = num(json, "n_q")
-  if (!Array.isArray(delays) || delays.length !== nQ + 1 || !delays.every((d) => Number.isInteger(d) && d >= 0))
+  if (
+    !Array.isArray(delays) ||
+    delays.length !== nQ + 1 ||
+    !delays.every((d) => Number.isInteger(d) && d >= 0)
+  )
     throw new LmConfigError({ field: "delays", reason: `expected ${nQ + 1} non-negative integers` })
   const depFf =
     typeof json.depformer_dim_feedforward === "number"
@@ -104,19 +115,27 @@ const fromJson = (input: unknown): LmConfig => {
     depformerNumLayers: num(json, "depformer_num_layers"),
     depformerFfnHidden: gatingHidden(depformerDim, depFf),
     delays: delays as number[],
-    existingTextPaddingId: typeof json.existing_text_padding_id === "number" ? json.existing_text_padding_id : 3,
+    existingTextPaddingId:
+      typeof json.existing_text_padding_id === "number" ? json.existing_text_padding_id : 3,
   }
   validate(config)
   return config
 }
 
 const validate = (c: LmConfig) => {
-  if (c.dim % c.numHeads !== 0) throw new LmConfigError({ field: "num_heads", reason: `dim ${c.dim} is not a multiple of ${c.numHeads}` })
+  if (c.dim % c.numHeads !== 0)
+    throw new LmConfigError({ field: "num_heads", reason: `dim ${c.dim} is not a multiple of ${c.numHeads}` })
   if (c.depformerDim % c.depformerNumHeads !== 0)
-    throw new LmConfigError({ field: "depformer_num_heads", reason: `depformer_dim ${c.depformerDim} is not a multiple of ${c.depformerNumHeads}` })
-  if (c.nQ !== 16) throw new LmConfigError({ field: "n_q", reason: `PersonaPlex streams need n_q 16, found ${c.nQ}` })
-  if (c.depQ < 8 || c.depQ > c.nQ) throw new LmConfigError({ field: "dep_q", reason: `expected 8..${c.nQ}, found ${c.depQ}` })
-  if (Math.max(...c.delays) > 1) throw new LmConfigError({ field: "delays", reason: "delays above 1 are not supported (token ring of 4)" })
+    throw new LmConfigError({
+      field: "depformer_num_heads",
+      reason: `depformer_dim ${c.depformerDim} is not a multiple of ${c.depformerNumHeads}`,
+    })
+  if (c.nQ !== 16)
+    throw new LmConfigError({ field: "n_q", reason: `PersonaPlex streams need n_q 16, found ${c.nQ}` })
+  if (c.depQ < 8 || c.depQ > c.nQ)
+    throw new LmConfigError({ field: "dep_q", reason: `expected 8..${c.nQ}, found ${c.depQ}` })
+  if (Math.max(...c.delays) > 1)
+    throw new LmConfigError({ field: "delays", reason: "delays above 1 are not supported (token ring of 4)" })
 }
 
 export const LmConfig = { personaplex, fromJson }

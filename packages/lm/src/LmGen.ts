@@ -2,7 +2,7 @@ import type { CodecError, MimiCodec } from "@personaplex/codec"
 import type { OrtSession } from "@personaplex/runtime"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import { DEFAULT_SILENCE_FRAMES, STREAMS, ZERO_TOKEN } from "./constants.ts"
-import { LmInputError, type LmError } from "./errors.ts"
+import { type LmError, LmInputError } from "./errors.ts"
 import { type StepResult, stepTokens } from "./generation.ts"
 import type { LmConfig } from "./LmConfig.ts"
 import { MoshiLm, type MoshiLmOptions, type MoshiLmShape, type MoshiLmState } from "./MoshiLm.ts"
@@ -71,21 +71,36 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
     })
 
     const checkUser = (codes: Int32Array) =>
-      codes.length === 8 ? Effect.void : Effect.fail(new LmInputError({ field: "userCodes", reason: `expected 8 codes, found ${codes.length}` }))
+      codes.length === 8
+        ? Effect.void
+        : Effect.fail(
+            new LmInputError({ field: "userCodes", reason: `expected 8 codes, found ${codes.length}` }),
+          )
 
-    const stepFrame = (userCodes: Int32Array) => Effect.andThen(checkUser(userCodes), serial(step({ user: userCodes })))
+    const stepFrame = (userCodes: Int32Array) =>
+      Effect.andThen(checkUser(userCodes), serial(step({ user: userCodes })))
 
     /** §5.2 TS shortcut: one temporal step per stored embedding (token inputs −1 embed to zero), then the saved ring. */
     const replay = (voice: CachedVoicePrompt) =>
       Effect.gen(function* () {
         if (voice.embeddings.length !== voice.frames * config.dim)
-          return yield* new LmInputError({ field: "voice.embeddings", reason: `${voice.embeddings.length} values for ${voice.frames} frames of ${config.dim}` })
+          return yield* new LmInputError({
+            field: "voice.embeddings",
+            reason: `${voice.embeddings.length} values for ${voice.frames} frames of ${config.dim}`,
+          })
         if (voice.cache.length !== STREAMS * 4)
-          return yield* new LmInputError({ field: "voice.cache", reason: `${voice.cache.length} values, expected ${STREAMS * 4}` })
+          return yield* new LmInputError({
+            field: "voice.cache",
+            reason: `${voice.cache.length} values, expected ${STREAMS * 4}`,
+          })
         const tokens = new Int32Array(STREAMS).fill(ZERO_TOKEN)
         for (let i = 0; i < voice.frames; i++)
           yield* Effect.uninterruptible(
-            lm.temporal({ tokens, extraEmbedding: voice.embeddings.subarray(i * config.dim, (i + 1) * config.dim), text: samplers.text() }),
+            lm.temporal({
+              tokens,
+              extraEmbedding: voice.embeddings.subarray(i * config.dim, (i + 1) * config.dim),
+              text: samplers.text(),
+            }),
           )
         ring.restoreAfterReplay(voice.frames, voice.cache)
       })
@@ -95,7 +110,10 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
         Effect.gen(function* () {
           const silenceFrames = system.silenceFrames ?? DEFAULT_SILENCE_FRAMES
           if (!Number.isInteger(silenceFrames) || silenceFrames < 0)
-            return yield* new LmInputError({ field: "silenceFrames", reason: `expected a non-negative integer, found ${silenceFrames}` })
+            return yield* new LmInputError({
+              field: "silenceFrames",
+              reason: `expected a non-negative integer, found ${silenceFrames}`,
+            })
           yield* reset
           if (system.voice?._tag === "Audio") yield* voicePhaseFromAudio(system.voice.pcm, step)
           else if (system.voice?._tag === "Cached") yield* replay(system.voice)
@@ -109,7 +127,7 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
           yield* reset
           const embeddings = yield* voicePhaseFromAudio(pcm, step)
           const flat = new Float32Array(embeddings.length * config.dim)
-          embeddings.forEach((e, i) => flat.set(e, i * config.dim))
+          for (const [i, e] of embeddings.entries()) flat.set(e, i * config.dim)
           return VoicePrompt.cached(flat, embeddings.length, ring.cache.slice())
         }),
       )

@@ -91,14 +91,26 @@ export interface MoshiLmShape {
 
 const MAX_INLINE_BYTES = 1.8 * 2 ** 30
 
-const int64 = (values: ArrayLike<number>): OrtTensor => ({ type: "int64", dims: [values.length], data: BigInt64Array.from(Array.from(values, BigInt)) })
+const int64 = (values: ArrayLike<number>): OrtTensor => ({
+  type: "int64",
+  dims: [values.length],
+  data: BigInt64Array.from(Array.from(values, BigInt)),
+})
 const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
 
 /** Build the two graphs from the checkpoint (weights widened to f32 or quantized). */
-const buildGraphs = (config: LmConfig, options: Required<Pick<MoshiLmOptions, "quantization" | "depformerSteps" | "upstreamRingQuirk">> & { context: number; checkpoint: string }) =>
+const buildGraphs = (
+  config: LmConfig,
+  options: Required<Pick<MoshiLmOptions, "quantization" | "depformerSteps" | "upstreamRingQuirk">> & {
+    context: number
+    checkpoint: string
+  },
+) =>
   Effect.gen(function* () {
     const checkpoint = yield* Checkpoint.open(options.checkpoint).pipe(
-      Effect.mapError((e) => new LmWeightsError({ checkpoint: options.checkpoint, tensor: "(file)", reason: e.message })),
+      Effect.mapError(
+        (e) => new LmWeightsError({ checkpoint: options.checkpoint, tensor: "(file)", reason: e.message }),
+      ),
     )
     return yield* Effect.try({
       try: () => {
@@ -109,7 +121,9 @@ const buildGraphs = (config: LmConfig, options: Required<Pick<MoshiLmOptions, "q
         return { temporal, depformer }
       },
       catch: (error) =>
-        error instanceof LmWeightsError ? error : new LmRuntimeError({ stage: "build", reason: (error as Error).message ?? String(error) }),
+        error instanceof LmWeightsError
+          ? error
+          : new LmRuntimeError({ stage: "build", reason: (error as Error).message ?? String(error) }),
     })
   }).pipe(Effect.scoped)
 
@@ -125,22 +139,46 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
     return Effect.gen(function* () {
       const config = options.config ?? LmConfig.personaplex
       const context = options.context ?? config.context
-      if (!Number.isInteger(context) || context < 1) return yield* new LmConfigError({ field: "context", reason: `expected a positive integer, found ${context}` })
+      if (!Number.isInteger(context) || context < 1)
+        return yield* new LmConfigError({
+          field: "context",
+          reason: `expected a positive integer, found ${context}`,
+        })
       const depformerSteps = options.depformerSteps ?? 8
       if (depformerSteps !== 8 && depformerSteps !== 16)
-        return yield* new LmConfigError({ field: "depformerSteps", reason: `expected 8 or 16, found ${depformerSteps}` })
+        return yield* new LmConfigError({
+          field: "depformerSteps",
+          reason: `expected 8 or 16, found ${depformerSteps}`,
+        })
       const quantization = options.quantization ?? "none"
       if (!["none", "int8", "int4"].includes(quantization))
-        return yield* new LmConfigError({ field: "quantization", reason: `expected "none", "int8" or "int4", found ${quantization}` })
+        return yield* new LmConfigError({
+          field: "quantization",
+          reason: `expected "none", "int8" or "int4", found ${quantization}`,
+        })
       const upstreamRingQuirk = options.upstreamRingQuirk ?? false
-      const graphs = yield* buildGraphs(config, { checkpoint: options.checkpoint, context, quantization, depformerSteps, upstreamRingQuirk })
+      const graphs = yield* buildGraphs(config, {
+        checkpoint: options.checkpoint,
+        context,
+        quantization,
+        depformerSteps,
+        upstreamRingQuirk,
+      })
 
       let tempDir: string | undefined
-      yield* Effect.addFinalizer(() => Effect.sync(() => tempDir && fs.rmSync(tempDir, { recursive: true, force: true })))
-      const dir = () => options.graphDir ?? (tempDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "personaplex-lm-")))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => tempDir && fs.rmSync(tempDir, { recursive: true, force: true })),
+      )
+      const dir = () => {
+        if (options.graphDir) return options.graphDir
+        tempDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "personaplex-lm-"))
+        return tempDir
+      }
       const ort = yield* OrtSession
       const open = (g: GraphBuilder) =>
-        Effect.suspend(() => ort.open({ model: modelSource(g, dir), disablePrepacking: g.initializerBytes >= MAX_INLINE_BYTES })).pipe(
+        Effect.suspend(() =>
+          ort.open({ model: modelSource(g, dir), disablePrepacking: g.initializerBytes >= MAX_INLINE_BYTES }),
+        ).pipe(
           Effect.mapError((e) => new LmRuntimeError({ stage: "open", reason: `${g.name}: ${e.message}` })),
         )
       const temporalSession: Session = yield* open(graphs.temporal)
@@ -153,7 +191,12 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
 
       const checkSampler = (s: Sampler, vocab: number, rows: number, stage: "temporal" | "depformer") =>
         s.noise.length !== vocab * rows
-          ? Effect.fail(new LmRuntimeError({ stage, reason: `sampling noise has ${s.noise.length} values, expected ${vocab * rows}` }))
+          ? Effect.fail(
+              new LmRuntimeError({
+                stage,
+                reason: `sampling noise has ${s.noise.length} values, expected ${vocab * rows}`,
+              }),
+            )
           : Effect.void
 
       const temporal = (input: TemporalInput) =>
@@ -179,7 +222,10 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
             .run(feeds, fetches)
             .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "temporal", reason: e.message })))
           // Commit the new state in one synchronous step: an interrupted run leaves the previous state intact.
-          caches = Array.from({ length: numLayers }, (_, l) => out[TemporalIo.cacheOut(l)]!.data as Float32Array)
+          caches = Array.from(
+            { length: numLayers },
+            (_, l) => out[TemporalIo.cacheOut(l)]!.data as Float32Array,
+          )
           position += 1
           const result: TemporalOutput = {
             hidden: out[TemporalIo.hidden]!.data as Float32Array,
@@ -200,7 +246,11 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
                 [DepformerIo.hidden]: f32(input.hidden, [1, dim]),
                 [DepformerIo.text]: int64([input.text]),
                 [DepformerIo.forced]: int64(input.forced.subarray(0, S)),
-                [DepformerIo.forcedMask]: { type: "bool", dims: [S], data: Uint8Array.from(input.forcedMask.subarray(0, S)) },
+                [DepformerIo.forcedMask]: {
+                  type: "bool",
+                  dims: [S],
+                  data: Uint8Array.from(input.forcedMask.subarray(0, S)),
+                },
                 [DepformerIo.noise]: f32(input.audio.noise, [S, card]),
                 [DepformerIo.temperature]: f32(Float32Array.of(input.audio.temperature), [1]),
                 [DepformerIo.topK]: int64([Math.min(card, Math.max(1, input.audio.topK))]),
@@ -230,7 +280,12 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         snapshot: Effect.sync(() => ({ position, caches: caches.map((c) => c.slice()) })),
         restore: (state) =>
           state.caches.length !== numLayers || state.caches.some((c) => c.length !== cacheSize)
-            ? Effect.fail(new LmConfigError({ field: "state", reason: `snapshot does not match ${numLayers} layers of [2, ${context}, ${dim}]` }))
+            ? Effect.fail(
+                new LmConfigError({
+                  field: "state",
+                  reason: `snapshot does not match ${numLayers} layers of [2, ${context}, ${dim}]`,
+                }),
+              )
             : Effect.sync(() => {
                 position = state.position
                 caches = state.caches.map((c) => c.slice())

@@ -105,7 +105,10 @@ export class TokenRing {
     for (let j = 0; j < 16; j++) write(1 + j, j < audio.length ? audio[j] : undefined)
     this.offset = n + 1
     if (n <= this.maxDelay) return undefined
-    return Int32Array.from({ length: STREAMS }, (_, k) => this.cache[this.at(k, n - this.maxDelay + this.delays[k]!)]!)
+    return Int32Array.from(
+      { length: STREAMS },
+      (_, k) => this.cache[this.at(k, n - this.maxDelay + this.delays[k]!)]!,
+    )
   }
 
   /** State after replaying N stored voice-prompt embeddings (upstream-spec §5.2, TS shortcut). */

@@ -24,7 +24,12 @@ export type VoicePrompt = AudioVoicePrompt | CachedVoicePrompt
 
 export const VoicePrompt = {
   audio: (pcm: Float32Array): AudioVoicePrompt => ({ _tag: "Audio", pcm }),
-  cached: (embeddings: Float32Array, frames: number, cache: Int32Array): CachedVoicePrompt => ({ _tag: "Cached", embeddings, frames, cache }),
+  cached: (embeddings: Float32Array, frames: number, cache: Int32Array): CachedVoicePrompt => ({
+    _tag: "Cached",
+    embeddings,
+    frames,
+    cache,
+  }),
 }
 
 /** `__metadata__.format` of our voice-prompt files. */
@@ -35,12 +40,19 @@ const VERSION = "1"
  * Save as safetensors: `embeddings` F32 `[N, dim]`, `cache` I32 `[17, 4]`, metadata
  * `{ format, version, frames, dim }`. Our format, not upstream's `.pt` pickle.
  */
-export const saveVoicePrompt = (path: string, prompt: CachedVoicePrompt): Effect.Effect<void, VoicePromptFileError> =>
+export const saveVoicePrompt = (
+  path: string,
+  prompt: CachedVoicePrompt,
+): Effect.Effect<void, VoicePromptFileError> =>
   Effect.try({
     try: () => {
       const dim = prompt.frames === 0 ? 0 : prompt.embeddings.length / prompt.frames
-      if (!Number.isInteger(dim)) throw new Error(`${prompt.embeddings.length} embedding values do not split into ${prompt.frames} frames`)
-      if (prompt.cache.length !== STREAMS * RING) throw new Error(`token cache has ${prompt.cache.length} values, expected ${STREAMS * RING}`)
+      if (!Number.isInteger(dim))
+        throw new Error(
+          `${prompt.embeddings.length} embedding values do not split into ${prompt.frames} frames`,
+        )
+      if (prompt.cache.length !== STREAMS * RING)
+        throw new Error(`token cache has ${prompt.cache.length} values, expected ${STREAMS * RING}`)
       writeSafetensors(
         path,
         [
@@ -54,19 +66,29 @@ export const saveVoicePrompt = (path: string, prompt: CachedVoicePrompt): Effect
   })
 
 /** Load a file written by `saveVoicePrompt`; `dim`, when given, must match the LM's width. */
-export const loadVoicePrompt = (path: string, dim?: number): Effect.Effect<CachedVoicePrompt, VoicePromptFileError> =>
+export const loadVoicePrompt = (
+  path: string,
+  dim?: number,
+): Effect.Effect<CachedVoicePrompt, VoicePromptFileError> =>
   Effect.try({
     try: () => {
       const file = Checkpoint.openSync(path)
       try {
-        if (file.metadata.format !== VOICE_PROMPT_FORMAT) throw new Error(`not a voice-prompt file (metadata format "${file.metadata.format ?? ""}")`)
+        if (file.metadata.format !== VOICE_PROMPT_FORMAT)
+          throw new Error(`not a voice-prompt file (metadata format "${file.metadata.format ?? ""}")`)
         const embeddings = file.float32Sync("embeddings")
         const cache = file.int32Sync("cache")
-        if (embeddings.shape.length !== 2) throw new Error(`embeddings have shape [${embeddings.shape}], expected [N, dim]`)
-        if (dim !== undefined && embeddings.shape[1] !== dim) throw new Error(`embeddings are ${embeddings.shape[1]} wide, the LM needs ${dim}`)
+        if (embeddings.shape.length !== 2)
+          throw new Error(`embeddings have shape [${embeddings.shape}], expected [N, dim]`)
+        if (dim !== undefined && embeddings.shape[1] !== dim)
+          throw new Error(`embeddings are ${embeddings.shape[1]} wide, the LM needs ${dim}`)
         if (cache.shape.length !== 2 || cache.shape[0] !== STREAMS || cache.shape[1] !== RING)
           throw new Error(`cache has shape [${cache.shape}], expected [${STREAMS}, ${RING}]`)
-        return VoicePrompt.cached(Float32Array.from(embeddings.data), embeddings.shape[0]!, Int32Array.from(cache.data))
+        return VoicePrompt.cached(
+          Float32Array.from(embeddings.data),
+          embeddings.shape[0]!,
+          Int32Array.from(cache.data),
+        )
       } finally {
         file.close()
       }

@@ -20,10 +20,12 @@ export interface StepResult {
 
 const checkCodes = (field: string, codes: ArrayLike<number> | undefined, card: number) => {
   if (!codes) return undefined
-  if (codes.length !== 8) return new LmInputError({ field, reason: `expected 8 codes, found ${codes.length}` })
+  if (codes.length !== 8)
+    return new LmInputError({ field, reason: `expected 8 codes, found ${codes.length}` })
   for (let i = 0; i < 8; i++) {
     const c = codes[i]!
-    if (!Number.isInteger(c) || c < 0 || c > card) return new LmInputError({ field, reason: `code ${i} is ${c}, outside 0..${card}` })
+    if (!Number.isInteger(c) || c < 0 || c > card)
+      return new LmInputError({ field, reason: `code ${i} is ${c}, outside 0..${card}` })
   }
   return undefined
 }
@@ -44,7 +46,10 @@ export const stepTokens = (
     const { card, textCard } = lm.config
     const bad = checkCodes("user", tokens.user, card) ?? checkCodes("agent", tokens.agent, card)
     if (bad) return yield* bad
-    if (tokens.text !== undefined && (!Number.isInteger(tokens.text) || tokens.text < -1 || tokens.text > textCard))
+    if (
+      tokens.text !== undefined &&
+      (!Number.isInteger(tokens.text) || tokens.text < -1 || tokens.text > textCard)
+    )
       return yield* new LmInputError({ field: "text", reason: `token ${tokens.text} outside 0..${textCard}` })
     const inputs = ring.prepare(tokens)
     if (!inputs) return { output: undefined, ran: false } satisfies StepResult

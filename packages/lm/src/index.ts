@@ -1,6 +1,20 @@
-export * from "./tokenizer/index.ts"
-export { CONTEXT_CHOICES, DEFAULT_SILENCE_FRAMES, SILENCE_TOKENS, SINE_TOKENS, TEXT_EPAD, TEXT_PAD, ZERO_TOKEN } from "./constants.ts"
-export { type LmError, LmConfigError, LmInputError, LmRuntimeError, LmWeightsError, VoicePromptFileError } from "./errors.ts"
+export {
+  CONTEXT_CHOICES,
+  DEFAULT_SILENCE_FRAMES,
+  SILENCE_TOKENS,
+  SINE_TOKENS,
+  TEXT_EPAD,
+  TEXT_PAD,
+  ZERO_TOKEN,
+} from "./constants.ts"
+export {
+  LmConfigError,
+  type LmError,
+  LmInputError,
+  LmRuntimeError,
+  LmWeightsError,
+  VoicePromptFileError,
+} from "./errors.ts"
 export type { StepResult } from "./generation.ts"
 export type { Quantization } from "./graph/quantize.ts"
 export { LmConfig } from "./LmConfig.ts"
@@ -20,6 +34,7 @@ export {
 export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
 export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
 export type { ProvidedTokens, TokenRingState } from "./TokenRing.ts"
+export * from "./tokenizer/index.ts"
 export {
   type AudioVoicePrompt,
   type CachedVoicePrompt,

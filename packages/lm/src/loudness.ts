@@ -9,7 +9,13 @@ interface Biquad {
   readonly a: readonly [number, number, number]
 }
 
-const biquad = (kind: "high_shelf" | "high_pass", gainDb: number, q: number, fc: number, rate: number): Biquad => {
+const biquad = (
+  kind: "high_shelf" | "high_pass",
+  gainDb: number,
+  q: number,
+  fc: number,
+  rate: number,
+): Biquad => {
   const A = 10 ** (gainDb / 40)
   const w0 = (2 * Math.PI * fc) / rate
   const alpha = Math.sin(w0) / (2 * q)

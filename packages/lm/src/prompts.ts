@@ -12,7 +12,9 @@ import type { ProvidedTokens } from "./TokenRing.ts"
  */
 export const wrapWithSystemTags = (text: string): string => {
   const trimmed = text.trim()
-  return trimmed.startsWith("<system>") && trimmed.endsWith("<system>") ? trimmed : `<system> ${trimmed} <system>`
+  return trimmed.startsWith("<system>") && trimmed.endsWith("<system>")
+    ? trimmed
+    : `<system> ${trimmed} <system>`
 }
 
 /** The voice audio as upstream feeds it: −24 LUFS, 1920-sample chunks, last one zero-padded (§5.1). */
@@ -59,7 +61,8 @@ export const voicePhaseFromAudio = (pcm: Float32Array, step: Step) =>
 export const silenceAndTextPhases = (textTokens: Int32Array, silenceFrames: number, step: Step) =>
   Effect.gen(function* () {
     const silence = Effect.gen(function* () {
-      for (let i = 0; i < silenceFrames; i++) yield* step({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: TEXT_PAD })
+      for (let i = 0; i < silenceFrames; i++)
+        yield* step({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: TEXT_PAD })
     })
     yield* silence
     for (const id of textTokens) yield* step({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: id })

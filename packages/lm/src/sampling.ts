@@ -16,7 +16,14 @@ export interface SamplingOptions {
   readonly seed: number
 }
 
-export const defaultSampling: SamplingOptions = { temp: 0.8, tempText: 0.7, topK: 250, topKText: 25, useSampling: true, seed: 42424242 }
+export const defaultSampling: SamplingOptions = {
+  temp: 0.8,
+  tempText: 0.7,
+  topK: 250,
+  topKText: 25,
+  useSampling: true,
+  seed: 42424242,
+}
 
 /** sfc32, seeded through splitmix32: small, fast, and the same sequence on every platform. */
 export class Prng {
@@ -88,7 +95,11 @@ export class Samplers {
 
   private make(temp: number, topK: number, noise: Float32Array, vocab: number): Sampler {
     if (!this.options.useSampling || temp <= 0) return { temperature: 1, topK: 1, noise: noise.fill(0) }
-    return { temperature: temp, topK: topK > 0 ? Math.min(topK, vocab) : vocab, noise: this.prng.gumbel(noise) }
+    return {
+      temperature: temp,
+      topK: topK > 0 ? Math.min(topK, vocab) : vocab,
+      noise: this.prng.gumbel(noise),
+    }
   }
 
   text(): Sampler {

@@ -10,8 +10,11 @@ import { loadVoicePrompt, saveVoicePrompt, VoicePrompt } from "../src/VoicePromp
 import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
 import { mimiLayer, runScenario, type Scenario, scenarioLayer } from "./support/scenario.ts"
 
-const run = <A, E>(effect: Effect.Effect<A, E, LmGen | MimiCodec>, scenario: Scenario, options: Parameters<typeof scenarioLayer>[1] = {}) =>
-  Effect.runPromise(effect.pipe(Effect.provide(scenarioLayer(scenario, options))))
+const run = <A, E>(
+  effect: Effect.Effect<A, E, LmGen | MimiCodec>,
+  scenario: Scenario,
+  options: Parameters<typeof scenarioLayer>[1] = {},
+) => Effect.runPromise(effect.pipe(Effect.provide(scenarioLayer(scenario, options))))
 
 const userFrame = (scenario: Scenario, t: number) => {
   const frames = scenario.userCodes.length / 8
@@ -68,26 +71,40 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
         return MimiCodec.of({
           ...real,
           encode: (frame) =>
-            ++encodes === 6 && resets < 3 ? Effect.andThen(Deferred.succeed(stalled, undefined), Effect.never) : real.encode(frame),
-          reset: Effect.andThen(Effect.sync(() => resets++), real.reset),
+            ++encodes === 6 && resets < 3
+              ? Effect.andThen(Deferred.succeed(stalled, undefined), Effect.never)
+              : real.encode(frame),
+          reset: Effect.andThen(
+            Effect.sync(() => resets++),
+            real.reset,
+          ),
         })
       }),
     ).pipe(Layer.provide(mimiLayer()))
     const layer = Layer.mergeAll(
-      LmGen.layer({ checkpoint: scenario.checkpoint, config: scenario.config, sampling: { useSampling: false } }),
+      LmGen.layer({
+        checkpoint: scenario.checkpoint,
+        config: scenario.config,
+        sampling: { useSampling: false },
+      }),
       stallingCodec,
     ).pipe(Layer.provide(OrtSession.layerCpu))
     const { exit, ringAfter, positionAfter, resetsAfter, ringFinal } = await Effect.runPromise(
       Effect.gen(function* () {
         const gen = yield* LmGen
-        const fiber = yield* Effect.forkChild(gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens }))
+        const fiber = yield* Effect.forkChild(
+          gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens }),
+        )
         yield* Deferred.await(stalled)
         yield* Fiber.interrupt(fiber)
         const exit = yield* Fiber.await(fiber)
         const ringAfter = yield* gen.tokenRing
         const positionAfter = yield* gen.lm.position
         const resetsAfter = resets
-        yield* gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens })
+        yield* gen.prompt({
+          voice: VoicePrompt.audio(scenario.voicePcm),
+          textTokens: scenario.textPromptTokens,
+        })
         return { exit, ringAfter, positionAfter, resetsAfter, ringFinal: yield* gen.tokenRing }
       }).pipe(Effect.provide(layer)),
     )
@@ -104,7 +121,10 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
   it("with 8 depformer steps (agent only) the outputs equal upstream's 16-step outputs", async () => {
     const result = await run(runScenario(scenario), scenario, { depformerSteps: 8, upstreamRingQuirk: true })
     const frames = result.steps.length
-    const got = Array.from({ length: 17 * frames }, (_, i) => result.steps[i % frames]!.output![Math.floor(i / frames)]!)
+    const got = Array.from(
+      { length: 17 * frames },
+      (_, i) => result.steps[i % frames]!.output![Math.floor(i / frames)]!,
+    )
     expect(got).toEqual([...scenario.outputTokens])
   })
 
@@ -112,7 +132,10 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
     const { first, second } = await run(
       Effect.gen(function* () {
         const gen = yield* LmGen
-        yield* gen.prompt({ voice: VoicePrompt.audio(scenario.voicePcm), textTokens: scenario.textPromptTokens })
+        yield* gen.prompt({
+          voice: VoicePrompt.audio(scenario.voicePcm),
+          textTokens: scenario.textPromptTokens,
+        })
         const saved = yield* gen.snapshot
         const talk = Effect.forEach([0, 1, 2, 3, 4], (t) => gen.step(userFrame(scenario, t)))
         const first = yield* talk
@@ -130,12 +153,23 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
     const talk = Effect.gen(function* () {
       const gen = yield* LmGen
       yield* gen.prompt({ textTokens: scenario.textPromptTokens })
-      return yield* Effect.forEach(Array.from({ length: 12 }, (_, t) => t), (t) => Effect.map(gen.step(userFrame(scenario, t)), (o) => [...o!]))
+      return yield* Effect.forEach(
+        Array.from({ length: 12 }, (_, t) => t),
+        (t) => Effect.map(gen.step(userFrame(scenario, t)), (o) => [...o!]),
+      )
     })
-    const a = await run(talk, scenario, { sampling: { useSampling: true, seed: 1, temp: 1.5, tempText: 1.5 } })
-    const b = await run(talk, scenario, { sampling: { useSampling: true, seed: 1, temp: 1.5, tempText: 1.5 } })
-    const c = await run(talk, scenario, { sampling: { useSampling: true, seed: 2, temp: 1.5, tempText: 1.5 } })
-    const topOne = await run(talk, scenario, { sampling: { useSampling: true, seed: 3, topK: 1, topKText: 1 } })
+    const a = await run(talk, scenario, {
+      sampling: { useSampling: true, seed: 1, temp: 1.5, tempText: 1.5 },
+    })
+    const b = await run(talk, scenario, {
+      sampling: { useSampling: true, seed: 1, temp: 1.5, tempText: 1.5 },
+    })
+    const c = await run(talk, scenario, {
+      sampling: { useSampling: true, seed: 2, temp: 1.5, tempText: 1.5 },
+    })
+    const topOne = await run(talk, scenario, {
+      sampling: { useSampling: true, seed: 3, topK: 1, topKText: 1 },
+    })
     const greedy = await run(talk, scenario, { sampling: { useSampling: false } })
     expect(b).toEqual(a)
     expect(c).not.toEqual(a)
@@ -159,21 +193,35 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
         yield* gen.prompt({ textTokens: new Int32Array(0) })
         const range = yield* Effect.flip(gen.step(Int32Array.of(1, 2, 3, 4, 5, 6, 7, 4000)))
         const silence = yield* Effect.flip(gen.prompt({ textTokens: new Int32Array(0), silenceFrames: -1 }))
-        const cache = yield* Effect.flip(gen.prompt({ textTokens: new Int32Array(0), voice: VoicePrompt.cached(new Float32Array(10), 1, new Int32Array(68)) }))
+        const cache = yield* Effect.flip(
+          gen.prompt({
+            textTokens: new Int32Array(0),
+            voice: VoicePrompt.cached(new Float32Array(10), 1, new Int32Array(68)),
+          }),
+        )
         return [short, range, silence, cache]
       }),
       scenario,
     )
-    expect(errors.map((e) => e._tag)).toEqual(["LmInputError", "LmInputError", "LmInputError", "LmInputError"])
+    expect(errors.map((e) => e._tag)).toEqual([
+      "LmInputError",
+      "LmInputError",
+      "LmInputError",
+      "LmInputError",
+    ])
     expect(errors[0]!.message).toMatch(/userCodes.*expected 8 codes, found 7/)
     expect(errors[1]!.message).toMatch(/code 7 is 4000/)
     const missing = await Effect.runPromise(
-      Effect.flip(Effect.scoped(LmGen.make({ checkpoint: "/nonexistent/lm.safetensors", config: scenario.config }))).pipe(Effect.provide(OrtSession.layerCpu)),
+      Effect.flip(
+        Effect.scoped(LmGen.make({ checkpoint: "/nonexistent/lm.safetensors", config: scenario.config })),
+      ).pipe(Effect.provide(OrtSession.layerCpu)),
     )
     expect(missing._tag).toBe("LmWeightsError")
     expect(missing.message).toMatch(/nonexistent/)
     const context = await Effect.runPromise(
-      Effect.flip(Effect.scoped(LmGen.make({ checkpoint: scenario.checkpoint, config: scenario.config, context: 0 }))).pipe(Effect.provide(OrtSession.layerCpu)),
+      Effect.flip(
+        Effect.scoped(LmGen.make({ checkpoint: scenario.checkpoint, config: scenario.config, context: 0 })),
+      ).pipe(Effect.provide(OrtSession.layerCpu)),
     )
     expect(context.message).toMatch(/context/)
   })

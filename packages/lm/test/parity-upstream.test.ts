@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest"
 import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
 import { runScenario, type Scenario, scenarioLayer } from "./support/scenario.ts"
 
-const compare = (scenario: Scenario, result: Effect.Success<ReturnType<typeof runScenario>>, skipUserHalfStep15 = false) => {
+const compare = (
+  scenario: Scenario,
+  result: Effect.Success<ReturnType<typeof runScenario>>,
+  skipUserHalfStep15 = false,
+) => {
   const { config } = scenario
   const frames = scenario.userCodes.length / 8
   expect(result.offset).toBe(scenario.offsetAfterPrompts)
@@ -12,14 +16,29 @@ const compare = (scenario: Scenario, result: Effect.Success<ReturnType<typeof ru
   let audio = 0
   for (let t = 0; t < frames; t++) {
     const step = result.steps[t]!
-    text = Math.max(text, maxAbsDiff(step.textLogits!, scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard)))
+    text = Math.max(
+      text,
+      maxAbsDiff(
+        step.textLogits!,
+        scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard),
+      ),
+    )
     const steps = skipUserHalfStep15 ? 15 : 16
     for (let s = 0; s < steps; s++) {
       const base = (t * 16 + s) * config.card
-      audio = Math.max(audio, maxAbsDiff(step.audioLogits!.subarray(s * config.card, (s + 1) * config.card), scenario.audioLogits.subarray(base, base + config.card)))
+      audio = Math.max(
+        audio,
+        maxAbsDiff(
+          step.audioLogits!.subarray(s * config.card, (s + 1) * config.card),
+          scenario.audioLogits.subarray(base, base + config.card),
+        ),
+      )
     }
   }
-  const got = Array.from({ length: 17 * frames }, (_, i) => result.steps[i % frames]!.output![Math.floor(i / frames)]!)
+  const got = Array.from(
+    { length: 17 * frames },
+    (_, i) => result.steps[i % frames]!.output![Math.floor(i / frames)]!,
+  )
   return { text, audio, tokensEqual: got.every((v, i) => v === scenario.outputTokens[i]), got }
 }
 
@@ -32,11 +51,17 @@ describe.skipIf(!haveFixtures)("parity with the upstream PersonaPlex fixtures", 
     it(`${name}${quirk ? " (upstreamRingQuirk)" : " (exact window)"}: token ring after the prompts, logits within 1e-3, tokens equal`, async () => {
       const scenario = readScenario(name)
       const result = await Effect.runPromise(
-        runScenario(scenario).pipe(Effect.provide(scenarioLayer(scenario, { returnLogits: true, depformerSteps: 16, upstreamRingQuirk: quirk }))),
+        runScenario(scenario).pipe(
+          Effect.provide(
+            scenarioLayer(scenario, { returnLogits: true, depformerSteps: 16, upstreamRingQuirk: quirk }),
+          ),
+        ),
       )
       // Without the quirk only depformer step 15 (a user codebook, always overwritten) differs at context 3000.
       const cmp = compare(scenario, result, !quirk)
-      console.log(`${name} quirk=${quirk}: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`)
+      console.log(
+        `${name} quirk=${quirk}: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`,
+      )
       expect(cmp.text).toBeLessThan(1e-3)
       expect(cmp.audio).toBeLessThan(1e-3)
       expect(cmp.got).toEqual([...scenario.outputTokens])

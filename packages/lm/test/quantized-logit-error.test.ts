@@ -15,7 +15,12 @@ describe.skipIf(!haveFixtures)("weight-only quantization of the LM linears on th
     it(`${quantization}: runs the scenario; max logit error against the float model is bounded`, async () => {
       const scenario = readScenario("lm-tiny")
       const { config } = scenario
-      const layer = scenarioLayer(scenario, { returnLogits: true, depformerSteps: 16, upstreamRingQuirk: true, quantization })
+      const layer = scenarioLayer(scenario, {
+        returnLogits: true,
+        depformerSteps: 16,
+        upstreamRingQuirk: true,
+        quantization,
+      })
       const result = await Effect.runPromise(runScenarioTeacherForced(scenario).pipe(Effect.provide(layer)))
       const free = await Effect.runPromise(runScenario(scenario).pipe(Effect.provide(layer)))
       const frames = result.steps.length
@@ -24,9 +29,22 @@ describe.skipIf(!haveFixtures)("weight-only quantization of the LM linears on th
       let agentEqual = 0
       for (let t = 0; t < frames; t++) {
         const step = result.steps[t]!
-        text = Math.max(text, maxAbsDiff(step.textLogits!, scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard)))
-        audio = Math.max(audio, maxAbsDiff(step.audioLogits!.subarray(0, 8 * config.card), scenario.audioLogits.subarray(t * 16 * config.card, (t * 16 + 8) * config.card)))
-        for (let k = 0; k < 9; k++) if (free.steps[t]!.output![k] === scenario.outputTokens[k * frames + t]) agentEqual++
+        text = Math.max(
+          text,
+          maxAbsDiff(
+            step.textLogits!,
+            scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard),
+          ),
+        )
+        audio = Math.max(
+          audio,
+          maxAbsDiff(
+            step.audioLogits!.subarray(0, 8 * config.card),
+            scenario.audioLogits.subarray(t * 16 * config.card, (t * 16 + 8) * config.card),
+          ),
+        )
+        for (let k = 0; k < 9; k++)
+          if (free.steps[t]!.output![k] === scenario.outputTokens[k * frames + t]) agentEqual++
       }
       console.log(
         `${quantization}: max |Δ text logits| ${text.toExponential(3)}, max |Δ agent audio logits| ${audio.toExponential(3)}, ` +

@@ -6,7 +6,11 @@ const DELAYS = [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1]
 const user = (c: number) => Array.from({ length: 8 }, (_, q) => 1000 + 8 * c + q)
 
 /** Drive the ring like LMGen with fake samples: text 500 + c, agent codes 100·(q+1) + c. */
-const drive = (ring: TokenRing, calls: number, provide: (c: number) => Parameters<TokenRing["prepare"]>[0]) => {
+const drive = (
+  ring: TokenRing,
+  calls: number,
+  provide: (c: number) => Parameters<TokenRing["prepare"]>[0],
+) => {
   const inputs: Int32Array[] = []
   const outputs: Array<Int32Array | undefined> = []
   for (let c = 0; c < calls; c++) {
@@ -16,7 +20,12 @@ const drive = (ring: TokenRing, calls: number, provide: (c: number) => Parameter
       continue
     }
     inputs[c] = step.input
-    outputs.push(ring.commit(500 + c, Array.from({ length: 16 }, (_, j) => 100 * (j + 1) + c)))
+    outputs.push(
+      ring.commit(
+        500 + c,
+        Array.from({ length: 16 }, (_, j) => 100 * (j + 1) + c),
+      ),
+    )
   }
   return { inputs, outputs }
 }
@@ -36,7 +45,13 @@ describe("LMGen token ring (upstream-spec §4.3-4.6, Appendix B.4-B.5)", () => {
     const { inputs, outputs } = drive(ring, 5, (c) => ({ user: user(c) }))
     expect([...inputs[1]!]).toEqual([32000, ...Array(16).fill(2048)])
     // Call 3: [text₂, agentSem₂, agentAc₁×7, user sem of frame 2, user acoustic of frame 1].
-    expect([...inputs[3]!]).toEqual([502, 102, ...[2, 3, 4, 5, 6, 7, 8].map((j) => 100 * j + 2), 1016, ...user(1).slice(1)])
+    expect([...inputs[3]!]).toEqual([
+      502,
+      102,
+      ...[2, 3, 4, 5, 6, 7, 8].map((j) => 100 * j + 2),
+      1016,
+      ...user(1).slice(1),
+    ])
     // Output of call 3 = frame 2: text & semantic sampled at call 2, acoustic sampled at call 3, user frame 2.
     expect([...outputs[3]!]).toEqual([502, 102, ...[2, 3, 4, 5, 6, 7, 8].map((j) => 100 * j + 3), ...user(2)])
   })
@@ -44,7 +59,11 @@ describe("LMGen token ring (upstream-spec §4.3-4.6, Appendix B.4-B.5)", () => {
   it("prompt phases feed [initial], then PAD/SILENCE/SINE with the text ids on stream 0", () => {
     const ring = new TokenRing(DELAYS, 32000, 2048)
     const texts = [3, 3, 77, 78]
-    const { inputs } = drive(ring, 5, (c) => ({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: texts[c] ?? 3 }))
+    const { inputs } = drive(ring, 5, (c) => ({
+      user: SINE_TOKENS,
+      agent: SILENCE_TOKENS,
+      text: texts[c] ?? 3,
+    }))
     expect([...inputs[1]!]).toEqual([32000, ...Array(16).fill(2048)])
     expect([...inputs[2]!]).toEqual([3, 948, ...Array(7).fill(2048), 430, ...Array(7).fill(2048)])
     expect([...inputs[3]!]).toEqual([77, ...SILENCE_TOKENS, ...SINE_TOKENS])

@@ -29,10 +29,22 @@ export const DepformerIo = {
  * weight slices, is conditioned on the previous step's token (forced when provided, else
  * sampled), attends causally over this frame's earlier steps, and samples in-graph.
  */
-export const buildDepformerGraph = (config: LmConfig, weights: LmWeights, options: DepformerGraphOptions): GraphBuilder => {
+export const buildDepformerGraph = (
+  config: LmConfig,
+  weights: LmWeights,
+  options: DepformerGraphOptions,
+): GraphBuilder => {
   const g = new GraphBuilder("moshi_depformer", 21)
   const L = new Layers(g, options.quantization)
-  const { dim, card, textCard, depformerDim: D, depformerNumHeads: heads, depformerNumLayers: layers, depQ } = config
+  const {
+    dim,
+    card,
+    textCard,
+    depformerDim: D,
+    depformerNumHeads: heads,
+    depformerNumLayers: layers,
+    depQ,
+  } = config
   const headDim = D / heads
   const S = options.steps
 
@@ -44,7 +56,8 @@ export const buildDepformerGraph = (config: LmConfig, weights: LmWeights, option
   const temperature = g.input(DepformerIo.temperature, "float32", [1])
   const topK = g.input(DepformerIo.topK, "int64", [1])
 
-  const at = (value: string, k: number) => g.op("Slice", [value, g.int64s([k]), g.int64s([k + 1]), g.int64s([0])])
+  const at = (value: string, k: number) =>
+    g.op("Slice", [value, g.int64s([k]), g.int64s([k + 1]), g.int64s([0])])
   const norms = Array.from({ length: layers }, (_, l) => ({
     n1: weights.tensor(`depformer.layers.${l}.norm1.alpha`, [1, 1, D]),
     n2: weights.tensor(`depformer.layers.${l}.norm2.alpha`, [1, 1, D]),
@@ -59,9 +72,22 @@ export const buildDepformerGraph = (config: LmConfig, weights: LmWeights, option
     const step = { index: k, steps: depQ }
     const table =
       k === 0
-        ? L.tableInit("dep_text_emb", textCard + 1, D, weights.tensor("depformer_text_emb.weight", [textCard + 1, D]))
-        : L.tableInit(`dep_emb_${k - 1}`, card + 1, D, weights.tensor(`depformer_emb.${k - 1}.weight`, [card + 1, D]))
-    let x = g.op("Add", [L.linear(hidden, weights.linear(`depformer_in.${k}.weight`, D, dim)), L.embed(table, prev)])
+        ? L.tableInit(
+            "dep_text_emb",
+            textCard + 1,
+            D,
+            weights.tensor("depformer_text_emb.weight", [textCard + 1, D]),
+          )
+        : L.tableInit(
+            `dep_emb_${k - 1}`,
+            card + 1,
+            D,
+            weights.tensor(`depformer_emb.${k - 1}.weight`, [card + 1, D]),
+          )
+    let x = g.op("Add", [
+      L.linear(hidden, weights.linear(`depformer_in.${k}.weight`, D, dim)),
+      L.embed(table, prev),
+    ])
     for (let l = 0; l < layers; l++) {
       const p = `depformer.layers.${l}`
       const a = L.rmsNorm(x, norms[l]!.n1)
@@ -91,7 +117,17 @@ export const buildDepformerGraph = (config: LmConfig, weights: LmWeights, option
     sampled.push(token)
     prev = g.op("Where", [at(forcedMask, k), at(forced, k), token])
   }
-  g.output(sampled.length === 1 ? sampled[0]! : g.op("Concat", sampled, { axis: 0 }), DepformerIo.tokens, "int64", [S])
-  g.output(logits.length === 1 ? logits[0]! : g.op("Concat", logits, { axis: 0 }), DepformerIo.logits, "float32", [S, card])
+  g.output(
+    sampled.length === 1 ? sampled[0]! : g.op("Concat", sampled, { axis: 0 }),
+    DepformerIo.tokens,
+    "int64",
+    [S],
+  )
+  g.output(
+    logits.length === 1 ? logits[0]! : g.op("Concat", logits, { axis: 0 }),
+    DepformerIo.logits,
+    "float32",
+    [S, card],
+  )
   return g
 }

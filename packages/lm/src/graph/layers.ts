@@ -19,11 +19,16 @@ export class Layers {
 
   /** `x · Wᵀ` for a PyTorch `[out, in]` weight: MatMul on f32, or MatMulNBits on int8/int4 blocks (runtime `linear`). */
   linear(x: string, w: LinearWeight): string {
-    return linear(this.g, x, { data: w.data, shape: [w.out, w.in] }, {
-      name: this.weightName("linear"),
-      precision: this.quantization === "none" ? "float32" : this.quantization,
-      blockSize: this.blockSize,
-    })
+    return linear(
+      this.g,
+      x,
+      { data: w.data, shape: [w.out, w.in] },
+      {
+        name: this.weightName("linear"),
+        precision: this.quantization === "none" ? "float32" : this.quantization,
+        blockSize: this.blockSize,
+      },
+    )
   }
 
   /** RMSNorm computed in f32: `x · alpha / sqrt(mean(x²) + eps)`. */
@@ -82,10 +87,20 @@ export class Layers {
    * Single-query attention: `q` `[heads, 1, hd]`, keys/values `[n, heads·hd]`, optional
    * boolean `mask` `[n]` (true = visible). Returns `[1, heads·hd]`.
    */
-  attend(q: string, keys: string, values: string, n: number, heads: number, headDim: number, mask?: string): string {
+  attend(
+    q: string,
+    keys: string,
+    values: string,
+    n: number,
+    heads: number,
+    headDim: number,
+    mask?: string,
+  ): string {
     const g = this.g
     const k = g.op("Transpose", [g.op("Reshape", [keys, g.int64s([n, heads, headDim])])], { perm: [1, 2, 0] })
-    const v = g.op("Transpose", [g.op("Reshape", [values, g.int64s([n, heads, headDim])])], { perm: [1, 0, 2] })
+    const v = g.op("Transpose", [g.op("Reshape", [values, g.int64s([n, heads, headDim])])], {
+      perm: [1, 0, 2],
+    })
     let scores = g.op("Mul", [g.op("MatMul", [q, k]), g.scalar(1 / Math.sqrt(headDim))])
     if (mask) scores = g.op("Where", [mask, scores, g.scalar(Number.NEGATIVE_INFINITY)])
     const probs = g.op("Softmax", [scores], { axis: -1 })
@@ -102,7 +117,10 @@ export class Layers {
     const g = this.g
     const [values, indices] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
     const ids = g.op("Reshape", [indices!, g.int64s([-1])])
-    const scores = g.op("Add", [g.op("Div", [g.op("Reshape", [values!, g.int64s([-1])]), temperature]), g.op("Gather", [noise, ids], { axis: 0 })])
+    const scores = g.op("Add", [
+      g.op("Div", [g.op("Reshape", [values!, g.int64s([-1])]), temperature]),
+      g.op("Gather", [noise, ids], { axis: 0 }),
+    ])
     const best = g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
     return g.op("Gather", [ids, best], { axis: 0 })
   }

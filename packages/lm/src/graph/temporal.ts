@@ -34,7 +34,11 @@ export const TemporalIo = {
  * layers with the per-layer KV ring `[2, context, dim]` written at slot `position mod context`,
  * `out_norm`, the text head, and text sampling.
  */
-export const buildTemporalGraph = (config: LmConfig, weights: LmWeights, options: TemporalGraphOptions): GraphBuilder => {
+export const buildTemporalGraph = (
+  config: LmConfig,
+  weights: LmWeights,
+  options: TemporalGraphOptions,
+): GraphBuilder => {
   const g = new GraphBuilder("moshi_temporal", 21)
   const L = new Layers(g, options.quantization)
   const { dim, numHeads: heads, card, textCard } = config
@@ -56,11 +60,20 @@ export const buildTemporalGraph = (config: LmConfig, weights: LmWeights, options
     const e = L.embed(table, token(k + 1))
     emb = emb ? g.op("Add", [emb, e]) : e
   }
-  const textTable = L.tableInit("text_emb", textCard + 1, dim, weights.tensor("text_emb.weight", [textCard + 1, dim]))
+  const textTable = L.tableInit(
+    "text_emb",
+    textCard + 1,
+    dim,
+    weights.tensor("text_emb.weight", [textCard + 1, dim]),
+  )
   const embedding = g.op("Add", [g.op("Add", [emb!, L.embed(textTable, token(0))]), extra])
 
   // RoPE angles at this position.
-  const freqs = g.initializer("rope_freqs", { type: "float32", dims: [headDim / 2, 1], data: ropeFrequencies(headDim, config.maxPeriod) })
+  const freqs = g.initializer("rope_freqs", {
+    type: "float32",
+    dims: [headDim / 2, 1],
+    data: ropeFrequencies(headDim, config.maxPeriod),
+  })
   const angle = g.op("Mul", [freqs, g.op("Cast", [position], { to: 1 })])
   const cos = g.op("Cos", [angle])
   const sin = g.op("Sin", [angle])
@@ -69,14 +82,23 @@ export const buildTemporalGraph = (config: LmConfig, weights: LmWeights, options
   const capacity = g.scalar(cap, "int64")
   const slot = g.op("Mod", [position, capacity])
   const end = g.op("Add", [position, g.scalar(1, "int64")])
-  const slots = g.constant("int64", [cap], Array.from({ length: cap }, (_, i) => BigInt(i)), "slots")
+  const slots = g.constant(
+    "int64",
+    [cap],
+    Array.from({ length: cap }, (_, i) => BigInt(i)),
+    "slots",
+  )
   let mask = g.op("Less", [slots, g.op("Min", [end, capacity])])
   if (options.upstreamRingQuirk) {
     const wrapped = g.op("GreaterOrEqual", [end, capacity])
     const hidden = g.op("And", [wrapped, g.op("Equal", [slots, g.op("Mod", [end, capacity])])])
     mask = g.op("And", [mask, g.op("Not", [hidden])])
   }
-  const scatterIndex = g.op("Concat", [g.int64s([0, 1]), g.op("Reshape", [g.op("Concat", [slot, slot], { axis: 0 }), g.int64s([2])])], { axis: 0 })
+  const scatterIndex = g.op(
+    "Concat",
+    [g.int64s([0, 1]), g.op("Reshape", [g.op("Concat", [slot, slot], { axis: 0 }), g.int64s([2])])],
+    { axis: 0 },
+  )
   // [[0, slot], [1, slot]]
   const kvIndices = g.op("Transpose", [g.op("Reshape", [scatterIndex, g.int64s([2, 2])])], { perm: [1, 0] })
 
@@ -87,7 +109,10 @@ export const buildTemporalGraph = (config: LmConfig, weights: LmWeights, options
     const a = L.rmsNorm(x, weights.tensor(`${p}.norm1.alpha`, [1, 1, dim]))
     const qkv = L.linear(a, weights.linear(`${p}.self_attn.in_proj_weight`, 3 * dim, dim))
     const q = L.rope(L.columns(qkv, 0, dim), heads, headDim, cos, sin)
-    const k = g.op("Reshape", [L.rope(L.columns(qkv, dim, 2 * dim), heads, headDim, cos, sin), g.int64s([1, dim])])
+    const k = g.op("Reshape", [
+      L.rope(L.columns(qkv, dim, 2 * dim), heads, headDim, cos, sin),
+      g.int64s([1, dim]),
+    ])
     const v = L.columns(qkv, 2 * dim, 3 * dim)
     const updated = g.op("ScatterND", [cache, kvIndices, g.op("Concat", [k, v], { axis: 0 })])
     g.output(updated, TemporalIo.cacheOut(l), "float32", [2, cap, dim])

@@ -32,10 +32,16 @@ export class LmWeights {
   }
 
   /** Rows `[start, start + count)` of a `[rows, in]` weight (a per-step slice of a depformer projection). */
-  linear(name: string, out: number, inFeatures: number, step?: { readonly index: number; readonly steps: number }): LinearWeight {
+  linear(
+    name: string,
+    out: number,
+    inFeatures: number,
+    step?: { readonly index: number; readonly steps: number },
+  ): LinearWeight {
     const resolved = this.resolve(name)
     const { shape, data } = this.read(resolved)
-    if (shape[shape.length - 1] !== inFeatures) this.fail(name, `expected ${inFeatures} input features, found shape [${shape}]`)
+    if (shape[shape.length - 1] !== inFeatures)
+      this.fail(name, `expected ${inFeatures} input features, found shape [${shape}]`)
     const rows = data.length / inFeatures
     if (!step) {
       if (rows !== out) this.fail(name, `expected shape [${out}, ${inFeatures}], found [${shape}]`)
@@ -46,15 +52,23 @@ export class LmWeights {
     if (!Number.isInteger(storedSteps) || storedSteps < 1 || step.steps % storedSteps !== 0)
       this.fail(name, `expected ${step.steps} (or 8) steps of ${out} rows, found shape [${shape}]`)
     const k = step.index % storedSteps
-    return { name: `${name}[step ${step.index}]`, out, in: inFeatures, data: data.subarray(k * out * inFeatures, (k + 1) * out * inFeatures) }
+    return {
+      name: `${name}[step ${step.index}]`,
+      out,
+      in: inFeatures,
+      data: data.subarray(k * out * inFeatures, (k + 1) * out * inFeatures),
+    }
   }
 
   private resolve(name: string): string {
     if (this.checkpoint.has(name)) return name
-    const patched = name.replace(/(gating|linears|depformer_in|depformer_emb)\.(\d+)\./, (match, group: string, index: string) => {
-      const n = Number(index)
-      return n >= 8 ? `${group}.${n - 8}.` : match
-    })
+    const patched = name.replace(
+      /(gating|linears|depformer_in|depformer_emb)\.(\d+)\./,
+      (match, group: string, index: string) => {
+        const n = Number(index)
+        return n >= 8 ? `${group}.${n - 8}.` : match
+      },
+    )
     if (patched !== name && this.checkpoint.has(patched)) return patched
     return this.fail(name, "missing from the checkpoint")
   }

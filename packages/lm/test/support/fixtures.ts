@@ -5,7 +5,10 @@ import { LmConfig } from "../../src/LmConfig.ts"
 
 export const fixturesDir = upstreamFixturesDir()
 export const haveFixtures = fs.existsSync(path.join(fixturesDir, "lm-tiny.safetensors"))
-if (!haveFixtures) console.log(`skipping LM fixture tests: no lm-tiny.safetensors in ${fixturesDir} (set PERSONAPLEX_FIXTURES)`)
+if (!haveFixtures)
+  console.log(
+    `skipping LM fixture tests: no lm-tiny.safetensors in ${fixturesDir} (set PERSONAPLEX_FIXTURES)`,
+  )
 
 export const tinyCheckpoint = path.join(fixturesDir, "lm-tiny.safetensors")
 

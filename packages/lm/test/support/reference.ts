@@ -58,7 +58,8 @@ const attend = (q: Vec, keys: Vec[], values: Vec[], heads: number, hd: number): 
     const m = Math.max(...scores)
     const e = scores.map((s) => Math.exp(s - m))
     const z = e.reduce((a, b) => a + b, 0)
-    for (let j = 0; j < keys.length; j++) for (let i = 0; i < hd; i++) out[h * hd + i] += (e[j]! / z) * values[j]![h * hd + i]!
+    for (let j = 0; j < keys.length; j++)
+      for (let i = 0; i < hd; i++) out[h * hd + i] += (e[j]! / z) * values[j]![h * hd + i]!
   }
   return out
 }
@@ -113,10 +114,25 @@ export class ReferenceLm {
       const k = rope(qkv.subarray(dim, 2 * dim), heads, hd, p, this.c.maxPeriod)
       this.kv[l]!.push({ pos: p, k, v: qkv.slice(2 * dim) })
       const visible = this.kv[l]!.filter((e) => p - e.pos < window)
-      const o = attend(q, visible.map((e) => e.k), visible.map((e) => e.v), heads, hd)
+      const o = attend(
+        q,
+        visible.map((e) => e.k),
+        visible.map((e) => e.v),
+        heads,
+        hd,
+      )
       x = add(x, matvec(this.w(`${pre}.self_attn.out_proj.weight`), o, dim, dim))
       const b = rms(x, this.w(`${pre}.norm2.alpha`))
-      x = add(x, ffn(b, this.w(`${pre}.gating.linear_in.weight`), this.w(`${pre}.gating.linear_out.weight`), dim, this.c.ffnHidden))
+      x = add(
+        x,
+        ffn(
+          b,
+          this.w(`${pre}.gating.linear_in.weight`),
+          this.w(`${pre}.gating.linear_out.weight`),
+          dim,
+          this.c.ffnHidden,
+        ),
+      )
     }
     this.position += 1
     const hidden = rms(x, this.w("out_norm.alpha"))
@@ -125,7 +141,13 @@ export class ReferenceLm {
   }
 
   /** Greedy depformer over `steps` steps; forced tokens condition later steps. */
-  depformer(hidden: ArrayLike<number>, text: number, forced: ArrayLike<number>, mask: ArrayLike<number>, steps: number) {
+  depformer(
+    hidden: ArrayLike<number>,
+    text: number,
+    forced: ArrayLike<number>,
+    mask: ArrayLike<number>,
+    steps: number,
+  ) {
     const { dim, card, depformerDim: D, depformerNumHeads: heads } = this.c
     const hd = D / heads
     const kv: Array<Array<{ k: Vec; v: Vec }>> = Array.from({ length: this.c.depformerNumLayers }, () => [])
@@ -134,7 +156,12 @@ export class ReferenceLm {
     let prev = text
     for (let s = 0; s < steps; s++) {
       let x = matvec(this.w(`depformer_in.${s}.weight`), hidden, D, dim)
-      x = add(x, s === 0 ? this.embed("depformer_text_emb.weight", prev, D) : this.embed(`depformer_emb.${s - 1}.weight`, prev, D))
+      x = add(
+        x,
+        s === 0
+          ? this.embed("depformer_text_emb.weight", prev, D)
+          : this.embed(`depformer_emb.${s - 1}.weight`, prev, D),
+      )
       for (let l = 0; l < this.c.depformerNumLayers; l++) {
         const pre = `depformer.layers.${l}`
         const a = rms(x, this.w(`${pre}.norm1.alpha`))
@@ -142,10 +169,25 @@ export class ReferenceLm {
         kv[l]!.push({ k: qkv.slice(D, 2 * D), v: qkv.slice(2 * D) })
         // Upstream's 16-slot ring hides the oldest key at step 15.
         const visible = this.quirk && s === 15 ? kv[l]!.slice(1) : kv[l]!
-        const o = attend(qkv.subarray(0, D), visible.map((e) => e.k), visible.map((e) => e.v), heads, hd)
+        const o = attend(
+          qkv.subarray(0, D),
+          visible.map((e) => e.k),
+          visible.map((e) => e.v),
+          heads,
+          hd,
+        )
         x = add(x, matvec(this.w(`${pre}.self_attn.out_proj.weight`), o, D, D, s * D))
         const b = rms(x, this.w(`${pre}.norm2.alpha`))
-        x = add(x, ffn(b, this.w(`${pre}.gating.${s}.linear_in.weight`), this.w(`${pre}.gating.${s}.linear_out.weight`), D, this.c.depformerFfnHidden))
+        x = add(
+          x,
+          ffn(
+            b,
+            this.w(`${pre}.gating.${s}.linear_in.weight`),
+            this.w(`${pre}.gating.${s}.linear_out.weight`),
+            D,
+            this.c.depformerFfnHidden,
+          ),
+        )
       }
       const lg = matvec(this.w(`linears.${s}.weight`), x, card, D)
       logits.push(lg)
