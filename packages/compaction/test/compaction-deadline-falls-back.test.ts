@@ -66,7 +66,9 @@ describe("withDeadline", () => {
       const failing = {
         compact: () => Effect.fail(new GenerationError({ backend: "llama-cpp", reason: "out of memory" })),
       }
+      const before = (yield* Metric.value(CompactionMetrics.fallbacks)).count
       const result = yield* withDeadline("5 seconds")(failing).compact(input)
+      assert.strictEqual((yield* Metric.value(CompactionMetrics.fallbacks)).count, before + 1)
       assert.strictEqual(result.source, "fallback")
       assert.strictEqual(result.reason, "llama-cpp generation failed: out of memory")
       assert.strictEqual(result.durationMs, 0)
