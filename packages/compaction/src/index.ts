@@ -1,6 +1,5 @@
 export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
 export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
-export { CompactionMetrics } from "./metrics.ts"
 export {
   type CompactionError,
   CompactionInputError,
@@ -36,6 +35,7 @@ export {
   makeLlamaCppCompactor,
 } from "./llamaCpp.ts"
 export { enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
+export { CompactionMetrics } from "./metrics.ts"
 export {
   chatCompletionsUrl,
   makeOpenAiCompatibleCompactor,

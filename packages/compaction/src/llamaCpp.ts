@@ -101,7 +101,9 @@ export const acquireLlamaEngine = (
       }),
       (c) => Effect.promise(() => c.dispose()),
     )
-    yield* Effect.logDebug(`compaction: ${modelPath} loaded on ${llama.gpu === false ? "the CPU" : llama.gpu}`)
+    yield* Effect.logDebug(
+      `compaction: ${modelPath} loaded on ${llama.gpu === false ? "the CPU" : llama.gpu}`,
+    )
     const sequence = context.getSequence()
     const lock = yield* Semaphore.make(1)
     const running = new Set<AbortController>()
