@@ -82,6 +82,28 @@ describe("inspectCheckpoints", () => {
     expect(text).toMatch(/ {4}linears\.7\.weight {2}BF16 \[16, 8\]/)
   })
 
+  it("gives upstream's figures for the full-size PersonaPlex LM layout (header of a sparse file)", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const file = path.join(tmp, "model.safetensors")
+    writeSparseCheckpoint(file, personaPlexLmShapes())
+    const [summary] = await Effect.runPromise(inspectCheckpoints(file))
+    fs.rmSync(tmp, { recursive: true })
+    // upstream-spec §9.1 and §9.3
+    expect(summary!.parameters).toBe(8_371_408_896)
+    expect(summary!.memory.find((m) => m.quantization === "bf16/fp16")!.bytes).toBe(2 * 8_371_408_896)
+    expect(summary!.kvCache.find((kv) => kv.context === 3000)!.bf16Bytes).toBe(1_572_864_000)
+    expect(summary!.lm).toMatchObject({
+      dim: 4096,
+      numLayers: 32,
+      textCard: 32000,
+      card: 2048,
+      depformerDim: 1024,
+      depformerLayers: 6,
+    })
+    expect(summary!.lm!.depformer.layout).toBe("16-step")
+    console.log(renderInspection([summary!]))
+  })
+
   it("says unknown for a checkpoint of another model", async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
     const file = path.join(tmp, "other.safetensors")
@@ -98,3 +120,59 @@ describe("inspectCheckpoints", () => {
     expect(error.message).toBe("/nonexistent/model.safetensors: no such file or folder")
   })
 })
+
+/** The LM tensor list of upstream-spec §3.8 (dep_q = 16). */
+const personaPlexLmShapes = (): Array<[string, number[]]> => {
+  const t: Array<[string, number[]]> = [
+    ["text_emb.weight", [32001, 4096]],
+    ["text_linear.weight", [32000, 4096]],
+    ["out_norm.alpha", [1, 1, 4096]],
+    ["depformer_text_emb.weight", [32001, 1024]],
+  ]
+  for (let k = 0; k < 16; k++)
+    t.push(
+      [`emb.${k}.weight`, [2049, 4096]],
+      [`depformer_in.${k}.weight`, [1024, 4096]],
+      [`linears.${k}.weight`, [2048, 1024]],
+    )
+  for (let k = 0; k < 15; k++) t.push([`depformer_emb.${k}.weight`, [2049, 1024]])
+  for (let l = 0; l < 32; l++)
+    t.push(
+      [`transformer.layers.${l}.self_attn.in_proj_weight`, [12288, 4096]],
+      [`transformer.layers.${l}.self_attn.out_proj.weight`, [4096, 4096]],
+      [`transformer.layers.${l}.norm1.alpha`, [1, 1, 4096]],
+      [`transformer.layers.${l}.norm2.alpha`, [1, 1, 4096]],
+      [`transformer.layers.${l}.gating.linear_in.weight`, [22528, 4096]],
+      [`transformer.layers.${l}.gating.linear_out.weight`, [4096, 11264]],
+    )
+  for (let d = 0; d < 6; d++) {
+    t.push(
+      [`depformer.layers.${d}.self_attn.in_proj_weight`, [49152, 1024]],
+      [`depformer.layers.${d}.self_attn.out_proj.weight`, [16384, 1024]],
+      [`depformer.layers.${d}.norm1.alpha`, [1, 1, 1024]],
+      [`depformer.layers.${d}.norm2.alpha`, [1, 1, 1024]],
+    )
+    for (let s = 0; s < 16; s++)
+      t.push(
+        [`depformer.layers.${d}.gating.${s}.linear_in.weight`, [5632, 1024]],
+        [`depformer.layers.${d}.gating.${s}.linear_out.weight`, [1024, 2816]],
+      )
+  }
+  return t
+}
+
+/** A BF16 safetensors file with a real header and a sparse (unwritten) data section. */
+const writeSparseCheckpoint = (file: string, tensors: ReadonlyArray<[string, number[]]>) => {
+  const header: Record<string, unknown> = {}
+  let offset = 0
+  for (const [name, shape] of tensors) {
+    const length = shape.reduce((a, b) => a * b, 1) * 2
+    header[name] = { dtype: "BF16", shape, data_offsets: [offset, offset + length] }
+    offset += length
+  }
+  const json = Buffer.from(JSON.stringify(header))
+  const prefix = Buffer.alloc(8)
+  prefix.writeBigUInt64LE(BigInt(json.length))
+  fs.writeFileSync(file, Buffer.concat([prefix, json]))
+  fs.truncateSync(file, 8 + json.length + offset)
+}
