@@ -1,0 +1,90 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { EchoEngine } from "../src/server/echo-engine.ts"
+import type { ServerEvent } from "../src/shared/events.ts"
+import { buildPage, haveChromium, launchWithFakeMicrophone, noChromiumReason } from "./browser.ts"
+import { type RunningServer, startServer, waitFor } from "./helpers.ts"
+
+if (!haveChromium) console.log(noChromiumReason)
+
+const artifacts = path.resolve(import.meta.dirname, "..", "test-artifacts")
+const speechWav = path.resolve(
+  import.meta.dirname,
+  "..",
+  "..",
+  "..",
+  "packages",
+  "audio-io",
+  "assets",
+  "hello.wav",
+)
+
+interface PageDebug {
+  state: string
+  handshake: boolean
+  errors: string[]
+  audio: { decodedSeconds: number; rms: number; packets: number; errors: number }
+  pagesSent: number
+  textPieces: number
+  events: ServerEvent[]
+}
+
+describe.skipIf(!haveChromium)("the web page in headless Chromium", () => {
+  let server: RunningServer
+  let staticDir: string
+  beforeAll(async () => {
+    staticDir = await buildPage()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("holds a two-window conversation from a WAV microphone: audio back, transcript, prompt and timeline shown", async () => {
+    server = await startServer(EchoEngine.layer({ windowFrames: 30, thinkingFrames: 6, framesPerWord: 2 }), {
+      staticDir,
+    })
+    const browser = await launchWithFakeMicrophone(speechWav)
+    try {
+      const page = browser.context.pages()[0] ?? (await browser.context.newPage())
+      page.on("console", (m) => {
+        if (m.type() === "error") console.log(`page: ${m.text()}`)
+      })
+      await page.goto(`${server.url}/`)
+      await page.fill("#prompt", "You are a patient librarian who recommends novels about the sea.")
+      await page.click("#connect")
+      const debug = () => page.evaluate(() => (globalThis as unknown as { personaplex: PageDebug }).personaplex)
+      await waitFor("the handshake", async () => (await debug()).handshake, 20_000)
+      await waitFor(
+        "two windows to end",
+        async () =>
+          (await debug()).events.filter((e) => e.type === "window" && e.phase === "end").length >= 2,
+        30_000,
+      )
+      await waitFor("a stats event", async () => (await debug()).events.some((e) => e.type === "stats"), 5000)
+      const state = await debug()
+      expect(state.errors).toEqual([])
+      expect(state.pagesSent).toBeGreaterThan(50)
+      expect(state.audio.decodedSeconds).toBeGreaterThan(3)
+      expect(state.audio.errors).toBe(0)
+      expect(state.audio.rms).toBeGreaterThan(0.005)
+      expect(state.textPieces).toBeGreaterThan(5)
+      expect(await page.textContent("#transcript")).toContain("librarian")
+      expect(await page.textContent("#system-prompt")).toContain("<system>")
+      expect(await page.locator("#timeline .seg.win").count()).toBeGreaterThanOrEqual(2)
+      expect(await page.locator("#timeline .seg.pause").count()).toBeGreaterThanOrEqual(1)
+      expect(await page.locator("#switches tbody tr").count()).toBeGreaterThanOrEqual(1)
+      expect(await page.textContent("#m-rtf")).toMatch(/^\d+\.\d\d$/)
+      fs.mkdirSync(artifacts, { recursive: true })
+      await page.screenshot({ path: path.join(artifacts, "conversation.png"), fullPage: true })
+
+      await page.click("#disconnect")
+      await waitFor("the server to release the session", async () => {
+        const c = await server.countsNow()
+        return c.sessions === 0 && c.engineSessions === 0 && c.opusWriters === 0
+      })
+    } finally {
+      await browser.close()
+    }
+  })
+})
