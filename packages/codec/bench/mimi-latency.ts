@@ -12,7 +12,14 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { OrtSession, type TensorToWrite, writeSafetensors } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
-import { checkpointTensors, FRAME_SIZE, MimiCodec, MimiConfig, SAMPLE_RATE, type TensorSpec } from "../src/index.ts"
+import {
+  checkpointTensors,
+  FRAME_SIZE,
+  MimiCodec,
+  MimiConfig,
+  SAMPLE_RATE,
+  type TensorSpec,
+} from "../src/index.ts"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -71,7 +78,12 @@ const randomTensor = (spec: TensorSpec): Float32Array => {
 
 const writeCheckpoint = (file: string) => {
   const specs = checkpointTensors(config)
-  const tensors: TensorToWrite[] = specs.map((spec) => ({ name: spec.name, dtype: "F32", shape: spec.shape, data: randomTensor(spec) }))
+  const tensors: TensorToWrite[] = specs.map((spec) => ({
+    name: spec.name,
+    dtype: "F32",
+    shape: spec.shape,
+    data: randomTensor(spec),
+  }))
   writeSafetensors(file, tensors, { format: "pt", note: "random weights for benchmarking" })
   const parameters = specs
     .filter((s) => !s.name.includes("_codebook"))
@@ -80,11 +92,18 @@ const writeCheckpoint = (file: string) => {
   return { parameters, stored, tensors: specs.length }
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 const summary = (times: ReadonlyArray<number>) => {
   const sorted = [...times].sort((a, b) => a - b)
   const mean = times.reduce((a, b) => a + b, 0) / times.length
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean, min: sorted[0]!, max: sorted[sorted.length - 1]! }
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean,
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
+  }
 }
 
 /** Speech-like test input: a few harmonics with a slow envelope plus noise. */
@@ -92,7 +111,10 @@ const inputFrame = (t: number) =>
   Float32Array.from({ length: FRAME_SIZE }, (_, i) => {
     const time = (t * FRAME_SIZE + i) / SAMPLE_RATE
     const envelope = 0.5 + 0.5 * Math.sin(2 * Math.PI * 1.3 * time)
-    return 0.2 * envelope * (Math.sin(2 * Math.PI * 180 * time) + 0.5 * Math.sin(2 * Math.PI * 360 * time)) + 0.01 * rng()
+    return (
+      0.2 * envelope * (Math.sin(2 * Math.PI * 180 * time) + 0.5 * Math.sin(2 * Math.PI * 360 * time)) +
+      0.01 * rng()
+    )
   })
 
 const main = async () => {
@@ -143,14 +165,27 @@ const main = async () => {
     const rtf = both.mean / frameMs
     const row = (label: string, s: ReturnType<typeof summary>) =>
       `${label.padEnd(16)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${s.mean.toFixed(2).padStart(8)} ${s.max.toFixed(2).padStart(8)}`
-    console.log(`\nMimi (PersonaPlex size), CPU provider, ${threads} intra-op threads, ${frames} frames after ${warmup} warm-up`)
-    console.log(`load (graph build + 2 sessions): ${result.loadMs.toFixed(0)} ms; host: ${os.cpus().length} cores, load avg before ${loadAvgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
-    console.log(`${"ms per frame".padEnd(16)} ${"p50".padStart(8)} ${"p99".padStart(8)} ${"mean".padStart(8)} ${"max".padStart(8)}`)
+    console.log(
+      `\nMimi (PersonaPlex size), CPU provider, ${threads} intra-op threads, ${frames} frames after ${warmup} warm-up`,
+    )
+    console.log(
+      `load (graph build + 2 sessions): ${result.loadMs.toFixed(0)} ms; host: ${os.cpus().length} cores, load avg before ${loadAvgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    )
+    console.log(
+      `${"ms per frame".padEnd(16)} ${"p50".padStart(8)} ${"p99".padStart(8)} ${"mean".padStart(8)} ${"max".padStart(8)}`,
+    )
     console.log(row("encode", encode))
     console.log(row("decode", decode))
     console.log(row("encode+decode", both))
-    console.log(`process CPU time per frame (all threads, encode+decode): ${result.cpuMsPerFrame.toFixed(1)} ms`)
-    console.log(`real-time factor (mean encode+decode / ${frameMs} ms): ${rtf.toFixed(3)}; decoded peak |x| ${result.peak.toFixed(3)}`)
+    console.log(
+      `process CPU time per frame (all threads, encode+decode): ${result.cpuMsPerFrame.toFixed(1)} ms`,
+    )
+    console.log(
+      `real-time factor (mean encode+decode / ${frameMs} ms): ${rtf.toFixed(3)}; decoded peak |x| ${result.peak.toFixed(3)}`,
+    )
 
     const report = {
       benchmark: "mimi-latency",
@@ -161,7 +196,13 @@ const main = async () => {
       intraOpThreads: threads,
       frames,
       warmup,
-      host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, loadavgBefore: loadAvgBefore, loadavgAfter: os.loadavg(), node: process.version },
+      host: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        loadavgBefore: loadAvgBefore,
+        loadavgAfter: os.loadavg(),
+        node: process.version,
+      },
       cpuMsPerFrame: result.cpuMsPerFrame,
       loadMs: result.loadMs,
       encodeMs: encode,

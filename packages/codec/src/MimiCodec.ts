@@ -2,7 +2,13 @@ import { OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { buildCodec } from "./build.ts"
 import { MimiConfig } from "./config.ts"
-import { type CodecError, CodeCountError, CodeRangeError, FrameLengthError, MimiConfigError } from "./errors.ts"
+import {
+  CodeCountError,
+  type CodecError,
+  CodeRangeError,
+  FrameLengthError,
+  MimiConfigError,
+} from "./errors.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
 import { makeStreamingStep, type StepState, type StreamingStep } from "./StreamingStep.ts"
 
@@ -41,10 +47,17 @@ export interface MimiCodecOptions {
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
-  frame.length === frameSize ? Effect.void : Effect.fail(new FrameLengthError({ expected: frameSize, actual: frame.length }))
+  frame.length === frameSize
+    ? Effect.void
+    : Effect.fail(new FrameLengthError({ expected: frameSize, actual: frame.length }))
 
-const checkCodes = (codes: Int32Array, count: number, bins: number): Effect.Effect<void, CodeCountError | CodeRangeError> => {
-  if (codes.length !== count) return Effect.fail(new CodeCountError({ expected: count, actual: codes.length }))
+const checkCodes = (
+  codes: Int32Array,
+  count: number,
+  bins: number,
+): Effect.Effect<void, CodeCountError | CodeRangeError> => {
+  if (codes.length !== count)
+    return Effect.fail(new CodeCountError({ expected: count, actual: codes.length }))
   for (let k = 0; k < count; k++) {
     const code = codes[k]!
     if (!(code >= 0 && code < bins)) return Effect.fail(new CodeRangeError({ codebook: k, code, bins }))
@@ -52,7 +65,11 @@ const checkCodes = (codes: Int32Array, count: number, bins: number): Effect.Effe
   return Effect.void
 }
 
-const pcmTensor = (frame: Float32Array): OrtTensor => ({ type: "float32", dims: [1, 1, frame.length], data: frame })
+const pcmTensor = (frame: Float32Array): OrtTensor => ({
+  type: "float32",
+  dims: [1, 1, frame.length],
+  data: frame,
+})
 const codesTensor = (codes: Int32Array): OrtTensor => ({ type: "int32", dims: [codes.length], data: codes })
 
 const make = (options: MimiCodecOptions) =>
@@ -60,7 +77,8 @@ const make = (options: MimiCodecOptions) =>
     const config = options.config ?? MimiConfig.personaplex
     yield* Effect.try({
       try: () => MimiConfig.validate(config),
-      catch: (e) => (e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) })),
+      catch: (e) =>
+        e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
     })
     const built = yield* buildCodec(options.checkpoint, config)
     const ort = yield* OrtSession
@@ -73,14 +91,25 @@ const make = (options: MimiCodecOptions) =>
 
     const encode = (frame: Float32Array) =>
       Effect.flatMap(checkFrame(frame, frameSize), () =>
-        Effect.map(encoder.step({ [PCM_INPUT]: pcmTensor(frame) }, CODES_OUTPUT), (t) => t.data as Int32Array),
+        Effect.map(
+          encoder.step({ [PCM_INPUT]: pcmTensor(frame) }, CODES_OUTPUT),
+          (t) => t.data as Int32Array,
+        ),
       )
     const decode = (codes: Int32Array) =>
       Effect.flatMap(checkCodes(codes, numCodebooks, bins), () =>
-        Effect.map(decoder.step({ [CODES_INPUT]: codesTensor(codes) }, PCM_OUTPUT), (t) => t.data as Float32Array),
+        Effect.map(
+          decoder.step({ [CODES_INPUT]: codesTensor(codes) }, PCM_OUTPUT),
+          (t) => t.data as Float32Array,
+        ),
       )
 
-    const runClip = <I>(step: StreamingStep, inputs: ReadonlyArray<I>, feed: (input: I) => Record<string, OrtTensor>, output: string) =>
+    const runClip = <I>(
+      step: StreamingStep,
+      inputs: ReadonlyArray<I>,
+      feed: (input: I) => Record<string, OrtTensor>,
+      output: string,
+    ) =>
       Effect.gen(function* () {
         let state: StepState = step.fresh()
         const results: OrtTensor[] = []
@@ -100,7 +129,12 @@ const make = (options: MimiCodecOptions) =>
           chunk.set(samples.subarray(t * frameSize, (t + 1) * frameSize))
           return chunk
         })
-        const codes = yield* runClip(encoder, chunks, (chunk) => ({ [PCM_INPUT]: pcmTensor(chunk) }), CODES_OUTPUT)
+        const codes = yield* runClip(
+          encoder,
+          chunks,
+          (chunk) => ({ [PCM_INPUT]: pcmTensor(chunk) }),
+          CODES_OUTPUT,
+        )
         const data = new Int32Array(numCodebooks * frames)
         codes.forEach((frame, t) => {
           for (let k = 0; k < numCodebooks; k++) data[k * frames + t] = (frame.data as Int32Array)[k]!
@@ -113,14 +147,22 @@ const make = (options: MimiCodecOptions) =>
         if (matrix.numCodebooks !== numCodebooks)
           return yield* new CodeCountError({ expected: numCodebooks, actual: matrix.numCodebooks })
         if (matrix.data.length !== matrix.numCodebooks * matrix.frames)
-          return yield* new CodeCountError({ expected: matrix.numCodebooks * matrix.frames, actual: matrix.data.length })
+          return yield* new CodeCountError({
+            expected: matrix.numCodebooks * matrix.frames,
+            actual: matrix.data.length,
+          })
         const frames = Array.from({ length: matrix.frames }, (_, t) =>
           Int32Array.from({ length: numCodebooks }, (_, k) => matrix.data[k * matrix.frames + t]!),
         )
         for (const codes of frames) yield* checkCodes(codes, numCodebooks, bins)
-        const pcm = yield* runClip(decoder, frames, (codes) => ({ [CODES_INPUT]: codesTensor(codes) }), PCM_OUTPUT)
+        const pcm = yield* runClip(
+          decoder,
+          frames,
+          (codes) => ({ [CODES_INPUT]: codesTensor(codes) }),
+          PCM_OUTPUT,
+        )
         const out = new Float32Array(matrix.frames * frameSize)
-        pcm.forEach((frame, t) => out.set(frame.data as Float32Array, t * frameSize))
+        for (const [t, frame] of pcm.entries()) out.set(frame.data as Float32Array, t * frameSize)
         return out
       })
 

@@ -26,7 +26,13 @@ export const zeroState = (specs: ReadonlyArray<StateSpec>): StepState =>
   )
 
 /** Write `update` (the ring's dims with `slots.length` along `axis`) into `ring` at `slots`. */
-export const writeRing = (ring: Float32Array, update: Float32Array, dims: ReadonlyArray<number>, axis: number, slots: BigInt64Array): void => {
+export const writeRing = (
+  ring: Float32Array,
+  update: Float32Array,
+  dims: ReadonlyArray<number>,
+  axis: number,
+  slots: BigInt64Array,
+): void => {
   const outer = size(dims.slice(0, axis))
   const inner = size(dims.slice(axis + 1))
   const capacity = dims[axis]!
@@ -43,9 +49,16 @@ export const writeRing = (ring: Float32Array, update: Float32Array, dims: Readon
  * current state and keeps the returned one. Calls are serialised so state never forks.
  */
 export interface StreamingStep {
-  readonly step: (input: Record<string, OrtTensor>, output: string) => Effect.Effect<OrtTensor, OrtSessionError>
+  readonly step: (
+    input: Record<string, OrtTensor>,
+    output: string,
+  ) => Effect.Effect<OrtTensor, OrtSessionError>
   /** Run from an explicit state (whole-clip helpers); its rings are updated in place, the rest is returned. */
-  readonly stepFrom: (state: StepState, input: Record<string, OrtTensor>, output: string) => Effect.Effect<readonly [OrtTensor, StepState], OrtSessionError>
+  readonly stepFrom: (
+    state: StepState,
+    input: Record<string, OrtTensor>,
+    output: string,
+  ) => Effect.Effect<readonly [OrtTensor, StepState], OrtSessionError>
   readonly reset: Effect.Effect<void>
   readonly fresh: () => StepState
 }
@@ -61,7 +74,13 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
         const key = stateInput(spec.name)
         if (spec.ring) {
           const ring = from[key]!
-          writeRing(ring.data as Float32Array, results[stateUpdate(spec.name)]!.data as Float32Array, spec.dims, spec.ring.axis, results[RING_SLOTS]!.data as BigInt64Array)
+          writeRing(
+            ring.data as Float32Array,
+            results[stateUpdate(spec.name)]!.data as Float32Array,
+            spec.dims,
+            spec.ring.axis,
+            results[RING_SLOTS]!.data as BigInt64Array,
+          )
           next[key] = ring
         } else next[key] = results[stateOutput(spec.name)]!
       }

@@ -1,7 +1,13 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Checkpoint, GraphBuildError, MissingTensorError, SafetensorsFormatError, TensorMismatchError } from "@personaplex/runtime"
+import {
+  Checkpoint,
+  GraphBuildError,
+  MissingTensorError,
+  SafetensorsFormatError,
+  TensorMismatchError,
+} from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import type { MimiConfig } from "./config.ts"
 import { MimiConfigError } from "./errors.ts"
@@ -24,7 +30,12 @@ export interface BuiltCodec {
 /** Above this many initializer bytes a graph goes to a temp file with external data instead of one protobuf. */
 const INLINE_LIMIT = 64 * 2 ** 20
 
-type BuildError = MissingTensorError | TensorMismatchError | SafetensorsFormatError | GraphBuildError | MimiConfigError
+type BuildError =
+  | MissingTensorError
+  | TensorMismatchError
+  | SafetensorsFormatError
+  | GraphBuildError
+  | MimiConfigError
 
 const asBuildError = (error: unknown): BuildError => {
   if (
@@ -35,7 +46,9 @@ const asBuildError = (error: unknown): BuildError => {
     error instanceof MimiConfigError
   )
     return error
-  return new GraphBuildError({ reason: `building the Mimi graphs failed: ${(error as Error)?.message ?? String(error)}` })
+  return new GraphBuildError({
+    reason: `building the Mimi graphs failed: ${(error as Error)?.message ?? String(error)}`,
+  })
 }
 
 const tempDir = Effect.acquireRelease(
@@ -44,7 +57,8 @@ const tempDir = Effect.acquireRelease(
 )
 
 const serialize = (sg: StepGraph, dir: string): BuiltStep => ({
-  model: sg.g.initializerBytes > INLINE_LIMIT ? sg.g.save(path.join(dir, `${sg.g.name}.onnx`)) : sg.g.toBytes(),
+  model:
+    sg.g.initializerBytes > INLINE_LIMIT ? sg.g.save(path.join(dir, `${sg.g.name}.onnx`)) : sg.g.toBytes(),
   states: sg.states,
 })
 
@@ -53,7 +67,10 @@ const serialize = (sg: StepGraph, dir: string): BuiltStep => ({
  * Every tensor is checked (name and shape) before any is read. Large graphs are written to a
  * temp folder that is removed when the scope closes.
  */
-export const buildCodec = (checkpointPath: string, config: MimiConfig): Effect.Effect<BuiltCodec, BuildError, Scope.Scope> =>
+export const buildCodec = (
+  checkpointPath: string,
+  config: MimiConfig,
+): Effect.Effect<BuiltCodec, BuildError, Scope.Scope> =>
   Effect.gen(function* () {
     const dir = yield* tempDir
     return yield* Effect.scoped(

@@ -91,7 +91,8 @@ const fail = (field: string, reason: string): never => {
 
 const objectAt = (json: Json, field: string, path: string): Json => {
   const value = json[field]
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail(`${path}${field}`, "missing or not an object")
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return fail(`${path}${field}`, "missing or not an object")
   return value as Json
 }
 
@@ -104,7 +105,8 @@ const intAt = (json: Json, field: string, path: string, fallback?: number): numb
 
 const numberAt = (json: Json, field: string, path: string, fallback?: number): number => {
   const value = json[field] ?? fallback
-  if (typeof value !== "number" || !Number.isFinite(value)) return fail(`${path}${field}`, `expected a number, got ${JSON.stringify(value)}`)
+  if (typeof value !== "number" || !Number.isFinite(value))
+    return fail(`${path}${field}`, `expected a number, got ${JSON.stringify(value)}`)
   return value
 }
 
@@ -113,7 +115,10 @@ const expectValue = (json: Json, field: string, path: string, allowed: ReadonlyA
   if (!(field in json)) return
   const value = json[field]
   if (!allowed.includes(value))
-    fail(`${path}${field}`, `${JSON.stringify(value)} is not supported (supported: ${allowed.map((a) => JSON.stringify(a)).join(", ")})`)
+    fail(
+      `${path}${field}`,
+      `${JSON.stringify(value)} is not supported (supported: ${allowed.map((a) => JSON.stringify(a)).join(", ")})`,
+    )
 }
 
 const fromJsonUnsafe = (input: unknown): MimiConfig => {
@@ -178,7 +183,10 @@ const validate = (c: MimiConfig, transformerJson?: Json) => {
   const d = c.seanet.dimension
   if (c.seanet.channels !== 1) fail("seanet.channels", `only mono (1) is supported, got ${c.seanet.channels}`)
   if (c.transformer.dModel !== d)
-    fail("transformer.d_model", `must equal seanet.dimension (${d}): input/output projections are not implemented`)
+    fail(
+      "transformer.d_model",
+      `must equal seanet.dimension (${d}): input/output projections are not implemented`,
+    )
   if (transformerJson) {
     if (transformerJson.input_dimension !== undefined && transformerJson.input_dimension !== d)
       fail("transformer.input_dimension", `must equal seanet.dimension (${d})`)
@@ -186,18 +194,30 @@ const validate = (c: MimiConfig, transformerJson?: Json) => {
     if (outs !== undefined && !(Array.isArray(outs) && outs.length === 1 && outs[0] === d))
       fail("transformer.output_dimensions", `must be [${d}]`)
   }
-  if (c.transformer.dModel % c.transformer.numHeads !== 0 || (c.transformer.dModel / c.transformer.numHeads) % 2 !== 0)
+  if (
+    c.transformer.dModel % c.transformer.numHeads !== 0 ||
+    (c.transformer.dModel / c.transformer.numHeads) % 2 !== 0
+  )
     fail("transformer.num_heads", `d_model ${c.transformer.dModel} must split into heads of even width`)
-  if (c.quantizer.inputDimension !== d) fail("quantizer.input_dimension", `must equal seanet.dimension (${d})`)
-  if (c.quantizer.outputDimension !== d) fail("quantizer.output_dimension", `must equal seanet.dimension (${d})`)
-  if (c.numCodebooks > c.quantizer.nQ) fail("num_codebooks", `${c.numCodebooks} exceeds quantizer.n_q (${c.quantizer.nQ})`)
+  if (c.quantizer.inputDimension !== d)
+    fail("quantizer.input_dimension", `must equal seanet.dimension (${d})`)
+  if (c.quantizer.outputDimension !== d)
+    fail("quantizer.output_dimension", `must equal seanet.dimension (${d})`)
+  if (c.numCodebooks > c.quantizer.nQ)
+    fail("num_codebooks", `${c.numCodebooks} exceeds quantizer.n_q (${c.quantizer.nQ})`)
   if (c.seanet.dimension % c.seanet.compress !== 0 || c.seanet.nFilters % c.seanet.compress !== 0)
     fail("seanet.compress", `must divide the block widths`)
   const hop = hopLength(c)
   if (c.frameSize !== 2 * hop)
-    fail("frame_size", `${c.frameSize} must be exactly two encoder steps (2 × ${hop}) for the streaming graphs`)
+    fail(
+      "frame_size",
+      `${c.frameSize} must be exactly two encoder steps (2 × ${hop}) for the streaming graphs`,
+    )
   if (Math.abs(c.sampleRate / c.frameSize - c.frameRate) > 1e-9)
-    fail("frame_rate", `${c.frameRate} does not equal sample_rate / frame_size (${c.sampleRate / c.frameSize})`)
+    fail(
+      "frame_rate",
+      `${c.frameRate} does not equal sample_rate / frame_size (${c.sampleRate / c.frameSize})`,
+    )
 }
 
 /** Samples per encoder (25 Hz) step. */
@@ -219,7 +239,9 @@ export const MimiConfig: {
     Effect.try({
       try: () => fromJsonUnsafe(json),
       catch: (error) =>
-        error instanceof MimiConfigError ? error : new MimiConfigError({ field: "(root)", reason: String(error) }),
+        error instanceof MimiConfigError
+          ? error
+          : new MimiConfigError({ field: "(root)", reason: String(error) }),
     }),
   validate: (config) => {
     validate(config)

@@ -1,4 +1,3 @@
-import { Data } from "effect"
 import type {
   GraphBuildError,
   MissingTensorError,
@@ -6,6 +5,7 @@ import type {
   SafetensorsFormatError,
   TensorMismatchError,
 } from "@personaplex/runtime"
+import { Data } from "effect"
 
 /** A streaming encode was given a frame that is not exactly `frameSize` samples. */
 export class FrameLengthError extends Data.TaggedError("FrameLengthError")<{

@@ -1,5 +1,19 @@
-export { FRAME_RATE, FRAME_SIZE, MimiConfig, type QuantizerConfig, SAMPLE_RATE, type SeanetConfig, type TransformerConfig } from "./config.ts"
-export { type CodecError, CodeCountError, CodeRangeError, FrameLengthError, MimiConfigError } from "./errors.ts"
+export {
+  FRAME_RATE,
+  FRAME_SIZE,
+  MimiConfig,
+  type QuantizerConfig,
+  SAMPLE_RATE,
+  type SeanetConfig,
+  type TransformerConfig,
+} from "./config.ts"
+export {
+  CodeCountError,
+  type CodecError,
+  CodeRangeError,
+  FrameLengthError,
+  MimiConfigError,
+} from "./errors.ts"
 export { type CodeMatrix, MimiCodec, type MimiCodecOptions, type MimiCodecShape } from "./MimiCodec.ts"
 export { checkpointTensors, decoderTensors, encoderTensors, type TensorSpec } from "./plan.ts"
 export { decodeFrames, encodeFrames } from "./streams.ts"

@@ -61,15 +61,42 @@ export const encoderPlan = (c: MimiConfig): SeanetStep[] => {
   const steps: SeanetStep[] = []
   let index = 0
   let mult = 1
-  steps.push({ kind: "conv", prefix: `encoder.model.${index++}.conv.conv`, cin: s.channels, cout: s.nFilters, kernel: s.kernelSize, stride: 1, dilation: 1, eluBefore: false })
+  steps.push({
+    kind: "conv",
+    prefix: `encoder.model.${index++}.conv.conv`,
+    cin: s.channels,
+    cout: s.nFilters,
+    kernel: s.kernelSize,
+    stride: 1,
+    dilation: 1,
+    eluBefore: false,
+  })
   for (const ratio of [...s.ratios].reverse()) {
     steps.push(...residualBlocks(c, "encoder", index, mult * s.nFilters))
     index += s.nResidualLayers + 1 // the blocks, then the ELU module
-    steps.push({ kind: "conv", prefix: `encoder.model.${index++}.conv.conv`, cin: mult * s.nFilters, cout: mult * 2 * s.nFilters, kernel: 2 * ratio, stride: ratio, dilation: 1, eluBefore: true })
+    steps.push({
+      kind: "conv",
+      prefix: `encoder.model.${index++}.conv.conv`,
+      cin: mult * s.nFilters,
+      cout: mult * 2 * s.nFilters,
+      kernel: 2 * ratio,
+      stride: ratio,
+      dilation: 1,
+      eluBefore: true,
+    })
     mult *= 2
   }
   index += 1 // ELU
-  steps.push({ kind: "conv", prefix: `encoder.model.${index}.conv.conv`, cin: mult * s.nFilters, cout: s.dimension, kernel: s.lastKernelSize, stride: 1, dilation: 1, eluBefore: true })
+  steps.push({
+    kind: "conv",
+    prefix: `encoder.model.${index}.conv.conv`,
+    cin: mult * s.nFilters,
+    cout: s.dimension,
+    kernel: s.lastKernelSize,
+    stride: 1,
+    dilation: 1,
+    eluBefore: true,
+  })
   return steps
 }
 
@@ -79,41 +106,65 @@ export const decoderPlan = (c: MimiConfig): SeanetStep[] => {
   const steps: SeanetStep[] = []
   let index = 0
   let mult = 2 ** s.ratios.length
-  steps.push({ kind: "conv", prefix: `decoder.model.${index++}.conv.conv`, cin: s.dimension, cout: mult * s.nFilters, kernel: s.kernelSize, stride: 1, dilation: 1, eluBefore: false })
+  steps.push({
+    kind: "conv",
+    prefix: `decoder.model.${index++}.conv.conv`,
+    cin: s.dimension,
+    cout: mult * s.nFilters,
+    kernel: s.kernelSize,
+    stride: 1,
+    dilation: 1,
+    eluBefore: false,
+  })
   for (const ratio of s.ratios) {
     index += 1 // ELU
-    steps.push({ kind: "convtr", prefix: `decoder.model.${index++}.convtr.convtr`, cin: mult * s.nFilters, cout: (mult * s.nFilters) / 2, kernel: 2 * ratio, stride: ratio, eluBefore: true })
+    steps.push({
+      kind: "convtr",
+      prefix: `decoder.model.${index++}.convtr.convtr`,
+      cin: mult * s.nFilters,
+      cout: (mult * s.nFilters) / 2,
+      kernel: 2 * ratio,
+      stride: ratio,
+      eluBefore: true,
+    })
     steps.push(...residualBlocks(c, "decoder", index, (mult * s.nFilters) / 2))
     index += s.nResidualLayers
     mult /= 2
   }
   index += 1 // ELU
-  steps.push({ kind: "conv", prefix: `decoder.model.${index}.conv.conv`, cin: s.nFilters, cout: s.channels, kernel: s.lastKernelSize, stride: 1, dilation: 1, eluBefore: true })
+  steps.push({
+    kind: "conv",
+    prefix: `decoder.model.${index}.conv.conv`,
+    cin: s.nFilters,
+    cout: s.channels,
+    kernel: s.lastKernelSize,
+    stride: 1,
+    dilation: 1,
+    eluBefore: true,
+  })
   return steps
 }
 
-const seanetTensors = (steps: ReadonlyArray<SeanetStep>): TensorSpec[] =>
-  steps.flatMap((step): TensorSpec[] => {
-    switch (step.kind) {
-      case "conv":
-        return [
-          { name: `${step.prefix}.weight`, shape: [step.cout, step.cin, step.kernel] },
-          { name: `${step.prefix}.bias`, shape: [step.cout] },
-        ]
-      case "convtr":
-        return [
-          { name: `${step.prefix}.weight`, shape: [step.cin, step.cout, step.kernel] },
-          { name: `${step.prefix}.bias`, shape: [step.cout] },
-        ]
-      case "residual":
-        return [
-          { name: `${step.prefix}.block.1.conv.conv.weight`, shape: [step.hidden, step.dim, step.kernel] },
-          { name: `${step.prefix}.block.1.conv.conv.bias`, shape: [step.hidden] },
-          { name: `${step.prefix}.block.3.conv.conv.weight`, shape: [step.dim, step.hidden, 1] },
-          { name: `${step.prefix}.block.3.conv.conv.bias`, shape: [step.dim] },
-        ]
-    }
-  })
+const stepTensors = (step: SeanetStep): TensorSpec[] => {
+  if (step.kind === "conv")
+    return [
+      { name: `${step.prefix}.weight`, shape: [step.cout, step.cin, step.kernel] },
+      { name: `${step.prefix}.bias`, shape: [step.cout] },
+    ]
+  if (step.kind === "convtr")
+    return [
+      { name: `${step.prefix}.weight`, shape: [step.cin, step.cout, step.kernel] },
+      { name: `${step.prefix}.bias`, shape: [step.cout] },
+    ]
+  return [
+    { name: `${step.prefix}.block.1.conv.conv.weight`, shape: [step.hidden, step.dim, step.kernel] },
+    { name: `${step.prefix}.block.1.conv.conv.bias`, shape: [step.hidden] },
+    { name: `${step.prefix}.block.3.conv.conv.weight`, shape: [step.dim, step.hidden, 1] },
+    { name: `${step.prefix}.block.3.conv.conv.bias`, shape: [step.dim] },
+  ]
+}
+
+const seanetTensors = (steps: ReadonlyArray<SeanetStep>): TensorSpec[] => steps.flatMap(stepTensors)
 
 export const transformerLayerPrefix = (which: "encoder" | "decoder", layer: number) =>
   `${which}_transformer.transformer.layers.${layer}`
@@ -142,10 +193,13 @@ export const UPSAMPLE_WEIGHT = "upsample.convtr.convtr.convtr.weight"
 
 export type QuantizerHalf = "rvq_first" | "rvq_rest"
 
-export const codebookPrefix = (half: QuantizerHalf, layer: number) => `quantizer.${half}.vq.layers.${layer}._codebook`
+export const codebookPrefix = (half: QuantizerHalf, layer: number) =>
+  `quantizer.${half}.vq.layers.${layer}._codebook`
 
 /** Codebooks actually used: the semantic one and the first `numCodebooks − 1` acoustic ones. */
-export const usedCodebooks = (c: MimiConfig): ReadonlyArray<{ readonly half: QuantizerHalf; readonly layer: number }> => [
+export const usedCodebooks = (
+  c: MimiConfig,
+): ReadonlyArray<{ readonly half: QuantizerHalf; readonly layer: number }> => [
   { half: "rvq_first", layer: 0 },
   ...Array.from({ length: c.numCodebooks - 1 }, (_, j) => ({ half: "rvq_rest" as const, layer: j })),
 ]
@@ -187,11 +241,20 @@ export const decoderTensors = (c: MimiConfig): TensorSpec[] => [
 export const checkpointTensors = (c: MimiConfig): TensorSpec[] => {
   const { dimension: q, bins, nQ } = c.quantizer
   const codebooks: TensorSpec[] = []
-  for (const [half, count] of [["rvq_first", 1], ["rvq_rest", nQ - 1]] as const)
+  for (const [half, count] of [
+    ["rvq_first", 1],
+    ["rvq_rest", nQ - 1],
+  ] as const)
     for (let layer = 0; layer < count; layer++) {
       const p = codebookPrefix(half, layer)
-      codebooks.push({ name: `${p}.embedding_sum`, shape: [bins, q] }, { name: `${p}.cluster_usage`, shape: [bins] }, { name: `${p}._initialized`, shape: [1] })
+      codebooks.push(
+        { name: `${p}.embedding_sum`, shape: [bins, q] },
+        { name: `${p}.cluster_usage`, shape: [bins] },
+        { name: `${p}._initialized`, shape: [1] },
+      )
     }
-  const seen = new Set<string>()
-  return [...encoderTensors(c), ...decoderTensors(c), ...codebooks].filter((t) => !seen.has(t.name) && (seen.add(t.name), true))
+  const byName = new Map<string, TensorSpec>()
+  for (const t of [...encoderTensors(c), ...decoderTensors(c), ...codebooks])
+    if (!byName.has(t.name)) byName.set(t.name, t)
+  return [...byName.values()]
 }

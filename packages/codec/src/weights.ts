@@ -28,7 +28,12 @@ export const checkTensors = (checkpoint: Checkpoint, specs: ReadonlyArray<Tensor
 export const CODEBOOK_EPS = 1e-5
 
 /** Codebook vectors `E[i] = embedding_sum[i] / max(cluster_usage[i], 1e-5)`, in fp32 (upstream-spec §2.8). */
-export const codebook = (weights: Weights, half: QuantizerHalf, layer: number, c: MimiConfig): Float32Array => {
+export const codebook = (
+  weights: Weights,
+  half: QuantizerHalf,
+  layer: number,
+  c: MimiConfig,
+): Float32Array => {
   const prefix = codebookPrefix(half, layer)
   const sum = weights.get(`${prefix}.embedding_sum`)!
   const usage = weights.get(`${prefix}.cluster_usage`)!
@@ -36,7 +41,7 @@ export const codebook = (weights: Weights, half: QuantizerHalf, layer: number, c
   const eps = Math.fround(CODEBOOK_EPS)
   const out = new Float32Array(bins * dimension)
   for (let i = 0; i < bins; i++) {
-    const u = usage[i]! < eps ? eps : usage[i]!
+    const u = Math.max(usage[i]!, eps)
     for (let j = 0; j < dimension; j++) out[i * dimension + j] = sum[i * dimension + j]! / u
   }
   return out

@@ -10,7 +10,9 @@ describe("Mimi tensor layout (upstream-spec §2.11)", () => {
   it("the PersonaPlex config has the upstream state dict: 318 entries, 79,308,609 parameters, 96,151,393 values", () => {
     const specs = checkpointTensors(MimiConfig.personaplex)
     expect(specs.length).toBe(318)
-    expect(specs.filter((s) => !s.name.includes("._codebook.")).reduce((t, s) => t + count(s.shape), 0)).toBe(79_308_609)
+    expect(specs.filter((s) => !s.name.includes("._codebook.")).reduce((t, s) => t + count(s.shape), 0)).toBe(
+      79_308_609,
+    )
     expect(specs.reduce((t, s) => t + count(s.shape), 0)).toBe(96_151_393)
     const byName = new Map(specs.map((s) => [s.name, s.shape]))
     expect(byName.get("encoder.model.12.conv.conv.weight")).toEqual([1024, 512, 16])
@@ -20,15 +22,20 @@ describe("Mimi tensor layout (upstream-spec §2.11)", () => {
   })
 
   const fixtures = upstreamFixturesDir()
-  it.skipIf(!fs.existsSync(path.join(fixtures, "mimi-tiny.json")))("names and shapes equal the upstream mimi-tiny checkpoint exactly", () => {
-    const config = MimiConfig.fromJson(JSON.parse(fs.readFileSync(path.join(fixtures, "mimi-tiny.json"), "utf8")))
-    const checkpoint = Checkpoint.openSync(path.join(fixtures, "mimi-tiny.safetensors"))
-    try {
-      const actual = Object.fromEntries(checkpoint.names.map((n) => [n, [...checkpoint.infoSync(n).shape]]))
-      const expected = Object.fromEntries(checkpointTensors(config).map((s) => [s.name, [...s.shape]]))
-      expect(actual).toEqual(expected)
-    } finally {
-      checkpoint.close()
-    }
-  })
+  it.skipIf(!fs.existsSync(path.join(fixtures, "mimi-tiny.json")))(
+    "names and shapes equal the upstream mimi-tiny checkpoint exactly",
+    () => {
+      const config = MimiConfig.fromJson(
+        JSON.parse(fs.readFileSync(path.join(fixtures, "mimi-tiny.json"), "utf8")),
+      )
+      const checkpoint = Checkpoint.openSync(path.join(fixtures, "mimi-tiny.safetensors"))
+      try {
+        const actual = Object.fromEntries(checkpoint.names.map((n) => [n, [...checkpoint.infoSync(n).shape]]))
+        const expected = Object.fromEntries(checkpointTensors(config).map((s) => [s.name, [...s.shape]]))
+        expect(actual).toEqual(expected)
+      } finally {
+        checkpoint.close()
+      }
+    },
+  )
 })

@@ -8,7 +8,8 @@ import { MimiCodec, MimiConfig } from "../src/index.ts"
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
 const available = fs.existsSync(configPath)
-if (!available) console.log(`skipping Mimi parity tests: no fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`)
+if (!available)
+  console.log(`skipping Mimi parity tests: no fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`)
 
 const readIo = () => {
   const io = Checkpoint.openSync(path.join(fixtures, "mimi-tiny-io.safetensors"))
@@ -31,10 +32,12 @@ const codecLayer = () =>
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
   }).pipe(Layer.provide(OrtSession.layerCpu))
 
-const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) => Effect.runPromise(Effect.provide(effect, codecLayer()))
+const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
+  Effect.runPromise(Effect.provide(effect, codecLayer()))
 
 /** Column `t` of a `[K, F]` matrix. */
-const column = (data: Int32Array, rows: number, frames: number, t: number) => Int32Array.from({ length: rows }, (_, k) => data[k * frames + t]!)
+const column = (data: Int32Array, rows: number, frames: number, t: number) =>
+  Int32Array.from({ length: rows }, (_, k) => data[k * frames + t]!)
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
   let m = 0
@@ -51,8 +54,9 @@ describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () =>
     const { first, second } = await run(
       Effect.gen(function* () {
         const codec = yield* MimiCodec
-        const encodeAll = Effect.forEach(Array.from({ length: frames }, (_, t) => t), (t) =>
-          codec.encode(input.subarray(t * 1920, (t + 1) * 1920)),
+        const encodeAll = Effect.forEach(
+          Array.from({ length: frames }, (_, t) => t),
+          (t) => codec.encode(input.subarray(t * 1920, (t + 1) * 1920)),
         )
         const first = yield* encodeAll
         yield* codec.reset
@@ -61,7 +65,13 @@ describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () =>
       }),
     )
     const mismatches = (got: ReadonlyArray<Int32Array>) =>
-      got.flatMap((frame, t) => [...frame].flatMap((code, k) => (code === codes.data[k * frames + t] ? [] : [`frame ${t} codebook ${k}: ${code} vs ${codes.data[k * frames + t]}`])))
+      got.flatMap((frame, t) =>
+        [...frame].flatMap((code, k) =>
+          code === codes.data[k * frames + t]
+            ? []
+            : [`frame ${t} codebook ${k}: ${code} vs ${codes.data[k * frames + t]}`],
+        ),
+      )
     expect(rows).toBe(8)
     expect(mismatches(first)).toEqual([])
     expect(mismatches(second)).toEqual([])
@@ -78,7 +88,8 @@ describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () =>
         Effect.gen(function* () {
           const codec = yield* MimiCodec
           const out = new Float32Array(frames * 1920)
-          for (let t = 0; t < frames; t++) out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
+          for (let t = 0; t < frames; t++)
+            out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
           return out
         }),
       )

@@ -1,9 +1,9 @@
 import { OrtSession } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { MimiConfig } from "../src/index.ts"
 import { StepGraph } from "../src/graph/StepGraph.ts"
 import { ropeFrequencies, streamingTransformer } from "../src/graph/transformer.ts"
+import { MimiConfig } from "../src/index.ts"
 import { transformerLayerPrefix } from "../src/plan.ts"
 import { makeStreamingStep } from "../src/StreamingStep.ts"
 
@@ -22,7 +22,15 @@ const CALLS = 12
 
 const config: MimiConfig = {
   ...MimiConfig.personaplex,
-  transformer: { dModel: D, numHeads: H, numLayers: LAYERS, dimFeedforward: FF, context: CONTEXT, maxPeriod: 10000, layerNormEps: 1e-5 },
+  transformer: {
+    dModel: D,
+    numHeads: H,
+    numLayers: LAYERS,
+    dimFeedforward: FF,
+    context: CONTEXT,
+    maxPeriod: 10000,
+    layerNormEps: 1e-5,
+  },
 }
 
 let seed = 12345
@@ -37,9 +45,15 @@ for (let l = 0; l < LAYERS; l++) {
   const p = transformerLayerPrefix("encoder", l)
   weights.set(`${p}.self_attn.in_proj_weight`, randArray(3 * D * D, 1.2))
   weights.set(`${p}.self_attn.out_proj.weight`, randArray(D * D, 0.7))
-  weights.set(`${p}.norm1.weight`, Float32Array.from({ length: D }, () => 1 + rand() * 0.2))
+  weights.set(
+    `${p}.norm1.weight`,
+    Float32Array.from({ length: D }, () => 1 + rand() * 0.2),
+  )
   weights.set(`${p}.norm1.bias`, randArray(D, 0.1))
-  weights.set(`${p}.norm2.weight`, Float32Array.from({ length: D }, () => 1 + rand() * 0.2))
+  weights.set(
+    `${p}.norm2.weight`,
+    Float32Array.from({ length: D }, () => 1 + rand() * 0.2),
+  )
   weights.set(`${p}.norm2.bias`, randArray(D, 0.1))
   weights.set(`${p}.linear1.weight`, randArray(FF * D, 0.7))
   weights.set(`${p}.linear2.weight`, randArray(D * FF, 0.5))
@@ -63,7 +77,11 @@ const layerNorm = (x: number[], w: Float32Array, b: Float32Array) => {
 /** erf, Abramowitz & Stegun 7.1.26 refined by one Newton step (error far below the tolerance). */
 const erf = (x: number) => {
   const t = 1 / (1 + 0.3275911 * Math.abs(x))
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x)
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x)
   return Math.sign(x) * y
 }
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2))
@@ -94,7 +112,12 @@ const reference = (quirk: boolean) => {
       const ring = rings[l]!
       const qs: number[][] = []
       xs.forEach((x, t) => {
-        const qkv = matVec(w("self_attn.in_proj_weight"), layerNorm(x, w("norm1.weight"), w("norm1.bias")), 3 * D, D)
+        const qkv = matVec(
+          w("self_attn.in_proj_weight"),
+          layerNorm(x, w("norm1.weight"), w("norm1.bias")),
+          3 * D,
+          D,
+        )
         qs.push(rope(qkv.slice(0, D), offset + t))
         ring.keys[(offset + t) % CONTEXT] = rope(qkv.slice(D, 2 * D), offset + t)
         ring.values[(offset + t) % CONTEXT] = qkv.slice(2 * D)
@@ -120,12 +143,18 @@ const reference = (quirk: boolean) => {
           const exps = scores.map((s) => Math.exp(s - max))
           const total = exps.reduce((a, b) => a + b, 0)
           exps.forEach((e, s) => {
-            if (e > 0) for (let i = 0; i < HD; i++) attn[h * HD + i]! += (e / total) * ring.values[s]![h * HD + i]!
+            if (e > 0)
+              for (let i = 0; i < HD; i++) attn[h * HD + i]! += (e / total) * ring.values[s]![h * HD + i]!
           })
         }
         const attnOut = matVec(w("self_attn.out_proj.weight"), attn, D, D)
         const mid = x.map((v, i) => v + w("layer_scale_1.scale")[i]! * attnOut[i]!)
-        const hidden = matVec(w("linear1.weight"), layerNorm(mid, w("norm2.weight"), w("norm2.bias")), FF, D).map(gelu)
+        const hidden = matVec(
+          w("linear1.weight"),
+          layerNorm(mid, w("norm2.weight"), w("norm2.bias")),
+          FF,
+          D,
+        ).map(gelu)
         const ff = matVec(w("linear2.weight"), hidden, D, FF)
         return mid.map((v, i) => v + w("layer_scale_2.scale")[i]! * ff[i]!)
       })
@@ -147,7 +176,9 @@ const runGraph = () => {
     Effect.gen(function* () {
       const session = yield* (yield* OrtSession).open({ model: sg.g.toBytes() })
       const step = makeStreamingStep(session, sg.states)
-      return yield* Effect.forEach(inputs, (input) => step.step({ x: { type: "float32", dims: [STEPS, D], data: input } }, "y"))
+      return yield* Effect.forEach(inputs, (input) =>
+        step.step({ x: { type: "float32", dims: [STEPS, D], data: input } }, "y"),
+      )
     }).pipe(Effect.scoped, Effect.provide(OrtSession.layerCpu)),
   )
 }

@@ -23,13 +23,16 @@ describe.skipIf(!available)("Mimi streams and whole-clip helpers (mimi-tiny)", (
   io.close()
   const [rows, frames] = codes.shape as [number, number]
   const frameList = Array.from({ length: frames }, (_, t) => input.slice(t * 1920, (t + 1) * 1920))
-  const codeFrames = Array.from({ length: frames }, (_, t) => Int32Array.from({ length: rows }, (_, k) => codes.data[k * frames + t]!))
+  const codeFrames = Array.from({ length: frames }, (_, t) =>
+    Int32Array.from({ length: rows }, (_, k) => codes.data[k * frames + t]!),
+  )
 
   const layer = MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(path.join(fixtures, "mimi-tiny.json"), "utf8"))),
   }).pipe(Layer.provide(OrtSession.layerCpu))
-  const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) => Effect.runPromise(Effect.provide(effect, layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
+    Effect.runPromise(Effect.provide(effect, layer))
 
   it("encodeFrames then decodeFrames reproduce the upstream codes and decoded audio", async () => {
     const { encoded, pcm } = await run(

@@ -37,12 +37,21 @@ export class StepGraph {
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */
-  weight(name: string, dims?: ReadonlyArray<number>, transform?: (data: Float32Array) => Float32Array, key = name): string {
+  weight(
+    name: string,
+    dims?: ReadonlyArray<number>,
+    transform?: (data: Float32Array) => Float32Array,
+    key = name,
+  ): string {
     const existing = this.weightNames.get(key)
     if (existing) return existing
     const data = this.weights.get(name)
     if (!data) throw new Error(`internal: weight "${name}" was not loaded`)
-    const value = this.g.initializer(key, { type: "float32", dims: dims ?? [data.length], data: transform ? transform(data) : data })
+    const value = this.g.initializer(key, {
+      type: "float32",
+      dims: dims ?? [data.length],
+      data: transform ? transform(data) : data,
+    })
     this.weightNames.set(key, value)
     return value
   }
@@ -60,7 +69,8 @@ export class StepGraph {
 
   setState(name: string, value: string): void {
     const spec = this.states.find((s) => s.name === name)
-    if (!spec || spec.ring || !this.pending.delete(name)) throw new Error(`internal: state "${name}" not declared or set twice`)
+    if (!spec || spec.ring || !this.pending.delete(name))
+      throw new Error(`internal: state "${name}" not declared or set twice`)
     this.g.output(value, stateOutput(name), spec.type, spec.dims)
   }
 
@@ -74,8 +84,14 @@ export class StepGraph {
   /** This step's new ring entries (`dims` with `steps` along the ring axis). */
   setRingUpdate(name: string, value: string, steps: number): void {
     const spec = this.states.find((s) => s.name === name)
-    if (!spec?.ring || !this.pending.delete(name)) throw new Error(`internal: ring "${name}" not declared or set twice`)
-    this.g.output(value, stateUpdate(name), "float32", spec.dims.map((d, i) => (i === spec.ring!.axis ? steps : d)))
+    if (!spec?.ring || !this.pending.delete(name))
+      throw new Error(`internal: ring "${name}" not declared or set twice`)
+    this.g.output(
+      value,
+      stateUpdate(name),
+      "float32",
+      spec.dims.map((d, i) => (i === spec.ring!.axis ? steps : d)),
+    )
   }
 
   /** The int64 ring slots this step writes, one per new entry; declared once per graph. */
@@ -85,10 +101,15 @@ export class StepGraph {
 
   /** Every declared state has its next value. */
   finish(): void {
-    if (this.pending.size > 0) throw new Error(`internal: states without a next value: ${[...this.pending].join(", ")}`)
+    if (this.pending.size > 0)
+      throw new Error(`internal: states without a next value: ${[...this.pending].join(", ")}`)
   }
 
-  op(opType: string, inputs: ReadonlyArray<string>, attributes: Parameters<GraphBuilder["op"]>[2] = {}): string {
+  op(
+    opType: string,
+    inputs: ReadonlyArray<string>,
+    attributes: Parameters<GraphBuilder["op"]>[2] = {},
+  ): string {
     return this.g.op(opType, inputs, attributes)
   }
 

@@ -26,7 +26,9 @@ const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, withNorms: bo
     const { bins, dimension } = c.quantizer
     return {
       vectors: sg.tensor(`codebook.${half}.${layer}`, [bins, dimension], vectors),
-      norms: withNorms ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(vectors, bins, dimension)) : "",
+      norms: withNorms
+        ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(vectors, bins, dimension))
+        : "",
     }
   })
 
@@ -58,7 +60,8 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
   for (const [j, book] of rest.entries()) {
     const code = nearest(sg, residual, book)
     codes.push(code)
-    if (j < rest.length - 1) residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
+    if (j < rest.length - 1)
+      residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
   }
   return sg.op("Cast", [sg.op("Concat", codes, { axis: 0 })], { to: 6 })
 }
@@ -67,7 +70,8 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
 export const quantizeDecode = (sg: StepGraph, codes: string, weights: Weights, c: MimiConfig): string => {
   const { dimension: q, outputDimension: d } = c.quantizer
   const books = codebooks(sg, weights, c, false)
-  const lookup = (j: number) => sg.op("Gather", [books[j]!.vectors, sg.op("Slice", [codes, sg.i64([j]), sg.i64([j + 1])])], { axis: 0 })
+  const lookup = (j: number) =>
+    sg.op("Gather", [books[j]!.vectors, sg.op("Slice", [codes, sg.i64([j]), sg.i64([j + 1])])], { axis: 0 })
   const semantic = projection(sg, lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
   if (books.length === 1) return semantic
   let acoustic = lookup(1)

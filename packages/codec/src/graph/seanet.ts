@@ -52,7 +52,16 @@ export const streamingConv = (sg: StepGraph, x: Signal, p: ConvParams): Signal =
 export const streamingConvTranspose = (
   sg: StepGraph,
   x: Signal,
-  p: { readonly prefix: string; readonly cin: number; readonly cout: number; readonly kernel: number; readonly stride: number; readonly groups?: number; readonly bias: boolean; readonly weight?: string },
+  p: {
+    readonly prefix: string
+    readonly cin: number
+    readonly cout: number
+    readonly kernel: number
+    readonly stride: number
+    readonly groups?: number
+    readonly bias: boolean
+    readonly weight?: string
+  },
 ): Signal => {
   const groups = p.groups ?? 1
   const weight = sg.weight(p.weight ?? `${p.prefix}.weight`, [p.cin, p.cout / groups, p.kernel])
@@ -79,12 +88,26 @@ const residual = (sg: StepGraph, x: Signal, step: ResidualStep): Signal => {
   const h1 = streamingConv(
     sg,
     { ...x, value: elu(sg, x.value) },
-    { prefix: `${step.prefix}.block.1.conv.conv`, cin: step.dim, cout: step.hidden, kernel: step.kernel, stride: 1, dilation: step.dilation },
+    {
+      prefix: `${step.prefix}.block.1.conv.conv`,
+      cin: step.dim,
+      cout: step.hidden,
+      kernel: step.kernel,
+      stride: 1,
+      dilation: step.dilation,
+    },
   )
   const h2 = streamingConv(
     sg,
     { ...h1, value: elu(sg, h1.value) },
-    { prefix: `${step.prefix}.block.3.conv.conv`, cin: step.hidden, cout: step.dim, kernel: 1, stride: 1, dilation: 1 },
+    {
+      prefix: `${step.prefix}.block.3.conv.conv`,
+      cin: step.hidden,
+      cout: step.dim,
+      kernel: 1,
+      stride: 1,
+      dilation: 1,
+    },
   )
   return { ...x, value: sg.op("Add", [x.value, h2.value]) }
 }
@@ -96,14 +119,12 @@ const convTranspose = (sg: StepGraph, x: Signal, step: ConvTransposeStep): Signa
   streamingConvTranspose(sg, step.eluBefore ? { ...x, value: elu(sg, x.value) } : x, { ...step, bias: true })
 
 /** Run a SEANet layer list on one frame's worth of input. */
-export const seanet = (sg: StepGraph, x: Signal, steps: ReadonlyArray<SeanetStep>): Signal =>
-  steps.reduce((signal, step) => {
-    switch (step.kind) {
-      case "conv":
-        return conv(sg, signal, step)
-      case "convtr":
-        return convTranspose(sg, signal, step)
-      case "residual":
-        return residual(sg, signal, step)
-    }
-  }, x)
+export const seanet = (sg: StepGraph, x: Signal, steps: ReadonlyArray<SeanetStep>): Signal => {
+  let signal = x
+  for (const step of steps) {
+    if (step.kind === "conv") signal = conv(sg, signal, step)
+    else if (step.kind === "convtr") signal = convTranspose(sg, signal, step)
+    else signal = residual(sg, signal, step)
+  }
+  return signal
+}

@@ -1,9 +1,9 @@
-import { type MimiConfig, hopLength } from "../config.ts"
+import { hopLength, type MimiConfig } from "../config.ts"
 import { DOWNSAMPLE_WEIGHT, decoderPlan, encoderPlan, UPSAMPLE_WEIGHT } from "../plan.ts"
 import type { Weights } from "../weights.ts"
 import { quantizeDecode, quantizeEncode } from "./quantizer.ts"
-import { seanet, streamingConvTranspose } from "./seanet.ts"
 import { StepGraph } from "./StepGraph.ts"
+import { seanet, streamingConvTranspose } from "./seanet.ts"
 import { streamingTransformer } from "./transformer.ts"
 
 export const PCM_INPUT = "pcm"
@@ -33,7 +33,12 @@ export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   const pcm = sg.g.input(PCM_INPUT, "float32", [1, 1, c.frameSize])
   const offset = sg.state(OFFSET_STATE, "int64", [1])
   const latent = seanet(sg, { value: pcm, channels: 1, length: c.frameSize }, encoderPlan(c))
-  const transformed = toConvLayout(sg, streamingTransformer(sg, toTimeMajor(sg, latent.value, d, steps), steps, offset, "encoder", c), d, steps)
+  const transformed = toConvLayout(
+    sg,
+    streamingTransformer(sg, toTimeMajor(sg, latent.value, d, steps), steps, offset, "encoder", c),
+    d,
+    steps,
+  )
 
   // Downsample (k 4, s 2): its first call pads with two copies of its first input step, not zeros.
   const previous = sg.state("downsample", "float32", [1, d, 2])
@@ -45,7 +50,10 @@ export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   ])
   const window = sg.op("Concat", [padding, transformed], { axis: 2 })
   sg.setState("downsample", sg.op("Slice", [window, sg.i64([steps]), sg.i64([steps + 2]), sg.i64([2])]))
-  const down = sg.op("Conv", [window, sg.weight(DOWNSAMPLE_WEIGHT, [d, d, 4])], { kernel_shape: [4], strides: [2] })
+  const down = sg.op("Conv", [window, sg.weight(DOWNSAMPLE_WEIGHT, [d, d, 4])], {
+    kernel_shape: [4],
+    strides: [2],
+  })
   const z = sg.op("Reshape", [down, sg.i64([1, d])])
 
   sg.output(quantizeEncode(sg, z, weights, c), CODES_OUTPUT, "int32", [c.numCodebooks])
@@ -68,9 +76,23 @@ export const buildDecoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   const up = streamingConvTranspose(
     sg,
     { value: latent, channels: d, length: 1 },
-    { prefix: "upsample", weight: UPSAMPLE_WEIGHT, cin: d, cout: d, kernel: 4, stride: 2, groups: d, bias: false },
+    {
+      prefix: "upsample",
+      weight: UPSAMPLE_WEIGHT,
+      cin: d,
+      cout: d,
+      kernel: 4,
+      stride: 2,
+      groups: d,
+      bias: false,
+    },
   )
-  const transformed = toConvLayout(sg, streamingTransformer(sg, toTimeMajor(sg, up.value, d, steps), steps, offset, "decoder", c), d, steps)
+  const transformed = toConvLayout(
+    sg,
+    streamingTransformer(sg, toTimeMajor(sg, up.value, d, steps), steps, offset, "decoder", c),
+    d,
+    steps,
+  )
   const pcm = seanet(sg, { value: transformed, channels: d, length: steps }, decoderPlan(c))
   sg.output(pcm.value, PCM_OUTPUT, "float32", [1, 1, c.frameSize])
   advanceOffset(sg, offset, steps)

@@ -32,37 +32,80 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
   const headDim = d / h
   const capacity = context
   const g = sg.g
-  const queryPositions = sg.op("Add", [offset, g.constant("int64", [steps], Array.from({ length: steps }, (_, j) => BigInt(j)), "steps")])
+  const queryPositions = sg.op("Add", [
+    offset,
+    g.constant(
+      "int64",
+      [steps],
+      Array.from({ length: steps }, (_, j) => BigInt(j)),
+      "steps",
+    ),
+  ])
   const end = sg.op("Add", [offset, g.scalar(steps, "int64")])
   const capacityValue = g.scalar(capacity, "int64")
-  const slots = g.constant("int64", [capacity], Array.from({ length: capacity }, (_, s) => BigInt(s)), "slots")
+  const slots = g.constant(
+    "int64",
+    [capacity],
+    Array.from({ length: capacity }, (_, s) => BigInt(s)),
+    "slots",
+  )
   const delta = sg.op("Sub", [slots, sg.op("Mod", [end, capacityValue])])
   const wrapped = sg.op("Add", [end, delta])
   const positions = sg.op("Where", [
     sg.op("GreaterOrEqual", [slots, end]),
     g.scalar(-1, "int64"),
-    sg.op("Where", [sg.op("LessOrEqual", [delta, g.scalar(0, "int64")]), wrapped, sg.op("Sub", [wrapped, capacityValue])]),
+    sg.op("Where", [
+      sg.op("LessOrEqual", [delta, g.scalar(0, "int64")]),
+      wrapped,
+      sg.op("Sub", [wrapped, capacityValue]),
+    ]),
   ])
-  const distance = sg.op("Sub", [sg.op("Unsqueeze", [queryPositions, sg.i64([1])]), sg.op("Unsqueeze", [positions, sg.i64([0])])])
+  const distance = sg.op("Sub", [
+    sg.op("Unsqueeze", [queryPositions, sg.i64([1])]),
+    sg.op("Unsqueeze", [positions, sg.i64([0])]),
+  ])
   const valid = sg.op("And", [
-    sg.op("And", [sg.op("GreaterOrEqual", [positions, g.scalar(0, "int64")]), sg.op("GreaterOrEqual", [distance, g.scalar(0, "int64")])]),
+    sg.op("And", [
+      sg.op("GreaterOrEqual", [positions, g.scalar(0, "int64")]),
+      sg.op("GreaterOrEqual", [distance, g.scalar(0, "int64")]),
+    ]),
     sg.op("Less", [distance, g.scalar(context, "int64")]),
   ])
-  const overwritten = sg.op("Less", [sg.op("Mod", [sg.op("Sub", [slots, offset]), capacityValue]), g.scalar(steps, "int64")])
-  const ringBias = sg.op("Where", [sg.op("And", [valid, sg.op("Not", [overwritten])]), sg.f32(0), sg.f32(Number.NEGATIVE_INFINITY)])
-  const causal = Float32Array.from({ length: steps * steps }, (_, i) => (i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY))
+  const overwritten = sg.op("Less", [
+    sg.op("Mod", [sg.op("Sub", [slots, offset]), capacityValue]),
+    g.scalar(steps, "int64"),
+  ])
+  const ringBias = sg.op("Where", [
+    sg.op("And", [valid, sg.op("Not", [overwritten])]),
+    sg.f32(0),
+    sg.f32(Number.NEGATIVE_INFINITY),
+  ])
+  const causal = Float32Array.from({ length: steps * steps }, (_, i) =>
+    i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY,
+  )
   const bias = sg.op("Concat", [ringBias, sg.tensor("causal_bias", [steps, steps], causal)], { axis: 1 })
 
   const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
-  const angles = sg.op("Mul", [freqs, sg.op("Reshape", [sg.op("Cast", [queryPositions], { to: 1 }), sg.i64([steps, 1])])])
-  const table = (fn: "Cos" | "Sin") => sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
+  const angles = sg.op("Mul", [
+    freqs,
+    sg.op("Reshape", [sg.op("Cast", [queryPositions], { to: 1 }), sg.i64([steps, 1])]),
+  ])
+  const table = (fn: "Cos" | "Sin") =>
+    sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
 
   sg.setRingSlots(sg.op("Mod", [queryPositions, capacityValue]), steps)
   return { cos: table("Cos"), sin: table("Sin"), bias }
 }
 
 /** Interleaved-pair rotation of `[T, H, Dh]` (upstream-spec §3.4). */
-const rope = (sg: StepGraph, x: string, steps: number, heads: number, headDim: number, ctx: StepContext): string => {
+const rope = (
+  sg: StepGraph,
+  x: string,
+  steps: number,
+  heads: number,
+  headDim: number,
+  ctx: StepContext,
+): string => {
   const pairs = sg.op("Reshape", [x, sg.i64([steps, heads, headDim / 2, 2])])
   const [re, im] = sg.g.opMulti("Split", [pairs, sg.i64([1, 1])], 2, { axis: 3 }) as [string, string]
   const outRe = sg.op("Sub", [sg.op("Mul", [re, ctx.cos]), sg.op("Mul", [im, ctx.sin])])
@@ -74,7 +117,10 @@ const linear = (sg: StepGraph, x: string, weight: string, outDim: number, inDim:
   sg.op("Gemm", [x, sg.weight(weight, [outDim, inDim])], { transB: 1 })
 
 const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number) =>
-  sg.op("LayerNormalization", [x, sg.weight(`${prefix}.weight`), sg.weight(`${prefix}.bias`)], { axis: -1, epsilon: Attr.float(eps) })
+  sg.op("LayerNormalization", [x, sg.weight(`${prefix}.weight`), sg.weight(`${prefix}.bias`)], {
+    axis: -1,
+    epsilon: Attr.float(eps),
+  })
 
 /**
  * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
@@ -99,7 +145,11 @@ export const streamingTransformer = (
     const p = transformerLayerPrefix(which, l)
     const normed = layerNorm(sg, hidden, `${p}.norm1`, eps)
     const qkv = linear(sg, normed, `${p}.self_attn.in_proj_weight`, 3 * d, d)
-    const [q, k, v] = sg.g.opMulti("Split", [qkv, sg.i64([d, d, d])], 3, { axis: 1 }) as [string, string, string]
+    const [q, k, v] = sg.g.opMulti("Split", [qkv, sg.i64([d, d, d])], 3, { axis: 1 }) as [
+      string,
+      string,
+      string,
+    ]
     const qr = rope(sg, q, steps, h, headDim, ctx)
     const kr = rope(sg, k, steps, h, headDim, ctx)
     const keysName = `${which}.layer${l}.keys`
@@ -107,21 +157,36 @@ export const streamingTransformer = (
     const ringKeys = sg.ringState(keysName, [h, headDim, context], 2)
     const ringValues = sg.ringState(valuesName, [h, context, headDim], 1)
     const newKeys = sg.op("Transpose", [kr], { perm: [1, 2, 0] })
-    const newValues = sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], { perm: [1, 0, 2] })
+    const newValues = sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], {
+      perm: [1, 0, 2],
+    })
     sg.setRingUpdate(keysName, newKeys, steps)
     sg.setRingUpdate(valuesName, newValues, steps)
     const queries = sg.op("Transpose", [qr], { perm: [1, 0, 2] })
-    const scores = sg.op("Concat", [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])], { axis: 2 })
+    const scores = sg.op(
+      "Concat",
+      [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])],
+      { axis: 2 },
+    )
     const probs = sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
     const attended = sg.op("Add", [
       sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([0]), sg.i64([context]), sg.i64([2])]), ringValues]),
-      sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]), newValues]),
+      sg.op("MatMul", [
+        sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]),
+        newValues,
+      ]),
     ])
     const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
     const attnOut = linear(sg, merged, `${p}.self_attn.out_proj.weight`, d, d)
     hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_1.scale`), attnOut])])
     const normed2 = layerNorm(sg, hidden, `${p}.norm2`, eps)
-    const ffOut = linear(sg, sg.op("Gelu", [linear(sg, normed2, `${p}.linear1.weight`, ff, d)]), `${p}.linear2.weight`, d, ff)
+    const ffOut = linear(
+      sg,
+      sg.op("Gelu", [linear(sg, normed2, `${p}.linear1.weight`, ff, d)]),
+      `${p}.linear2.weight`,
+      d,
+      ff,
+    )
     hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_2.scale`), ffOut])])
   }
   return hidden
