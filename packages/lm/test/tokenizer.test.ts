@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { loadTextTokenizer, TextTokenizer, TokenizerError } from "../src/tokenizer/index.ts"
 
 const fixtures = path.join(import.meta.dirname, "fixtures", "tokenizer")
@@ -70,6 +70,7 @@ describe("TextTokenizer on a tiny spm_train model", () => {
 
 describe("TextTokenizer errors", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tok-"))
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
   it("names a missing model file", async () => {
     const missing = path.join(tmp, "nope.model")

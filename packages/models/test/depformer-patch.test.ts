@@ -3,11 +3,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Checkpoint, upstreamFixturesDir } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { patchDepformerSteps, WrongModelError } from "../src/index.ts"
 import { writeTinyLm, writeTinyMimi } from "./helpers/tinyModels.ts"
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "patch-"))
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(effect))
 const dd = 8

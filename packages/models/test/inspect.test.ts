@@ -3,11 +3,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { upstreamFixturesDir } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { CONTEXTS, inspectCheckpoints, renderInspection } from "../src/index.ts"
 import { writeTinyLm, writeUnrelatedCheckpoint } from "./helpers/tinyModels.ts"
 
 const fixtures = upstreamFixturesDir()
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }))
 
 describe("inspectCheckpoints", () => {
   it("summarises the upstream tiny models in the fixtures folder", async () => {
@@ -69,7 +71,7 @@ describe("inspectCheckpoints", () => {
   })
 
   it("reports the 8-step layout and the patch it needs", async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const tmp = fs.mkdtempSync(path.join(tmpRoot, "case-"))
     const file = path.join(tmp, "lm8.safetensors")
     writeTinyLm(file, 8)
     const [summary] = await Effect.runPromise(inspectCheckpoints(file))
@@ -83,7 +85,7 @@ describe("inspectCheckpoints", () => {
   })
 
   it("gives upstream's figures for the full-size PersonaPlex LM layout (header of a sparse file)", async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const tmp = fs.mkdtempSync(path.join(tmpRoot, "case-"))
     const file = path.join(tmp, "model.safetensors")
     writeSparseCheckpoint(file, personaPlexLmShapes())
     const [summary] = await Effect.runPromise(inspectCheckpoints(file))
@@ -105,7 +107,7 @@ describe("inspectCheckpoints", () => {
   })
 
   it("says unknown for a checkpoint of another model", async () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "inspect-"))
+    const tmp = fs.mkdtempSync(path.join(tmpRoot, "case-"))
     const file = path.join(tmp, "other.safetensors")
     writeUnrelatedCheckpoint(file)
     const [summary] = await Effect.runPromise(inspectCheckpoints(file))

@@ -19,6 +19,7 @@ import { writeTinyLm, writeTinyMimi, writeUnrelatedCheckpoint } from "./helpers/
 import { voicePromptPt } from "./helpers/torchWriter.ts"
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "store-"))
+afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }))
 const tmp = (name: string) => fs.mkdtempSync(path.join(tmpRoot, `${name}-`))
 
 /** The four release files, made by the test, plus config.json as on the real repo. */

@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { bf16ToFloat32, Checkpoint, float32ToBf16 } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import {
   decodeTorchVoicePrompt,
   importVoicePrompts,
@@ -16,6 +16,7 @@ import {
 import { storedZip, torchSave, voicePromptPt } from "./helpers/torchWriter.ts"
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pt-"))
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 const frames = 5
 const dim = 24
 
