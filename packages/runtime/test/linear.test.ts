@@ -179,6 +179,26 @@ describe("linear on the CPU provider", () => {
         expect(graph.initializerBytes).toBeLessThan(n * k * (precision === "int4" ? 1 : 2))
       })
 
+  it("int4 with accuracyLevel 4 (int8 activations on the CPU) stays near the dequantized reference", async () => {
+    const k = 128
+    const w = randn(n * k, 31)
+    const x = randn(m * k, 32)
+    const q = quantizeBlockwise(w, [n, k], { bits: 4, blockSize: 32 })
+    const { y } = await runLinear(
+      k,
+      { quantized: q },
+      { name: "fast", precision: "int4", accuracyLevel: 4 },
+      x,
+    )
+    const ref = linearRef(x, dequantizeBlockwise(q), m, k, n)
+    const error = relRms(y, ref)
+    console.log(
+      `int4 accuracy_level 4: vs dequantized relative RMS ${error.toExponential(2)}, max ${maxAbsDiff(y, ref).toExponential(2)}`,
+    )
+    expect(error).toBeGreaterThan(0)
+    expect(error).toBeLessThan(0.02)
+  })
+
   it("float32: MatMul with the transposed weight plus bias equals the reference", async () => {
     const k = 40
     const w = randn(n * k, 8)

@@ -120,3 +120,22 @@ describe("shards that disagree", () => {
     expect(error.message).toMatch(/file is closed/)
   })
 })
+
+describe("writeSafetensors refuses what it cannot write faithfully", () => {
+  it("data that does not match the shape: a typed error, and no partial file left behind", () => {
+    const file = path.join(tmp(), "short.safetensors")
+    expect(() =>
+      writeSafetensors(file, [
+        { name: "ok", dtype: "F32", shape: [2], data: new Float32Array(2) },
+        { name: "short", dtype: "BF16", shape: [4, 4], data: new Uint16Array(15) },
+      ]),
+    ).toThrow(/tensor "short" \(BF16\[4,4\]\) has 30 bytes of data; its shape needs 32/)
+    expect(fs.existsSync(file)).toBe(false)
+  })
+
+  it("the same tensor name twice", () => {
+    const file = path.join(tmp(), "dup.safetensors")
+    const t = { name: "w", dtype: "F32" as const, shape: [1], data: new Float32Array(1) }
+    expect(() => writeSafetensors(file, [t, t])).toThrow(/tensor name "w" is used twice/)
+  })
+})

@@ -36,6 +36,14 @@ export interface BlockwiseQuantized {
 
 const BLOCK_SIZES: ReadonlyArray<number> = [16, 32, 64, 128, 256]
 
+const nonFinite = (weight: Float32Array, row: number, rowStart: number, k: number) => {
+  let i = 0
+  while (i < k && Number.isFinite(weight[rowStart + i]!)) i++
+  return new GraphBuildError({
+    reason: `quantization: weight row ${row} holds a non-finite value (${weight[rowStart + i]}) at input ${i}`,
+  })
+}
+
 const checkOptions = ({ bits, blockSize }: QuantizeOptions) => {
   if (bits !== 4 && bits !== 8)
     throw new GraphBuildError({ reason: `quantization: bits must be 4 or 8, got ${bits}` })
@@ -69,43 +77,51 @@ export const quantizeBlockwise = (
   const { bits, blockSize } = options
   const kBlocks = Math.ceil(k / blockSize)
   const blobBytes = (blockSize * bits) / 8
-  const qMin = -(2 ** (bits - 1))
-  const qMax = 2 ** (bits - 1) - 1
   const zeroPoint = 2 ** (bits - 1)
+  const top = 2 ** bits - 1
   const packed = new Uint8Array(n * kBlocks * blobBytes)
   const scales = new Float32Array(n * kBlocks)
-  const levels = new Uint8Array(blockSize)
   for (let row = 0; row < n; row++) {
     const rowStart = row * k
     for (let block = 0; block < kBlocks; block++) {
-      const begin = block * blockSize
-      const end = Math.min(begin + blockSize, k)
+      const begin = rowStart + block * blockSize
+      const end = rowStart + Math.min((block + 1) * blockSize, k)
       let extreme = 0
       let largest = 0
+      let poison = 0 // stays 0 unless a value is NaN or infinite (x * 0 is NaN for those)
       for (let i = begin; i < end; i++) {
-        const v = weight[rowStart + i]!
-        const magnitude = Math.abs(v)
-        if (!(magnitude < Number.POSITIVE_INFINITY))
-          throw new GraphBuildError({
-            reason: `quantization: weight row ${row} holds a non-finite value (${v}) at input ${i}`,
-          })
+        const v = weight[i]!
+        const magnitude = v < 0 ? -v : v
+        poison += v * 0
         if (magnitude > largest) {
           largest = magnitude
           extreme = v
         }
       }
+      if (poison !== 0) throw nonFinite(weight, row, rowStart, k)
       // Rounded to f32 first so that what we quantize against is what the op dequantizes with.
-      const scale = extreme === 0 ? 0 : Math.fround(extreme / qMin)
+      const scale = extreme === 0 ? 0 : Math.fround(extreme / -zeroPoint)
       const inverse = scale === 0 ? 0 : 1 / scale
-      levels.fill(zeroPoint)
-      for (let i = begin; i < end; i++) {
-        const q = Math.round(weight[rowStart + i]! * inverse)
-        levels[i - begin] = Math.max(qMin, Math.min(qMax, q)) + zeroPoint
-      }
       scales[row * kBlocks + block] = scale
       const out = (row * kBlocks + block) * blobBytes
-      if (bits === 8) packed.set(levels, out)
-      else for (let j = 0; j < blobBytes; j++) packed[out + j] = levels[2 * j]! | (levels[2 * j + 1]! << 4)
+      // w * inverse lies in [-zeroPoint, zeroPoint] (up to f32 rounding of the scale), so
+      // `+ zeroPoint + 0.5` is non-negative and `| 0` is floor: round half up, then clip the top level.
+      if (bits === 8) {
+        packed.fill(zeroPoint, out, out + blobBytes)
+        for (let i = begin, j = out; i < end; i++, j++) {
+          const level = (weight[i]! * inverse + zeroPoint + 0.5) | 0
+          packed[j] = level > top ? top : level < 0 ? 0 : level
+        }
+      } else {
+        packed.fill(zeroPoint | (zeroPoint << 4), out, out + blobBytes)
+        for (let i = begin; i < end; i++) {
+          const raw = (weight[i]! * inverse + zeroPoint + 0.5) | 0
+          const level = raw > top ? top : raw < 0 ? 0 : raw
+          const offset = i - begin
+          const j = out + (offset >> 1)
+          packed[j] = offset & 1 ? (packed[j]! & 0x0f) | (level << 4) : (packed[j]! & 0xf0) | level
+        }
+      }
     }
   }
   return {

@@ -96,6 +96,8 @@ export class SafetensorsFile {
     let metadata: Record<string, string> = {}
     for (const [name, entry] of Object.entries(header)) {
       if (name === "__metadata__") {
+        if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+          throw fail(`__metadata__ is not an object of strings`)
         metadata = entry as Record<string, string>
         continue
       }
