@@ -105,18 +105,19 @@ export const quantizeBlockwise = (
       scales[row * kBlocks + block] = scale
       const out = (row * kBlocks + block) * blobBytes
       // w * inverse lies in [-zeroPoint, zeroPoint] (up to f32 rounding of the scale), so
-      // `+ zeroPoint + 0.5` is non-negative and `| 0` is floor: round half up, then clip the top level.
+      // `+ zeroPoint + 0.5` is non-negative (truncation toward 0 covers f32 dust) and `| 0` is floor:
+      // round half up, then clip the one level past the top.
       if (bits === 8) {
         packed.fill(zeroPoint, out, out + blobBytes)
         for (let i = begin, j = out; i < end; i++, j++) {
           const level = (weight[i]! * inverse + zeroPoint + 0.5) | 0
-          packed[j] = level > top ? top : level < 0 ? 0 : level
+          packed[j] = Math.min(level, top)
         }
       } else {
         packed.fill(zeroPoint | (zeroPoint << 4), out, out + blobBytes)
         for (let i = begin; i < end; i++) {
           const raw = (weight[i]! * inverse + zeroPoint + 0.5) | 0
-          const level = raw > top ? top : raw < 0 ? 0 : raw
+          const level = Math.min(raw, top)
           const offset = i - begin
           const j = out + (offset >> 1)
           packed[j] = offset & 1 ? (packed[j]! & 0x0f) | (level << 4) : (packed[j]! & 0xf0) | level
