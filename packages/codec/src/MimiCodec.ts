@@ -10,6 +10,7 @@ import {
   MimiConfigError,
 } from "./errors.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
+import { CodecMetrics, timed } from "./metrics.ts"
 import { makeStreamingStep, type StepState, type StreamingStep } from "./StreamingStep.ts"
 
 /** Codes of a whole clip: `data[k * frames + t]` is codebook `k` of frame `t` (upstream's `[K, F]` layout). */
@@ -91,16 +92,16 @@ const make = (options: MimiCodecOptions) =>
 
     const encode = (frame: Float32Array) =>
       Effect.flatMap(checkFrame(frame, frameSize), () =>
-        Effect.map(
-          encoder.step({ [PCM_INPUT]: pcmTensor(frame) }, CODES_OUTPUT),
-          (t) => t.data as Int32Array,
+        encoder.step({ [PCM_INPUT]: pcmTensor(frame) }, CODES_OUTPUT).pipe(
+          timed(CodecMetrics.encodeMs),
+          Effect.map((t) => t.data as Int32Array),
         ),
       )
     const decode = (codes: Int32Array) =>
       Effect.flatMap(checkCodes(codes, numCodebooks, bins), () =>
-        Effect.map(
-          decoder.step({ [CODES_INPUT]: codesTensor(codes) }, PCM_OUTPUT),
-          (t) => t.data as Float32Array,
+        decoder.step({ [CODES_INPUT]: codesTensor(codes) }, PCM_OUTPUT).pipe(
+          timed(CodecMetrics.decodeMs),
+          Effect.map((t) => t.data as Float32Array),
         ),
       )
 

@@ -15,5 +15,6 @@ export {
   MimiConfigError,
 } from "./errors.ts"
 export { type CodeMatrix, MimiCodec, type MimiCodecOptions, type MimiCodecShape } from "./MimiCodec.ts"
+export { CodecMetrics } from "./metrics.ts"
 export { checkpointTensors, decoderTensors, encoderTensors, type TensorSpec } from "./plan.ts"
 export { decodeFrames, encodeFrames } from "./streams.ts"

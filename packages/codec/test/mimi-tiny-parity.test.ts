@@ -81,20 +81,29 @@ describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () =>
     ["codes", (x: NonNullable<typeof io>) => ({ codes: x.codes, pcm: x.decoded })],
     ["random_codes", (x: NonNullable<typeof io>) => ({ codes: x.randomCodes, pcm: x.randomPcm })],
   ] as const)
-    it(`streaming decode of ${label} matches upstream within 1e-4`, async () => {
+    it(`streaming decode of ${label} matches upstream within 1e-4, and again after resetDecoder`, async () => {
       const { codes, pcm } = pick(io!)
       const [rows, frames] = codes.shape as [number, number]
-      const decoded = await run(
+      const [decoded, again] = await run(
         Effect.gen(function* () {
           const codec = yield* MimiCodec
-          const out = new Float32Array(frames * 1920)
-          for (let t = 0; t < frames; t++)
-            out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
-          return out
+          const decodeAll = Effect.gen(function* () {
+            const out = new Float32Array(frames * 1920)
+            for (let t = 0; t < frames; t++)
+              out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
+            return out
+          })
+          const first = yield* decodeAll
+          yield* codec.resetDecoder
+          return [first, yield* decodeAll] as const
         }),
       )
       const error = maxAbsDiff(decoded, pcm)
-      console.log(`decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames`)
+      const peak = pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+      console.log(
+        `decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames (reference peak |x| ${peak.toFixed(3)})`,
+      )
       expect(error).toBeLessThan(1e-4)
+      expect(maxAbsDiff(again, decoded)).toBe(0)
     })
 })

@@ -1,9 +1,9 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Checkpoint, OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Metric, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeFrames, encodeFrames, MimiCodec, MimiConfig } from "../src/index.ts"
+import { CodecMetrics, decodeFrames, encodeFrames, MimiCodec, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const available = fs.existsSync(path.join(fixtures, "mimi-tiny.json"))
@@ -39,6 +39,15 @@ describe.skipIf(!available)("Mimi streams and whole-clip helpers (mimi-tiny)", (
       Effect.gen(function* () {
         const encoded = yield* Stream.runCollect(encodeFrames(Stream.fromIterable(frameList)))
         const pcm = yield* Stream.runCollect(decodeFrames(Stream.fromIterable(encoded)))
+        const metrics = {
+          encode: yield* Metric.value(CodecMetrics.encodeMs),
+          decode: yield* Metric.value(CodecMetrics.decodeMs),
+        }
+        expect(metrics.encode.count).toBeGreaterThanOrEqual(frames)
+        expect(metrics.decode.count).toBeGreaterThanOrEqual(frames)
+        console.log(
+          `per-frame ms (tiny, via worker): encode mean ${(metrics.encode.sum / metrics.encode.count).toFixed(2)}, decode mean ${(metrics.decode.sum / metrics.decode.count).toFixed(2)}`,
+        )
         return { encoded, pcm }
       }),
     )
