@@ -1,6 +1,6 @@
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Option } from "effect"
 import { extractivePrompt } from "./extractive.ts"
-import { enforceWordBudget } from "./makeCompactor.ts"
+import { enforceBudget, enforceWordBudget } from "./makeCompactor.ts"
 import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
 import type { CompactionInput, CompactionResult, CompactorShape } from "./types.ts"
@@ -19,6 +19,15 @@ const usableBudget = (input: CompactionInput) => {
 /** The previous prompt's content plus a deterministic summary of the windows, within the budget. */
 export const fallbackPrompt = (input: CompactionInput): string =>
   extractivePrompt({ ...input, wordBudget: usableBudget(input) })
+
+// A caller's token counter that throws must not break the guarantee that the guard never fails.
+const safelyWithinBudget = (prompt: string, budget: Parameters<typeof enforceBudget>[1]): string => {
+  try {
+    return enforceBudget(prompt, budget)
+  } catch {
+    return enforceWordBudget(prompt, budget.wordBudget)
+  }
+}
 
 const reasonOf = <E>(cause: Cause.Cause<E>): string => {
   const error = Cause.squash(cause)
@@ -43,7 +52,12 @@ export const withDeadline =
       compact: (input) =>
         Effect.gen(function* () {
           const start = yield* Clock.currentTimeMillis
-          const budget = usableBudget(input)
+          const budget = {
+            wordBudget: usableBudget(input),
+            ...(input.tokenBudget !== undefined && input.countTokens !== undefined
+              ? { tokenBudget: input.tokenBudget, countTokens: input.countTokens }
+              : {}),
+          }
           const fiber = yield* Effect.forkDetach(inner.compact(input))
           const outcome = yield* Fiber.await(fiber).pipe(
             Effect.timeoutOption(deadline),
@@ -51,7 +65,7 @@ export const withDeadline =
           )
           const end = yield* Clock.currentTimeMillis
           const fallbackResult = (reason: string): CompactionResult => {
-            const prompt = enforceWordBudget(fallback(input), budget)
+            const prompt = safelyWithinBudget(fallback(input), budget)
             return {
               prompt,
               source: "fallback",
@@ -71,7 +85,7 @@ export const withDeadline =
             yield* Metric.update(CompactionMetrics.fallbacks, 1)
             return fallbackResult(reasonOf(exit.cause))
           }
-          const prompt = enforceWordBudget(exit.value.prompt, budget)
+          const prompt = safelyWithinBudget(exit.value.prompt, budget)
           return { ...exit.value, prompt, words: promptWords(prompt) }
         }),
     }

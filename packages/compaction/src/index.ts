@@ -34,7 +34,7 @@ export {
   type LlamaEngineOptions,
   makeLlamaCppCompactor,
 } from "./llamaCpp.ts"
-export { enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
+export { enforceBudget, enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
 export { CompactionMetrics } from "./metrics.ts"
 export {
   chatCompletionsUrl,

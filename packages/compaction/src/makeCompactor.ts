@@ -23,6 +23,20 @@ export const resolveInput = (input: CompactionInput): Effect.Effect<ResolvedInpu
         reason: `must be a positive integer, got ${wordBudget}`,
       }),
     )
+  if (input.tokenBudget !== undefined && (!Number.isInteger(input.tokenBudget) || input.tokenBudget < 1))
+    return Effect.fail(
+      new CompactionInputError({
+        field: "tokenBudget",
+        reason: `must be a positive integer, got ${input.tokenBudget}`,
+      }),
+    )
+  if ((input.tokenBudget === undefined) !== (input.countTokens === undefined))
+    return Effect.fail(
+      new CompactionInputError({
+        field: input.tokenBudget === undefined ? "tokenBudget" : "countTokens",
+        reason: "tokenBudget and countTokens go together: give both or neither",
+      }),
+    )
   if (typeof input.basePersona !== "string")
     return Effect.fail(new CompactionInputError({ field: "basePersona", reason: "must be a string" }))
   if (!Array.isArray(input.history))
@@ -47,6 +61,36 @@ export const enforceWordBudget = (prompt: string, wordBudget: number): string =>
   wrapWithSystemTags(truncateToWords(unwrapSystemTags(prompt), wordBudget))
 
 /**
+ * Any prompt, wrapped and cut to the word budget and, when the input has one, the token budget:
+ * the most words whose wrapped prompt still fits, found by bisection.
+ */
+export const enforceBudget = (
+  prompt: string,
+  budget: {
+    readonly wordBudget: number
+    readonly tokenBudget?: number
+    readonly countTokens?: (text: string) => number
+  },
+): string => {
+  const byWords = enforceWordBudget(prompt, budget.wordBudget)
+  const { tokenBudget, countTokens } = budget
+  if (tokenBudget === undefined || countTokens === undefined || countTokens(byWords) <= tokenBudget)
+    return byWords
+  const text = unwrapSystemTags(byWords)
+  const fits = (n: number) => countTokens(wrapWithSystemTags(truncateToWords(text, n))) <= tokenBudget
+  let lo = 0
+  let hi = promptWords(byWords)
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2)
+    if (fits(mid)) lo = mid
+    else hi = mid - 1
+  }
+  // Sentence-end cuts make the count not quite monotonic in n: step down until it really fits.
+  while (lo > 0 && !fits(lo)) lo--
+  return wrapWithSystemTags(truncateToWords(text, lo))
+}
+
+/**
  * Build a Compactor from a function that writes the prompt text: input checks, timing, the word
  * budget and the `<system>` wrapping are done here, so a custom layer cannot get them wrong.
  */
@@ -57,7 +101,7 @@ export const makeCompactor = <E extends CompactionError, R>(
   Effect.fnUntraced(function* (input: CompactionInput) {
     const start = yield* Clock.currentTimeMillis
     const resolved = yield* resolveInput(input)
-    const prompt = enforceWordBudget(yield* write(resolved), resolved.wordBudget)
+    const prompt = enforceBudget(yield* write(resolved), resolved)
     const end = yield* Clock.currentTimeMillis
     yield* Metric.update(CompactionMetrics.durationMs, end - start)
     return {

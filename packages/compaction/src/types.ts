@@ -19,6 +19,12 @@ export interface CompactionInput {
   readonly previousPrompt: string
   /** Words allowed between the `<system>` tags; default {@link DEFAULT_WORD_BUDGET}. */
   readonly wordBudget?: number
+  /**
+   * Tokens the wrapped prompt may cost PersonaPlex (each is one 80 ms prefill step), counted with
+   * `countTokens` (e.g. the LM's SentencePiece `encode(text).length`). Both or neither.
+   */
+  readonly tokenBudget?: number
+  readonly countTokens?: (text: string) => number
 }
 
 export type CompactionSource = "model" | "fallback"

@@ -1,13 +1,19 @@
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import {
+  type CompactionInput,
+  CompactionInputError,
   countWords,
   ModelOutputError,
+  modelFreeCompactor,
   promptFromJson,
   promptFromText,
+  promptWords,
   type ResolvedInput,
   shapePrompt,
   truncateToWords,
   unwrapSystemTags,
+  withDeadline,
   wrapWithSystemTags,
 } from "../src/index.ts"
 
@@ -97,5 +103,58 @@ describe("model answers", () => {
     expect(() =>
       promptFromJson("test", '{"facts": "x", "commitments": [], "openTopics": []}', input()),
     ).toThrow(/"facts"/)
+  })
+})
+
+describe("token budget", () => {
+  const countTokens = (text: string) => Math.ceil(text.length / 4)
+  const long: CompactionInput = {
+    basePersona: persona,
+    previousPrompt: "",
+    history: [
+      {
+        index: 0,
+        userText: Array.from({ length: 20 }, (_, i) => `Item ${i} costs ${10 + i} dollars.`).join(" "),
+        agentText: "Noted.",
+      },
+    ],
+  }
+
+  it("cuts the prompt so that its wrapped form fits the token budget", async () => {
+    const uncut = await Effect.runPromise(modelFreeCompactor.compact(long))
+    expect(countTokens(uncut.prompt)).toBeGreaterThan(100)
+    const result = await Effect.runPromise(
+      modelFreeCompactor.compact({ ...long, tokenBudget: 60, countTokens }),
+    )
+    expect(countTokens(result.prompt)).toBeLessThanOrEqual(60)
+    expect(countTokens(result.prompt)).toBeGreaterThan(40)
+    expect(result.prompt.startsWith(`<system> ${persona}`)).toBe(true)
+    expect(result.prompt.endsWith(" <system>")).toBe(true)
+  })
+
+  it("a token budget without a counter is a typed input error", async () => {
+    const error = await Effect.runPromise(
+      Effect.flip(modelFreeCompactor.compact({ ...long, tokenBudget: 60 })),
+    )
+    expect(error).toBeInstanceOf(CompactionInputError)
+    expect(error.message).toContain("countTokens")
+  })
+
+  it("the deadline guard applies the token budget to the fallback too, and survives a counter that throws", async () => {
+    const failing = {
+      compact: () => Effect.fail(new ModelOutputError({ backend: "x", reason: "bad", output: "" })),
+    }
+    const guarded = withDeadline("1 second")(failing)
+    const result = await Effect.runPromise(guarded.compact({ ...long, tokenBudget: 40, countTokens }))
+    expect(result.source).toBe("fallback")
+    expect(countTokens(result.prompt)).toBeLessThanOrEqual(40)
+    const throwing = () => {
+      throw new Error("tokenizer not loaded")
+    }
+    const survived = await Effect.runPromise(
+      guarded.compact({ ...long, tokenBudget: 40, countTokens: throwing }),
+    )
+    expect(survived.source).toBe("fallback")
+    expect(promptWords(survived.prompt)).toBeLessThanOrEqual(200)
   })
 })
