@@ -11,31 +11,31 @@ import { AudioMetrics } from "./metrics.ts"
 
 // The few members of node-web-audio-api used here, typed structurally: the package is an optional
 // dependency (its own typings also need the DOM lib), so nothing here may depend on its types.
-interface DeviceInfo {
+export interface DeviceInfo {
   readonly deviceId: string
   readonly label: string
   readonly kind: string
 }
-interface AudioBufferLike {
+export interface AudioBufferLike {
   readonly length: number
   copyFromChannel(destination: Float32Array, channel: number): void
   copyToChannel(source: Float32Array, channel: number): void
 }
-interface AudioNodeLike {
+export interface AudioNodeLike {
   connect(destination: AudioNodeLike): unknown
   disconnect(): void
 }
-interface BufferSourceLike extends AudioNodeLike {
+export interface BufferSourceLike extends AudioNodeLike {
   buffer: AudioBufferLike | null
   start(when?: number): void
 }
-interface ScriptProcessorLike extends AudioNodeLike {
+export interface ScriptProcessorLike extends AudioNodeLike {
   onaudioprocess: ((event: { readonly inputBuffer: AudioBufferLike }) => void) | null
 }
-interface MediaStreamLike {
+export interface MediaStreamLike {
   getTracks?(): ReadonlyArray<{ stop(): void }>
 }
-interface AudioContextLike {
+export interface AudioContextLike {
   readonly sampleRate: number
   readonly currentTime: number
   readonly destination: AudioNodeLike
@@ -45,7 +45,7 @@ interface AudioContextLike {
   createScriptProcessor(bufferSize: number, inputs: number, outputs: number): ScriptProcessorLike
   close(): Promise<void>
 }
-interface WebAudioModule {
+export interface WebAudioModule {
   readonly AudioContext: new (options: {
     sampleRate?: number
     latencyHint?: "interactive" | "balanced" | "playback"
@@ -114,8 +114,14 @@ export interface MicrophoneOptions {
 export const openMicrophone = (
   options?: MicrophoneOptions,
 ): Effect.Effect<Stream.Stream<Float32Array, AudioError>, AudioError> =>
+  Effect.flatMap(loadDeviceSupport, (audio) => openMicrophoneWith(audio, options))
+
+/** `openMicrophone` over any implementation of the Web Audio subset above (tests pass a fake one). */
+export const openMicrophoneWith = (
+  audio: WebAudioModule,
+  options?: MicrophoneOptions,
+): Effect.Effect<Stream.Stream<Float32Array, AudioError>, AudioError> =>
   Effect.gen(function* () {
-    const audio = yield* loadDeviceSupport
     const unavailable = (reason: string) => new AudioDeviceUnavailableError({ device: "microphone", reason })
     const devices = yield* Effect.tryPromise({
       try: () => audio.mediaDevices.enumerateDevices(),
@@ -204,14 +210,30 @@ export interface Speaker {
  * scope waits for what is scheduled (at most `maxBufferedMs`) and closes the device.
  */
 export const openSpeaker = (options?: SpeakerOptions): Effect.Effect<Speaker, AudioError, Scope.Scope> =>
+  // The rate is checked before loading, so a wrong rate is reported even where no device support exists.
+  Effect.andThen(
+    checkSpeakerRate(options),
+    Effect.flatMap(loadDeviceSupport, (audio) => openSpeakerWith(audio, options)),
+  )
+
+const checkSpeakerRate = (options?: SpeakerOptions) =>
+  options?.sampleRate !== undefined && options.sampleRate !== AUDIO_SAMPLE_RATE
+    ? Effect.fail(
+        new SampleRateMismatchError({
+          where: "AudioSink.speaker",
+          expected: AUDIO_SAMPLE_RATE,
+          actual: options.sampleRate,
+        }),
+      )
+    : Effect.void
+
+/** `openSpeaker` over any implementation of the Web Audio subset above (tests pass a fake one). */
+export const openSpeakerWith = (
+  audio: WebAudioModule,
+  options?: SpeakerOptions,
+): Effect.Effect<Speaker, AudioError, Scope.Scope> =>
   Effect.gen(function* () {
-    if (options?.sampleRate !== undefined && options.sampleRate !== AUDIO_SAMPLE_RATE)
-      return yield* new SampleRateMismatchError({
-        where: "AudioSink.speaker",
-        expected: AUDIO_SAMPLE_RATE,
-        actual: options.sampleRate,
-      })
-    const audio = yield* loadDeviceSupport
+    yield* checkSpeakerRate(options)
     const unavailable = (reason: string) => new AudioDeviceUnavailableError({ device: "speaker", reason })
     const sinkId = options?.deviceId === "none" ? ({ type: "none" } as const) : options?.deviceId
     const context = yield* Effect.acquireRelease(
