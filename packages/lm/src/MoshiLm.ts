@@ -7,7 +7,7 @@ import { LmConfigError, type LmError, LmRuntimeError, LmWeightsError } from "./e
 import { buildDepformerGraph, DepformerIo } from "./graph/depformer.ts"
 import type { Quantization } from "./graph/quantize.ts"
 import { buildTemporalGraph, TemporalIo } from "./graph/temporal.ts"
-import { LmWeights } from "./graph/weights.ts"
+import { LmWeights, type WeightStorage } from "./graph/weights.ts"
 import { LmConfig } from "./LmConfig.ts"
 
 export interface MoshiLmOptions {
@@ -21,7 +21,17 @@ export interface MoshiLmOptions {
   readonly depformerSteps?: 8 | 16
   /** Reproduce upstream's ring cache, which sees one key fewer than `context` once wrapped. Default false. */
   readonly upstreamRingQuirk?: boolean
-  /** Folder for graphs too large to pass as bytes (> 1.8 GB of weights). Default: a temp folder removed at scope close. */
+  /**
+   * `inline`: weights read, widened to f32 (or quantized) and stored in the graphs. `external`: the
+   * checkpoint's tensors referenced in place as ONNX external data (bf16 tables gathered then cast;
+   * float linears cast at session creation); quantized linears are always built in memory.
+   * Default: external for checkpoints over 1 GiB.
+   */
+  readonly weightStorage?: WeightStorage
+  /**
+   * Folder for saved graphs (external weights, or over 1.8 GB), on the checkpoint's file system
+   * (external data is hard-linked beside the model). Default: a temp folder removed at scope close.
+   */
   readonly graphDir?: string
 }
 
@@ -90,6 +100,8 @@ export interface MoshiLmShape {
 }
 
 const MAX_INLINE_BYTES = 1.8 * 2 ** 30
+/** Checkpoints above this are referenced in place by default (`weightStorage: "external"`). */
+const EXTERNAL_ABOVE_BYTES = 2 ** 30
 
 const int64 = (values: ArrayLike<number>): OrtTensor => ({
   type: "int64",
@@ -104,6 +116,7 @@ const buildGraphs = (
   options: Required<Pick<MoshiLmOptions, "quantization" | "depformerSteps" | "upstreamRingQuirk">> & {
     context: number
     checkpoint: string
+    weightStorage: WeightStorage | undefined
   },
 ) =>
   Effect.gen(function* () {
@@ -114,11 +127,17 @@ const buildGraphs = (
     )
     return yield* Effect.try({
       try: () => {
-        const weights = new LmWeights(checkpoint)
+        const checkpointBytes = checkpoint.names.reduce(
+          (sum, name) => sum + checkpoint.infoSync(name).byteLength,
+          0,
+        )
+        const storage =
+          options.weightStorage ?? (checkpointBytes > EXTERNAL_ABOVE_BYTES ? "external" : "inline")
+        const weights = new LmWeights(checkpoint, storage)
         const temporal = buildTemporalGraph(config, weights, options)
         const depformer = buildDepformerGraph(config, weights, { ...options, steps: options.depformerSteps })
         weights.clear()
-        return { temporal, depformer }
+        return { temporal, depformer, storage }
       },
       catch: (error) =>
         error instanceof LmWeightsError
@@ -127,8 +146,19 @@ const buildGraphs = (
     })
   }).pipe(Effect.scoped)
 
-const modelSource = (g: GraphBuilder, dir: () => string): string | Uint8Array =>
-  g.initializerBytes < MAX_INLINE_BYTES ? g.toBytes() : g.save(path.join(dir(), `${g.name}.onnx`))
+/** Bytes for small self-contained graphs; a saved model (external data, weights mapped by onnxruntime) otherwise. */
+const modelSource = (g: GraphBuilder, storage: WeightStorage, dir: () => string) =>
+  Effect.try({
+    try: () =>
+      storage === "inline" && g.initializerBytes < MAX_INLINE_BYTES
+        ? { model: g.toBytes() as string | Uint8Array, mapped: false }
+        : { model: g.save(path.join(dir(), `${g.name}.onnx`)) as string | Uint8Array, mapped: true },
+    catch: (error) =>
+      new LmRuntimeError({
+        stage: "build",
+        reason: `${g.name}: ${(error as Error).message ?? String(error)}`,
+      }),
+  })
 
 /**
  * The Moshi LM as two onnxruntime sessions: the temporal step (with its KV ring as explicit
@@ -163,6 +193,7 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         quantization,
         depformerSteps,
         upstreamRingQuirk,
+        weightStorage: options.weightStorage,
       })
 
       let tempDir: string | undefined
@@ -176,10 +207,14 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
       }
       const ort = yield* OrtSession
       const open = (g: GraphBuilder) =>
-        Effect.suspend(() =>
-          ort.open({ model: modelSource(g, dir), disablePrepacking: g.initializerBytes >= MAX_INLINE_BYTES }),
-        ).pipe(
-          Effect.mapError((e) => new LmRuntimeError({ stage: "open", reason: `${g.name}: ${e.message}` })),
+        Effect.flatMap(modelSource(g, graphs.storage, dir), ({ model, mapped }) =>
+          ort
+            .open({ model, disablePrepacking: mapped })
+            .pipe(
+              Effect.mapError(
+                (e) => new LmRuntimeError({ stage: "open", reason: `${g.name}: ${e.message}` }),
+              ),
+            ),
         )
       const temporalSession: Session = yield* open(graphs.temporal)
       const depformerSession: Session = yield* open(graphs.depformer)

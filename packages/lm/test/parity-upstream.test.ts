@@ -43,24 +43,30 @@ const compare = (
 }
 
 describe.skipIf(!haveFixtures)("parity with the upstream PersonaPlex fixtures", () => {
-  for (const [name, quirk] of [
-    ["lm-tiny", true],
-    ["lm-tiny-ctx12", true],
-    ["lm-tiny", false],
+  for (const [name, quirk, weightStorage] of [
+    ["lm-tiny", true, "inline"],
+    ["lm-tiny-ctx12", true, "inline"],
+    ["lm-tiny", false, "inline"],
+    ["lm-tiny-ctx12", true, "external"],
   ] as const)
-    it(`${name}${quirk ? " (upstreamRingQuirk)" : " (exact window)"}: token ring after the prompts, logits within 1e-3, tokens equal`, async () => {
+    it(`${name}${quirk ? " (upstreamRingQuirk)" : " (exact window)"}, ${weightStorage} weights: token ring after the prompts, logits within 1e-3, tokens equal`, async () => {
       const scenario = readScenario(name)
       const result = await Effect.runPromise(
         runScenario(scenario).pipe(
           Effect.provide(
-            scenarioLayer(scenario, { returnLogits: true, depformerSteps: 16, upstreamRingQuirk: quirk }),
+            scenarioLayer(scenario, {
+              returnLogits: true,
+              depformerSteps: 16,
+              upstreamRingQuirk: quirk,
+              weightStorage,
+            }),
           ),
         ),
       )
       // Without the quirk only depformer step 15 (a user codebook, always overwritten) differs at context 3000.
       const cmp = compare(scenario, result, !quirk)
       console.log(
-        `${name} quirk=${quirk}: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`,
+        `${name} quirk=${quirk} ${weightStorage} weights: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`,
       )
       expect(cmp.text).toBeLessThan(1e-3)
       expect(cmp.audio).toBeLessThan(1e-3)

@@ -72,17 +72,17 @@ export const buildDepformerGraph = (
     const step = { index: k, steps: depQ }
     const table =
       k === 0
-        ? L.tableInit(
+        ? L.table(
             "dep_text_emb",
             textCard + 1,
             D,
-            weights.tensor("depformer_text_emb.weight", [textCard + 1, D]),
+            weights.table("depformer_text_emb.weight", textCard + 1, D),
           )
-        : L.tableInit(
+        : L.table(
             `dep_emb_${k - 1}`,
             card + 1,
             D,
-            weights.tensor(`depformer_emb.${k - 1}.weight`, [card + 1, D]),
+            weights.table(`depformer_emb.${k - 1}.weight`, card + 1, D),
           )
     let x = g.op("Add", [
       L.linear(hidden, weights.linear(`depformer_in.${k}.weight`, D, dim)),

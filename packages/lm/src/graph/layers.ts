@@ -1,6 +1,6 @@
 import { type GraphBuilder, linear } from "@personaplex/runtime"
 import type { Quantization } from "./quantize.ts"
-import type { LinearWeight } from "./weights.ts"
+import type { LinearWeight, WeightSource } from "./weights.ts"
 
 /** Emits the LM's building blocks (upstream-spec §3.3-3.4) into a graph; every value is f32 `[rows, features]`. */
 export class Layers {
@@ -19,16 +19,12 @@ export class Layers {
 
   /** `x · Wᵀ` for a PyTorch `[out, in]` weight: MatMul on f32, or MatMulNBits on int8/int4 blocks (runtime `linear`). */
   linear(x: string, w: LinearWeight): string {
-    return linear(
-      this.g,
-      x,
-      { data: w.data, shape: [w.out, w.in] },
-      {
-        name: this.weightName("linear"),
-        precision: this.quantization === "none" ? "float32" : this.quantization,
-        blockSize: this.blockSize,
-      },
-    )
+    const source = "data" in w.source ? { data: w.source.data, shape: [w.out, w.in] as const } : w.source
+    return linear(this.g, x, source, {
+      name: this.weightName("linear"),
+      precision: this.quantization === "none" ? "float32" : this.quantization,
+      blockSize: this.blockSize,
+    })
   }
 
   /** RMSNorm computed in f32: `x · alpha / sqrt(mean(x²) + eps)`. */
@@ -58,15 +54,37 @@ export class Layers {
   }
 
   /** Embedding lookup of a scalar id (`[1]` int64) → `[1, D]`; id −1 gives the zero vector (ScaledEmbedding). */
-  embed(table: string, id: string): string {
+  embed(table: { readonly value: string; readonly float: boolean }, id: string): string {
     const g = this.g
-    const row = g.op("Gather", [table, g.op("Max", [id, g.scalar(0, "int64")])], { axis: 0 })
+    const gathered = g.op("Gather", [table.value, g.op("Max", [id, g.scalar(0, "int64")])], { axis: 0 })
+    // Gather the stored rows first, widen only those (a bf16 table is never widened whole).
+    const row = table.float ? gathered : g.op("Cast", [gathered], { to: 1 })
     const keep = g.op("Cast", [g.op("Not", [g.op("Equal", [id, g.scalar(-1, "int64")])])], { to: 1 })
     return g.op("Mul", [row, g.op("Unsqueeze", [keep, g.int64s([-1])])])
   }
 
-  tableInit(name: string, rows: number, dim: number, data: Float32Array): string {
-    return this.g.initializer(name, { type: "float32", dims: [rows, dim], data })
+  /** An embedding table as an initializer (f32 in memory, or the checkpoint's bytes in place). */
+  table(
+    name: string,
+    rows: number,
+    dim: number,
+    source: WeightSource,
+  ): { readonly value: string; readonly float: boolean } {
+    if ("data" in source)
+      return {
+        value: this.g.initializer(name, { type: "float32", dims: [rows, dim], data: source.data }),
+        float: true,
+      }
+    const t = source.tensor
+    const type = t.dtype === "BF16" ? "bfloat16" : t.dtype === "F16" ? "float16" : "float32"
+    const value = this.g.externalInitializer(name, {
+      type,
+      dims: [rows, dim],
+      file: t.path,
+      offset: t.byteOffset,
+      length: t.byteLength,
+    })
+    return { value, float: type === "float32" }
   }
 
   /**

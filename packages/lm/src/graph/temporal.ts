@@ -56,15 +56,15 @@ export const buildTemporalGraph = (
   // Summation order as upstream: audio tables 0..15, then text.
   let emb: string | undefined
   for (let k = 0; k < config.nQ; k++) {
-    const table = L.tableInit(`emb_${k}`, card + 1, dim, weights.tensor(`emb.${k}.weight`, [card + 1, dim]))
+    const table = L.table(`emb_${k}`, card + 1, dim, weights.table(`emb.${k}.weight`, card + 1, dim))
     const e = L.embed(table, token(k + 1))
     emb = emb ? g.op("Add", [emb, e]) : e
   }
-  const textTable = L.tableInit(
+  const textTable = L.table(
     "text_emb",
     textCard + 1,
     dim,
-    weights.tensor("text_emb.weight", [textCard + 1, dim]),
+    weights.table("text_emb.weight", textCard + 1, dim),
   )
   const embedding = g.op("Add", [g.op("Add", [emb!, L.embed(textTable, token(0))]), extra])
 

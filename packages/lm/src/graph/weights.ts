@@ -1,63 +1,111 @@
-import type { Checkpoint } from "@personaplex/runtime"
+import type { Checkpoint, TensorInfo } from "@personaplex/runtime"
 import { LmWeightsError } from "../errors.ts"
 
-/** A PyTorch-layout linear weight `[out, in]` widened to f32. */
+/**
+ * Where graph weights come from:
+ * - `inline`: read and widened to f32 in memory, stored inside the model (small models, tests);
+ * - `external`: referenced in place inside the `.safetensors` file as ONNX external data (no JS
+ *   copy; onnxruntime maps the file). Quantized linears are still read and quantized at build time.
+ */
+export type WeightStorage = "inline" | "external"
+
+/** A tensor's data: in memory as f32, or a (possibly sliced) region of the checkpoint file. */
+export type WeightSource = { readonly data: Float32Array } | { readonly tensor: TensorInfo }
+
+/** A PyTorch-layout linear weight `[out, in]`. */
 export interface LinearWeight {
   readonly name: string
   readonly out: number
   readonly in: number
-  readonly data: Float32Array
+  readonly source: WeightSource
 }
 
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
+
 /**
- * Reads LM tensors from a checkpoint as f32, applying upstream's loader patches
- * (upstream-spec §3.9): an 8-step depformer checkpoint serves steps 8..15 from steps 0..7.
+ * Reads LM tensors from a checkpoint, applying upstream's loader patches (upstream-spec §3.9): an
+ * 8-step depformer checkpoint serves steps 8..15 from steps 0..7.
  */
 export class LmWeights {
-  private readonly cache = new Map<string, { shape: ReadonlyArray<number>; data: Float32Array }>()
+  private readonly cache = new Map<string, Float32Array>()
 
-  constructor(private readonly checkpoint: Checkpoint) {}
+  constructor(
+    private readonly checkpoint: Checkpoint,
+    readonly storage: WeightStorage = "inline",
+  ) {}
 
   private fail(tensor: string, reason: string): never {
     throw new LmWeightsError({ checkpoint: this.checkpoint.source, tensor, reason })
   }
 
-  /** Whole tensor as f32, shape checked. Throws `LmWeightsError`. */
-  tensor(name: string, shape: ReadonlyArray<number>): Float32Array {
-    const { shape: actual, data } = this.read(this.resolve(name))
-    const numel = shape.reduce((a, b) => a * b, 1)
-    if (data.length !== numel || actual.reduce((a, b) => a * b, 1) !== numel)
-      this.fail(name, `expected shape [${shape}], found [${actual}]`)
-    return data
+  private info(name: string): TensorInfo {
+    const info = this.checkpoint.infoSync(this.resolve(name))
+    if (DTYPE_BYTES[info.dtype] === undefined)
+      this.fail(name, `dtype ${info.dtype}; F32, F16 or BF16 expected`)
+    return info
   }
 
-  /** Rows `[start, start + count)` of a `[rows, in]` weight (a per-step slice of a depformer projection). */
+  private checkShape(name: string, info: TensorInfo, shape: ReadonlyArray<number>) {
+    const numel = (s: ReadonlyArray<number>) => s.reduce((a, b) => a * b, 1)
+    if (numel(info.shape) !== numel(shape))
+      this.fail(name, `expected shape [${shape}], found [${info.shape}]`)
+  }
+
+  /** Small tensors (norm scales) always in memory as f32. Throws `LmWeightsError`. */
+  tensor(name: string, shape: ReadonlyArray<number>): Float32Array {
+    const info = this.info(name)
+    this.checkShape(name, info, shape)
+    return this.read(info.name)
+  }
+
+  /** An embedding table `[rows, dim]`, in memory or in place. */
+  table(name: string, rows: number, dim: number): WeightSource {
+    const info = this.info(name)
+    this.checkShape(name, info, [rows, dim])
+    return this.storage === "external"
+      ? { tensor: { ...info, shape: [rows, dim] } }
+      : { data: this.read(info.name) }
+  }
+
+  /** A linear weight; with `step`, rows `[k·out, (k+1)·out)` of a per-step stacked projection. */
   linear(
     name: string,
     out: number,
     inFeatures: number,
     step?: { readonly index: number; readonly steps: number },
   ): LinearWeight {
-    const resolved = this.resolve(name)
-    const { shape, data } = this.read(resolved)
-    if (shape[shape.length - 1] !== inFeatures)
-      this.fail(name, `expected ${inFeatures} input features, found shape [${shape}]`)
-    const rows = data.length / inFeatures
+    const info = this.info(name)
+    if (info.shape[info.shape.length - 1] !== inFeatures)
+      this.fail(name, `expected ${inFeatures} input features, found shape [${info.shape}]`)
+    const rows = info.shape.reduce((a, b) => a * b, 1) / inFeatures
+    let k = 0
     if (!step) {
-      if (rows !== out) this.fail(name, `expected shape [${out}, ${inFeatures}], found [${shape}]`)
-      return { name, out, in: inFeatures, data }
+      if (rows !== out) this.fail(name, `expected shape [${out}, ${inFeatures}], found [${info.shape}]`)
+    } else {
+      // Stacked per-step rows: a checkpoint with fewer steps repeats them (upstream's concatenation patch).
+      const stored = rows / out
+      if (!Number.isInteger(stored) || stored < 1 || step.steps % stored !== 0)
+        this.fail(name, `expected ${step.steps} (or 8) steps of ${out} rows, found shape [${info.shape}]`)
+      k = step.index % stored
     }
-    // Stacked per-step rows: a checkpoint with fewer steps repeats them (upstream's concatenation patch).
-    const storedSteps = rows / out
-    if (!Number.isInteger(storedSteps) || storedSteps < 1 || step.steps % storedSteps !== 0)
-      this.fail(name, `expected ${step.steps} (or 8) steps of ${out} rows, found shape [${shape}]`)
-    const k = step.index % storedSteps
-    return {
-      name: `${name}[step ${step.index}]`,
-      out,
-      in: inFeatures,
-      data: data.subarray(k * out * inFeatures, (k + 1) * out * inFeatures),
-    }
+    const label = step ? `${name}[step ${step.index}]` : name
+    const bytes = out * inFeatures * DTYPE_BYTES[info.dtype]!
+    if (this.storage === "external")
+      return {
+        name: label,
+        out,
+        in: inFeatures,
+        source: {
+          tensor: {
+            ...info,
+            shape: [out, inFeatures],
+            byteOffset: info.byteOffset + k * bytes,
+            byteLength: bytes,
+          },
+        },
+      }
+    const data = this.read(info.name).subarray(k * out * inFeatures, (k + 1) * out * inFeatures)
+    return { name: label, out, in: inFeatures, source: { data } }
   }
 
   private resolve(name: string): string {
@@ -73,14 +121,13 @@ export class LmWeights {
     return this.fail(name, "missing from the checkpoint")
   }
 
-  private read(name: string) {
-    let entry = this.cache.get(name)
-    if (!entry) {
-      const t = this.checkpoint.float32Sync(name)
-      entry = { shape: t.shape, data: t.data }
-      this.cache.set(name, entry)
+  private read(name: string): Float32Array {
+    let data = this.cache.get(name)
+    if (!data) {
+      data = this.checkpoint.float32Sync(name).data
+      this.cache.set(name, data)
     }
-    return entry
+    return data
   }
 
   /** Drop the f32 copies once the graphs hold the weights. */
