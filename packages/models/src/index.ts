@@ -40,7 +40,7 @@ export {
 } from "./errors.ts"
 export { ALL_FILES, PERSONAPLEX_REPO, type PersonaPlexFile, PersonaPlexFiles } from "./files.ts"
 export { type DownloadOptions, downloadFile, PARTIAL_SUFFIX, resolveUrl } from "./hub/download.ts"
-export { type HubLocation, listRepoFiles, type RemoteFile } from "./hub/listing.ts"
+export { type HubLocation, headRemoteFile, listRepoFiles, type RemoteFile } from "./hub/listing.ts"
 export {
   formatBytes,
   type ProgressEvent,

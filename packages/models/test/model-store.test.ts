@@ -191,6 +191,30 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     expect(error.message).toMatch(/tokenizer_spm_32k_3\.model: git-sha1 is/)
   })
 
+  it("falls back to HEAD on resolve URLs (X-Linked-Size / X-Linked-ETag) when the endpoint has no tree API", async () => {
+    hub.treeApi = false
+    const before = hub.requests.length
+    const files = await Effect.runPromise(
+      storeFor(hub, { token: "hf_test" }).resolve({ files: ["lm", "textTokenizer"] }),
+    ).finally(() => {
+      hub.treeApi = true
+    })
+    expect(new Uint8Array(fs.readFileSync(files.lm!))).toEqual(contentOf(PersonaPlexFiles.lm))
+    const heads = hub.requests.slice(before).filter((r) => r.method === "HEAD")
+    expect(heads.map((r) => r.url)).toEqual([
+      `/${PERSONAPLEX_REPO}/resolve/main/${PersonaPlexFiles.lm}`,
+      `/${PERSONAPLEX_REPO}/resolve/main/${PersonaPlexFiles.textTokenizer}`,
+    ])
+    hub.treeApi = false
+    hub.corrupt.add(PersonaPlexFiles.lm)
+    const error = await Effect.runPromise(
+      Effect.flip(storeFor(hub, { token: "hf_test" }).resolve({ files: ["lm"] })),
+    )
+    hub.corrupt.delete(PersonaPlexFiles.lm)
+    hub.treeApi = true
+    expect(error.message).toMatch(/sha256 is .* the hub announced/)
+  })
+
   it("streams progress events ending with Ready, and renders them as a bar", async () => {
     const store = storeFor(hub, { token: "hf_test" })
     const events = await Effect.runPromise(Stream.runCollect(store.fetch({ files: ["lm", "textTokenizer"] })))

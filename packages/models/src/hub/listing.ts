@@ -68,3 +68,66 @@ export const listRepoFiles = (
     },
   })
 }
+
+const HEX64 = /^[0-9a-f]{64}$/i
+const HEX40 = /^[0-9a-f]{40}$/i
+
+/**
+ * One file's size and hash from the headers of `HEAD <endpoint>/<repo>/resolve/<revision>/<file>`
+ * (redirect not followed): `X-Linked-Size` / `X-Linked-ETag` for LFS files, else `Content-Length` / `ETag`.
+ * For endpoints (mirrors) without the tree API.
+ */
+export const headRemoteFile = (
+  hub: HubLocation,
+  file: string,
+): Effect.Effect<RemoteFile, HubAuthError | HubRequestError> => {
+  const url = `${hub.endpoint}/${hub.repo}/resolve/${encodeURIComponent(hub.revision)}/${file.split("/").map(encodeURIComponent).join("/")}`
+  return Effect.tryPromise({
+    try: (signal) =>
+      hub.fetch(url, {
+        method: "HEAD",
+        redirect: "manual",
+        signal,
+        headers: {
+          "accept-encoding": "identity",
+          ...(hub.token ? { authorization: `Bearer ${hub.token}` } : {}),
+        },
+      }),
+    catch: (error) => new HubRequestError({ url, reason: `hub unreachable: ${causeText(error)}` }),
+  }).pipe(
+    Effect.flatMap((response): Effect.Effect<RemoteFile, HubAuthError | HubRequestError> => {
+      if (response.status === 401 || response.status === 403)
+        return Effect.fail(
+          new HubAuthError({
+            repo: hub.repo,
+            url,
+            status: response.status,
+            hadToken: hub.token !== undefined,
+          }),
+        )
+      if (response.status >= 400)
+        return Effect.fail(
+          new HubRequestError({ url, status: response.status, reason: response.statusText || "HEAD failed" }),
+        )
+      const headers = response.headers
+      const size = Number(headers.get("x-linked-size") ?? headers.get("content-length") ?? Number.NaN)
+      const etag = (headers.get("x-linked-etag") ?? headers.get("etag") ?? "")
+        .replace(/^W\//, "")
+        .replace(/"/g, "")
+      if (!Number.isSafeInteger(size) || size < 0)
+        return Effect.fail(
+          new HubRequestError({
+            url,
+            status: response.status,
+            reason: "response gives no X-Linked-Size or Content-Length",
+          }),
+        )
+      return Effect.succeed<RemoteFile>({
+        path: file,
+        size,
+        ...(HEX64.test(etag) ? { sha256: etag.toLowerCase() } : {}),
+        ...(HEX40.test(etag) ? { gitSha1: etag.toLowerCase() } : {}),
+      })
+    }),
+  )
+}

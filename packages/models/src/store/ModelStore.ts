@@ -14,7 +14,7 @@ import {
 } from "../errors.ts"
 import { ALL_FILES, type PersonaPlexFile, PersonaPlexFiles } from "../files.ts"
 import { downloadFile } from "../hub/download.ts"
-import { type HubLocation, listRepoFiles, type RemoteFile } from "../hub/listing.ts"
+import { type HubLocation, headRemoteFile, listRepoFiles, type RemoteFile } from "../hub/listing.ts"
 import type { ProgressEvent, ProgressListener } from "../hub/progress.ts"
 import { type ModelStoreConfig, modelStoreConfig } from "./config.ts"
 import { extractVoices } from "./voicesArchive.ts"
@@ -173,10 +173,19 @@ const resolveFromHub = (
     }
     onProgress({ _tag: "Listing", repo: config.repo, endpoint: config.endpoint })
     const listing = yield* listRepoFiles(hub).pipe(
+      Effect.map((files): ReadonlyMap<string, RemoteFile> | undefined => files),
       // Unreachable hub but everything already downloaded and verified: work offline.
       Effect.catchIf(
         (error) => error instanceof HubRequestError && error.status === undefined && allCached,
         () => Effect.succeed(undefined),
+      ),
+      // An endpoint without the tree API (some mirrors): ask each file's resolve URL instead.
+      Effect.catchIf(
+        (error) => error instanceof HubRequestError && error.status === 404,
+        () =>
+          Effect.forEach(wanted, (key) => headRemoteFile(hub, PersonaPlexFiles[key])).pipe(
+            Effect.map((files) => new Map(files.map((f) => [f.path, f]))),
+          ),
       ),
     )
     if (!listing) return cachedFiles(folder, wanted)

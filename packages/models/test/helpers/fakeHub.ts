@@ -33,6 +33,8 @@ export class FakeHub {
   readonly alwaysDrop = new Set<string>()
   /** Files served with one byte flipped (the listing keeps the true hash). */
   readonly corrupt = new Set<string>()
+  /** Serve the tree API (some mirrors lack it: then only HEAD/GET on resolve URLs work). */
+  treeApi = true
   private server: http.Server | undefined
   url = ""
 
@@ -96,7 +98,7 @@ export class FakeHub {
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     })
     const pathname = url.split("?")[0]!
-    if (pathname === `/api/models/${this.repo}/tree/main`) {
+    if (pathname === `/api/models/${this.repo}/tree/main` && this.treeApi) {
       if (!this.authorized(req, res)) return
       res.writeHead(200, { "content-type": "application/json" })
       res.end(
@@ -165,6 +167,7 @@ export class FakeHub {
     const body = content.subarray(start)
     res.writeHead(match ? 206 : 200, {
       "content-length": String(body.length),
+      etag: `"${file.lfs ? sha256(file.content) : gitSha1(file.content)}"`,
       "accept-ranges": "bytes",
       ...(match ? { "content-range": `bytes ${start}-${size - 1}/${size}` } : {}),
     })
