@@ -34,6 +34,8 @@ export interface GenerateRequest {
   readonly temperature: number
   readonly seed?: number
   readonly grammar?: LlamaGrammar
+  /** Tokens a reasoning model may spend thinking (chat wrappers with thought segments); default unlimited. */
+  readonly thoughtTokens?: number
   /** Called with the running count of generated tokens. */
   readonly onProgress?: (tokens: number) => void
 }
@@ -133,6 +135,9 @@ export const acquireLlamaEngine = (
                 temperature: request.temperature,
                 ...(request.seed === undefined ? {} : { seed: request.seed }),
                 ...(request.grammar === undefined ? {} : { grammar: request.grammar }),
+                ...(request.thoughtTokens === undefined
+                  ? {}
+                  : { budgets: { thoughtTokens: request.thoughtTokens } }),
                 signal: controller.signal,
                 stopOnAbortSignal: false,
                 onToken: (t) => {
@@ -194,6 +199,8 @@ export interface LlamaCppOptions extends LlamaEngineOptions {
   readonly output?: OutputMode
   /** Replaces the default instructions (the system message). */
   readonly instructions?: (wordBudget: number, mode: OutputMode) => string
+  /** Thinking budget of reasoning models (Qwen3, DeepSeek-R1 distills): default 0, compaction needs none. */
+  readonly thoughtTokens?: number
 }
 
 // Chat template and role markers cost tokens beyond the two messages themselves.
@@ -234,6 +241,7 @@ export const makeLlamaCppCompactor = (
           temperature: options.temperature ?? 0.3,
           ...(options.seed === undefined ? {} : { seed: options.seed }),
           ...(grammar === undefined ? {} : { grammar }),
+          thoughtTokens: options.thoughtTokens ?? 0,
         })
         return yield* Effect.try({
           try: () => promptFromOutput(BACKEND, mode, generation.text, input),
