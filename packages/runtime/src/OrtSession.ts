@@ -11,9 +11,18 @@ import type {
   Request,
   Response,
   SessionSpec,
+  StateAction,
 } from "./ortProtocol.ts"
 
-export type { Created, ExecutionProvider, Feeds, OrtTensor, SessionSpec, TensorType } from "./ortProtocol.ts"
+export type {
+  Created,
+  ExecutionProvider,
+  Feeds,
+  OrtTensor,
+  SessionSpec,
+  StateBinding,
+  TensorType,
+} from "./ortProtocol.ts"
 
 /** A live onnxruntime session in the worker thread. */
 export interface Session {
@@ -24,6 +33,14 @@ export interface Session {
     feeds: Feeds,
     fetches?: ReadonlyArray<string>,
   ): Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
+  /** Zero the recurrent state (`SessionSpec.state`). */
+  readonly resetState: Effect.Effect<void, OrtSessionError>
+  /** Remember the current state under `key`; cheap: values are shared, never copied. */
+  snapshotState(key: string): Effect.Effect<void, OrtSessionError>
+  /** Continue from a state remembered by `snapshotState`. */
+  restoreState(key: string): Effect.Effect<void, OrtSessionError>
+  /** A copy of the current state values, by input name (for tests and debugging). */
+  readonly readState: Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
 }
 
 export interface OrtSessionConfig {
@@ -45,6 +62,25 @@ export interface OrtSessionShape {
 const workerPath = () => {
   const here = fileURLToPath(import.meta.url)
   return path.join(path.dirname(here), `ortWorker${path.extname(here)}`)
+}
+
+/**
+ * The main thread's Node options minus those a worker rejects: `node --input-type=module -e ...`
+ * would otherwise kill the worker at start ("--input-type can only be used with string input").
+ */
+const workerExecArgv = () => {
+  const args: string[] = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a.startsWith("--input-type")) continue
+    if (a === "-e" || a === "--eval" || a === "-p" || a === "--print") {
+      i++ // and the script after it
+      continue
+    }
+    args.push(a)
+  }
+  return args
 }
 
 /** Compact a view so structured cloning copies only its bytes, not its whole backing buffer. */
@@ -123,7 +159,16 @@ const startWorkerClient = (spawn: () => Worker): WorkerClient => {
     call,
     deadReason: () => dead,
     terminate: async () => {
-      if (!dead) await worker.terminate()
+      if (dead) return
+      // While a worker that loaded onnxruntime shuts down, nothing holds the main event loop open
+      // (not even a ref'd worker), so the process could exit with `terminate()` unsettled and the
+      // caller's scope never closed. A timer holds it until the thread is gone.
+      const hold = setInterval(() => {}, 60_000); clearInterval(hold)
+      try {
+        await worker.terminate()
+      } finally {
+        clearInterval(hold)
+      }
     },
   }
 }
@@ -171,19 +216,32 @@ const buildLayer = (
           Effect.acquireRelease(create(spec), ({ worker, created }) =>
             worker.call({ kind: "release", session: created.session }, "release").pipe(Effect.ignore),
           ),
-          ({ worker, created }): Session => ({
-            provider: created.provider,
-            inputNames: created.inputNames,
-            outputNames: created.outputNames,
-            run: (feeds, fetches) => {
-              const compacted: Record<string, OrtTensor> = {}
-              for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
-              return worker.call<Record<string, OrtTensor>>(
-                { kind: "run", session: created.session, feeds: compacted, ...(fetches ? { fetches } : {}) },
-                "run",
-              )
-            },
-          }),
+          ({ worker, created }): Session => {
+            const state = <A = void>(action: StateAction) =>
+              worker.call<A>({ kind: "state", session: created.session, state: action }, "run")
+            return {
+              provider: created.provider,
+              inputNames: created.inputNames,
+              outputNames: created.outputNames,
+              run: (feeds, fetches) => {
+                const compacted: Record<string, OrtTensor> = {}
+                for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
+                return worker.call<Record<string, OrtTensor>>(
+                  {
+                    kind: "run",
+                    session: created.session,
+                    feeds: compacted,
+                    ...(fetches ? { fetches } : {}),
+                  },
+                  "run",
+                )
+              },
+              resetState: state({ action: "reset" }),
+              snapshotState: (key) => state({ action: "snapshot", key }),
+              restoreState: (key) => state({ action: "restore", key }),
+              readState: state<Record<string, OrtTensor>>({ action: "read" }),
+            }
+          },
         )
       return tag.of({ config, open })
     }),
@@ -197,7 +255,7 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()(
   "@personaplex/runtime/OrtSession",
 ) {
   static layer(config: OrtSessionConfig): Layer.Layer<OrtSession> {
-    return buildLayer(OrtSession, config, () => new Worker(workerPath()))
+    return buildLayer(OrtSession, config, () => new Worker(workerPath(), { execArgv: workerExecArgv() }))
   }
 
   /** CPU only, two intra-op threads: what tests and CI use. */
@@ -214,5 +272,6 @@ export class OrtSession extends Context.Service<OrtSession, OrtSessionShape>()(
 export const layerWithWorker = (config: OrtSessionConfig, spawn: () => Worker): Layer.Layer<OrtSession> =>
   buildLayer(OrtSession, config, spawn)
 
-/** The path of the worker script `OrtSession.layer` starts. */
+/** The path of the worker script `OrtSession.layer` starts, and the Node options it passes. */
 export const ortWorkerPath = workerPath
+export const ortWorkerExecArgv = workerExecArgv

@@ -42,6 +42,7 @@ export {
   type OrtTensor,
   type Session,
   type SessionSpec,
+  type StateBinding,
   type TensorType,
 } from "./OrtSession.ts"
 export {

@@ -13,6 +13,18 @@ export interface OrtTensor {
 
 export type Feeds = Readonly<Record<string, OrtTensor>>
 
+/**
+ * A recurrent tensor that stays inside the worker between runs: each run feeds the current value
+ * as `input` and keeps the `output` it produces as the next value. Starts as zeros of `dims`.
+ * KV caches and streaming buffers use this so they never cross the thread boundary.
+ */
+export interface StateBinding {
+  readonly input: string
+  readonly output: string
+  readonly type: TensorType
+  readonly dims: ReadonlyArray<number>
+}
+
 export interface SessionSpec {
   /** An `.onnx` path (external data resolved beside it) or the model's bytes. */
   readonly model: string | Uint8Array
@@ -24,7 +36,17 @@ export interface SessionSpec {
   /** Fail instead of silently running nodes on the CPU when a GPU provider lacks a kernel. */
   readonly disableCpuFallback?: boolean
   readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all"
+  /** Recurrent tensors kept by the worker (see `StateBinding`). */
+  readonly state?: ReadonlyArray<StateBinding>
+  /** Keep state values in GPU memory between runs (WebGPU); ignored by the CPU provider. */
+  readonly stateOnDevice?: boolean
 }
+
+export type StateAction =
+  | { readonly action: "reset" }
+  | { readonly action: "snapshot"; readonly key: string }
+  | { readonly action: "restore"; readonly key: string }
+  | { readonly action: "read" }
 
 export type Request =
   | {
@@ -40,6 +62,7 @@ export type Request =
       readonly fetches?: ReadonlyArray<string>
     }
   | { readonly id: number; readonly kind: "release"; readonly session: number }
+  | { readonly id: number; readonly kind: "state"; readonly session: number; readonly state: StateAction }
 
 export interface Created {
   readonly session: number

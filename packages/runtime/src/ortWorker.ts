@@ -4,20 +4,74 @@
  */
 import { parentPort } from "node:worker_threads"
 import * as ort from "onnxruntime-node"
-import type { Created, Feeds, OrtTensor, Request, Response, SessionSpec } from "./ortProtocol.ts"
+import type {
+  Created,
+  Feeds,
+  OrtTensor,
+  Request,
+  Response,
+  SessionSpec,
+  StateAction,
+  StateBinding,
+} from "./ortProtocol.ts"
 
-const sessions = new Map<number, ort.InferenceSession>()
+/** A session and the recurrent values it keeps between runs (see `StateBinding`). */
+interface Hosted {
+  readonly session: ort.InferenceSession
+  readonly bindings: ReadonlyArray<StateBinding>
+  state: Map<string, ort.Tensor>
+  readonly snapshots: Map<string, Map<string, ort.Tensor>>
+}
+
+const sessions = new Map<number, Hosted>()
 let nextSession = 1
+
+const zeroData = (binding: StateBinding) => {
+  const n = binding.dims.reduce((a, b) => a * b, 1)
+  switch (binding.type) {
+    case "float32":
+      return new Float32Array(n)
+    case "float16":
+      return new Uint16Array(n)
+    case "int64":
+      return new BigInt64Array(n)
+    case "int32":
+      return new Int32Array(n)
+    case "int8":
+      return new Int8Array(n)
+    default:
+      return new Uint8Array(n)
+  }
+}
+
+const zeroState = (bindings: ReadonlyArray<StateBinding>) =>
+  new Map(bindings.map((b) => [b.input, new ort.Tensor(b.type, zeroData(b) as never, b.dims)] as const))
+
+/** Free GPU buffers of values no longer held by the live state or any snapshot. */
+const release = (hosted: Hosted, dropped: Iterable<ort.Tensor>) => {
+  const held = new Set<ort.Tensor>(hosted.state.values())
+  for (const snapshot of hosted.snapshots.values()) for (const t of snapshot.values()) held.add(t)
+  for (const t of dropped) if (!held.has(t) && t.location === "gpu-buffer") t.dispose()
+}
 
 const create = async (
   spec: SessionSpec & { executionProviders: ReadonlyArray<string> },
 ): Promise<Created> => {
   const fallbacks: Array<{ provider: string; reason: string }> = []
+  const bindings = spec.state ?? []
   for (const provider of spec.executionProviders) {
+    const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
       ...(spec.intraOpThreads ? { intraOpNumThreads: spec.intraOpThreads, interOpNumThreads: 1 } : {}),
+      ...(onDevice
+        ? {
+            preferredOutputLocation: Object.fromEntries(
+              bindings.map((b) => [b.output, "gpu-buffer" as const]),
+            ),
+          }
+        : {}),
       extra: {
         session: {
           ...(spec.disablePrepacking ? { disable_prepacking: "1" } : {}),
@@ -31,12 +85,13 @@ const create = async (
           ? await ort.InferenceSession.create(spec.model, options)
           : await ort.InferenceSession.create(spec.model, options)
       const id = nextSession++
-      sessions.set(id, session)
+      sessions.set(id, { session, bindings, state: zeroState(bindings), snapshots: new Map() })
+      const stateNames = new Set(bindings.flatMap((b) => [b.input, b.output]))
       return {
         session: id,
         provider: provider as Created["provider"],
-        inputNames: session.inputNames,
-        outputNames: session.outputNames,
+        inputNames: session.inputNames.filter((n) => !stateNames.has(n)),
+        outputNames: session.outputNames.filter((n) => !stateNames.has(n)),
         fallbacks: fallbacks as Created["fallbacks"],
       }
     } catch (error) {
@@ -48,22 +103,82 @@ const create = async (
   )
 }
 
+const hostedSession = (session: number) => {
+  const hosted = sessions.get(session)
+  if (!hosted) throw new Error(`session ${session} does not exist (released?)`)
+  return hosted
+}
+
+const toPlain = async (t: ort.Tensor): Promise<OrtTensor> => {
+  const data = (t.location === "gpu-buffer" ? await t.getData() : t.data) as OrtTensor["data"]
+  return { type: t.type as OrtTensor["type"], dims: [...t.dims], data }
+}
+
 const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
-  const s = sessions.get(session)
-  if (!s) throw new Error(`session ${session} does not exist (released?)`)
+  const hosted = hostedSession(session)
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(feeds))
     ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
-  const results = fetches ? await s.run(ortFeeds, [...fetches]) : await s.run(ortFeeds)
+  for (const [name, t] of hosted.state) ortFeeds[name] = t
+  const wanted = fetches ? [...fetches, ...hosted.bindings.map((b) => b.output)] : undefined
+  const results = wanted ? await hosted.session.run(ortFeeds, wanted) : await hosted.session.run(ortFeeds)
+  const previous = [...hosted.state.values()]
+  const stateOutputs = new Set<string>()
+  for (const b of hosted.bindings) {
+    hosted.state.set(b.input, results[b.output]!)
+    stateOutputs.add(b.output)
+  }
+  release(hosted, previous)
   const out: Record<string, OrtTensor> = {}
   const transfer: ArrayBuffer[] = []
   for (const [name, t] of Object.entries(results)) {
-    const data = t.data as OrtTensor["data"]
-    out[name] = { type: t.type as OrtTensor["type"], dims: [...t.dims], data }
-    transfer.push(data.buffer as ArrayBuffer)
+    if (stateOutputs.has(name)) continue
+    const plain = await toPlain(t)
+    out[name] = plain
+    transfer.push(plain.data.buffer as ArrayBuffer)
     t.dispose()
   }
   return { out, transfer }
+}
+
+const updateState = async (session: number, request: StateAction): Promise<unknown> => {
+  const hosted = hostedSession(session)
+  const previous = [...hosted.state.values()]
+  switch (request.action) {
+    case "reset":
+      hosted.state = zeroState(hosted.bindings)
+      release(hosted, previous)
+      return null
+    case "snapshot":
+      hosted.snapshots.set(request.key, new Map(hosted.state))
+      return null
+    case "restore": {
+      const snapshot = hosted.snapshots.get(request.key)
+      if (!snapshot) throw new Error(`no state snapshot named "${request.key}"`)
+      hosted.state = new Map(snapshot)
+      release(hosted, previous)
+      return null
+    }
+    case "read": {
+      const out: Record<string, OrtTensor> = {}
+      for (const [name, t] of hosted.state) {
+        const plain = await toPlain(t)
+        out[name] = { ...plain, data: plain.data.slice() }
+      }
+      return out
+    }
+  }
+}
+
+const releaseSession = async (session: number) => {
+  const hosted = sessions.get(session)
+  if (!hosted) return
+  sessions.delete(session)
+  hosted.snapshots.clear()
+  const values = [...hosted.state.values()]
+  hosted.state = new Map()
+  release(hosted, values)
+  await hosted.session.release()
 }
 
 const handle = async (request: Request): Promise<void> => {
@@ -73,9 +188,14 @@ const handle = async (request: Request): Promise<void> => {
     } else if (request.kind === "run") {
       const { out, transfer } = await run(request.session, request.feeds, request.fetches)
       port.postMessage({ id: request.id, ok: true, value: out } satisfies Response, [...new Set(transfer)])
+    } else if (request.kind === "state") {
+      port.postMessage({
+        id: request.id,
+        ok: true,
+        value: await updateState(request.session, request.state),
+      } satisfies Response)
     } else {
-      await sessions.get(request.session)?.release()
-      sessions.delete(request.session)
+      await releaseSession(request.session)
       port.postMessage({ id: request.id, ok: true, value: null } satisfies Response)
     }
   } catch (error) {
