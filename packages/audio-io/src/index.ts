@@ -10,10 +10,12 @@ export { AudioSource, type AudioSourceShape, type PaceOptions } from "./AudioSou
 export { assets } from "./assets.ts"
 export { AUDIO_FRAME_SIZE, AUDIO_SAMPLE_RATE, FRAME_DURATION } from "./constants.ts"
 export {
+  type DeviceInfo,
   listAudioDevices,
   loadDeviceSupport,
   type MicrophoneOptions,
   type SpeakerOptions,
+  type WebAudioModule,
 } from "./devices.ts"
 export {
   AudioDeviceSupportMissingError,

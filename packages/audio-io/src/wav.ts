@@ -215,21 +215,22 @@ export const readWav = Effect.fn("readWav")(function* (path: string) {
 })
 
 /** Writes `audio` as a WAV file (PCM16 unless `encoding` says float32). */
-export const writeWav = Effect.fn("writeWav")(function* (
+export const writeWav = (
   path: string,
   audio: WavAudio,
   options?: { readonly encoding?: WavEncoding },
-) {
-  const lengths = new Set(audio.channels.map((c) => c.length))
-  if (audio.channels.length === 0 || lengths.size !== 1)
-    return yield* new AudioWriteError({
-      path,
-      reason: "audio needs at least one channel, all of the same length",
+): Effect.Effect<void, AudioWriteError> =>
+  Effect.gen(function* () {
+    const lengths = new Set(audio.channels.map((c) => c.length))
+    if (audio.channels.length === 0 || lengths.size !== 1)
+      return yield* new AudioWriteError({
+        path,
+        reason: "audio needs at least one channel, all of the same length",
+      })
+    const bytes = encodeWav(audio, options?.encoding ?? "pcm16")
+    yield* Effect.tryPromise({
+      try: () => fs.writeFile(path, bytes),
+      catch: (cause) =>
+        new AudioWriteError({ path, reason: cause instanceof Error ? cause.message : String(cause) }),
     })
-  const bytes = encodeWav(audio, options?.encoding ?? "pcm16")
-  yield* Effect.tryPromise({
-    try: () => fs.writeFile(path, bytes),
-    catch: (cause) =>
-      new AudioWriteError({ path, reason: cause instanceof Error ? cause.message : String(cause) }),
   })
-})
