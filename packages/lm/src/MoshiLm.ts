@@ -251,16 +251,19 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
             TemporalIo.textToken,
             TemporalIo.embedding,
             ...(input.returnLogits ? [TemporalIo.textLogits] : []),
-            ...Array.from({ length: numLayers }, (_, l) => TemporalIo.cacheOut(l)),
+            ...Array.from({ length: numLayers }, (_, l) => TemporalIo.newKv(l)),
           ]
           const out = yield* temporalSession
             .run(feeds, fetches)
             .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "temporal", reason: e.message })))
           // Commit the new state in one synchronous step: an interrupted run leaves the previous state intact.
-          caches = Array.from(
-            { length: numLayers },
-            (_, l) => out[TemporalIo.cacheOut(l)]!.data as Float32Array,
-          )
+          // Only the new row comes back; the ring is updated here, as the graph did internally.
+          const slot = position % context
+          for (let l = 0; l < numLayers; l++) {
+            const kv = out[TemporalIo.newKv(l)]!.data as Float32Array
+            caches[l]!.set(kv.subarray(0, dim), slot * dim)
+            caches[l]!.set(kv.subarray(dim), (context + slot) * dim)
+          }
           position += 1
           const result: TemporalOutput = {
             hidden: out[TemporalIo.hidden]!.data as Float32Array,

@@ -25,7 +25,8 @@ export const TemporalIo = {
   textLogits: "text_logits",
   textToken: "text_token",
   embedding: "embedding",
-  cacheOut: (layer: number) => `cache_out_${layer}`,
+  /** This step's key (after RoPE) and value, `[2, dim]`, to write at slot `position mod context`. */
+  newKv: (layer: number) => `new_kv_${layer}`,
 } as const
 
 /**
@@ -114,8 +115,9 @@ export const buildTemporalGraph = (
       g.int64s([1, dim]),
     ])
     const v = L.columns(qkv, 2 * dim, 3 * dim)
-    const updated = g.op("ScatterND", [cache, kvIndices, g.op("Concat", [k, v], { axis: 0 })])
-    g.output(updated, TemporalIo.cacheOut(l), "float32", [2, cap, dim])
+    const kv = g.op("Concat", [k, v], { axis: 0 })
+    g.output(kv, TemporalIo.newKv(l), "float32", [2, dim])
+    const updated = g.op("ScatterND", [cache, kvIndices, kv])
     const keys = g.op("Gather", [updated, g.scalar(0, "int64")], { axis: 0 })
     const values = g.op("Gather", [updated, g.scalar(1, "int64")], { axis: 0 })
     const attn = L.attend(q, keys, values, cap, heads, headDim, mask)
