@@ -3,7 +3,9 @@
 //
 //   pnpm --filter @personaplex/compaction eval [--gguf model.gguf] [--url http://127.0.0.1:8080 --model name]
 //        [--rounds 10] [--history 1] [--budget 200] [--threads N] [--gpu auto|false] [--context-size 4096]
-//        [--output json|text] [--deadline-ms 60000] [--tiny-gguf] [--json out.json]
+//        [--output json|text] [--deadline-ms 60000] [--tiny-gguf] [--agent-only] [--json out.json]
+//
+// --agent-only drops the user's side of the transcript, as when no transcriber layer is configured.
 //
 // --tiny-gguf scores a random-weight model written on the fly: a plumbing check, its output is noise.
 import * as fs from "node:fs"
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     "max-tokens": { type: "string", default: "300" },
     "deadline-ms": { type: "string", default: "60000" },
     json: { type: "string" },
+    "agent-only": { type: "boolean", default: false },
   },
   allowPositionals: false,
 })
@@ -46,6 +49,7 @@ const harness = {
   rounds: Number(values.rounds),
   historyWindows: Number(values.history),
   wordBudget: Number(values.budget),
+  userText: !values["agent-only"],
 }
 const deadline = Duration.millis(Number(values["deadline-ms"]))
 const output = values.output === "text" || values.output === "json" ? values.output : undefined
@@ -106,7 +110,7 @@ for (const [name, layer] of runs) {
   const report = await Effect.runPromise(score(name, layer))
   reports.push(report)
   console.log(
-    `\n${name}: ${harness.rounds} rounds, ${harness.historyWindows} window(s) of history per round, budget ${harness.wordBudget} words (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+    `\n${name}: ${harness.rounds} rounds, ${harness.historyWindows} window(s) of history per round, budget ${harness.wordBudget} words${harness.userText ? "" : ", agent text only"} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
   )
   console.log(formatHarnessTable(report))
 }

@@ -14,6 +14,8 @@ export interface HarnessOptions {
   readonly historyWindows?: number
   readonly wordBudget?: number
   readonly scenarios?: ReadonlyArray<Scenario>
+  /** false: drop the user's text, as when no transcriber layer is configured; default true. */
+  readonly userText?: boolean
 }
 
 export interface RoundReport {
@@ -49,6 +51,7 @@ export interface HarnessReport {
   readonly rounds: number
   readonly historyWindows: number
   readonly wordBudget: number
+  readonly userText: boolean
   readonly scenarios: ReadonlyArray<ScenarioReport>
   readonly planted: number
   readonly survived: number
@@ -60,9 +63,12 @@ const runScenario = (
   rounds: number,
   historyWindows: number,
   wordBudget: number,
+  userText: boolean,
 ) =>
   Effect.gen(function* () {
-    const windows = scenarioWindows(scenario, rounds)
+    const windows = scenarioWindows(scenario, rounds).map((w) =>
+      userText ? w : { index: w.index, agentText: w.agentText },
+    )
     let prompt = wrapWithSystemTags(scenario.basePersona)
     const perRound: Array<RoundReport> = []
     for (let round = 0; round < rounds; round++) {
@@ -121,12 +127,15 @@ export const runHarness = (
     const wordBudget = options.wordBudget ?? DEFAULT_WORD_BUDGET
     const scenarios: Array<ScenarioReport> = []
     for (const scenario of options.scenarios ?? SCENARIOS)
-      scenarios.push(yield* runScenario(compactor, scenario, rounds, historyWindows, wordBudget))
+      scenarios.push(
+        yield* runScenario(compactor, scenario, rounds, historyWindows, wordBudget, options.userText ?? true),
+      )
     return {
       compactor: name,
       rounds,
       historyWindows,
       wordBudget,
+      userText: options.userText ?? true,
       scenarios,
       planted: scenarios.reduce((s, r) => s + r.planted, 0),
       survived: scenarios.reduce((s, r) => s + r.survived, 0),
