@@ -163,7 +163,7 @@ const startWorkerClient = (spawn: () => Worker): WorkerClient => {
       // While a worker that loaded onnxruntime shuts down, nothing holds the main event loop open
       // (not even a ref'd worker), so the process could exit with `terminate()` unsettled and the
       // caller's scope never closed. A timer holds it until the thread is gone.
-      const hold = setInterval(() => {}, 60_000); clearInterval(hold)
+      const hold = setInterval(() => {}, 60_000)
       try {
         await worker.terminate()
       } finally {

@@ -1,8 +1,11 @@
+import { execFileSync } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { Effect, Exit, Fiber, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { GraphBuilder, OrtSession, type OrtSessionError } from "../src/index.ts"
-import { layerWithWorker, ortWorkerPath } from "../src/OrtSession.ts"
+import { layerWithWorker, ortWorkerExecArgv, ortWorkerPath } from "../src/OrtSession.ts"
 
 const rng = (seed: number) => () => {
   seed = (seed * 1664525 + 1013904223) >>> 0
@@ -26,7 +29,7 @@ const feeds = { x: { type: "float32" as const, dims: [256, 512], data: randn(256
 const trackedLayer = () => {
   const workers: Worker[] = []
   const layer = layerWithWorker({ executionProviders: ["cpu"], intraOpThreads: 1 }, () => {
-    const worker = new Worker(ortWorkerPath())
+    const worker = new Worker(ortWorkerPath(), { execArgv: ortWorkerExecArgv() })
     workers.push(worker)
     return worker
   })
@@ -103,5 +106,27 @@ describe("OrtSession worker lifecycle", () => {
     expect(error.operation).toBe("worker")
     expect(workers[0]!.threadId).toBe(-1)
     await Effect.runPromise(Scope.close(outer, Exit.void))
+  })
+
+  it("a plain script (no test runner holding the process) gets its result and closes the layer before exiting", () => {
+    const index = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "index.ts")
+    const script = `
+      import { Effect } from "effect"
+      import { GraphBuilder, OrtSession } from ${JSON.stringify(index)}
+      const g = new GraphBuilder("relu")
+      g.output(g.op("Relu", [g.input("x", "float32", [2])]), "y", "float32")
+      const program = Effect.gen(function* () {
+        const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
+        return yield* session.run({ x: { type: "float32", dims: [2], data: Float32Array.from([-1, 3]) } })
+      })
+      const out = await Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(OrtSession.layerCpu)))
+      console.log("result", [...out.y.data].join(","))
+    `
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: path.dirname(index),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    expect(output.trim()).toBe("result 0,3")
   })
 })
