@@ -39,7 +39,7 @@ export {
   WrongModelError,
 } from "./errors.ts"
 export { ALL_FILES, PERSONAPLEX_REPO, type PersonaPlexFile, PersonaPlexFiles } from "./files.ts"
-export { type DownloadOptions, downloadFile, PARTIAL_SUFFIX, resolveUrl } from "./hub/download.ts"
+export { type DownloadOptions, downloadFile, PARTIAL_SUFFIX, resolveUrl, verifyFile } from "./hub/download.ts"
 export { type HubLocation, headRemoteFile, listRepoFiles, type RemoteFile } from "./hub/listing.ts"
 export {
   formatBytes,

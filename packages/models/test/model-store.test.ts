@@ -182,6 +182,23 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     expect(fs.readdirSync(folder)).toEqual([])
   })
 
+  it("re-hashes cached files on request and downloads a damaged one again", async () => {
+    const store = storeFor(hub, { token: "hf_test" })
+    const first = await Effect.runPromise(store.resolve({ files: ["mimi"] }))
+    const bytes = fs.readFileSync(first.mimi!)
+    bytes[100] = bytes[100]! ^ 0xff
+    fs.writeFileSync(first.mimi!, bytes)
+    const quick: ProgressEvent[] = []
+    await Effect.runPromise(store.resolve({ files: ["mimi"], onProgress: (e) => quick.push(e) }))
+    expect(quick.map((e) => e._tag)).toEqual(["Listing", "Cached"])
+    const verified: ProgressEvent[] = []
+    const files = await Effect.runPromise(
+      store.resolve({ files: ["mimi"], verifyCached: true, onProgress: (e) => verified.push(e) }),
+    )
+    expect(verified.map((e) => e._tag)).toContain("Downloaded")
+    expect(new Uint8Array(fs.readFileSync(files.mimi!))).toEqual(contentOf(PersonaPlexFiles.mimi))
+  })
+
   it("checks small non-LFS files against their git blob id", async () => {
     hub.corrupt.add(PersonaPlexFiles.textTokenizer)
     const error = await Effect.runPromise(

@@ -198,6 +198,24 @@ const verify = (file: RemoteFile, partial: string, digest: { sha256: string; git
   return undefined
 }
 
+/**
+ * Re-reads a complete file and checks it against the hub's size and hash (for `verifyCached`).
+ * Resolves to the IntegrityError, or undefined when it matches.
+ */
+export const verifyFile = (
+  file: RemoteFile,
+  local: string,
+): Effect.Effect<IntegrityError | undefined, HubRequestError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const hashes = new ContentHashes(fileSize(local))
+      await hashExisting(local, hashes)
+      return verify(file, local, hashes.digest())
+    },
+    catch: (error) =>
+      new HubRequestError({ url: local, reason: `cannot read the cached file: ${describe(error)}` }),
+  })
+
 const download = async (options: DownloadOptions, signal: AbortSignal): Promise<void> => {
   const { file, dest, onProgress } = options
   const partial = dest + PARTIAL_SUFFIX

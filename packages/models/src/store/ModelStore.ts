@@ -13,7 +13,7 @@ import {
   WrongModelError,
 } from "../errors.ts"
 import { ALL_FILES, type PersonaPlexFile, PersonaPlexFiles } from "../files.ts"
-import { downloadFile } from "../hub/download.ts"
+import { downloadFile, verifyFile } from "../hub/download.ts"
 import { type HubLocation, headRemoteFile, listRepoFiles, type RemoteFile } from "../hub/listing.ts"
 import type { ProgressEvent, ProgressListener } from "../hub/progress.ts"
 import { type ModelStoreConfig, modelStoreConfig } from "./config.ts"
@@ -36,6 +36,8 @@ export interface ResolveOptions {
   /** Which files (default: all four). */
   readonly files?: ReadonlyArray<PersonaPlexFile>
   readonly onProgress?: ProgressListener
+  /** Re-hash cached files against the hub's listing (slow for 16 GB); a mismatching file is downloaded again. */
+  readonly verifyCached?: boolean
 }
 
 export type ModelStoreError =
@@ -148,6 +150,7 @@ const resolveFromHub = (
   config: ModelStoreConfig,
   wanted: ReadonlyArray<PersonaPlexFile>,
   onProgress: ProgressListener,
+  verifyCached: boolean,
 ) =>
   Effect.gen(function* () {
     const folder = cacheFolder(config)
@@ -202,11 +205,15 @@ const resolveFromHub = (
           }),
         )
       const dest = path.join(folder, name)
-      const cachedSize = isFile(dest) ? fs.statSync(dest).size : -1
+      let cachedSize = isFile(dest) ? fs.statSync(dest).size : -1
+      if (cachedSize === remote.size && verifyCached) {
+        onProgress({ _tag: "Verifying", file: name })
+        if (yield* verifyFile(remote, dest)) cachedSize = -2
+      }
       if (cachedSize === remote.size)
         onProgress({ _tag: "Cached", file: name, path: dest, size: remote.size })
       else {
-        if (cachedSize >= 0) fs.rmSync(dest)
+        if (cachedSize !== -1) fs.rmSync(dest)
         yield* downloadFile({
           hub,
           file: remote,
@@ -236,7 +243,7 @@ const makeStore = (config: ModelStoreConfig): ModelStoreShape => {
     const onProgress = options.onProgress ?? (() => {})
     const files = config.localDir
       ? resolveLocal(config.localDir, wanted, onProgress)
-      : resolveFromHub(config, wanted, onProgress)
+      : resolveFromHub(config, wanted, onProgress, options.verifyCached === true)
     return Effect.flatMap(files, (resolved) => checkKinds(resolved, wanted))
   }
   const fetch = (options: Omit<ResolveOptions, "onProgress"> = {}) =>
