@@ -45,6 +45,8 @@ export interface MimiCodecOptions {
   readonly checkpoint: string
   /** Defaults to `MimiConfig.personaplex`. */
   readonly config?: MimiConfig
+  /** Intra-op threads for the two sessions; defaults to the `OrtSession` layer's setting. */
+  readonly intraOpThreads?: number
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -83,8 +85,9 @@ const make = (options: MimiCodecOptions) =>
     })
     const built = yield* buildCodec(options.checkpoint, config)
     const ort = yield* OrtSession
-    const encoderSession = yield* ort.open({ model: built.encoder.model })
-    const decoderSession = yield* ort.open({ model: built.decoder.model })
+    const threads = options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }
+    const encoderSession = yield* ort.open({ model: built.encoder.model, ...threads })
+    const decoderSession = yield* ort.open({ model: built.decoder.model, ...threads })
     const encoder = makeStreamingStep(encoderSession, built.encoder.states)
     const decoder = makeStreamingStep(decoderSession, built.decoder.states)
     const { frameSize, numCodebooks } = config
