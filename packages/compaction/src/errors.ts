@@ -55,19 +55,9 @@ export class HttpCompactorError extends Data.TaggedError("HttpCompactorError")<{
   }
 }
 
-/** The compactor did not finish within its deadline. */
-export class CompactionTimeoutError extends Data.TaggedError("CompactionTimeoutError")<{
-  readonly timeoutMs: number
-}> {
-  override get message() {
-    return `compaction did not finish within ${this.timeoutMs} ms`
-  }
-}
-
 export type CompactionError =
   | CompactionInputError
   | ModelLoadError
   | GenerationError
   | ModelOutputError
   | HttpCompactorError
-  | CompactionTimeoutError

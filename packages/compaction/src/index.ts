@@ -3,7 +3,6 @@ export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.t
 export {
   type CompactionError,
   CompactionInputError,
-  CompactionTimeoutError,
   GenerationError,
   HttpCompactorError,
   ModelLoadError,
