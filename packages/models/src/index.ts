@@ -71,6 +71,7 @@ export {
   type ImportedVoice,
   importVoicePrompts,
   readVoicePrompt,
+  VOICE_PROMPT_FORMAT,
   writeVoicePromptSafetensors,
 } from "./torch/voiceImport.ts"
 export {

@@ -188,6 +188,12 @@ describe("importVoicePrompts", () => {
     // bf16 values are stored as BF16, exactly
     const checkpoint = Checkpoint.openSync(imported[0]!.path)
     expect(checkpoint.infoSync("embeddings").dtype).toBe("BF16")
+    expect(checkpoint.metadata).toEqual({
+      format: "personaplex-voice-prompt",
+      version: "1",
+      frames: String(frames),
+      dim: String(dim),
+    })
     checkpoint.close()
   })
 

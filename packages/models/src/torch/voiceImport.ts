@@ -10,6 +10,9 @@ import {
   VOICE_CACHE_STREAMS,
 } from "./voicePrompt.ts"
 
+/** The `__metadata__.format` @personaplex/lm's `loadVoicePrompt` expects; files written here load there. */
+export const VOICE_PROMPT_FORMAT = "personaplex-voice-prompt"
+
 /** True when every value is a bfloat16 (low 16 bits zero): then BF16 storage is exact. */
 const isBf16Exact = (values: Float32Array) => {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length)
@@ -19,7 +22,8 @@ const isBf16Exact = (values: Float32Array) => {
 
 /**
  * Writes a voice prompt as safetensors: `embeddings` [frames, dim] (BF16 when exact, else F32)
- * and `cache` [17, 4] I32. Loads without zip/pickle parsing.
+ * and `cache` [17, 4] I32, metadata `{ format: "personaplex-voice-prompt", version: "1", frames, dim }`:
+ * the layout of @personaplex/lm's `saveVoicePrompt`, so its `loadVoicePrompt` reads these files.
  */
 export const writeVoicePromptSafetensors = (prompt: TorchVoicePrompt, file: string): void => {
   const exact = isBf16Exact(prompt.embeddings)
@@ -34,7 +38,7 @@ export const writeVoicePromptSafetensors = (prompt: TorchVoicePrompt, file: stri
       },
       { name: "cache", dtype: "I32", shape: [VOICE_CACHE_STREAMS, VOICE_CACHE_SLOTS], data: prompt.cache },
     ],
-    { format: "personaplex-voice-prompt", version: "1" },
+    { format: VOICE_PROMPT_FORMAT, version: "1", frames: String(prompt.frames), dim: String(prompt.dim) },
   )
 }
 
