@@ -33,6 +33,7 @@ export {
 } from "./MoshiLm.ts"
 export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
 export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
+export { generateFrames } from "./streams.ts"
 export type { ProvidedTokens, TokenRingState } from "./TokenRing.ts"
 export * from "./tokenizer/index.ts"
 export {

@@ -3,9 +3,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { MimiCodec } from "@personaplex/codec"
 import { OrtSession } from "@personaplex/runtime"
-import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { LmGen } from "../src/LmGen.ts"
+import { generateFrames } from "../src/streams.ts"
 import { loadVoicePrompt, saveVoicePrompt, VoicePrompt } from "../src/VoicePrompt.ts"
 import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
 import { mimiLayer, runScenario, type Scenario, scenarioLayer } from "./support/scenario.ts"
@@ -224,5 +225,28 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
       ).pipe(Effect.provide(OrtSession.layerCpu)),
     )
     expect(context.message).toMatch(/context/)
+  })
+})
+
+describe.skipIf(!haveFixtures)("generateFrames", () => {
+  it("steps a stream of user frames and emits upstream's output frames", async () => {
+    const scenario = readScenario("lm-tiny")
+    const frames = scenario.userCodes.length / 8
+    const outputs = await run(
+      Effect.gen(function* () {
+        const gen = yield* LmGen
+        yield* gen.prompt({
+          voice: VoicePrompt.audio(scenario.voicePcm),
+          textTokens: scenario.textPromptTokens,
+        })
+        return yield* Stream.runCollect(
+          generateFrames(Stream.fromIterable([0, 1, 2, 3].map((t) => userFrame(scenario, t)))),
+        )
+      }),
+      scenario,
+    )
+    expect(outputs.map((o) => [...o])).toEqual(
+      [0, 1, 2, 3].map((t) => Array.from({ length: 17 }, (_, k) => scenario.outputTokens[k * frames + t])),
+    )
   })
 })
