@@ -6,6 +6,11 @@ import { promptWords } from "./promptShape.ts"
 import type { CompactionInput, CompactionResult, CompactorShape } from "./types.ts"
 import { DEFAULT_WORD_BUDGET } from "./types.ts"
 
+/** A compactor whose `compact` cannot fail: what {@link withDeadline} returns. */
+export interface GuardedCompactorShape extends CompactorShape {
+  compact(input: CompactionInput): Effect.Effect<CompactionResult>
+}
+
 export interface DeadlineOptions {
   /** Replaces the deterministic extractive summary used on timeout or error. */
   readonly fallback?: (input: CompactionInput) => string
@@ -43,9 +48,7 @@ const reasonOf = <E>(cause: Cause.Cause<E>): string => {
  */
 export const withDeadline =
   (deadline: Duration.Input, options: DeadlineOptions = {}) =>
-  (
-    inner: CompactorShape,
-  ): CompactorShape & { compact(input: CompactionInput): Effect.Effect<CompactionResult> } => {
+  (inner: CompactorShape): GuardedCompactorShape => {
     const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(deadline))
     const fallback = options.fallback ?? fallbackPrompt
     return {

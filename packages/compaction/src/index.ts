@@ -1,5 +1,5 @@
 export { Compactor, DEFAULT_DEADLINE, type GuardOptions, modelFreeCompactor } from "./Compactor.ts"
-export { type DeadlineOptions, fallbackPrompt, withDeadline } from "./deadline.ts"
+export { type DeadlineOptions, fallbackPrompt, type GuardedCompactorShape, withDeadline } from "./deadline.ts"
 export {
   type CompactionError,
   CompactionInputError,

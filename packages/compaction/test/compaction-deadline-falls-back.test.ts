@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import {
   type CompactionInput,
   CompactionMetrics,
+  type CompactionResult,
   Compactor,
   GenerationError,
   makeCompactor,
@@ -67,7 +68,9 @@ describe("withDeadline", () => {
         compact: () => Effect.fail(new GenerationError({ backend: "llama-cpp", reason: "out of memory" })),
       }
       const before = (yield* Metric.value(CompactionMetrics.fallbacks)).count
-      const result = yield* withDeadline("5 seconds")(failing).compact(input)
+      // The guarded compaction cannot fail: its error type is never.
+      const guarded: Effect.Effect<CompactionResult> = withDeadline("5 seconds")(failing).compact(input)
+      const result = yield* guarded
       assert.strictEqual((yield* Metric.value(CompactionMetrics.fallbacks)).count, before + 1)
       assert.strictEqual(result.source, "fallback")
       assert.strictEqual(result.reason, "llama-cpp generation failed: out of memory")
