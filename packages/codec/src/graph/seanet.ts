@@ -84,6 +84,41 @@ export const streamingConvTranspose = (
   return { value: out, channels: p.cout, length: emitted }
 }
 
+/**
+ * The same streaming transposed conv for `kernel = 2·stride` (every SEANet decoder stage), as one
+ * MatMul plus an explicit overlap-add: each input step t yields two blocks of `stride` outputs, the
+ * first lands on output block t, the second on block t + 1 (or in the state, for the last step).
+ * ORT's ConvTranspose kernel (col2im) is several times slower at these shapes.
+ */
+const overlapAddConvTranspose = (sg: StepGraph, x: Signal, p: ConvTransposeStep): Signal => {
+  const { cin, cout, stride: s } = p
+  const steps = x.length
+  const weight = sg.weight(`${p.prefix}.weight`, [cin, cout * p.kernel])
+  const bias = sg.op("Reshape", [sg.weight(`${p.prefix}.bias`), sg.i64([1, cout, 1])])
+  const rows = sg.op("Reshape", [sg.op("Transpose", [x.value], { perm: [0, 2, 1] }), sg.i64([steps, cin])])
+  const blocks = sg.op("Reshape", [sg.op("MatMul", [rows, weight]), sg.i64([steps, cout, 2, s])])
+  const half = (i: number) =>
+    sg.op("Reshape", [
+      sg.op("Slice", [blocks, sg.i64([i]), sg.i64([i + 1]), sg.i64([2])]),
+      sg.i64([steps, cout, s]),
+    ])
+  const [first, second] = [half(0), half(1)]
+  const partial = sg.state(p.prefix, "float32", [1, cout, s])
+  const carried =
+    steps === 1
+      ? partial
+      : sg.op("Concat", [partial, sg.op("Slice", [second, sg.i64([0]), sg.i64([steps - 1]), sg.i64([0])])], {
+          axis: 0,
+        })
+  sg.setState(p.prefix, sg.op("Slice", [second, sg.i64([steps - 1]), sg.i64([steps]), sg.i64([0])]))
+  const out = sg.op("Add", [sg.op("Add", [first, bias]), carried])
+  const value = sg.op("Reshape", [
+    sg.op("Transpose", [out], { perm: [1, 0, 2] }),
+    sg.i64([1, cout, steps * s]),
+  ])
+  return { value, channels: cout, length: steps * s }
+}
+
 const residual = (sg: StepGraph, x: Signal, step: ResidualStep): Signal => {
   const h1 = streamingConv(
     sg,
@@ -115,8 +150,12 @@ const residual = (sg: StepGraph, x: Signal, step: ResidualStep): Signal => {
 const conv = (sg: StepGraph, x: Signal, step: ConvStep): Signal =>
   streamingConv(sg, step.eluBefore ? { ...x, value: elu(sg, x.value) } : x, step)
 
-const convTranspose = (sg: StepGraph, x: Signal, step: ConvTransposeStep): Signal =>
-  streamingConvTranspose(sg, step.eluBefore ? { ...x, value: elu(sg, x.value) } : x, { ...step, bias: true })
+const convTranspose = (sg: StepGraph, x: Signal, step: ConvTransposeStep): Signal => {
+  const input = step.eluBefore ? { ...x, value: elu(sg, x.value) } : x
+  return step.kernel === 2 * step.stride
+    ? overlapAddConvTranspose(sg, input, step)
+    : streamingConvTranspose(sg, input, { ...step, bias: true })
+}
 
 /** Run a SEANet layer list on one frame's worth of input. */
 export const seanet = (sg: StepGraph, x: Signal, steps: ReadonlyArray<SeanetStep>): Signal => {
