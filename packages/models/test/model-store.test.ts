@@ -167,6 +167,34 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     expect(resumed.map((r) => r.range)).toEqual([`bytes=${partialSize}-`])
   })
 
+  it("keeps the partial file when the fetch is interrupted (Ctrl-C, timeout) and resumes from it", async () => {
+    const cacheDir = tmp("cache")
+    const store = storeFor(hub, { token: "hf_test", cacheDir })
+    hub.stallOnce.add(PersonaPlexFiles.lm)
+    const dest = path.join(cacheDir, "nvidia--personaplex-7b-v1", "main", PersonaPlexFiles.lm)
+    const half = contentOf(PersonaPlexFiles.lm).length >> 1
+    // the server sends half the file, then stalls: interrupt once that half is on disk
+    const waitForBytes = Effect.promise(async () => {
+      while (!fs.existsSync(`${dest}.partial`) || fs.statSync(`${dest}.partial`).size < half)
+        await new Promise((r) => setTimeout(r, 5))
+    })
+    await Effect.runPromise(
+      Effect.raceFirst(store.resolve({ files: ["lm"] }).pipe(Effect.ignore), waitForBytes),
+    )
+    expect(fs.existsSync(dest)).toBe(false)
+    const partialSize = fs.statSync(`${dest}.partial`).size
+    expect(partialSize).toBe(half)
+    const before = hub.requests.length
+    const files = await Effect.runPromise(store.resolve({ files: ["lm"] }))
+    expect(new Uint8Array(fs.readFileSync(files.lm!))).toEqual(contentOf(PersonaPlexFiles.lm))
+    expect(
+      hub.requests
+        .slice(before)
+        .filter((r) => r.url.startsWith("/cdn/"))
+        .map((r) => r.range),
+    ).toEqual([`bytes=${partialSize}-`])
+  })
+
   it("discards a download whose sha256 differs from the listing", async () => {
     const cacheDir = tmp("cache")
     hub.corrupt.add(PersonaPlexFiles.lm)

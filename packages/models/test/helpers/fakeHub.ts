@@ -31,6 +31,8 @@ export class FakeHub {
   readonly dropOnce = new Set<string>()
   /** Files whose every body is cut halfway. */
   readonly alwaysDrop = new Set<string>()
+  /** Files whose next body stops after half of the bytes, the connection left open (a stalled transfer). */
+  readonly stallOnce = new Set<string>()
   /** Files served with one byte flipped (the listing keeps the true hash). */
   readonly corrupt = new Set<string>()
   /** Serve the tree API (some mirrors lack it: then only HEAD/GET on resolve URLs work). */
@@ -171,6 +173,10 @@ export class FakeHub {
       "accept-ranges": "bytes",
       ...(match ? { "content-range": `bytes ${start}-${size - 1}/${size}` } : {}),
     })
+    if (this.stallOnce.delete(file.path)) {
+      res.write(Buffer.from(body.subarray(0, Math.max(1, body.length >> 1))))
+      return
+    }
     const drop = this.alwaysDrop.has(file.path) || this.dropOnce.delete(file.path)
     if (!drop) {
       res.end(Buffer.from(body))
