@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { formatBytes, type ProgressEvent, renderProgress } from "../src/index.ts"
 
+const ERASE_LINE = "\u001b[K"
+
 const download = (size: number, steps: number): ProgressEvent[] => [
   { _tag: "Started", file: "model.safetensors", size, resumeFrom: 0 },
   ...Array.from(
@@ -30,7 +32,7 @@ describe("renderProgress", () => {
       lines[0]!
         .split("\r")
         .filter(Boolean)
-        .map((l) => l.replace(/\u001b\[K$/, "")),
+        .map((l) => (l.endsWith(ERASE_LINE) ? l.slice(0, -ERASE_LINE.length) : l)),
     ).toEqual([
       "model.safetensors [###-------]  25% 4.0 GB/16.0 GB 8.0 GB/s",
       "model.safetensors [#####-----]  50% 8.0 GB/16.0 GB 8.0 GB/s",
