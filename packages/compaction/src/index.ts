@@ -45,10 +45,14 @@ export {
   COMPACTION_JSON_SCHEMA,
   defaultInstructions,
   type OutputMode,
+  parseJsonAnswer,
   promptFromJson,
+  promptFromOutput,
   promptFromText,
   renderRequest,
   renderTranscript,
+  salvageTruncatedJson,
+  type WrittenPrompt,
 } from "./promptTemplate.ts"
 export { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
 export { encodeGguf, type GgufTensor, type GgufValue, writeGguf } from "./testing/gguf.ts"

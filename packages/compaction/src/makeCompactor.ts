@@ -2,6 +2,7 @@ import { Clock, Effect, Metric } from "effect"
 import { type CompactionError, CompactionInputError } from "./errors.ts"
 import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
+import type { WrittenPrompt } from "./promptTemplate.ts"
 import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
 import {
   type CompactionInput,
@@ -96,12 +97,15 @@ export const enforceBudget = (
  */
 export const makeCompactor = <E extends CompactionError, R>(
   backend: string,
-  write: (input: ResolvedInput) => Effect.Effect<string, E, R>,
+  write: (input: ResolvedInput) => Effect.Effect<string | WrittenPrompt, E, R>,
 ): ((input: CompactionInput) => Effect.Effect<CompactionResult, E | CompactionInputError, R>) =>
   Effect.fnUntraced(function* (input: CompactionInput) {
     const start = yield* Clock.currentTimeMillis
     const resolved = yield* resolveInput(input)
-    const prompt = enforceBudget(yield* write(resolved), resolved)
+    const written = yield* write(resolved)
+    const { prompt: text, note } =
+      typeof written === "string" ? { prompt: written, note: undefined } : written
+    const prompt = enforceBudget(text, resolved)
     const end = yield* Clock.currentTimeMillis
     yield* Metric.update(CompactionMetrics.durationMs, end - start)
     return {
@@ -110,7 +114,6 @@ export const makeCompactor = <E extends CompactionError, R>(
       durationMs: end - start,
       backend,
       words: promptWords(prompt),
+      ...(note === undefined ? {} : { note }),
     } satisfies CompactionResult
   })
-
-export const asCompactorShape = (compact: CompactorShape["compact"]): CompactorShape => ({ compact })

@@ -106,26 +106,114 @@ const stringList = (value: unknown, field: string, backend: string, output: stri
   return (value as Array<string>).map(sentence).filter((s) => s.length > 0)
 }
 
-/** A JSON answer ({@link COMPACTION_JSON_SCHEMA}) as a prompt; throws {@link ModelOutputError} when it does not parse. */
-export const promptFromJson = (backend: string, output: string, input: ResolvedInput): string => {
-  let parsed: unknown
+/**
+ * The longest prefix of a JSON text cut short (by `maxTokens`) that ends after a complete value,
+ * closed with the brackets still open; undefined when no such prefix parses.
+ */
+export const salvageTruncatedJson = (text: string): unknown => {
+  const open: Array<"{" | "["> = []
+  let inString = false
+  let escaped = false
+  let safeEnd = -1
+  let safeOpen: Array<"{" | "["> = []
+  const markSafe = (end: number) => {
+    safeEnd = end
+    safeOpen = [...open]
+  }
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (inString) {
+      if (escaped) escaped = false
+      else if (c === "\\") escaped = true
+      else if (c === '"') {
+        inString = false
+        // A complete string item of a list; a string in an object may be a key, so it is not a safe end.
+        if (open.at(-1) === "[") markSafe(i + 1)
+      }
+    } else if (c === '"') inString = true
+    else if (c === "{" || c === "[") {
+      open.push(c)
+      if (c === "[") markSafe(i + 1)
+    } else if (c === "}" || c === "]") {
+      open.pop()
+      markSafe(i + 1)
+      if (open.length === 0) break
+    }
+  }
+  if (safeEnd < 0) return undefined
+  const closers = safeOpen
+    .reverse()
+    .map((b) => (b === "{" ? "}" : "]"))
+    .join("")
   try {
-    parsed = JSON.parse(cleanText(output))
+    return JSON.parse(text.slice(0, safeEnd) + closers)
+  } catch {
+    return undefined
+  }
+}
+
+interface JsonAnswer {
+  readonly facts: ReadonlyArray<string>
+  readonly commitments: ReadonlyArray<string>
+  readonly openTopics: ReadonlyArray<string>
+}
+
+const FIELDS = ["facts", "commitments", "openTopics"] as const
+
+/**
+ * A JSON answer ({@link COMPACTION_JSON_SCHEMA}) read into lists. An answer cut short keeps its
+ * complete items (`truncated`); one with no complete item, or of the wrong shape, is a {@link ModelOutputError}.
+ */
+export const parseJsonAnswer = (
+  backend: string,
+  output: string,
+): { readonly answer: JsonAnswer; readonly truncated: boolean } => {
+  const text = cleanText(output)
+  let parsed: unknown
+  let truncated = false
+  try {
+    parsed = JSON.parse(text)
   } catch (e) {
-    throw new ModelOutputError({ backend, reason: `JSON does not parse (${(e as Error).message})`, output })
+    parsed = salvageTruncatedJson(text)
+    truncated = true
+    if (parsed === undefined)
+      throw new ModelOutputError({ backend, reason: `JSON does not parse (${(e as Error).message})`, output })
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw new ModelOutputError({ backend, reason: "JSON answer is not an object", output })
   const record = parsed as Record<string, unknown>
-  const facts = stringList(record.facts, "facts", backend, output)
-  const commitments = stringList(record.commitments, "commitments", backend, output)
-  const openTopics = stringList(record.openTopics, "openTopics", backend, output)
-  const information = [
-    ...facts,
-    ...(commitments.length > 0 ? [`You promised: ${commitments.join(" ")}`] : []),
-    ...(openTopics.length > 0 ? [`Still open: ${openTopics.join(" ")}`] : []),
+  const lists = FIELDS.map((field) =>
+    truncated && record[field] === undefined ? [] : stringList(record[field], field, backend, output),
+  )
+  const answer = { facts: lists[0]!, commitments: lists[1]!, openTopics: lists[2]! }
+  if (truncated && lists.every((l) => l.length === 0))
+    throw new ModelOutputError({
+      backend,
+      reason: "JSON does not parse (cut short before any complete item)",
+      output,
+    })
+  return { answer, truncated }
+}
+
+const informationOfAnswer = (answer: JsonAnswer): string =>
+  [
+    ...answer.facts,
+    ...(answer.commitments.length > 0 ? [`You promised: ${answer.commitments.join(" ")}`] : []),
+    ...(answer.openTopics.length > 0 ? [`Still open: ${answer.openTopics.join(" ")}`] : []),
   ].join(" ")
-  return shapePrompt(input.basePersona, information, input.wordBudget)
+
+/** A JSON answer ({@link COMPACTION_JSON_SCHEMA}) as a prompt; throws {@link ModelOutputError} when nothing is usable. */
+export const promptFromJson = (backend: string, output: string, input: ResolvedInput): string =>
+  shapePrompt(
+    input.basePersona,
+    informationOfAnswer(parseJsonAnswer(backend, output).answer),
+    input.wordBudget,
+  )
+
+/** What a model layer made of an answer: the prompt, and a note when only part of the answer was usable. */
+export interface WrittenPrompt {
+  readonly prompt: string
+  readonly note?: string
 }
 
 export const promptFromOutput = (
@@ -133,5 +221,11 @@ export const promptFromOutput = (
   mode: OutputMode,
   output: string,
   input: ResolvedInput,
-): string =>
-  mode === "json" ? promptFromJson(backend, output, input) : promptFromText(backend, output, input)
+): WrittenPrompt => {
+  if (mode === "text") return { prompt: promptFromText(backend, output, input) }
+  const { answer, truncated } = parseJsonAnswer(backend, output)
+  const prompt = shapePrompt(input.basePersona, informationOfAnswer(answer), input.wordBudget)
+  if (!truncated) return { prompt }
+  const kept = answer.facts.length + answer.commitments.length + answer.openTopics.length
+  return { prompt, note: `the JSON answer was cut short (maxTokens); kept its ${kept} complete items` }
+}

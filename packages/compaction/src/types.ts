@@ -41,6 +41,8 @@ export interface CompactionResult {
   readonly backend?: string
   /** Words between the tags. */
   readonly words?: number
+  /** Set when a model's answer was only partly usable (e.g. JSON cut short by maxTokens). */
+  readonly note?: string
 }
 
 export interface CompactorShape {

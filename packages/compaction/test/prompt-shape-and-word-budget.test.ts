@@ -7,9 +7,11 @@ import {
   ModelOutputError,
   modelFreeCompactor,
   promptFromJson,
+  promptFromOutput,
   promptFromText,
   promptWords,
   type ResolvedInput,
+  salvageTruncatedJson,
   shapePrompt,
   truncateToWords,
   unwrapSystemTags,
@@ -98,6 +100,21 @@ describe("model answers", () => {
     expect(() => promptFromJson("test", '{"facts": ["The user is Dan', input())).toThrow(
       /JSON does not parse/,
     )
+  })
+  it("JSON cut short after complete items keeps those items and says so", () => {
+    const cut = '{"facts": ["The user is Daniel", "Patient number 48213", "Toothache in the lower'
+    expect(salvageTruncatedJson(cut)).toEqual({ facts: ["The user is Daniel", "Patient number 48213"] })
+    const written = promptFromOutput("test", "json", cut, input())
+    expect(written.prompt).toBe(
+      `<system> ${persona} Information: The user is Daniel. Patient number 48213. <system>`,
+    )
+    expect(written.note).toContain("kept its 2 complete items")
+  })
+  it("salvage handles escaped quotes and closes nested brackets", () => {
+    expect(salvageTruncatedJson('{"facts": ["say \\"hi\\""], "commitments": ["x')).toEqual({
+      facts: ['say "hi"'],
+      commitments: [],
+    })
   })
   it("JSON of the wrong shape is a ModelOutputError naming the field", () => {
     expect(() =>
