@@ -121,6 +121,25 @@ describe("ModelStore downloading from a Hugging Face layout", () => {
     expect(error.message).toMatch(/set HF_TOKEN=hf_\.\.\. \(or save it in ~\/\.cache\/huggingface\/token/)
   })
 
+  it("gives the same message when only the download is gated (the hub lists gated repos publicly)", async () => {
+    const listed = await new FakeHub(PERSONAPLEX_REPO, release, {
+      gated: true,
+      token: "hf_test",
+      publicListing: true,
+    }).start()
+    const error = await Effect.runPromise(Effect.flip(storeFor(listed).resolve({ files: ["lm"] }))).finally(
+      () => listed.close(),
+    )
+    expect(error._tag).toBe("HubAuthError")
+    expect(error.message).toMatch(
+      /is gated and no Hugging Face token was found \(HTTP 401 for http:\/\/127\.0\.0\.1:\d+\/nvidia\/personaplex-7b-v1\/resolve\/main\/model\.safetensors\)/,
+    )
+    expect(listed.requests.map((r) => r.url.split("?")[0])).toEqual([
+      `/api/models/${PERSONAPLEX_REPO}/tree/main`,
+      `/${PERSONAPLEX_REPO}/resolve/main/model.safetensors`,
+    ])
+  })
+
   it("says the token was refused (403) when one was sent", async () => {
     const error = await Effect.runPromise(
       Effect.flip(storeFor(hub, { token: "hf_wrong" }).resolve({ files: ["textTokenizer"] })),

@@ -43,7 +43,11 @@ export class FakeHub {
   constructor(
     readonly repo: string,
     readonly files: ReadonlyArray<FakeFile>,
-    readonly access: { readonly gated: boolean; readonly token?: string } = { gated: false },
+    readonly access: {
+      readonly gated: boolean
+      readonly token?: string
+      readonly publicListing?: boolean
+    } = { gated: false },
   ) {}
 
   async start(): Promise<this> {
@@ -101,7 +105,7 @@ export class FakeHub {
     })
     const pathname = url.split("?")[0]!
     if (pathname === `/api/models/${this.repo}/tree/main` && this.treeApi) {
-      if (!this.authorized(req, res)) return
+      if (!this.access.publicListing && !this.authorized(req, res)) return
       res.writeHead(200, { "content-type": "application/json" })
       res.end(
         JSON.stringify(
