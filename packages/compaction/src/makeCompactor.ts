@@ -4,12 +4,7 @@ import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
 import type { WrittenPrompt } from "./promptTemplate.ts"
 import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
-import {
-  type CompactionInput,
-  type CompactionResult,
-  type CompactorShape,
-  DEFAULT_WORD_BUDGET,
-} from "./types.ts"
+import { type CompactionInput, type CompactionResult, DEFAULT_WORD_BUDGET } from "./types.ts"
 import { truncateToWords } from "./wordBudget.ts"
 
 /** The input with its word budget resolved, after the checks every compactor needs. */
