@@ -36,12 +36,36 @@ export const streamingConv = (sg: StepGraph, x: Signal, p: ConvParams): Signal =
     length += keep
     sg.setState(p.prefix, sg.op("Slice", [input, sg.i64([x.length]), sg.i64([length]), sg.i64([2])]))
   }
+  const outputs = (length - effective) / p.stride + 1
+  if (outputs <= FEW_OUTPUTS && p.dilation === 1 && p.kernel > 1)
+    return { value: fewOutputConv(sg, input, p, outputs), channels: p.cout, length: outputs }
   const y = sg.op(
     "Conv",
     [input, sg.weight(`${p.prefix}.weight`, [p.cout, p.cin, p.kernel]), sg.weight(`${p.prefix}.bias`)],
     { kernel_shape: [p.kernel], strides: [p.stride], dilations: [p.dilation] },
   )
-  return { value: y, channels: p.cout, length: (length - effective) / p.stride + 1 }
+  return { value: y, channels: p.cout, length: outputs }
+}
+
+/** Below this many output steps a conv runs as one Gemm over its gathered input windows. */
+const FEW_OUTPUTS = 4
+
+/**
+ * A conv with very few outputs (the 12.5/25 Hz layers, two per frame) as one Gemm of the
+ * gathered windows `[outputs, cin·k]` against the weight `[cout, cin·k]`: ORT's Conv kernel
+ * is markedly slower than its (pre-packed) Gemm at these shapes.
+ */
+const fewOutputConv = (sg: StepGraph, input: string, p: ConvParams, outputs: number): string => {
+  const windows = Array.from({ length: outputs }, (_, t) =>
+    sg.op("Reshape", [
+      sg.op("Slice", [input, sg.i64([t * p.stride]), sg.i64([t * p.stride + p.kernel]), sg.i64([2])]),
+      sg.i64([1, p.cin * p.kernel]),
+    ]),
+  )
+  const columns = outputs === 1 ? windows[0]! : sg.op("Concat", windows, { axis: 0 })
+  const weight = sg.weight(`${p.prefix}.weight`, [p.cout, p.cin * p.kernel])
+  const y = sg.op("Gemm", [columns, weight, sg.weight(`${p.prefix}.bias`)], { transB: 1 })
+  return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
 }
 
 /**
