@@ -1,0 +1,16 @@
+import * as fs from "node:fs"
+import { Command } from "effect/cli"
+import { demoCommand } from "./commands/demo.ts"
+import { modelCommand } from "./commands/model.ts"
+import { runCommand } from "./commands/run.ts"
+import { voiceCommand } from "./commands/voice.ts"
+
+export const version: string = JSON.parse(
+  fs.readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+).version
+
+/** The `personaplex` command and its subcommands. */
+export const cli = Command.make("personaplex").pipe(
+  Command.withDescription("Run NVIDIA PersonaPlex locally in a windowed conversation loop"),
+  Command.withSubcommands([runCommand, demoCommand, modelCommand, voiceCommand]),
+)

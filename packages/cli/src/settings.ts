@@ -1,0 +1,159 @@
+import { assets } from "@personaplex/audio-io"
+import type { Pace } from "@personaplex/loop"
+import type { RunConfig } from "./config.ts"
+import { defined } from "./defined.ts"
+
+/** Where the three model files come from. */
+export type ModelSource =
+  | {
+      readonly _tag: "Files"
+      readonly mimi: string
+      readonly lm: string
+      readonly tokenizer: string
+      readonly mimiConfig?: string
+      readonly lmConfig?: string
+    }
+  | { readonly _tag: "Folder"; readonly dir: string }
+  | { readonly _tag: "Hub"; readonly repo?: string }
+
+export type CompactorChoice =
+  | { readonly _tag: "ModelFree" }
+  | { readonly _tag: "LlamaCpp"; readonly path: string; readonly threads?: number }
+  | { readonly _tag: "OpenAi"; readonly url: string; readonly model: string }
+
+/** Everything a run needs, after the config file and the command-line flags are merged. */
+export interface RunSettings {
+  readonly models: ModelSource
+  readonly device: "cpu" | "webgpu" | "cuda"
+  readonly quantization: "none" | "int8" | "int4"
+  readonly context?: number
+  readonly threads?: number
+  readonly voice?: string
+  readonly windowFrames: number
+  readonly initialPrompt: string
+  readonly thinkingClip: string
+  readonly wordBudget?: number
+  readonly pace: Pace
+  readonly sampling: {
+    readonly temp?: number
+    readonly tempText?: number
+    readonly topK?: number
+    readonly topKText?: number
+    readonly seed?: number
+    readonly useSampling?: boolean
+  }
+  readonly compactor: CompactorChoice
+  readonly compactionDeadlineMs: number
+  readonly maxInputFrames?: number
+}
+
+/** Flags that override the config file. */
+export interface RunOverrides {
+  readonly windowSeconds?: number
+  readonly windowFrames?: number
+  readonly maxSeconds?: number
+  readonly prompt?: string
+  readonly voice?: string
+  readonly pace?: Pace
+  readonly device?: "cpu" | "webgpu" | "cuda"
+  readonly seed?: number
+}
+
+export const FRAMES_PER_SECOND = 12.5
+export const DEFAULT_WINDOW_SECONDS = 20
+export const DEFAULT_PROMPT =
+  "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way."
+export const DEFAULT_DEADLINE_SECONDS = 5
+
+export const secondsToFrames = (seconds: number) => Math.max(1, Math.round(seconds * FRAMES_PER_SECOND))
+
+const modelSource = (model: RunConfig["model"]): ModelSource => {
+  if (model?.mimi !== undefined && model.lm !== undefined && model.tokenizer !== undefined)
+    return defined<ModelSource & { _tag: "Files" }>({
+      _tag: "Files",
+      mimi: model.mimi,
+      lm: model.lm,
+      tokenizer: model.tokenizer,
+      mimiConfig: model.mimi_config,
+      lmConfig: model.lm_config,
+    })
+  if (model?.dir !== undefined) return { _tag: "Folder", dir: model.dir }
+  return defined<ModelSource & { _tag: "Hub" }>({ _tag: "Hub", repo: model?.hf_repo })
+}
+
+const compactorChoice = (secondary: RunConfig["secondary_model"]): CompactorChoice => {
+  switch (secondary?.kind) {
+    case "llama_cpp":
+      return defined<CompactorChoice & { _tag: "LlamaCpp" }>({
+        _tag: "LlamaCpp",
+        path: secondary.path ?? "",
+        threads: secondary.threads,
+      })
+    case "openai":
+      return { _tag: "OpenAi", url: secondary.url ?? "", model: secondary.model ?? "default" }
+    default:
+      return { _tag: "ModelFree" }
+  }
+}
+
+/**
+ * Merges the validated config and the flags (flags win). Checks what the schema cannot:
+ * cross-field requirements such as a GGUF path for `secondary_model.kind: llama_cpp`.
+ */
+export const resolveSettings = (
+  config: RunConfig,
+  overrides: RunOverrides,
+): { readonly settings: RunSettings } | { readonly problems: ReadonlyArray<string> } => {
+  const problems: Array<string> = []
+  const secondary = config.secondary_model
+  if (secondary?.kind === "llama_cpp" && secondary.path === undefined)
+    problems.push("secondary_model.path: required when kind is llama_cpp (a GGUF file)")
+  if (secondary?.kind === "openai" && secondary.url === undefined)
+    problems.push("secondary_model.url: required when kind is openai (e.g. http://localhost:8080/v1)")
+  const model = config.model
+  const partial = [model?.mimi, model?.lm, model?.tokenizer].filter((p) => p !== undefined).length
+  if (partial > 0 && partial < 3)
+    problems.push(
+      "model: give all of mimi, lm and tokenizer, or dir, or hf_repo (only some of the files were given)",
+    )
+  if (overrides.windowSeconds !== undefined && !(overrides.windowSeconds > 0))
+    problems.push(`--window-seconds: expected a positive number, got ${overrides.windowSeconds}`)
+  if (overrides.maxSeconds !== undefined && !(overrides.maxSeconds > 0))
+    problems.push(`--max-seconds: expected a positive number, got ${overrides.maxSeconds}`)
+  if (problems.length > 0) return { problems }
+
+  const conversation = config.conversation
+  // Precedence: --window-frames, --window-seconds, conversation.window_frames (smoke), conversation.duration.
+  const windowFrames =
+    overrides.windowFrames ??
+    (overrides.windowSeconds !== undefined ? secondsToFrames(overrides.windowSeconds) : undefined) ??
+    conversation?.window_frames ??
+    secondsToFrames(conversation?.duration ?? DEFAULT_WINDOW_SECONDS)
+  const sampling = config.sampling
+  return {
+    settings: defined<RunSettings>({
+      models: modelSource(model),
+      device: overrides.device ?? config.runtime?.device ?? "cpu",
+      quantization: config.runtime?.quantization ?? "none",
+      context: config.runtime?.context_window,
+      threads: config.runtime?.threads,
+      voice: overrides.voice ?? config.voice,
+      windowFrames,
+      initialPrompt: overrides.prompt ?? conversation?.initial_prompt ?? DEFAULT_PROMPT,
+      thinkingClip: conversation?.thinking_clip ?? assets.thinkingWav,
+      wordBudget: conversation?.word_budget,
+      pace: overrides.pace ?? conversation?.pace ?? "fast",
+      sampling: defined<RunSettings["sampling"]>({
+        temp: sampling?.temp,
+        tempText: sampling?.temp_text,
+        topK: sampling?.top_k,
+        topKText: sampling?.top_k_text,
+        seed: overrides.seed ?? sampling?.seed,
+        useSampling: sampling?.greedy === undefined ? undefined : !sampling.greedy,
+      }),
+      compactor: compactorChoice(secondary),
+      compactionDeadlineMs: (secondary?.deadline ?? DEFAULT_DEADLINE_SECONDS) * 1000,
+      maxInputFrames: overrides.maxSeconds === undefined ? undefined : secondsToFrames(overrides.maxSeconds),
+    }),
+  }
+}

@@ -1,0 +1,163 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { type AudioError, loadMono24k, loadThinkingClip } from "@personaplex/audio-io"
+import { MimiCodec, MimiConfig } from "@personaplex/codec"
+import { Compactor } from "@personaplex/compaction"
+import { LmConfig, LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@personaplex/lm"
+import type { LoopOptions } from "@personaplex/loop"
+import { ModelStore, readTorchVoicePrompt } from "@personaplex/models"
+import { OrtSession } from "@personaplex/runtime"
+import { Data, Effect, Layer } from "effect"
+import { defined } from "./defined.ts"
+import type { ModelSource, RunSettings } from "./settings.ts"
+
+/** A file named in the settings that cannot be used as what it was named for. */
+export class SettingsFileError extends Data.TaggedError("SettingsFileError")<{
+  readonly field: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.field}: ${this.path}: ${this.reason}`
+  }
+}
+
+export interface ModelFiles {
+  readonly mimi: string
+  readonly lm: string
+  readonly tokenizer: string
+  readonly mimiConfig?: MimiConfig
+  readonly lmConfig?: LmConfig
+}
+
+const readJsonConfig = <C>(field: string, file: string, parse: (json: unknown) => C) =>
+  Effect.try({
+    try: () => parse(JSON.parse(fs.readFileSync(file, "utf8"))),
+    catch: (error) => new SettingsFileError({ field, path: file, reason: (error as Error).message }),
+  })
+
+const mustExist = (field: string, file: string) =>
+  fs.existsSync(file)
+    ? Effect.succeed(file)
+    : Effect.fail(new SettingsFileError({ field, path: file, reason: "no such file or folder" }))
+
+/** The model files of the settings: given paths, a local release folder, or the Hugging Face cache (downloading). */
+export const resolveModelFiles = (source: ModelSource) =>
+  Effect.gen(function* () {
+    if (source._tag === "Files") {
+      const mimi = yield* mustExist("model.mimi", source.mimi)
+      const lm = yield* mustExist("model.lm", source.lm)
+      const tokenizer = yield* mustExist("model.tokenizer", source.tokenizer)
+      const mimiConfig =
+        source.mimiConfig === undefined
+          ? undefined
+          : yield* readJsonConfig("model.mimi_config", source.mimiConfig, MimiConfig.fromJson)
+      const lmConfig =
+        source.lmConfig === undefined
+          ? undefined
+          : yield* readJsonConfig("model.lm_config", source.lmConfig, LmConfig.fromJson)
+      return defined<ModelFiles>({ mimi, lm, tokenizer, mimiConfig, lmConfig })
+    }
+    const store =
+      source._tag === "Folder"
+        ? ModelStore.layerLocal(source.dir)
+        : ModelStore.layer(defined({ repo: source.repo }))
+    const files = yield* ModelStore.use((s) => s.resolve({ files: ["lm", "mimi", "textTokenizer"] })).pipe(
+      Effect.provide(store),
+    )
+    return { mimi: files.mimi!, lm: files.lm!, tokenizer: files.textTokenizer! } satisfies ModelFiles
+  })
+
+/** Mimi + LM on onnxruntime with the settings' execution provider. */
+export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
+  Layer.mergeAll(
+    MimiCodec.layer(defined({ checkpoint: files.mimi, config: files.mimiConfig })),
+    LmGen.layer(
+      defined({
+        checkpoint: files.lm,
+        config: files.lmConfig,
+        sampling: settings.sampling,
+        context: settings.context,
+        quantization: settings.quantization,
+      }),
+    ),
+  ).pipe(
+    Layer.provide(
+      OrtSession.layer(
+        defined({
+          executionProviders: settings.device === "cpu" ? ["cpu"] : [settings.device, "cpu"],
+          intraOpThreads: settings.threads ?? 2,
+        }),
+      ),
+    ),
+  )
+
+export const compactorLayer = (settings: RunSettings) => {
+  const deadline = settings.compactionDeadlineMs
+  switch (settings.compactor._tag) {
+    case "LlamaCpp":
+      return Compactor.llamaCpp(
+        defined({
+          modelPath: settings.compactor.path,
+          maxThreads: settings.compactor.threads ?? 2,
+          deadline,
+        }),
+      )
+    case "OpenAi":
+      return Compactor.openAiCompatible({
+        baseUrl: settings.compactor.url,
+        model: settings.compactor.model,
+        deadline,
+      })
+    case "ModelFree":
+      return Compactor.modelFree
+  }
+}
+
+/** Codec, LM, tokenizer and compactor: everything but the audio ends. */
+export const engineLayer = (settings: RunSettings, files: ModelFiles) =>
+  Layer.mergeAll(modelLayer(settings, files), TextTokenizer.layer(files.tokenizer), compactorLayer(settings))
+
+/** A voice from a WAV file (encoded at each window start) or a voice cache (ours or upstream's `.pt`). */
+export const loadVoice = (file: string) =>
+  Effect.gen(function* () {
+    yield* mustExist("voice", file)
+    const ext = path.extname(file).toLowerCase()
+    if (ext === ".pt") {
+      const torch = yield* readTorchVoicePrompt(file)
+      return VoicePrompt.cached(torch.embeddings, torch.frames, torch.cache) as VoicePrompt
+    }
+    if (ext === ".safetensors") return (yield* loadVoicePrompt(file)) as VoicePrompt
+    return VoicePrompt.audio(yield* loadMono24k(file)) as VoicePrompt
+  })
+
+/** The loop's options from the settings (loads the voice and the thinking clip). */
+export const loopOptions = (
+  settings: RunSettings,
+  extra: { readonly reportPath: string; readonly reportMeta: Record<string, unknown> },
+) =>
+  Effect.gen(function* () {
+    const voice = settings.voice === undefined ? undefined : yield* loadVoice(settings.voice)
+    const thinkingClip = yield* loadThinkingClip(settings.thinkingClip).pipe(
+      Effect.mapError(
+        (e: AudioError) =>
+          new SettingsFileError({
+            field: "conversation.thinking_clip",
+            path: settings.thinkingClip,
+            reason: e.message,
+          }),
+      ),
+    )
+    return defined<LoopOptions>({
+      windowFrames: settings.windowFrames,
+      initialPrompt: settings.initialPrompt,
+      voice,
+      thinkingClip,
+      pace: settings.pace,
+      wordBudget: settings.wordBudget,
+      compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
+      maxInputFrames: settings.maxInputFrames,
+      reportPath: extra.reportPath,
+      reportMeta: extra.reportMeta,
+    })
+  })
