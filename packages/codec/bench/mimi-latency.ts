@@ -136,6 +136,7 @@ const main = async () => {
       const decodeMs: number[] = []
       let cpuMs = 0
       let peak = 0
+      const distinct = Array.from({ length: config.numCodebooks }, () => new Set<number>())
       for (let t = 0; t < warmup + frames; t++) {
         const frame = inputFrame(t)
         const cpu = process.cpuUsage()
@@ -146,13 +147,23 @@ const main = async () => {
         const c = performance.now()
         const used = process.cpuUsage(cpu)
         for (const v of pcm) peak = Math.max(peak, Math.abs(v))
+        codes.forEach((code, k) => {
+          distinct[k]!.add(code)
+        })
         if (t >= warmup) {
           encodeMs.push(b - a)
           decodeMs.push(c - b)
           cpuMs += (used.user + used.system) / 1000
         }
       }
-      return { loadMs, encodeMs, decodeMs, cpuMsPerFrame: cpuMs / frames, peak }
+      return {
+        loadMs,
+        encodeMs,
+        decodeMs,
+        cpuMsPerFrame: cpuMs / frames,
+        peak,
+        distinctCodes: distinct.map((d) => d.size),
+      }
     }).pipe(Effect.provide(MimiCodec.layer({ checkpoint, config }).pipe(Layer.provide(ort))))
     t0 = performance.now()
     const loadAvgBefore = os.loadavg()
@@ -184,7 +195,7 @@ const main = async () => {
       `process CPU time per frame (all threads, encode+decode): ${result.cpuMsPerFrame.toFixed(1)} ms`,
     )
     console.log(
-      `real-time factor (mean encode+decode / ${frameMs} ms): ${rtf.toFixed(3)}; decoded peak |x| ${result.peak.toFixed(3)}`,
+      `real-time factor (mean encode+decode / ${frameMs} ms): ${rtf.toFixed(3)}; decoded peak |x| ${result.peak.toFixed(3)}; distinct codes per codebook: ${result.distinctCodes.join(" ")}`,
     )
 
     const report = {
@@ -210,6 +221,7 @@ const main = async () => {
       encodeDecodeMs: both,
       realTimeFactor: rtf,
       decodedPeak: result.peak,
+      distinctCodes: result.distinctCodes,
     }
     fs.mkdirSync(path.dirname(args.out), { recursive: true })
     fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`)
