@@ -4,7 +4,7 @@
 // prompts shaped "You work for X ... Information: ...", so the answer is shaped that way.
 import { ModelOutputError } from "./errors.ts"
 import type { ResolvedInput } from "./makeCompactor.ts"
-import { informationOf, shapePrompt } from "./promptShape.ts"
+import { informationOf, shapePrompt, stripInformationLabel } from "./promptShape.ts"
 import { unwrapSystemTags } from "./systemTags.ts"
 import type { WindowTranscript } from "./types.ts"
 import { countWords, words } from "./wordBudget.ts"
@@ -88,11 +88,33 @@ const cleanText = (text: string): string => {
   return out
 }
 
+const wordSet = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [])
+
+/**
+ * Leading sentences that only restate the persona (a model that paraphrased instead of copying it):
+ * dropped, since the persona itself is put back verbatim.
+ */
+const dropRestatedPersona = (text: string, basePersona: string): string => {
+  const persona = wordSet(unwrapSystemTags(basePersona))
+  if (persona.size === 0) return text
+  const sentences = text.split(/(?<=[.!?])\s+/)
+  let start = 0
+  while (start < sentences.length) {
+    const words = [...wordSet(sentences[start]!)]
+    if (words.length === 0 || words.filter((w) => persona.has(w)).length / words.length < 0.7) break
+    start++
+  }
+  return sentences.slice(start).join(" ")
+}
+
 /** A free-text answer as a prompt: the base persona kept verbatim at the head, the rest as information. */
 export const promptFromText = (backend: string, output: string, input: ResolvedInput): string => {
   const cleaned = cleanText(output)
   if (cleaned.length === 0) throw new ModelOutputError({ backend, reason: "empty answer", output })
-  return shapePrompt(input.basePersona, informationOf(cleaned, input.basePersona), input.wordBudget)
+  const information = stripInformationLabel(
+    dropRestatedPersona(informationOf(cleaned, input.basePersona), input.basePersona),
+  )
+  return shapePrompt(input.basePersona, information, input.wordBudget)
 }
 
 const sentence = (s: string) => {

@@ -83,6 +83,13 @@ describe("model answers", () => {
       `<system> ${persona} Information: The user is Daniel. <system>`,
     )
   })
+  it("drops a paraphrase of the persona that a model wrote instead of copying it", () => {
+    const answer =
+      "You are Maya and you work for the Brightline Dental clinic. Information: The user is Daniel. Maya booked Thursday."
+    expect(promptFromText("test", answer, input())).toBe(
+      `<system> ${persona} Information: The user is Daniel. Maya booked Thursday. <system>`,
+    )
+  })
   it("an empty text answer is a ModelOutputError", () => {
     expect(() => promptFromText("test", "  <think>hmm</think> ", input())).toThrow(ModelOutputError)
   })
