@@ -37,10 +37,16 @@ export const writeRing = (
   const inner = size(dims.slice(axis + 1))
   const capacity = dims[axis]!
   const steps = slots.length
+  const slot = Array.from(slots, Number)
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++)
+      for (let j = 0; j < steps; j++) ring[o * capacity + slot[j]!] = update[o * steps + j]!
+    return
+  }
   for (let o = 0; o < outer; o++)
     for (let j = 0; j < steps; j++) {
       const from = (o * steps + j) * inner
-      ring.set(update.subarray(from, from + inner), (o * capacity + Number(slots[j])) * inner)
+      ring.set(update.subarray(from, from + inner), (o * capacity + slot[j]!) * inner)
     }
 }
 
