@@ -9,6 +9,7 @@ export {
   type ViewTensorInfo,
 } from "./checkpoint/depformerPatch.ts"
 export {
+  type CheckpointHeaders,
   type Detection,
   detectModel,
   type LmArchitecture,

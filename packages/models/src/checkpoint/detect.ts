@@ -45,7 +45,8 @@ export const MIMI_MARKERS = [
   "quantizer.rvq_first.vq.layers.0._codebook.embedding_sum",
 ]
 
-type Headers = Pick<Checkpoint, "names" | "has" | "infoSync">
+/** What detection reads: tensor names and header entries (a `Checkpoint` has them). */
+export type CheckpointHeaders = Pick<Checkpoint, "names" | "has" | "infoSync">
 
 /** Distinct values of the first number after `prefix` in tensor names, e.g. layer indices. */
 export const indicesAfter = (names: ReadonlyArray<string>, prefix: string): ReadonlyArray<number> => {
@@ -58,9 +59,10 @@ export const indicesAfter = (names: ReadonlyArray<string>, prefix: string): Read
   return [...found].sort((a, b) => a - b)
 }
 
-const shape = (ckpt: Headers, name: string) => (ckpt.has(name) ? ckpt.infoSync(name).shape : undefined)
+const shape = (ckpt: CheckpointHeaders, name: string) =>
+  ckpt.has(name) ? ckpt.infoSync(name).shape : undefined
 
-const lmArchitecture = (ckpt: Headers): LmArchitecture => {
+const lmArchitecture = (ckpt: CheckpointHeaders): LmArchitecture => {
   const names = ckpt.names
   const textEmb = shape(ckpt, "text_emb.weight")!
   const emb0 = shape(ckpt, "emb.0.weight")!
@@ -81,7 +83,7 @@ const lmArchitecture = (ckpt: Headers): LmArchitecture => {
 }
 
 /** Tells a Moshi LM from a Mimi codec (or neither) by the tensors upstream's loaders require. */
-export const detectModel = (ckpt: Headers): Detection => {
+export const detectModel = (ckpt: CheckpointHeaders): Detection => {
   const lmFound = LM_MARKERS.filter((n) => ckpt.has(n))
   const mimiFound = MIMI_MARKERS.filter((n) => ckpt.has(n))
   if (lmFound.length === LM_MARKERS.length)
