@@ -1,4 +1,4 @@
-import type { CodecError, MimiCodec } from "@personaplex/codec"
+import { type CodecError, MimiCodec } from "@personaplex/codec"
 import type { OrtSession } from "@personaplex/runtime"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import { DEFAULT_SILENCE_FRAMES, STREAMS, ZERO_TOKEN } from "./constants.ts"
@@ -37,7 +37,10 @@ export interface LmGenShape {
   stepFrame(userCodes: Int32Array): Effect.Effect<StepResult, LmError>
   /** A step with any streams teacher-forced (what the prompt phases use). */
   stepProvided(tokens: ProvidedTokens): Effect.Effect<StepResult, LmError>
-  /** reset + voice phase (encodes Audio voice with MimiCodec, then resets the codec) + silence + text + silence. Interruptible between steps. */
+  /**
+   * reset + voice phase (encodes Audio voice with MimiCodec, then resets the codec) + silence + text +
+   * silence, then resets the codec (as upstream does after the prompts). Interruptible between steps.
+   */
   prompt(system: SystemPrompt): Effect.Effect<void, LmError | CodecError, MimiCodec>
   /** reset + the voice phase from audio, returned as a replayable cache (save it with `saveVoicePrompt`). */
   recordVoicePrompt(pcm: Float32Array): Effect.Effect<CachedVoicePrompt, LmError | CodecError, MimiCodec>
@@ -118,6 +121,8 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
           if (system.voice?._tag === "Audio") yield* voicePhaseFromAudio(system.voice.pcm, step)
           else if (system.voice?._tag === "Cached") yield* replay(system.voice)
           yield* silenceAndTextPhases(system.textTokens, silenceFrames, step)
+          // Upstream resets Mimi after the prompts whatever the voice source: the conversation starts fresh.
+          yield* (yield* MimiCodec).reset
         }),
       )
 

@@ -80,6 +80,7 @@ export interface DepformerOutput {
 /** The temporal transformer's KV ring and position: everything a step reads besides its inputs. */
 export interface MoshiLmState {
   readonly position: number
+  /** Per layer: keys then values, each `[heads, context, headDim]`. */
   readonly caches: ReadonlyArray<Float32Array>
 }
 
@@ -220,9 +221,10 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
       const depformerSession: Session = yield* open(graphs.depformer)
 
       const { dim, numLayers, textCard, card } = config
-      const cacheSize = 2 * context * dim
+      const cacheSize = context * dim
+      const headDim = dim / config.numHeads
       let position = 0
-      let caches: Float32Array[] = Array.from({ length: numLayers }, () => new Float32Array(cacheSize))
+      let caches: Float32Array[] = Array.from({ length: 2 * numLayers }, () => new Float32Array(cacheSize))
 
       const checkSampler = (s: Sampler, vocab: number, rows: number, stage: "temporal" | "depformer") =>
         s.noise.length !== vocab * rows
@@ -245,7 +247,11 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
             [TemporalIo.textTemperature]: f32(Float32Array.of(input.text.temperature), [1]),
             [TemporalIo.textTopK]: int64([Math.min(textCard, Math.max(1, input.text.topK))]),
           }
-          for (let l = 0; l < numLayers; l++) feeds[TemporalIo.cache(l)] = f32(caches[l]!, [2, context, dim])
+          const ringDims = [config.numHeads, context, headDim]
+          for (let l = 0; l < numLayers; l++) {
+            feeds[TemporalIo.keys(l)] = f32(caches[2 * l]!, ringDims)
+            feeds[TemporalIo.values(l)] = f32(caches[2 * l + 1]!, ringDims)
+          }
           const fetches = [
             TemporalIo.hidden,
             TemporalIo.textToken,
@@ -261,8 +267,11 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
           const slot = position % context
           for (let l = 0; l < numLayers; l++) {
             const kv = out[TemporalIo.newKv(l)]!.data as Float32Array
-            caches[l]!.set(kv.subarray(0, dim), slot * dim)
-            caches[l]!.set(kv.subarray(dim), (context + slot) * dim)
+            for (let h = 0; h < config.numHeads; h++) {
+              const at = (h * context + slot) * headDim
+              caches[2 * l]!.set(kv.subarray(h * headDim, (h + 1) * headDim), at)
+              caches[2 * l + 1]!.set(kv.subarray(dim + h * headDim, dim + (h + 1) * headDim), at)
+            }
           }
           position += 1
           const result: TemporalOutput = {
@@ -317,11 +326,11 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         }),
         snapshot: Effect.sync(() => ({ position, caches: caches.map((c) => c.slice()) })),
         restore: (state) =>
-          state.caches.length !== numLayers || state.caches.some((c) => c.length !== cacheSize)
+          state.caches.length !== 2 * numLayers || state.caches.some((c) => c.length !== cacheSize)
             ? Effect.fail(
                 new LmConfigError({
                   field: "state",
-                  reason: `snapshot does not match ${numLayers} layers of [2, ${context}, ${dim}]`,
+                  reason: `snapshot does not match ${numLayers} layers of key and value rings [${config.numHeads}, ${context}, ${headDim}]`,
                 }),
               )
             : Effect.sync(() => {

@@ -127,6 +127,41 @@ export class Layers {
   }
 
   /**
+   * Single-query attention over a KV ring plus the query's own new key, without copying the ring:
+   * `q` `[heads, 1, hd]`, new `k`/`v` `[1, heads·hd]`, rings `[heads, n, hd]`, `mask` bool `[n + 1, 1]`
+   * (last entry: the new key). Returns `[1, heads·hd]`.
+   */
+  attendRing(
+    q: string,
+    k: string,
+    v: string,
+    kRing: string,
+    vRing: string,
+    mask: string,
+    n: number,
+    heads: number,
+    headDim: number,
+  ): string {
+    const g = this.g
+    const qCol = g.op("Reshape", [q, g.int64s([heads, headDim, 1])])
+    const kNew = g.op("Reshape", [k, g.int64s([heads, 1, headDim])])
+    const vNew = g.op("Reshape", [v, g.int64s([heads, 1, headDim])])
+    const scores = g.op("Concat", [g.op("MatMul", [kRing, qCol]), g.op("MatMul", [kNew, qCol])], { axis: 1 })
+    const scaled = g.op("Mul", [scores, g.scalar(1 / Math.sqrt(headDim))])
+    const probs = g.op("Softmax", [g.op("Where", [mask, scaled, g.scalar(Number.NEGATIVE_INFINITY)])], {
+      axis: 1,
+    })
+    // [heads, n, 1] → [heads, 1, n] is a reshape, not a transpose (the last axis is 1).
+    const pRing = g.op("Reshape", [
+      g.op("Slice", [probs, g.int64s([0]), g.int64s([n]), g.int64s([1])]),
+      g.int64s([heads, 1, n]),
+    ])
+    const pNew = g.op("Slice", [probs, g.int64s([n]), g.int64s([n + 1]), g.int64s([1])])
+    const out = g.op("Add", [g.op("MatMul", [pRing, vRing]), g.op("Mul", [pNew, vNew])])
+    return g.op("Reshape", [g.op("Transpose", [out], { perm: [1, 0, 2] }), g.int64s([1, heads * headDim])])
+  }
+
+  /**
    * Temperature + top-k sampling by Gumbel-max: `argmax_{i ∈ topk} logits_i / T + noise_i`.
    * `logits` `[1, V]`, `noise` `[V]`, `temperature` f32 `[1]`, `topK` int64 `[1]` (1..V).
    * Zero noise gives the greedy argmax. Returns the id as int64 `[1]`.

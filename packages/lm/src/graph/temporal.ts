@@ -20,7 +20,9 @@ export const TemporalIo = {
   textNoise: "text_noise",
   textTemperature: "text_temperature",
   textTopK: "text_top_k",
-  cache: (layer: number) => `cache_${layer}`,
+  /** Layer's key ring `[heads, context, headDim]` (keys after RoPE) and value ring. */
+  keys: (layer: number) => `keys_${layer}`,
+  values: (layer: number) => `values_${layer}`,
   hidden: "hidden",
   textLogits: "text_logits",
   textToken: "text_token",
@@ -32,7 +34,8 @@ export const TemporalIo = {
 /**
  * One temporal-transformer step (upstream-spec §3.6): embed the 17 input tokens (id −1 embeds
  * to zero; `extra_embedding` is added, which replays stored voice-prompt embeddings), run the
- * layers with the per-layer KV ring `[2, context, dim]` written at slot `position mod context`,
+ * layers attending over the per-layer KV rings `[heads, context, headDim]` plus this step's key
+ * (returned as `new_kv_l`, for the caller to store at slot `position mod context`),
  * `out_norm`, the text head, and text sampling.
  */
 export const buildTemporalGraph = (
@@ -79,34 +82,35 @@ export const buildTemporalGraph = (
   const cos = g.op("Cos", [angle])
   const sin = g.op("Sin", [angle])
 
-  // Ring slot and visibility mask (upstream-spec §3.5).
+  // Which ring slots this query sees besides its own new key (upstream-spec §3.5): slots written
+  // before this step, except the one being overwritten now, and with the quirk the oldest once wrapped.
   const capacity = g.scalar(cap, "int64")
-  const slot = g.op("Mod", [position, capacity])
-  const end = g.op("Add", [position, g.scalar(1, "int64")])
   const slots = g.constant(
     "int64",
     [cap],
     Array.from({ length: cap }, (_, i) => BigInt(i)),
     "slots",
   )
-  let mask = g.op("Less", [slots, g.op("Min", [end, capacity])])
+  let visible = g.op("And", [
+    g.op("Less", [slots, g.op("Min", [position, capacity])]),
+    g.op("Not", [g.op("Equal", [slots, g.op("Mod", [position, capacity])])]),
+  ])
   if (options.upstreamRingQuirk) {
+    const end = g.op("Add", [position, g.scalar(1, "int64")])
     const wrapped = g.op("GreaterOrEqual", [end, capacity])
     const hidden = g.op("And", [wrapped, g.op("Equal", [slots, g.op("Mod", [end, capacity])])])
-    mask = g.op("And", [mask, g.op("Not", [hidden])])
+    visible = g.op("And", [visible, g.op("Not", [hidden])])
   }
-  const scatterIndex = g.op(
-    "Concat",
-    [g.int64s([0, 1]), g.op("Reshape", [g.op("Concat", [slot, slot], { axis: 0 }), g.int64s([2])])],
-    { axis: 0 },
-  )
-  // [[0, slot], [1, slot]]
-  const kvIndices = g.op("Transpose", [g.op("Reshape", [scatterIndex, g.int64s([2, 2])])], { perm: [1, 0] })
+  const mask = g.op("Reshape", [
+    g.op("Concat", [visible, g.constant("bool", [1], [1], "own")], { axis: 0 }),
+    g.int64s([cap + 1, 1]),
+  ])
 
   let x = embedding
   for (let l = 0; l < config.numLayers; l++) {
     const p = `transformer.layers.${l}`
-    const cache = g.input(TemporalIo.cache(l), "float32", [2, cap, dim])
+    const kCache = g.input(TemporalIo.keys(l), "float32", [heads, cap, headDim])
+    const vCache = g.input(TemporalIo.values(l), "float32", [heads, cap, headDim])
     const a = L.rmsNorm(x, weights.tensor(`${p}.norm1.alpha`, [1, 1, dim]))
     const qkv = L.linear(a, weights.linear(`${p}.self_attn.in_proj_weight`, 3 * dim, dim))
     const q = L.rope(L.columns(qkv, 0, dim), heads, headDim, cos, sin)
@@ -117,10 +121,7 @@ export const buildTemporalGraph = (
     const v = L.columns(qkv, 2 * dim, 3 * dim)
     const kv = g.op("Concat", [k, v], { axis: 0 })
     g.output(kv, TemporalIo.newKv(l), "float32", [2, dim])
-    const updated = g.op("ScatterND", [cache, kvIndices, kv])
-    const keys = g.op("Gather", [updated, g.scalar(0, "int64")], { axis: 0 })
-    const values = g.op("Gather", [updated, g.scalar(1, "int64")], { axis: 0 })
-    const attn = L.attend(q, keys, values, cap, heads, headDim, mask)
+    const attn = L.attendRing(q, k, v, kCache, vCache, mask, cap, heads, headDim)
     x = g.op("Add", [x, L.linear(attn, weights.linear(`${p}.self_attn.out_proj.weight`, dim, dim))])
     const b = L.rmsNorm(x, weights.tensor(`${p}.norm2.alpha`, [1, 1, dim]))
     const ffn = L.gatedFfn(

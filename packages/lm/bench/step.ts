@@ -1,0 +1,181 @@
+/**
+ * Per-frame LM latency on the CPU provider: the temporal step and the depformer loop, for the
+ * lm-tiny fixture and a synthetic "small" random model, across quantization, depformer steps
+ * and context. Runs against the built package (`pnpm build` first):
+ *   node bench/step.ts [--frames 40] [--out bench/results/step.json]
+ * Prints a table and writes JSON. Erasable TypeScript only (Node strips the types).
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { OrtSession, upstreamFixturesDir, writeSafetensors } from "@personaplex/runtime"
+import { Effect } from "effect"
+import { LmConfig, MoshiLm } from "../dist/index.js"
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1]! : fallback
+}
+const frames = Number(arg("frames", "40"))
+const outFile = arg("out", path.join(import.meta.dirname, "results", "step.json"))
+
+/** A random bf16 checkpoint with upstream tensor names for the given config. */
+const randomCheckpoint = (c: ReturnType<typeof LmConfig.fromJson>, file: string) => {
+  let seed = 1
+  const rand = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    return seed / 2 ** 32 - 0.5
+  }
+  const bf16 = (n: number, scale: number) => {
+    const f = new Float32Array(n)
+    for (let i = 0; i < n; i++) f[i] = rand() * scale
+    return new Uint16Array(new Uint32Array(f.buffer).map((v) => v >>> 16))
+  }
+  const t: Array<{ name: string; dtype: "BF16"; shape: number[]; data: Uint16Array }> = []
+  const add = (name: string, shape: number[], scale = 0.1) =>
+    t.push({
+      name,
+      dtype: "BF16",
+      shape,
+      data: bf16(
+        shape.reduce((a, b) => a * b, 1),
+        scale,
+      ),
+    })
+  const { dim, card, textCard, depformerDim: D, depQ } = c
+  for (let k = 0; k < 16; k++) add(`emb.${k}.weight`, [card + 1, dim])
+  add("text_emb.weight", [textCard + 1, dim])
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `transformer.layers.${l}`
+    add(`${p}.self_attn.in_proj_weight`, [3 * dim, dim], 1 / Math.sqrt(dim))
+    add(`${p}.self_attn.out_proj.weight`, [dim, dim], 1 / Math.sqrt(dim))
+    add(`${p}.norm1.alpha`, [1, 1, dim], 1)
+    add(`${p}.norm2.alpha`, [1, 1, dim], 1)
+    add(`${p}.gating.linear_in.weight`, [2 * c.ffnHidden, dim], 1 / Math.sqrt(dim))
+    add(`${p}.gating.linear_out.weight`, [dim, c.ffnHidden], 1 / Math.sqrt(c.ffnHidden))
+  }
+  add("out_norm.alpha", [1, 1, dim], 1)
+  add("text_linear.weight", [textCard, dim], 1 / Math.sqrt(dim))
+  for (let k = 0; k < depQ; k++) {
+    add(`depformer_in.${k}.weight`, [D, dim], 1 / Math.sqrt(dim))
+    add(`linears.${k}.weight`, [card, D], 1 / Math.sqrt(D))
+    if (k > 0) add(`depformer_emb.${k - 1}.weight`, [card + 1, D])
+  }
+  add("depformer_text_emb.weight", [textCard + 1, D])
+  for (let l = 0; l < c.depformerNumLayers; l++) {
+    const p = `depformer.layers.${l}`
+    add(`${p}.self_attn.in_proj_weight`, [depQ * 3 * D, D], 1 / Math.sqrt(D))
+    add(`${p}.self_attn.out_proj.weight`, [depQ * D, D], 1 / Math.sqrt(D))
+    add(`${p}.norm1.alpha`, [1, 1, D], 1)
+    add(`${p}.norm2.alpha`, [1, 1, D], 1)
+    for (let k = 0; k < depQ; k++) {
+      add(`${p}.gating.${k}.linear_in.weight`, [2 * c.depformerFfnHidden, D], 1 / Math.sqrt(D))
+      add(
+        `${p}.gating.${k}.linear_out.weight`,
+        [D, c.depformerFfnHidden],
+        1 / Math.sqrt(c.depformerFfnHidden),
+      )
+    }
+  }
+  writeSafetensors(file, t)
+  return file
+}
+
+const tinyJson = JSON.parse(fs.readFileSync(path.join(upstreamFixturesDir(), "lm-tiny.json"), "utf8"))
+const small = LmConfig.fromJson({
+  ...tinyJson.config,
+  dim: 512,
+  num_heads: 8,
+  num_layers: 6,
+  text_card: 8000,
+  depformer_dim: 256,
+  depformer_num_heads: 4,
+  depformer_num_layers: 2,
+  depformer_dim_feedforward: Math.floor(4.125 * 256),
+})
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"))
+const models = [
+  {
+    model: "lm-tiny",
+    config: LmConfig.fromJson(tinyJson),
+    checkpoint: path.join(upstreamFixturesDir(), "lm-tiny.safetensors"),
+  },
+  {
+    model: "small (d512, 6 layers)",
+    config: small,
+    checkpoint: randomCheckpoint(small, path.join(tmp, "small.safetensors")),
+  },
+]
+const variants = [
+  { quantization: "none", depformerSteps: 8, context: 3000 },
+  { quantization: "none", depformerSteps: 16, context: 3000 },
+  { quantization: "none", depformerSteps: 8, context: 750 },
+  { quantization: "int8", depformerSteps: 8, context: 3000 },
+  { quantization: "int4", depformerSteps: 8, context: 3000 },
+] as const
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const rows: Array<Record<string, string | number>> = []
+for (const m of models)
+  for (const v of variants) {
+    const row = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const built = performance.now()
+          const lm = yield* MoshiLm.make({ checkpoint: m.checkpoint, config: m.config, ...v })
+          const buildMs = performance.now() - built
+          const greedyText = { temperature: 1, topK: 1, noise: new Float32Array(m.config.textCard) }
+          const greedyAudio = {
+            temperature: 1,
+            topK: 1,
+            noise: new Float32Array(v.depformerSteps * m.config.card),
+          }
+          const temporal: number[] = []
+          const depformer: number[] = []
+          for (let f = 0; f < frames; f++) {
+            const tokens = Int32Array.from({ length: 17 }, (_, k) =>
+              k === 0 ? 3 : (f * 7 + k) % m.config.card,
+            )
+            const t0 = performance.now()
+            const out = yield* lm.temporal({ tokens, text: greedyText })
+            const t1 = performance.now()
+            yield* lm.depformer({
+              hidden: out.hidden,
+              text: out.textToken,
+              forced: new Int32Array(16),
+              forcedMask: new Uint8Array(16).fill(0),
+              audio: greedyAudio,
+            })
+            const t2 = performance.now()
+            if (f >= 3) {
+              temporal.push(t1 - t0)
+              depformer.push(t2 - t1)
+            }
+          }
+          return {
+            model: m.model,
+            ...v,
+            buildMs: Math.round(buildMs),
+            temporalMs: median(temporal),
+            depformerMs: median(depformer),
+            frameMs: median(temporal) + median(depformer),
+          }
+        }),
+      ).pipe(Effect.provide(OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 }))),
+    )
+    rows.push(row)
+    console.log(
+      `${String(row.model).padEnd(24)} ${String(row.quantization).padEnd(5)} dep ${String(row.depformerSteps).padStart(2)} ctx ${String(row.context).padStart(4)}  build ${String(row.buildMs).padStart(6)} ms  temporal ${(row.temporalMs as number).toFixed(2).padStart(7)} ms  depformer ${(row.depformerMs as number).toFixed(2).padStart(7)} ms  frame ${(row.frameMs as number).toFixed(2).padStart(7)} ms`,
+    )
+  }
+fs.mkdirSync(path.dirname(outFile), { recursive: true })
+fs.writeFileSync(
+  outFile,
+  JSON.stringify(
+    { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, threads: 1, frames, rows },
+    null,
+    2,
+  ),
+)
+fs.rmSync(tmp, { recursive: true, force: true })
+console.log(`wrote ${outFile}`)
