@@ -199,6 +199,8 @@ const validate = (c: MimiConfig, transformerJson?: Json) => {
     (c.transformer.dModel / c.transformer.numHeads) % 2 !== 0
   )
     fail("transformer.num_heads", `d_model ${c.transformer.dModel} must split into heads of even width`)
+  if (c.transformer.context <= 2)
+    fail("transformer.context", `${c.transformer.context} must exceed the 2 steps written per frame`)
   if (c.quantizer.inputDimension !== d)
     fail("quantizer.input_dimension", `must equal seanet.dimension (${d})`)
   if (c.quantizer.outputDimension !== d)

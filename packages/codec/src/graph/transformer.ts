@@ -9,7 +9,7 @@ export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Arra
   return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.exp(Math.fround(i * factor)))
 }
 
-/** Values shared by every layer of one step: rope tables, ring write slots, the attention bias. */
+/** Values shared by every layer of one step: the rope tables and the attention bias. */
 interface StepContext {
   readonly cos: string
   readonly sin: string
