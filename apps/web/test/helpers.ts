@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Exit, type Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import WebSocket from "ws"
 import type { ConversationEngine } from "../src/server/engine.ts"
 import { OggOpusReader, OggOpusWriter } from "../src/server/opus-ogg.ts"
@@ -15,12 +15,17 @@ export interface RunningServer extends WebServer {
 }
 
 export const startServer = async (
-  engine: Layer.Layer<ConversationEngine>,
+  engine: Layer.Layer<ConversationEngine, unknown>,
   options: WebServerOptions = {},
 ): Promise<RunningServer> => {
   const scope = Effect.runSync(Scope.make())
+  // The engine layer is built in the server's scope: `Effect.provide` would release it (and its ONNX
+  // sessions) as soon as `serve` returns, while the server goes on.
   const server = await Effect.runPromise(
-    serve({ port: 0, ...options }).pipe(Effect.provide(engine), Scope.provide(scope)),
+    Layer.build(engine).pipe(
+      Effect.flatMap((context) => serve({ port: 0, ...options }).pipe(Effect.provideContext(context))),
+      Scope.provide(scope),
+    ),
   )
   return {
     ...server,

@@ -2,11 +2,18 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { EchoEngine } from "../src/server/echo-engine.ts"
+import { missingTinyModels, tinyLoopEngine } from "../src/server/tiny-models.ts"
 import type { ServerEvent } from "../src/shared/events.ts"
 import { buildPage, haveChromium, launchWithFakeMicrophone, noChromiumReason } from "./browser.ts"
 import { type RunningServer, startServer, waitFor } from "./helpers.ts"
 
 if (!haveChromium) console.log(noChromiumReason)
+
+// The real loop on the tiny models when they are there (the shared fixtures); the echo engine otherwise.
+const missingModels = missingTinyModels()
+const onTinyModels = missingModels.length === 0
+if (!onTinyModels)
+  console.log(`browser test on the echo engine: tiny models missing (${missingModels.join(", ")})`)
 
 const artifacts = path.resolve(import.meta.dirname, "..", "test-artifacts")
 const speechWav = path.resolve(
@@ -41,9 +48,10 @@ describe.skipIf(!haveChromium)("the web page in headless Chromium", () => {
   })
 
   it("holds a two-window conversation from a WAV microphone: audio back, transcript, prompt and timeline shown", async () => {
-    server = await startServer(EchoEngine.layer({ windowFrames: 30, thinkingFrames: 6, framesPerWord: 2 }), {
-      staticDir,
-    })
+    const engine = onTinyModels
+      ? tinyLoopEngine({ windowFrames: 15 })
+      : EchoEngine.layer({ windowFrames: 30, thinkingFrames: 6, framesPerWord: 2 })
+    server = await startServer(engine, { staticDir })
     const browser = await launchWithFakeMicrophone(speechWav)
     try {
       const page = browser.context.pages()[0] ?? (await browser.context.newPage())
@@ -53,24 +61,29 @@ describe.skipIf(!haveChromium)("the web page in headless Chromium", () => {
       await page.goto(`${server.url}/`)
       await page.fill("#prompt", "You are a patient librarian who recommends novels about the sea.")
       await page.click("#connect")
-      const debug = () => page.evaluate(() => (globalThis as unknown as { personaplex: PageDebug }).personaplex)
+      const debug = () =>
+        page.evaluate(() => (globalThis as unknown as { personaplex: PageDebug }).personaplex)
       await waitFor("the handshake", async () => (await debug()).handshake, 20_000)
       await waitFor(
         "two windows to end",
         async () =>
           (await debug()).events.filter((e) => e.type === "window" && e.phase === "end").length >= 2,
-        30_000,
+        90_000,
       )
       await waitFor("a stats event", async () => (await debug()).events.some((e) => e.type === "stats"), 5000)
       const state = await debug()
       expect(state.errors).toEqual([])
       expect(state.pagesSent).toBeGreaterThan(50)
-      expect(state.audio.decodedSeconds).toBeGreaterThan(3)
+      expect(state.audio.decodedSeconds).toBeGreaterThan(2)
       expect(state.audio.errors).toBe(0)
-      expect(state.audio.rms).toBeGreaterThan(0.005)
-      expect(state.textPieces).toBeGreaterThan(5)
-      expect(await page.textContent("#transcript")).toContain("librarian")
+      expect(state.audio.rms).toBeGreaterThan(0.0005)
+      expect(state.textPieces).toBeGreaterThan(0)
+      const transcript = (await page.textContent("#transcript")) ?? ""
+      expect(transcript).toContain("window 1")
+      // the echo engine speaks its prompt's words; the tiny random model says something
+      if (!onTinyModels) expect(transcript).toContain("librarian")
       expect(await page.textContent("#system-prompt")).toContain("<system>")
+      expect(await page.textContent("#prompt-source")).toMatch(/^(model|fallback)$/)
       expect(await page.locator("#timeline .seg.win").count()).toBeGreaterThanOrEqual(2)
       expect(await page.locator("#timeline .seg.pause").count()).toBeGreaterThanOrEqual(1)
       expect(await page.locator("#switches tbody tr").count()).toBeGreaterThanOrEqual(1)

@@ -121,7 +121,8 @@ export class ConversationView {
   }
 
   private stats(s: StatsEvent) {
-    $("m-latency").textContent = `${s.frameMs.mean.toFixed(1)} / ${s.frameMs.max.toFixed(0)}`
+    const ms = (x: number) => x.toFixed(x < 10 ? 1 : 0)
+    $("m-latency").textContent = `${ms(s.frameMs.mean)} / ${ms(s.frameMs.max)}`
     $("m-rtf").textContent = s.rtf.toFixed(2)
     $("m-audio").textContent =
       `${((s.framesIn * 80) / 1000).toFixed(1)} / ${((s.framesOut * 80) / 1000).toFixed(1)}`

@@ -1,0 +1,215 @@
+import { AudioSink, AudioSource, loadMono24k } from "@personaplex/audio-io"
+import type { MimiCodec } from "@personaplex/codec"
+import { Compactor } from "@personaplex/compaction"
+import { type LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@personaplex/lm"
+import { type LoopEvent, runConversation } from "@personaplex/loop"
+import { OrtSession } from "@personaplex/runtime"
+import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
+import {
+  ConversationEngine,
+  type EngineEvent,
+  type EngineSession,
+  type EngineStartOptions,
+} from "./engine.ts"
+import { EngineError } from "./errors.ts"
+import { FRAME_SIZE } from "./opus-ogg.ts"
+import type { Voice } from "./voices.ts"
+
+/** Services each conversation gets fresh (streaming state is per conversation). */
+export type ConversationModels = MimiCodec | LmGen
+
+export interface LoopEngineOptions<E> {
+  /**
+   * Builds the codec and LM of one conversation. It is built anew for every session (each has its own
+   * streaming state and KV cache) and released when the session ends.
+   */
+  readonly models: Layer.Layer<ConversationModels, E, OrtSession>
+  /** Input frames per window (12.5 per second). */
+  readonly windowFrames: number
+  /** The thinking clip played at each window switch (1920-sample frames). */
+  readonly thinkingClip: ReadonlyArray<Float32Array>
+  readonly silenceFrames?: number
+  readonly wordBudget?: number
+  readonly compactionDeadlineMs?: number
+  /** How a voice file becomes a voice prompt (default: `.wav` → audio, `.safetensors` → cached embeddings). */
+  readonly loadVoice?: (voice: Voice) => Effect.Effect<VoicePrompt, EngineError>
+}
+
+const INPUT_CAPACITY = 64
+const OUTPUT_CAPACITY = 256
+
+export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, EngineError> => {
+  const failed = (cause: unknown) => new EngineError({ reason: `cannot load voice ${voice.name}`, cause })
+  if (voice.name.toLowerCase().endsWith(".wav")) {
+    return loadMono24k(voice.path).pipe(Effect.map(VoicePrompt.audio), Effect.mapError(failed))
+  }
+  if (voice.name.toLowerCase().endsWith(".safetensors")) {
+    return loadVoicePrompt(voice.path).pipe(Effect.mapError(failed))
+  }
+  return Effect.fail(
+    new EngineError({
+      reason: `voice ${voice.name}: upstream .pt voices must be converted to our .safetensors voice-prompt format first`,
+    }),
+  )
+}
+
+const errorOf = (cause: Cause.Cause<unknown>): EngineError =>
+  new EngineError({ reason: "the conversation loop failed", cause: Cause.pretty(cause) })
+
+const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOptions, live: { n: number }) =>
+  Effect.gen(function* () {
+    const voice =
+      start.voice === undefined ? undefined : yield* (options.loadVoice ?? defaultLoadVoice)(start.voice)
+    const input = yield* Queue.dropping<Float32Array, Cause.Done>(INPUT_CAPACITY)
+    const frames = yield* Queue.bounded<Float32Array, EngineError | Cause.Done>(OUTPUT_CAPACITY)
+    const text = yield* Queue.bounded<string, EngineError | Cause.Done>(OUTPUT_CAPACITY)
+    const events = yield* Queue.bounded<EngineEvent, EngineError | Cause.Done>(OUTPUT_CAPACITY)
+    const ready = yield* Deferred.make<void, EngineError>()
+    let dropped = 0
+    let written = 0
+    let compaction: Extract<LoopEvent, { _tag: "CompactionEnded" }> | undefined
+
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        live.n++
+      }),
+      () => Effect.sync(() => live.n--),
+    )
+    const models = yield* Layer.build(Layer.fresh(options.models)).pipe(
+      Effect.mapError((cause) => new EngineError({ reason: "cannot load the models", cause })),
+    )
+
+    const source = AudioSource.of({ frames: Stream.fromQueue(input) })
+    const sink = AudioSink.of({
+      write: (frame) =>
+        Queue.offer(frames, frame).pipe(
+          Effect.andThen(
+            Effect.sync(() => {
+              written++
+            }),
+          ),
+        ),
+      framesWritten: Effect.sync(() => written),
+    })
+
+    const onEvent = (event: LoopEvent): Effect.Effect<void> => {
+      const emit = (e: EngineEvent) => Effect.asVoid(Queue.offer(events, e))
+      switch (event._tag) {
+        case "WindowStarted":
+          return Effect.all([
+            emit({
+              _tag: "Prompt",
+              prompt: event.prompt,
+              source: event.promptSource,
+              windowIndex: event.window,
+            }),
+            emit({ _tag: "WindowStart", index: event.window }),
+            Deferred.succeed(ready, undefined),
+          ]).pipe(Effect.asVoid)
+        case "FrameProcessed":
+          return emit({ _tag: "FrameTiming", computeMs: event.totalMs })
+        case "TextPiece":
+          return Effect.asVoid(Queue.offer(text, event.text))
+        case "WindowEnded":
+          return emit({ _tag: "WindowEnd", index: event.window, agentText: event.agentText })
+        case "CompactionEnded":
+          return Effect.sync(() => {
+            compaction = event
+          })
+        case "SwitchEnded":
+          return emit({
+            _tag: "Compaction",
+            index: event.afterWindow,
+            durationMs: compaction?.durationMs ?? 0,
+            pauseMs: event.pauseMs,
+            source: compaction?.source ?? "fallback",
+            prompt: compaction?.prompt ?? "",
+            ...(compaction?.reason === undefined ? {} : { reason: compaction.reason }),
+          })
+        default:
+          return Effect.void
+      }
+    }
+
+    const run = runConversation(
+      {
+        windowFrames: options.windowFrames,
+        initialPrompt: start.textPrompt,
+        ...(voice === undefined ? {} : { voice }),
+        thinkingClip: options.thinkingClip,
+        pace: "realtime",
+        ...(options.silenceFrames === undefined ? {} : { silenceFrames: options.silenceFrames }),
+        ...(options.wordBudget === undefined ? {} : { wordBudget: options.wordBudget }),
+        ...(options.compactionDeadlineMs === undefined
+          ? {}
+          : { compactionDeadlineMs: options.compactionDeadlineMs }),
+        reportMeta: { sessionId: start.sessionId },
+      },
+      onEvent,
+    ).pipe(
+      Effect.provideContext(models),
+      Effect.provideService(AudioSource, source),
+      Effect.provideService(AudioSink, sink),
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          const error =
+            Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? errorOf(exit.cause) : undefined
+          const finish = <A>(q: Queue.Queue<A, EngineError | Cause.Done>) =>
+            error === undefined ? Queue.endUnsafe(q) : Queue.failCauseUnsafe(q, Cause.fail(error))
+          finish(frames)
+          finish(text)
+          finish(events)
+          if (error !== undefined) Deferred.doneUnsafe(ready, Effect.fail(error))
+        }),
+      ),
+    )
+    yield* Effect.forkScoped(run)
+
+    // The loop prompts the model when its first input frame arrives; one frame of silence starts it
+    // now, so the handshake can follow the prompt phases as upstream's server does.
+    Queue.offerUnsafe(input, new Float32Array(FRAME_SIZE))
+    yield* Deferred.await(ready)
+
+    return {
+      pushFrame: (pcm) =>
+        Effect.sync(() => {
+          if (!Queue.offerUnsafe(input, pcm)) dropped++
+        }),
+      frames: Stream.fromQueue(frames),
+      text: Stream.fromQueue(text),
+      events: Stream.fromQueue(events),
+      droppedFrames: Effect.sync(() => dropped),
+    } satisfies EngineSession
+  })
+
+/**
+ * The real conversation loop (`@personaplex/loop`) behind the web protocol: one loop run per session,
+ * at real-time pace, on its own freshly built codec and LM; the tokenizer, compactor and ONNX runtime
+ * are shared.
+ */
+export const LoopEngine = {
+  layer: <E>(
+    options: LoopEngineOptions<E>,
+  ): Layer.Layer<ConversationEngine, never, OrtSession | TextTokenizer | Compactor> =>
+    Layer.effect(
+      ConversationEngine,
+      Effect.gen(function* () {
+        // Only these three services are shared: the layer's whole context would also carry the layer's
+        // Scope, and each session's resources must go to the session's own scope.
+        const ort = yield* OrtSession
+        const tokenizer = yield* TextTokenizer
+        const compactor = yield* Compactor
+        const live = { n: 0 }
+        return ConversationEngine.of({
+          name: "personaplex-loop",
+          start: (start) =>
+            startLoopSession(options, start, live).pipe(
+              Effect.provideService(OrtSession, ort),
+              Effect.provideService(TextTokenizer, tokenizer),
+              Effect.provideService(Compactor, compactor),
+            ),
+          liveSessions: Effect.sync(() => live.n),
+        })
+      }),
+    ),
+}

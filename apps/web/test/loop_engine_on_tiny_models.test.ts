@@ -1,0 +1,65 @@
+import { afterAll, describe, expect, it } from "vitest"
+import { missingTinyModels, tinyLoopEngine } from "../src/server/tiny-models.ts"
+import { Client, type RunningServer, startServer, tone, waitFor } from "./helpers.ts"
+
+const missing = missingTinyModels()
+if (missing.length > 0) console.log(`skipping tiny-model loop tests: missing ${missing.join(", ")}`)
+
+describe.skipIf(missing.length > 0)(
+  "the real conversation loop on the tiny models behind the protocol",
+  () => {
+    let server: RunningServer
+    afterAll(async () => {
+      await server?.close()
+    })
+
+    it("prompts before the handshake, answers audio with audio, and reports two windows and a compaction", async () => {
+      server = await startServer(tinyLoopEngine({ windowFrames: 12 }), { maxSessions: 2 })
+      const client = Client.connect(server, { text_prompt: "You repair old clocks.", events: "json" })
+      await client.handshake
+      // the loop prompted the model before the handshake: its first window starts right away
+      await waitFor("the first window", () => client.events.some((e) => e.type === "window"), 2000)
+      // a microphone: one 80 ms frame every 80 ms until the test has seen enough
+      let speaking = true
+      const microphone = (async () => {
+        for (let i = 0; speaking; i++) {
+          await client.sendFrames(tone(1, 300 + 20 * (i % 20)))
+          await new Promise((r) => setTimeout(r, 80))
+        }
+      })()
+      await waitFor(
+        "two windows and a compaction",
+        () =>
+          client.events.filter((e) => e.type === "window" && e.phase === "end").length >= 2 &&
+          client.events.some((e) => e.type === "compaction"),
+        60_000,
+      )
+      speaking = false
+      await microphone
+      expect(client.errors).toEqual([])
+      expect(client.received.length).toBeGreaterThan(20)
+      expect(client.rms()).toBeGreaterThan(0)
+      const prompts = client.events.flatMap((e) => (e.type === "prompt" ? [e] : []))
+      expect(prompts[0]).toMatchObject({ source: "initial", windowIndex: 0 })
+      expect(prompts[0]?.prompt).toContain("You repair old clocks.")
+      expect(prompts[1]?.windowIndex).toBe(1)
+      const compaction = client.events.find((e) => e.type === "compaction")
+      expect(compaction?.type === "compaction" && compaction.pauseMs).toBeGreaterThan(0)
+      // stats come once a second; one taken during a window switch has no frame timings
+      await waitFor(
+        "a stats event with frame timings",
+        () => client.events.some((e) => e.type === "stats" && e.frameMs.mean > 0 && e.rtf > 0),
+        5000,
+      )
+      await client.close()
+      await waitFor(
+        "the loop session to be released",
+        async () => {
+          const c = await server.countsNow()
+          return c.sessions === 0 && c.engineSessions === 0 && c.opusWriters === 0
+        },
+        20_000,
+      )
+    })
+  },
+)
