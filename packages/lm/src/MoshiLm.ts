@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -33,6 +34,12 @@ export interface MoshiLmOptions {
    * (external data is hard-linked beside the model). Default: a temp folder removed at scope close.
    */
   readonly graphDir?: string
+  /**
+   * Keep the built graphs (quantized weights included) under this folder, keyed by the checkpoint
+   * file(s) (path, size, mtime) and every option that shapes the graphs; later layers with the same
+   * key open them without reading or quantizing the checkpoint. Same file system as the checkpoint.
+   */
+  readonly cacheDir?: string
 }
 
 /** How one head samples: temperature, top-k (1..vocab), and Gumbel noise (zeros = greedy). */
@@ -89,6 +96,8 @@ export interface MoshiLmShape {
   readonly context: number
   readonly depformerSteps: 8 | 16
   readonly quantization: Quantization
+  /** Whether the graphs were built now or opened from `cacheDir`. */
+  readonly graphSource: "built" | "cache"
   /** Temporal steps run since the last reset (the next step's RoPE position). */
   readonly position: Effect.Effect<number>
   /** One temporal step at the current position; advances the position and the KV ring. */
@@ -148,7 +157,17 @@ const buildGraphs = (
   }).pipe(Effect.scoped)
 
 /** Bytes for small self-contained graphs; a saved model (external data, weights mapped by onnxruntime) otherwise. */
-const modelSource = (g: GraphBuilder, storage: WeightStorage, dir: () => string) =>
+interface PreparedModel {
+  readonly model: string | Uint8Array
+  /** Weights in external data: open without pre-packing so onnxruntime maps them. */
+  readonly mapped: boolean
+}
+
+const modelSource = (
+  g: GraphBuilder,
+  storage: WeightStorage,
+  dir: () => string,
+): Effect.Effect<PreparedModel, LmRuntimeError> =>
   Effect.try({
     try: () =>
       storage === "inline" && g.initializerBytes < MAX_INLINE_BYTES
@@ -159,6 +178,86 @@ const modelSource = (g: GraphBuilder, storage: WeightStorage, dir: () => string)
         stage: "build",
         reason: `${g.name}: ${(error as Error).message ?? String(error)}`,
       }),
+  })
+
+/** Bump when the graphs' inputs, outputs or numerics change: old cache entries are then ignored. */
+const GRAPH_FORMAT = "moshi-lm-graphs-1"
+
+const checkpointStamp = (location: string) => {
+  const resolved = path.resolve(location)
+  const stat = fs.statSync(resolved)
+  const files = stat.isDirectory()
+    ? fs
+        .readdirSync(resolved)
+        .filter((f) => f.endsWith(".safetensors") || f.endsWith(".json"))
+        .map((f) => path.join(resolved, f))
+    : [resolved]
+  if (!stat.isDirectory() && resolved.endsWith(".json"))
+    for (const f of fs.readdirSync(path.dirname(resolved)))
+      if (f.endsWith(".safetensors")) files.push(path.join(path.dirname(resolved), f))
+  return files.sort().map((f) => {
+    const s = fs.statSync(f)
+    return [f, s.size, s.mtimeMs]
+  })
+}
+
+/** Open the graphs from `cacheDir` when an entry with the same key is complete, else build and save them there. */
+const cachedGraphs = (config: LmConfig, options: Parameters<typeof buildGraphs>[1], cacheDir: string) =>
+  Effect.gen(function* () {
+    const key = yield* Effect.try({
+      try: () => {
+        const stamp = {
+          format: GRAPH_FORMAT,
+          config,
+          ...options,
+          weightStorage: options.weightStorage ?? "auto",
+          files: checkpointStamp(options.checkpoint),
+        }
+        return createHash("sha256").update(JSON.stringify(stamp)).digest("hex").slice(0, 20)
+      },
+      catch: (error) =>
+        new LmWeightsError({
+          checkpoint: options.checkpoint,
+          tensor: "(file)",
+          reason: (error as Error).message,
+        }),
+    })
+    const entry = path.join(cacheDir, `lm-${key}`)
+    const marker = path.join(entry, "complete.json")
+    const temporalPath = path.join(entry, "moshi_temporal.onnx")
+    const depformerPath = path.join(entry, "moshi_depformer.onnx")
+    if (fs.existsSync(marker)) {
+      const { mapped } = JSON.parse(fs.readFileSync(marker, "utf8")) as { mapped: boolean }
+      return {
+        temporal: { model: temporalPath, mapped },
+        depformer: { model: depformerPath, mapped },
+        source: "cache" as const,
+      }
+    }
+    const graphs = yield* buildGraphs(config, options)
+    return yield* Effect.try({
+      try: () => {
+        fs.rmSync(entry, { recursive: true, force: true })
+        fs.mkdirSync(entry, { recursive: true })
+        graphs.temporal.save(temporalPath)
+        graphs.depformer.save(depformerPath)
+        const mapped = graphs.storage === "external"
+        fs.writeFileSync(
+          marker,
+          JSON.stringify({ mapped, checkpoint: options.checkpoint, created: new Date().toISOString() }),
+        )
+        return {
+          temporal: { model: temporalPath, mapped },
+          depformer: { model: depformerPath, mapped },
+          source: "built" as const,
+        }
+      },
+      catch: (error) =>
+        new LmRuntimeError({
+          stage: "build",
+          reason: `saving graphs to ${entry}: ${(error as Error).message ?? String(error)}`,
+        }),
+    })
   })
 
 /**
@@ -188,15 +287,14 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
           reason: `expected "none", "int8" or "int4", found ${quantization}`,
         })
       const upstreamRingQuirk = options.upstreamRingQuirk ?? false
-      const graphs = yield* buildGraphs(config, {
+      const buildOptions = {
         checkpoint: options.checkpoint,
         context,
         quantization,
         depformerSteps,
         upstreamRingQuirk,
         weightStorage: options.weightStorage,
-      })
-
+      }
       let tempDir: string | undefined
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => tempDir && fs.rmSync(tempDir, { recursive: true, force: true })),
@@ -206,19 +304,24 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         tempDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "personaplex-lm-"))
         return tempDir
       }
+      const prepared = options.cacheDir
+        ? yield* cachedGraphs(config, buildOptions, options.cacheDir)
+        : yield* Effect.flatMap(buildGraphs(config, buildOptions), (graphs) =>
+            Effect.all({
+              temporal: modelSource(graphs.temporal, graphs.storage, dir),
+              depformer: modelSource(graphs.depformer, graphs.storage, dir),
+              source: Effect.succeed("built" as const),
+            }),
+          )
       const ort = yield* OrtSession
-      const open = (g: GraphBuilder) =>
-        Effect.flatMap(modelSource(g, graphs.storage, dir), ({ model, mapped }) =>
-          ort
-            .open({ model, disablePrepacking: mapped })
-            .pipe(
-              Effect.mapError(
-                (e) => new LmRuntimeError({ stage: "open", reason: `${g.name}: ${e.message}` }),
-              ),
-            ),
-        )
-      const temporalSession: Session = yield* open(graphs.temporal)
-      const depformerSession: Session = yield* open(graphs.depformer)
+      const open = (name: string, { model, mapped }: PreparedModel) =>
+        ort
+          .open({ model, disablePrepacking: mapped })
+          .pipe(
+            Effect.mapError((e) => new LmRuntimeError({ stage: "open", reason: `${name}: ${e.message}` })),
+          )
+      const temporalSession: Session = yield* open("temporal graph", prepared.temporal)
+      const depformerSession: Session = yield* open("depformer graph", prepared.depformer)
 
       const { dim, numLayers, textCard, card } = config
       const cacheSize = context * dim
@@ -317,6 +420,7 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         context,
         depformerSteps,
         quantization,
+        graphSource: prepared.source,
         position: Effect.sync(() => position),
         temporal,
         depformer,
