@@ -44,15 +44,21 @@ export const missingTinyModels = (paths: TinyModelPaths = tinyModelPaths()): str
 const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
 
 /**
- * The real conversation loop on the tiny models (CPU): the smoke configuration of the web server.
- * Output is noise-like (random weights), but every stage runs: Mimi encode, LM step, Mimi decode,
- * windows, thinking clip, compaction (model-free) and re-prompting.
+ * The real conversation loop on model files (CPU): with `tinyModelPaths()` this is the smoke
+ * configuration of the web server. On the tiny random-weight models the output is noise-like, but every
+ * stage runs: Mimi encode, LM step, Mimi decode, windows, thinking clip, compaction (model-free by default)
+ * and re-prompting.
  */
-export const tinyLoopEngine = (options: { windowFrames: number; paths?: TinyModelPaths }) => {
-  const paths = options.paths ?? tinyModelPaths()
+export const modelLoopEngine = (options: {
+  readonly windowFrames: number
+  readonly paths?: Partial<TinyModelPaths>
+  readonly thinkingClip?: string
+  readonly compactor?: Layer.Layer<Compactor, unknown>
+}) => {
+  const paths = { ...tinyModelPaths(), ...options.paths }
   return Layer.unwrap(
     Effect.gen(function* () {
-      const thinkingClip = yield* loadThinkingClip(assets.thinkingWav)
+      const thinkingClip = yield* loadThinkingClip(options.thinkingClip ?? assets.thinkingWav)
       const models = Layer.mergeAll(
         MimiCodec.layer({ checkpoint: paths.mimi, config: MimiConfig.fromJson(readJson(paths.mimiConfig)) }),
         LmGen.layer({ checkpoint: paths.lm, config: LmConfig.fromJson(readJson(paths.lmConfig)) }),
@@ -61,7 +67,14 @@ export const tinyLoopEngine = (options: { windowFrames: number; paths?: TinyMode
     }),
   ).pipe(
     Layer.provide(
-      Layer.mergeAll(OrtSession.layerCpu, TextTokenizer.layer(paths.tokenizer), Compactor.modelFree),
+      Layer.mergeAll(
+        OrtSession.layerCpu,
+        TextTokenizer.layer(paths.tokenizer),
+        options.compactor ?? Compactor.modelFree,
+      ),
     ),
   )
 }
+
+/** The loop on the tiny models from the shared fixtures. */
+export const tinyLoopEngine = (options: { windowFrames: number }) => modelLoopEngine(options)

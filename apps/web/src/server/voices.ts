@@ -3,14 +3,18 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { InvalidVoiceName, UnknownVoice, VoicesFolderError } from "./errors.ts"
 
-/** A voice from the voices folder: a `.pt` embedding cache or an audio file (upstream-spec §5.1-5.2). */
+/** A voice from the voices folder: an embedding cache (upstream `.pt`, our `.safetensors`) or a WAV file. */
 export interface Voice {
   readonly name: string
   readonly path: string
   readonly kind: "embeddings" | "audio"
 }
 
-const voiceExtensions: Record<string, Voice["kind"]> = { ".pt": "embeddings", ".wav": "audio" }
+const voiceExtensions: Record<string, Voice["kind"]> = {
+  ".pt": "embeddings",
+  ".safetensors": "embeddings",
+  ".wav": "audio",
+}
 
 /** Only plain file names pass; separators, "..", NUL and leading dots never reach the file system. */
 const isPlainName = (name: string): boolean =>
