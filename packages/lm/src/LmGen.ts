@@ -6,6 +6,7 @@ import { type LmError, LmInputError } from "./errors.ts"
 import { type StepResult, stepTokens } from "./generation.ts"
 import type { LmConfig } from "./LmConfig.ts"
 import { MoshiLm, type MoshiLmOptions, type MoshiLmShape, type MoshiLmState } from "./MoshiLm.ts"
+import { LmMetrics, timed } from "./metrics.ts"
 import { silenceAndTextPhases, voicePhaseFromAudio } from "./prompts.ts"
 import { defaultSampling, Samplers, type SamplingOptions } from "./sampling.ts"
 import { type ProvidedTokens, TokenRing, type TokenRingState } from "./TokenRing.ts"
@@ -123,7 +124,7 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
           yield* silenceAndTextPhases(system.textTokens, silenceFrames, step)
           // Upstream resets Mimi after the prompts whatever the voice source: the conversation starts fresh.
           yield* (yield* MimiCodec).reset
-        }),
+        }).pipe(timed(LmMetrics.promptMs)),
       )
 
     const recordVoicePrompt = (pcm: Float32Array) =>

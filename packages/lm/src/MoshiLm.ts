@@ -10,6 +10,7 @@ import type { Quantization } from "./graph/quantize.ts"
 import { buildTemporalGraph, TemporalIo } from "./graph/temporal.ts"
 import { LmWeights, type WeightStorage } from "./graph/weights.ts"
 import { LmConfig } from "./LmConfig.ts"
+import { LmMetrics, timed } from "./metrics.ts"
 
 export interface MoshiLmOptions {
   /** LM `.safetensors` (file, shard index or folder). */
@@ -362,9 +363,10 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
             ...(input.returnLogits ? [TemporalIo.textLogits] : []),
             ...Array.from({ length: numLayers }, (_, l) => TemporalIo.newKv(l)),
           ]
-          const out = yield* temporalSession
-            .run(feeds, fetches)
-            .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "temporal", reason: e.message })))
+          const out = yield* temporalSession.run(feeds, fetches).pipe(
+            Effect.mapError((e) => new LmRuntimeError({ stage: "temporal", reason: e.message })),
+            timed(LmMetrics.temporalMs),
+          )
           // Commit the new state in one synchronous step: an interrupted run leaves the previous state intact.
           // Only the new row comes back; the ring is updated here, as the graph did internally.
           const slot = position % context
@@ -407,7 +409,10 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
               },
               input.returnLogits ? [DepformerIo.tokens, DepformerIo.logits] : [DepformerIo.tokens],
             )
-            .pipe(Effect.mapError((e) => new LmRuntimeError({ stage: "depformer", reason: e.message })))
+            .pipe(
+              Effect.mapError((e) => new LmRuntimeError({ stage: "depformer", reason: e.message })),
+              timed(LmMetrics.depformerMs),
+            )
           const result: DepformerOutput = {
             tokens: Int32Array.from(out[DepformerIo.tokens]!.data as BigInt64Array, Number),
             ...(input.returnLogits ? { logits: out[DepformerIo.logits]!.data as Float32Array } : {}),

@@ -31,6 +31,7 @@ export {
   type TemporalInput,
   type TemporalOutput,
 } from "./MoshiLm.ts"
+export { LmMetrics } from "./metrics.ts"
 export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
 export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
 export { generateFrames } from "./streams.ts"

@@ -3,9 +3,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { MimiCodec } from "@personaplex/codec"
 import { OrtSession } from "@personaplex/runtime"
-import { Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Metric, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { LmGen } from "../src/LmGen.ts"
+import { LmMetrics } from "../src/metrics.ts"
 import { generateFrames } from "../src/streams.ts"
 import { loadVoicePrompt, saveVoicePrompt, VoicePrompt } from "../src/VoicePrompt.ts"
 import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
@@ -239,9 +240,15 @@ describe.skipIf(!haveFixtures)("generateFrames", () => {
           voice: VoicePrompt.audio(scenario.voicePcm),
           textTokens: scenario.textPromptTokens,
         })
-        return yield* Stream.runCollect(
+        const outputs = yield* Stream.runCollect(
           generateFrames(Stream.fromIterable([0, 1, 2, 3].map((t) => userFrame(scenario, t)))),
         )
+        const temporal = yield* Metric.value(LmMetrics.temporalMs)
+        const prompt = yield* Metric.value(LmMetrics.promptMs)
+        // 42 prompt steps that ran the model + 4 frames; one prompt.
+        expect(temporal.count).toBeGreaterThanOrEqual(46)
+        expect(prompt.count).toBeGreaterThanOrEqual(1)
+        return outputs
       }),
       scenario,
     )
