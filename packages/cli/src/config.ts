@@ -134,9 +134,14 @@ export const decodeRunConfig = (input: unknown, source = "config"): Effect.Effec
     reportInput: true,
   })
   if (Result.isSuccess(result)) return Effect.succeed(result.success)
-  const issues = formatter(result.failure.issue).issues.map(
-    (i) => `${i.path && i.path.length > 0 ? i.path.join(".") : "(root)"}: ${lowerFirst(i.message)}`,
-  )
+  // A value failing two checks of one field (e.g. 0.5 for an integer ≥ 1) is reported once.
+  const issues = [
+    ...new Set(
+      formatter(result.failure.issue).issues.map(
+        (i) => `${i.path && i.path.length > 0 ? i.path.join(".") : "(root)"}: ${lowerFirst(i.message)}`,
+      ),
+    ),
+  ]
   return Effect.fail(new ConfigError({ source, issues }))
 }
 

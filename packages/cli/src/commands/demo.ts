@@ -1,19 +1,18 @@
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { assets } from "@personaplex/audio-io"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runFromSettings } from "../conversation.ts"
 import { defined } from "../defined.ts"
 import { ensureSmokeModels } from "../demo/smokeModels.ts"
+import { packageRoot } from "../packageRoot.ts"
 import { type CompactorChoice, DEFAULT_PROMPT, type RunSettings, secondsToFrames } from "../settings.ts"
 import { CommandFailed, userFacing } from "./failure.ts"
 import { isTerminal, opt, writeOut } from "./options.ts"
 
 /** `<cli package>/node_modules/.cache/personaplex-demo`, unless PERSONAPLEX_DEMO_CACHE says otherwise. */
 export const defaultDemoCache = () =>
-  process.env.PERSONAPLEX_DEMO_CACHE ??
-  fileURLToPath(new URL("../node_modules/.cache/personaplex-demo", import.meta.url))
+  process.env.PERSONAPLEX_DEMO_CACHE ?? path.join(packageRoot(), "node_modules", ".cache", "personaplex-demo")
 
 const flags = {
   outDir: Flag.String("out-dir").pipe(

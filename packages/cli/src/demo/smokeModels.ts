@@ -1,12 +1,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { float32ToBf16, writeSafetensors } from "@personaplex/runtime"
 import { Data, Effect } from "effect"
+import { packageRoot } from "../packageRoot.ts"
 
-// src/ and dist/ both sit one level below the package root.
-const asset = (...parts: Array<string>) =>
-  fileURLToPath(new URL(`../assets/${parts.join("/")}`, import.meta.url))
+const asset = (...parts: Array<string>) => path.join(packageRoot(), "assets", ...parts)
 
 /** Files shipped with the CLI: the tiny configs, their tensor manifests, a tiny tokenizer. */
 export const smokeAssets = {

@@ -1,0 +1,71 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assets } from "@personaplex/audio-io"
+import type { RunReport } from "@personaplex/loop"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
+import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
+
+describe.skipIf(!built)("personaplex run (the built bin)", () => {
+  it("runs the configured models over a WAV with flags overriding the file", () => {
+    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    const cwd = tempDir("cli-run-")
+    fs.writeFileSync(
+      path.join(cwd, "run.yaml"),
+      [
+        "model:",
+        `  mimi: ${models.mimi}`,
+        `  lm: ${models.lm}`,
+        `  tokenizer: ${models.tokenizer}`,
+        `  mimi_config: ${models.mimiConfig}`,
+        `  lm_config: ${models.lmConfig}`,
+        "runtime: { device: cpu, threads: 1 }",
+        "conversation:",
+        "  window_frames: 6   # smoke-run override of duration",
+        "  initial_prompt: You are a calm librarian.",
+        "sampling: { seed: 3 }",
+        "",
+      ].join("\n"),
+    )
+    const run = runBin(
+      [
+        "run",
+        "--config",
+        "run.yaml",
+        "--input",
+        assets.helloWav,
+        "--output",
+        "out/talk.wav",
+        "--max-seconds",
+        "1",
+      ],
+      cwd,
+    )
+    expect(run.status, run.all).toBe(0)
+    expect(run.stdout).toContain("Run completed")
+    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out", "talk.report.json"), "utf8")) as RunReport
+    expect(report.windowFrames).toBe(6)
+    expect(report.inputFrames).toBe(13)
+    expect(report.windows[0]!.prompt).toBe("<system> You are a calm librarian. <system>")
+    expect(report.meta).toMatchObject({ config: path.join(cwd, "run.yaml"), device: "cpu" })
+    expect(fs.statSync(path.join(cwd, "out", "talk.wav")).size).toBe(
+      44 + (13 + 2 * report.thinkingClipFrames) * 1920 * 2,
+    )
+  }, 240_000)
+
+  it("an invalid config stops before any model loads, naming the field (exit status 1)", () => {
+    const cwd = tempDir("cli-bad-")
+    fs.writeFileSync(path.join(cwd, "bad.yaml"), "conversation:\n  duration: abc\n")
+    const run = runBin(["run", "--config", "bad.yaml", "--input", assets.helloWav, "--output", "o.wav"], cwd)
+    expect(run.status).toBe(1)
+    expect(run.all).toContain('conversation.duration: expected a number between 10 and 30, got "abc"')
+    expect(fs.existsSync(path.join(cwd, "o.wav"))).toBe(false)
+  }, 60_000)
+
+  it("missing input or output is a usage error", () => {
+    const run = runBin(["run", "--output", "o.wav"], tempDir("cli-usage-"))
+    expect(run.status).toBe(1)
+    expect(run.all).toContain("give --input <file.wav> or --mic")
+  }, 60_000)
+})
