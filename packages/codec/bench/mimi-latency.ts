@@ -231,6 +231,4 @@ const main = async () => {
   }
 }
 
-// The ORT worker thread is unref'd between calls; keep the event loop alive until the run is done.
-const keepAlive = setInterval(() => {}, 2 ** 30)
-await main().finally(() => clearInterval(keepAlive))
+await main()
