@@ -107,7 +107,10 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
             }),
           )
         ring.restoreAfterReplay(voice.frames, voice.cache)
-      })
+      }).pipe(
+        // Stopped midway the KV ring is ahead of the token ring: leave a clean reset state instead.
+        Effect.onInterrupt(() => reset),
+      )
 
     const prompt = (system: SystemPrompt) =>
       serial(
