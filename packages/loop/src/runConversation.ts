@@ -317,14 +317,16 @@ export const runConversation = (
             return { next, injected }
           })
 
-        let pending = yield* reader.next
-        if (Option.isNone(pending)) return
+        // The first prompt goes in before the first frame is read: a live source starts
+        // delivering when first pulled, and must not pile up frames during the prefill.
         let next: NextPrompt = {
           prompt: wrapWithSystemTags(options.initialPrompt),
           source: "initial",
           reason: undefined,
         }
         let injected = yield* injectPrompt(next.prompt)
+        let pending = yield* reader.next
+        if (Option.isNone(pending)) return
 
         for (let window = 0; ; window++) {
           yield* startWindow(window, next, injected)

@@ -110,18 +110,21 @@ describe("fast pace: output timeline", () => {
     }),
   )
 
-  it.effect("an empty source gives a completed run with no windows and no prompt", () =>
-    Effect.gen(function* () {
-      const world = fakeWorld([])
-      const report = yield* runConversation({
-        windowFrames: 5,
-        initialPrompt: "Hi.",
-        thinkingClip: clip,
-      }).pipe(Effect.provide(world.layer))
-      assert.strictEqual(report.windows.length, 0)
-      assert.strictEqual(world.lm.prompts.length, 0)
-      assert.strictEqual(report.status, "completed")
-    }),
+  it.effect(
+    "an empty source gives a completed run with no windows (only the initial prompt was injected)",
+    () =>
+      Effect.gen(function* () {
+        const world = fakeWorld([])
+        const report = yield* runConversation({
+          windowFrames: 5,
+          initialPrompt: "Hi.",
+          thinkingClip: clip,
+        }).pipe(Effect.provide(world.layer))
+        assert.strictEqual(report.windows.length, 0)
+        assert.strictEqual(world.lm.prompts.length, 1)
+        assert.strictEqual(world.written.length, 0)
+        assert.strictEqual(report.status, "completed")
+      }),
   )
 
   it.effect("bad options fail with an error naming the field", () =>

@@ -1,0 +1,49 @@
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assets, readWav } from "@personaplex/audio-io"
+import type { RunReport } from "@personaplex/loop"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
+import { bin, built, sharedSmokeCache, tempDir } from "./support.ts"
+
+describe.skipIf(!built)("Ctrl-C during `personaplex run`", () => {
+  it("stops cleanly: the WAV holds every frame written and the report is marked interrupted", async () => {
+    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    const cwd = tempDir("cli-sigint-")
+    fs.writeFileSync(
+      path.join(cwd, "run.yaml"),
+      `model: { mimi: ${models.mimi}, lm: ${models.lm}, tokenizer: ${models.tokenizer}, mimi_config: ${models.mimiConfig}, lm_config: ${models.lmConfig} }\nconversation: { window_frames: 8, pace: realtime }\n`,
+    )
+    const child = spawn(
+      process.execPath,
+      [bin, "run", "--config", "run.yaml", "--input", assets.helloWav, "--output", "o.wav"],
+      {
+        cwd,
+      },
+    )
+    let stdout = ""
+    const exitCode = await new Promise<number | null>((resolve) => {
+      child.stdout.on("data", (chunk) => {
+        stdout += String(chunk)
+        // Interrupt once the first window is over (the run is then mid-switch or in window 2).
+        if (stdout.includes("■ window 1")) child.kill("SIGINT")
+      })
+      child.stderr.on("data", (chunk) => {
+        stdout += String(chunk)
+      })
+      child.on("exit", (code) => resolve(code))
+    })
+    expect(stdout).toContain("■ window 1")
+    expect(exitCode, stdout).not.toBe(0)
+    expect(stdout).toContain("Run interrupted")
+    const report = JSON.parse(fs.readFileSync(path.join(cwd, "o.report.json"), "utf8")) as RunReport
+    expect(report.status).toBe("interrupted")
+    expect(report.windows.length).toBeGreaterThanOrEqual(1)
+    expect(report.windows[0]!.inputFrames).toBe(8)
+    const wav = await Effect.runPromise(readWav(path.join(cwd, "o.wav")))
+    expect(wav.channels[0]!.length).toBe(report.outputFrames * 1920)
+    expect(report.outputFrames).toBeGreaterThanOrEqual(8)
+  }, 120_000)
+})
