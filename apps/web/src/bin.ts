@@ -22,24 +22,37 @@ const usage = `personaplex-web: talk to PersonaPlex in a browser (http://127.0.0
   --thinking-clip WAV   the clip played between windows (default: audio-io's "Hmm, let me think")
 `
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: "8998" },
-    host: { type: "string", default: "127.0.0.1" },
-    voices: { type: "string" },
-    voice: { type: "string" },
-    "max-sessions": { type: "string", default: "1" },
-    engine: { type: "string" },
-    "window-frames": { type: "string", default: "125" },
-    mimi: { type: "string" },
-    "mimi-config": { type: "string" },
-    lm: { type: "string" },
-    "lm-config": { type: "string" },
-    tokenizer: { type: "string" },
-    "thinking-clip": { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-})
+// `pnpm start -- --port 9000` passes the "--" through
+const argv = process.argv.slice(2)
+const args = argv[0] === "--" ? argv.slice(1) : argv
+
+const parse = () =>
+  parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "8998" },
+      host: { type: "string", default: "127.0.0.1" },
+      voices: { type: "string" },
+      voice: { type: "string" },
+      "max-sessions": { type: "string", default: "1" },
+      engine: { type: "string" },
+      "window-frames": { type: "string", default: "125" },
+      mimi: { type: "string" },
+      "mimi-config": { type: "string" },
+      lm: { type: "string" },
+      "lm-config": { type: "string" },
+      tokenizer: { type: "string" },
+      "thinking-clip": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  })
+let values: ReturnType<typeof parse>["values"]
+try {
+  values = parse().values
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${usage}`)
+  process.exit(2)
+}
 if (values.help) {
   console.log(usage)
   process.exit(0)

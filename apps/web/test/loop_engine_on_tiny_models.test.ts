@@ -61,5 +61,28 @@ describe.skipIf(missing.length > 0)(
         20_000,
       )
     })
+
+    it("runs two conversations at once, each on its own models with its own prompt", async () => {
+      const both = await startServer(tinyLoopEngine({ windowFrames: 50 }), { maxSessions: 2 })
+      try {
+        const a = Client.connect(both, { text_prompt: "You sell lighthouses.", events: "json" })
+        const b = Client.connect(both, { text_prompt: "You train parrots.", events: "json" })
+        await Promise.all([a.handshake, b.handshake])
+        expect(await both.countsNow()).toMatchObject({ sessions: 2, engineSessions: 2 })
+        await Promise.all([a.sendFrames(tone(6)), b.sendFrames(tone(6, 330))])
+        await waitFor("audio for both", () => a.received.length >= 3 && b.received.length >= 3, 30_000)
+        const promptOf = (c: Client) => c.events.find((e) => e.type === "prompt")
+        expect(promptOf(a)).toMatchObject({ prompt: "<system> You sell lighthouses. <system>" })
+        expect(promptOf(b)).toMatchObject({ prompt: "<system> You train parrots. <system>" })
+        await Promise.all([a.close(), b.close()])
+        await waitFor(
+          "both loop sessions to be released",
+          async () => (await both.countsNow()).engineSessions === 0,
+          20_000,
+        )
+      } finally {
+        await both.close()
+      }
+    })
   },
 )
