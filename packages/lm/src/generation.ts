@@ -54,20 +54,26 @@ export const stepTokens = (
     const inputs = ring.prepare(tokens)
     if (!inputs) return { output: undefined, ran: false } satisfies StepResult
     const temporal = yield* lm.temporal({ tokens: inputs.input, text: samplers.text(), returnLogits })
-    const depformer = yield* lm.depformer({
-      hidden: temporal.hidden,
-      text: inputs.targetProvided[0] ? inputs.target[0]! : temporal.textToken,
-      forced: inputs.target.subarray(1),
-      forcedMask: inputs.targetProvided.subarray(1),
-      audio: samplers.audio(),
-      returnLogits,
-    })
+    // When every target token is provided (all prompt steps) nothing the depformer samples is kept:
+    // skip it, unless its logits were asked for.
+    const allProvided = inputs.targetProvided.every((p) => p === 1)
+    const depformer =
+      allProvided && !returnLogits
+        ? { tokens: new Int32Array(0) }
+        : yield* lm.depformer({
+            hidden: temporal.hidden,
+            text: inputs.targetProvided[0] ? inputs.target[0]! : temporal.textToken,
+            forced: inputs.target.subarray(1),
+            forcedMask: inputs.targetProvided.subarray(1),
+            audio: samplers.audio(),
+            returnLogits,
+          })
     const output = ring.commit(temporal.textToken, depformer.tokens)
     return {
       output,
       ran: true,
       embedding: temporal.embedding,
       ...(temporal.textLogits ? { textLogits: temporal.textLogits } : {}),
-      ...(depformer.logits ? { audioLogits: depformer.logits } : {}),
+      ...("logits" in depformer && depformer.logits ? { audioLogits: depformer.logits } : {}),
     } satisfies StepResult
   }).pipe(Effect.uninterruptible)

@@ -120,8 +120,19 @@ describe.skipIf(!haveFixtures)("LmGen", () => {
     expect([...ringFinal.cache]).toEqual([...scenario.tokenCacheAfterPrompts])
   })
 
-  it("with 8 depformer steps (agent only) the outputs equal upstream's 16-step outputs", async () => {
-    const result = await run(runScenario(scenario), scenario, { depformerSteps: 8, upstreamRingQuirk: true })
+  it("with 8 depformer steps (agent only) the outputs equal upstream's 16-step outputs; prompt steps skip the depformer", async () => {
+    const depformerRuns = Effect.map(Metric.value(LmMetrics.depformerMs), (s) => s.count)
+    const { depformerDelta, ...result } = await run(
+      Effect.gen(function* () {
+        const before = yield* depformerRuns
+        const result = yield* runScenario(scenario)
+        return { ...result, depformerDelta: (yield* depformerRuns) - before }
+      }),
+      scenario,
+      { depformerSteps: 8, upstreamRingQuirk: true },
+    )
+    // Every prompt step has all 17 target tokens provided: only the 30 user frames sample audio.
+    expect(depformerDelta).toBe(30)
     const frames = result.steps.length
     const got = Array.from(
       { length: 17 * frames },
