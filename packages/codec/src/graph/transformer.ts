@@ -116,11 +116,19 @@ const rope = (
 const linear = (sg: StepGraph, x: string, weight: string, outDim: number, inDim: number) =>
   sg.op("Gemm", [x, sg.weight(weight, [outDim, inDim])], { transB: 1 })
 
-const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number) =>
-  sg.op("LayerNormalization", [x, sg.weight(`${prefix}.weight`), sg.weight(`${prefix}.bias`)], {
-    axis: -1,
-    epsilon: Attr.float(eps),
-  })
+/**
+ * LayerNorm over the last axis written out in PyTorch's CPU form: mean and variance, then
+ * `((x − mean) · rstd) · γ + β` with `rstd = 1 / sqrt(var + eps)` (ORT's fused op divides by
+ * the standard deviation instead; the two differ by rounding only).
+ */
+export const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number) => {
+  const axis = sg.i64([-1])
+  const centered = sg.op("Sub", [x, sg.op("ReduceMean", [x, axis], { keepdims: 1 })])
+  const variance = sg.op("ReduceMean", [sg.op("Mul", [centered, centered]), axis], { keepdims: 1 })
+  const rstd = sg.op("Reciprocal", [sg.op("Sqrt", [sg.op("Add", [variance, sg.f32(eps)])])])
+  const scaled = sg.op("Mul", [sg.op("Mul", [centered, rstd]), sg.weight(`${prefix}.weight`)])
+  return sg.op("Add", [scaled, sg.weight(`${prefix}.bias`)])
+}
 
 /**
  * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
