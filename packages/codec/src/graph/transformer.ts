@@ -1,4 +1,3 @@
-import { Attr } from "@personaplex/runtime"
 import type { MimiConfig } from "../config.ts"
 import { transformerLayerPrefix } from "../plan.ts"
 import type { StepGraph } from "./StepGraph.ts"
