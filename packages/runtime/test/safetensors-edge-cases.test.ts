@@ -3,7 +3,14 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, type Scope } from "effect"
 import { describe, expect, it } from "vitest"
-import { Checkpoint, writeSafetensors } from "../src/index.ts"
+import {
+  bf16ToFloat32,
+  Checkpoint,
+  f16ToFloat32,
+  float32ToBf16,
+  float32ToF16,
+  writeSafetensors,
+} from "../src/index.ts"
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-edge-"))
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runPromise(Effect.scoped(effect))
@@ -137,5 +144,31 @@ describe("writeSafetensors refuses what it cannot write faithfully", () => {
     const file = path.join(tmp(), "dup.safetensors")
     const t = { name: "w", dtype: "F32" as const, shape: [1], data: new Float32Array(1) }
     expect(() => writeSafetensors(file, [t, t])).toThrow(/tensor name "w" is used twice/)
+  })
+})
+
+describe("widening F16 and BF16 in place", () => {
+  it("gives exactly the values of the separate-buffer conversion, odd lengths and special values included", () => {
+    const values = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 10 ** ((i % 13) - 6))
+    values.set([0, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 6e-8, -65504, 70000])
+    const file = path.join(tmp(), "half.safetensors")
+    const f16 = float32ToF16(values)
+    const bf16 = float32ToBf16(values)
+    writeSafetensors(file, [
+      { name: "pad", dtype: "U8", shape: [3], data: new Uint8Array(3) },
+      { name: "h", dtype: "F16", shape: [1001], data: f16 },
+      { name: "b", dtype: "BF16", shape: [7, 143], data: bf16 },
+    ])
+    const ckpt = Checkpoint.openSync(file)
+    try {
+      const h = ckpt.float32Sync("h").data
+      const b = ckpt.float32Sync("b", [7, 143]).data
+      expect(h.length).toBe(1001)
+      expect(Object.is(h[1], -0)).toBe(true)
+      expect([...h]).toEqual([...f16ToFloat32(f16)])
+      expect([...b]).toEqual([...bf16ToFloat32(bf16)])
+    } finally {
+      ckpt.close()
+    }
   })
 })

@@ -1,9 +1,7 @@
-import * as fs from "node:fs"
 import { float32ToF16 } from "../dtype.ts"
 import { GraphBuildError } from "../errors.ts"
 import { type BlockwiseQuantized, type QuantBlockSize, quantizeBlockwise } from "../quant/blockwise.ts"
-import { toFloat32 } from "../safetensors/decode.ts"
-import type { TensorInfo } from "../safetensors/SafetensorsFile.ts"
+import { SafetensorsFile, type TensorInfo } from "../safetensors/SafetensorsFile.ts"
 import { ELEMENT_TYPE_CODE, type ElementType, type GraphBuilder } from "./GraphBuilder.ts"
 
 /** How a linear layer's weight is stored in the graph (and, for int8/int4, how it is computed). */
@@ -35,7 +33,8 @@ export interface LinearOptions {
   readonly inputType?: "float32" | "float16"
   /**
    * `MatMulNBits` `accuracy_level` (int8/int4): 0 (default) computes in the input's float type;
-   * 4 quantizes activations to int8 on the CPU provider (faster, error around 3e-2 on unit-scale data).
+   * 4 quantizes activations to int8 (relative error about 1.4e-2). Use 4 for int8 on the CPU
+   * provider: its 8-bit kernel at level 0 was 200 times slower (README, Benchmarks).
    */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4
 }
@@ -53,25 +52,12 @@ const transposeToInOut = (w: Float32Array, out: number, inp: number): Float32Arr
 }
 
 const readTensorFloat32 = (info: TensorInfo): Float32Array => {
-  const bytes = new Uint8Array(info.byteLength)
-  const fd = fs.openSync(info.path, "r")
+  const file = SafetensorsFile.open(info.path)
   try {
-    for (let done = 0; done < bytes.byteLength; ) {
-      const n = fs.readSync(
-        fd,
-        bytes,
-        done,
-        Math.min(1 << 30, bytes.byteLength - done),
-        info.byteOffset + done,
-      )
-      if (n === 0)
-        throw new GraphBuildError({ reason: `linear: ${info.path} ends inside tensor "${info.name}"` })
-      done += n
-    }
+    return file.readFloat32(info.name)
   } finally {
-    fs.closeSync(fd)
+    file.close()
   }
-  return toFloat32(info.dtype, bytes)
 }
 
 const weightShape = (weight: LinearWeight, name: string): readonly [number, number] => {

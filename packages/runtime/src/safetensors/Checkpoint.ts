@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, type Scope } from "effect"
 import { MissingTensorError, SafetensorsFormatError, TensorMismatchError } from "../errors.ts"
-import { type TypedData, toFloat32, toInt32, viewAs } from "./decode.ts"
+import { type TypedData, toInt32, viewAs } from "./decode.ts"
 import { SafetensorsFile, type TensorInfo } from "./SafetensorsFile.ts"
 
 export const SHARD_INDEX = "model.safetensors.index.json"
@@ -130,7 +130,7 @@ export class Checkpoint {
         expected: `shape [${shape}]`,
         actual: `[${info.shape}]`,
       })
-    return { name, shape: info.shape, data: toFloat32(info.dtype, this.owner.get(name)!.readBytes(name)) }
+    return { name, shape: info.shape, data: this.owner.get(name)!.readFloat32(name) }
   }
 
   int32Sync(name: string): Tensor<Int32Array> {

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
-import { DTYPE_BYTES, type DType, isDType } from "../dtype.ts"
+import { DTYPE_BYTES, type DType, isDType, widen16InPlace } from "../dtype.ts"
 import { MissingTensorError, SafetensorsFormatError } from "../errors.ts"
+import { toFloat32 } from "./decode.ts"
 
 /** Where one tensor lives: enough to read it, or to point ONNX external data at it. */
 export interface TensorInfo {
@@ -134,11 +135,31 @@ export class SafetensorsFile {
 
   /** The tensor's raw little-endian bytes, read from disk now. */
   readBytes(name: string): Uint8Array {
+    const out = new Uint8Array(this.info(name).byteLength)
+    this.readInto(name, out)
+    return out
+  }
+
+  /** Read the tensor's raw bytes into `target` (exactly `byteLength` bytes long). */
+  readInto(name: string, target: Uint8Array): void {
     const info = this.info(name)
     if (this.fd === undefined) throw new SafetensorsFormatError({ path: this.path, reason: "file is closed" })
-    const out = new Uint8Array(info.byteLength)
-    readFully(this.fd, this.path, out, info.byteOffset, `tensor "${name}"`)
-    return out
+    if (target.byteLength !== info.byteLength)
+      throw new SafetensorsFormatError({
+        path: this.path,
+        reason: `tensor "${name}" is ${info.byteLength} bytes; the target holds ${target.byteLength}`,
+      })
+    readFully(this.fd, this.path, target, info.byteOffset, `tensor "${name}"`)
+  }
+
+  /** The tensor widened to Float32; F16/BF16 are read into the result's upper half and widened in place. */
+  readFloat32(name: string): Float32Array {
+    const info = this.info(name)
+    if (info.dtype !== "BF16" && info.dtype !== "F16") return toFloat32(info.dtype, this.readBytes(name))
+    const count = info.byteLength / 2
+    const out = new Float32Array(count)
+    this.readInto(name, new Uint8Array(out.buffer, 2 * count, 2 * count))
+    return widen16InPlace(out, info.dtype)
   }
 
   close(): void {
