@@ -17,6 +17,7 @@ export {
 } from "./errors.ts"
 export type { StepResult } from "./generation.ts"
 export type { Quantization } from "./graph/quantize.ts"
+export type { WeightStorage } from "./graph/weights.ts"
 export { LmConfig } from "./LmConfig.ts"
 export { LmGen, type LmGenOptions, type LmGenShape, type LmGenSnapshot, type SystemPrompt } from "./LmGen.ts"
 export { integratedLoudness, normalizeLoudness } from "./loudness.ts"
