@@ -328,7 +328,11 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
       const cacheSize = context * dim
       const headDim = dim / config.numHeads
       let position = 0
-      let caches: Float32Array[] = Array.from({ length: 2 * numLayers }, () => new Float32Array(cacheSize))
+      // Shared memory: posting the rings to the onnxruntime worker thread shares them instead of copying.
+      const caches: Float32Array[] = Array.from(
+        { length: 2 * numLayers },
+        () => new Float32Array(new SharedArrayBuffer(cacheSize * Float32Array.BYTES_PER_ELEMENT)),
+      )
 
       const checkSampler = (s: Sampler, vocab: number, rows: number, stage: "temporal" | "depformer") =>
         s.noise.length !== vocab * rows
@@ -444,7 +448,7 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
               )
             : Effect.sync(() => {
                 position = state.position
-                caches = state.caches.map((c) => c.slice())
+                state.caches.forEach((c, i) => caches[i]!.set(c))
               }),
       })
     })
