@@ -83,6 +83,9 @@ const castTo = (g: GraphBuilder, value: string, from: ElementType, to: ElementTy
  * - `int8` / `int4`: the weight is quantized by `quantizeBlockwise` (symmetric, `blockSize`
  *   inputs per scale, `in` zero-padded to a whole block) and multiplied with `com.microsoft::MatMulNBits`;
  *   scales are stored in the input's type, as the op requires.
+ *
+ * Throws `GraphBuildError` (bad shapes, duplicate names, a mismatched pre-quantized weight) or, for a
+ * `tensor` weight that cannot be read, `SafetensorsFormatError`.
  */
 export const linear = (g: GraphBuilder, x: string, weight: LinearWeight, options: LinearOptions): string => {
   const { name, precision } = options
