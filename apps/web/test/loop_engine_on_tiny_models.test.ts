@@ -62,6 +62,29 @@ describe.skipIf(missing.length > 0)(
       )
     })
 
+    it("releases the models of a client that leaves while they load or prompt", async () => {
+      const server = await startServer(tinyLoopEngine({ windowFrames: 12 }))
+      try {
+        for (const waitMs of [50, 600]) {
+          const client = Client.connect(server, { text_prompt: "You leave early." })
+          await client.opened
+          await new Promise((r) => setTimeout(r, waitMs))
+          client.ws.terminate()
+          await client.closed
+          await waitFor(
+            `the session left after ${waitMs} ms to be released`,
+            async () => {
+              const c = await server.countsNow()
+              return c.sessions === 0 && c.engineSessions === 0 && c.opusWriters === 0
+            },
+            20_000,
+          )
+        }
+      } finally {
+        await server.close()
+      }
+    })
+
     it("runs two conversations at once, each on its own models with its own prompt", async () => {
       const both = await startServer(tinyLoopEngine({ windowFrames: 50 }), { maxSessions: 2 })
       try {

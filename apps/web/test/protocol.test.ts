@@ -147,6 +147,21 @@ describe("session lifecycle", () => {
     await noLeaks(server)
   })
 
+  it("cleans up a client that leaves while the model is being prompted", async () => {
+    const server = await start(EchoEngine.layer({ promptDelayMs: 60_000 }))
+    const client = Client.connect(server, { text_prompt: "slow prompt" })
+    await client.opened
+    await waitFor(
+      "the session to start prompting",
+      async () => (await server.countsNow()).engineSessions === 1,
+    )
+    client.ws.terminate()
+    await client.closed
+    expect(client.handshakeAt).toBeUndefined()
+    // released at once (waitFor gives up after 10 s), not after the minute of prompting
+    await noLeaks(server)
+  })
+
   it("keeps each session's prompt to itself when two run at once", async () => {
     const server = await start(EchoEngine.layer({ framesPerWord: 1 }), { maxSessions: 2 })
     const a = Client.connect(server, { text_prompt: "alpha apricot avocado", events: "json" })

@@ -1,4 +1,4 @@
-import { Deferred, Effect, Queue, Stream } from "effect"
+import { Deferred, Effect, Option, Queue, Stream } from "effect"
 import type { WebSocket } from "ws"
 import type { ServerEvent, StatsEvent } from "../shared/events.ts"
 import {
@@ -122,10 +122,19 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       }
 
       // Prompting (voice, silence, text) happens here; a client that leaves meanwhile ends it.
-      const session = yield* Effect.raceFirst(
-        engine.start({ sessionId: request.sessionId, voice: request.voice, textPrompt: request.textPrompt }),
-        Effect.andThen(Deferred.await(closed), Effect.interrupt),
+      const started = yield* Effect.raceFirst(
+        Effect.map(
+          engine.start({
+            sessionId: request.sessionId,
+            voice: request.voice,
+            textPrompt: request.textPrompt,
+          }),
+          Option.some,
+        ),
+        Effect.as(Deferred.await(closed), Option.none()),
       )
+      if (Option.isNone(started)) return
+      const session = started.value
       const writer = yield* Effect.acquireRelease(
         Effect.promise(() => OggOpusWriter.open((page) => send(ws, encodeAudio(page)))).pipe(
           Effect.tap(() => Effect.sync(() => counters.opusWriters++)),
