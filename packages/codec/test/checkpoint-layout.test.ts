@@ -22,6 +22,8 @@ describe("Mimi tensor layout (upstream-spec §2.11)", () => {
   })
 
   const fixtures = upstreamFixturesDir()
+  if (!fs.existsSync(path.join(fixtures, "mimi-tiny.json")))
+    console.log(`skipping the mimi-tiny layout check: no fixtures at ${fixtures}`)
   it.skipIf(!fs.existsSync(path.join(fixtures, "mimi-tiny.json")))(
     "names and shapes equal the upstream mimi-tiny checkpoint exactly",
     () => {

@@ -7,6 +7,10 @@ import { MimiCodec, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const available = fs.existsSync(path.join(fixtures, "mimi-tiny.json"))
+if (!available)
+  console.log(
+    `skipping ${path.basename(import.meta.filename)}: no Mimi fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`,
+  )
 
 describe.skipIf(!available)("an interrupted streaming call", () => {
   it("does not advance the state: the stream continues as if that frame was never sent", async () => {

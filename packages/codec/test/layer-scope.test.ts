@@ -7,6 +7,10 @@ import { MimiCodec, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const available = fs.existsSync(path.join(fixtures, "mimi-tiny.json"))
+if (!available)
+  console.log(
+    `skipping ${path.basename(import.meta.filename)}: no Mimi fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`,
+  )
 
 describe.skipIf(!available)("MimiCodec.layer", () => {
   it("opens its two sessions through OrtSession and releases both when the scope closes", async () => {

@@ -9,6 +9,10 @@ import { readWeights } from "../src/weights.ts"
 
 const fixtures = upstreamFixturesDir()
 const available = fs.existsSync(path.join(fixtures, "mimi-tiny.json"))
+if (!available)
+  console.log(
+    `skipping ${path.basename(import.meta.filename)}: no Mimi fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`,
+  )
 
 /** Per-conv buffers of upstream-spec §2.4 / §2.5, at mimi-tiny's widths (n_filters 4, dimension 32). */
 describe.skipIf(!available)("streaming state of the step graphs (upstream-spec §2.4, §2.5, §2.9)", () => {
