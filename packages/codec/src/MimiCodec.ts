@@ -1,4 +1,4 @@
-import { OrtSession, type OrtTensor } from "@personaplex/runtime"
+import { type ExecutionProvider, OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { buildCodec } from "./build.ts"
 import { MimiConfig } from "./config.ts"
@@ -47,6 +47,11 @@ export interface MimiCodecOptions {
   readonly config?: MimiConfig
   /** Intra-op threads for the two sessions; defaults to the `OrtSession` layer's setting. */
   readonly intraOpThreads?: number
+  /**
+   * Execution providers for the two sessions, tried in order; defaults to the `OrtSession`
+   * layer's list. E.g. `["cpu"]` to keep the codec on the CPU while the LM uses the GPU.
+   */
+  readonly executionProviders?: ReadonlyArray<ExecutionProvider>
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -85,9 +90,12 @@ const make = (options: MimiCodecOptions) =>
     })
     const built = yield* buildCodec(options.checkpoint, config)
     const ort = yield* OrtSession
-    const threads = options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }
-    const encoderSession = yield* ort.open({ model: built.encoder.model, ...threads })
-    const decoderSession = yield* ort.open({ model: built.decoder.model, ...threads })
+    const sessionOptions = {
+      ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
+      ...(options.executionProviders === undefined ? {} : { executionProviders: options.executionProviders }),
+    }
+    const encoderSession = yield* ort.open({ model: built.encoder.model, ...sessionOptions })
+    const decoderSession = yield* ort.open({ model: built.decoder.model, ...sessionOptions })
     const encoder = makeStreamingStep(encoderSession, built.encoder.states)
     const decoder = makeStreamingStep(decoderSession, built.decoder.states)
     const { frameSize, numCodebooks } = config
