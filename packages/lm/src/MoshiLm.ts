@@ -448,7 +448,7 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
               )
             : Effect.sync(() => {
                 position = state.position
-                state.caches.forEach((c, i) => caches[i]!.set(c))
+                for (const [i, c] of state.caches.entries()) caches[i]!.set(c)
               }),
       })
     })
