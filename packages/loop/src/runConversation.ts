@@ -28,7 +28,7 @@ import {
 /** Everything a conversation needs; each is a swappable layer. */
 export type LoopServices = MimiCodec | LmGen | TextTokenizer | AudioSource | AudioSink | Compactor
 
-/** Failures that end a run (compaction failures never do: they fall back to the previous prompt). */
+/** Failures that end a run (compaction failures never do: the fallback prompt replaces the result). */
 export type LoopError = CodecError | LmError | AudioError | ReportWriteError | LoopOptionsError
 
 const nowMs = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
@@ -148,7 +148,7 @@ export const runConversation = (
         const t1 = yield* nowMs
         const tokens = yield* lm.step(userCodes)
         const t2 = yield* nowMs
-        const agentPcm = tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 9))
+        const agentPcm = tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 1 + codec.numCodebooks))
         const t3 = yield* nowMs
         yield* write(agentPcm)
 
