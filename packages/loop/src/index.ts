@@ -1,3 +1,4 @@
+export { compactSafely } from "./compactSafely.ts"
 export { ConversationLoop, type ConversationLoopShape, conversationEvents } from "./ConversationLoop.ts"
 export { LoopOptionsError } from "./errors.ts"
 export { LoopEvent } from "./events.ts"

@@ -1,4 +1,5 @@
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Option, Stream } from "effect"
+import { compactSafely } from "./compactSafely.ts"
 import { LoopOptionsError } from "./errors.ts"
 import { LoopEvent } from "./events.ts"
 import { makeFrameReader } from "./FrameReader.ts"
@@ -12,10 +13,8 @@ import {
   AudioSource,
   type CodecError,
   type CompactionInput,
-  type CompactionResult,
   Compactor,
   FRAME_SIZE,
-  fallbackPrompt,
   type LmError,
   LmGen,
   MimiCodec,
@@ -148,7 +147,8 @@ export const runConversation = (
         const t1 = yield* nowMs
         const tokens = yield* lm.step(userCodes)
         const t2 = yield* nowMs
-        const agentPcm = tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 1 + codec.numCodebooks))
+        const agentPcm =
+          tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 1 + codec.numCodebooks))
         const t3 = yield* nowMs
         yield* write(agentPcm)
 
@@ -167,47 +167,17 @@ export const runConversation = (
         if (text.length > 0) yield* onEvent(LoopEvent.TextPiece({ window, inputFrame, text }))
       })
 
-    const compactSafely = (
-      afterWindow: number,
-      previousPrompt: string,
-      history: ReadonlyArray<WindowTranscript>,
-    ) =>
+    /** The next prompt from the transcript so far, announced by events and recorded as metrics. */
+    const compact = (afterWindow: number, previousPrompt: string, history: ReadonlyArray<WindowTranscript>) =>
       Effect.gen(function* () {
         yield* onEvent(LoopEvent.CompactionStarted({ afterWindow }))
-        const start = yield* nowMs
         const input: CompactionInput = {
           basePersona: options.initialPrompt,
           history,
           previousPrompt,
           ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
         }
-        // Same fallback as the compaction package's deadline guard: previous prompt + extractive summary.
-        const fallback = (reason: string) =>
-          Effect.map(
-            nowMs,
-            (end): CompactionResult => ({
-              prompt: fallbackPrompt(input),
-              source: "fallback",
-              reason,
-              durationMs: end - start,
-            }),
-          )
-        let attempt = compactor.compact(input)
-        if (options.compactionDeadlineMs !== undefined) {
-          const deadline = options.compactionDeadlineMs
-          attempt = attempt.pipe(
-            Effect.timeoutOption(Duration.millis(deadline)),
-            Effect.flatMap(
-              Option.match({
-                onNone: () => fallback(`compaction exceeded its ${deadline} ms deadline`),
-                onSome: Effect.succeed,
-              }),
-            ),
-          )
-        }
-        const result = yield* attempt.pipe(
-          Effect.catch((error) => fallback(`compactor failed: ${error.message ?? String(error)}`)),
-        )
+        const result = yield* compactSafely(compactor, input, options.compactionDeadlineMs)
         yield* Metric.update(LoopMetrics.compactionMs, result.durationMs)
         yield* onEvent(
           LoopEvent.CompactionEnded({
@@ -252,7 +222,7 @@ export const runConversation = (
             let ready = false
             const work = yield* Effect.forkChild(
               Effect.gen(function* () {
-                const result = yield* compactSafely(afterWindow, previousPrompt, history)
+                const result = yield* compact(afterWindow, previousPrompt, history)
                 const injected = yield* injectPrompt(result.prompt)
                 return { result, injected }
               }).pipe(Effect.ensuring(Effect.sync(() => (ready = true)))),
