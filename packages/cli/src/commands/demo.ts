@@ -36,7 +36,9 @@ const flags = {
     Flag.optional,
   ),
   gguf: Flag.String("gguf").pipe(
-    Flag.withDescription("a GGUF model for compaction (default: model-free)"),
+    Flag.withDescription(
+      "a GGUF model for compaction (default: $PERSONAPLEX_COMPACTOR_GGUF, else model-free)",
+    ),
     Flag.optional,
   ),
   seed: Flag.Int("seed").pipe(Flag.withDefault(42424242)),
@@ -61,7 +63,7 @@ export const demoCommand = Command.make("demo", flags, (f) =>
     const models = yield* userFacing(ensureSmokeModels(cacheDir))
     writeOut(`smoke models ${models.generated ? "generated in" : "reused from"} ${models.dir}\n`)
 
-    const gguf = opt(f.gguf)
+    const gguf = opt(f.gguf) ?? process.env.PERSONAPLEX_COMPACTOR_GGUF
     const compactor: CompactorChoice =
       gguf === undefined ? { _tag: "ModelFree" } : { _tag: "LlamaCpp", path: path.resolve(gguf), threads: 2 }
     const maxSeconds = opt(f.maxSeconds)
