@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { readWav } from "@personaplex/audio-io"
+import { writeTinyLlamaGguf } from "@personaplex/compaction"
 import type { RunReport } from "@personaplex/loop"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -43,5 +44,36 @@ describe.skipIf(!built)("personaplex demo (the built bin)", () => {
     expect(wav.sampleRate).toBe(24000)
     expect(wav.channels[0]!.length).toBe((25 + 2 * report.thinkingClipFrames) * 1920)
     expect(report.outputFrames).toBe(25 + 2 * report.thinkingClipFrames)
+  }, 240_000)
+})
+
+describe.skipIf(!built)("personaplex demo with a local LLM for compaction", () => {
+  it("--gguf compacts through node-llama-cpp (a tiny random GGUF)", () => {
+    const cwd = tempDir("cli-demo-gguf-")
+    writeTinyLlamaGguf(path.join(cwd, "tiny.gguf"), { contextLength: 4096 })
+    const run = runBin(
+      [
+        "demo",
+        "--gguf",
+        "tiny.gguf",
+        "--window-seconds",
+        "0.8",
+        "--max-seconds",
+        "1.6",
+        "--cache-dir",
+        sharedSmokeCache,
+      ],
+      cwd,
+    )
+    expect(run.status, run.all).toBe(0)
+    const report = JSON.parse(
+      fs.readFileSync(path.join(cwd, "personaplex-demo", "report.json"), "utf8"),
+    ) as RunReport
+    expect(report.meta).toMatchObject({ compactor: "LlamaCpp" })
+    expect(report.switches).toHaveLength(1)
+    // A random model's answer may be unusable: then the deterministic fallback stands in, with the reason.
+    const compaction = report.switches[0]!.compaction
+    if (compaction.source === "fallback") expect(compaction.reason).toBeTruthy()
+    expect(report.windows[1]!.prompt).toMatch(/^<system> .* <system>$/)
   }, 240_000)
 })
