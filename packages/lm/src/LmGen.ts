@@ -10,6 +10,7 @@ import { LmMetrics, timed } from "./metrics.ts"
 import { silenceAndTextPhases, voicePhaseFromAudio } from "./prompts.ts"
 import { defaultSampling, Samplers, type SamplingOptions } from "./sampling.ts"
 import { type ProvidedTokens, TokenRing, type TokenRingState } from "./TokenRing.ts"
+import { scriptedMoshiLm } from "./testing.ts"
 import { type CachedVoicePrompt, VoicePrompt } from "./VoicePrompt.ts"
 
 /** A PersonaPlex system prompt (upstream-spec §5.3). */
@@ -58,8 +59,14 @@ export interface LmGenOptions extends MoshiLmOptions {
 }
 
 const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSession | Scope.Scope> =>
+  Effect.flatMap(MoshiLm.make(options), (lm) => makeWith(lm, options))
+
+/** LmGen over any `MoshiLmShape` (the graphs, or a stand-in for tests). */
+const makeWith = (
+  lm: MoshiLmShape,
+  options: Pick<LmGenOptions, "sampling" | "returnLogits">,
+): Effect.Effect<LmGenShape> =>
   Effect.gen(function* () {
-    const lm = yield* MoshiLm.make(options)
     const config = lm.config
     const sampling: SamplingOptions = { ...defaultSampling, ...options.sampling }
     const samplers = new Samplers(sampling, config.textCard, config.card, lm.depformerSteps)
@@ -173,6 +180,15 @@ const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSess
  */
 export class LmGen extends Context.Service<LmGen, LmGenShape>()("@personaplex/lm/LmGen") {
   static readonly make = make
+  static readonly makeWith = makeWith
+
+  /**
+   * A model-free LmGen for tests of code built on it: upstream's token ring, warm-up and prompt
+   * phases over `scriptedMoshiLm` (default: PAD text and the silence codes every frame).
+   */
+  static layerTest(options: Parameters<typeof scriptedMoshiLm>[0] = {}): Layer.Layer<LmGen> {
+    return Layer.effect(LmGen, makeWith(scriptedMoshiLm(options), { sampling: { useSampling: false } }))
+  }
 
   static layer(options: LmGenOptions): Layer.Layer<LmGen, LmError, OrtSession> {
     return Layer.effect(LmGen, make(options))

@@ -37,6 +37,7 @@ export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
 export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
 export { generateFrames } from "./streams.ts"
 export type { ProvidedTokens, TokenRingState } from "./TokenRing.ts"
+export { type ScriptedFrame, scriptedMoshiLm } from "./testing.ts"
 export * from "./tokenizer/index.ts"
 export {
   type AudioVoicePrompt,

@@ -1,0 +1,57 @@
+import { Effect } from "effect"
+import { SILENCE_TOKENS, SINE_TOKENS, TEXT_PAD } from "./constants.ts"
+import { LmConfig } from "./LmConfig.ts"
+import type { MoshiLmShape, MoshiLmState } from "./MoshiLm.ts"
+
+/** What the stand-in model "says" each frame: text id and 8 agent codes. */
+export interface ScriptedFrame {
+  readonly text: number
+  readonly agent: ArrayLike<number>
+}
+
+/**
+ * A model-free `MoshiLmShape` for tests of code built on `LmGen`: it samples `script(frame)` (default:
+ * PAD text and the silence codes) while `LmGen` keeps upstream's token ring, warm-up and prompt
+ * phases. No onnxruntime, no weights.
+ */
+export const scriptedMoshiLm = (
+  options: { readonly config?: LmConfig; readonly script?: (frame: number) => ScriptedFrame } = {},
+): MoshiLmShape => {
+  const config = options.config ?? LmConfig.personaplex
+  const script = options.script ?? (() => ({ text: TEXT_PAD, agent: SILENCE_TOKENS }))
+  let position = 0
+  const zeros = new Float32Array(config.dim)
+  return {
+    config,
+    context: config.context,
+    depformerSteps: 8,
+    quantization: "none",
+    graphSource: "built",
+    position: Effect.sync(() => position),
+    temporal: () =>
+      Effect.sync(() => {
+        const frame = script(position)
+        position += 1
+        return {
+          hidden: Float32Array.of(frame.text, ...Array.from(frame.agent)),
+          textToken: frame.text,
+          embedding: zeros,
+        }
+      }),
+    // The "hidden" state carries the scripted frame from the temporal step to the depformer.
+    depformer: (input) =>
+      Effect.succeed({
+        tokens: Int32Array.from({ length: 8 }, (_, k) =>
+          input.hidden.length > 8 ? input.hidden[1 + k]! : SINE_TOKENS[k]!,
+        ),
+      }),
+    reset: Effect.sync(() => {
+      position = 0
+    }),
+    snapshot: Effect.sync((): MoshiLmState => ({ position, caches: [] })),
+    restore: (state) =>
+      Effect.sync(() => {
+        position = state.position
+      }),
+  }
+}
