@@ -4,8 +4,8 @@ import { parseArgs } from "node:util"
 import { Effect, type Layer } from "effect"
 import { EchoEngine } from "./server/echo-engine.ts"
 import type { ConversationEngine } from "./server/engine.ts"
+import { modelLoopEngine, smokeLoopEngine } from "./server/model-engines.ts"
 import { serve } from "./server/server.ts"
-import { missingTinyModels, modelLoopEngine, tinyModelPaths } from "./server/tiny-models.ts"
 
 const usage = `personaplex-web: talk to PersonaPlex in a browser (http://127.0.0.1:8998/ by default)
 
@@ -15,10 +15,13 @@ const usage = `personaplex-web: talk to PersonaPlex in a browser (http://127.0.0
   --voice NAME          default voice when the client names none
   --max-sessions N      concurrent conversations (default 1); more are answered "busy"
   --window-frames N     frames (80 ms) per conversation window (default 125 = 10 s)
-  --engine E            tiny  : the real loop on the tiny random-weight models (default when present)
-                        models: the real loop on --mimi/--mimi-config/--lm/--lm-config/--tokenizer
+  --engine E            smoke : the real loop on the smoke models of \`personaplex demo\` (random weights
+                                of the tiny architectures, generated once; default)
+                        models: the real loop on --mimi/--lm/--tokenizer (+ --mimi-config/--lm-config
+                                for non-PersonaPlex sizes, upstream JSON layout)
                         echo  : no model; echoes your audio and speaks its prompt's words
   --mimi, --mimi-config, --lm, --lm-config, --tokenizer   model files for --engine models
+  --smoke-cache DIR     where the smoke models are generated (default: the temp folder)
   --thinking-clip WAV   the clip played between windows (default: audio-io's "Hmm, let me think")
 `
 
@@ -43,6 +46,7 @@ const parse = () =>
       "lm-config": { type: "string" },
       tokenizer: { type: "string" },
       "thinking-clip": { type: "string" },
+      "smoke-cache": { type: "string" },
       help: { type: "boolean", default: false },
     },
   })
@@ -59,23 +63,35 @@ if (values.help) {
 }
 
 const windowFrames = Number(values["window-frames"])
-const engineName = values.engine ?? (missingTinyModels().length === 0 ? "tiny" : "echo")
+const engineName = values.engine ?? "smoke"
 const thinkingClip = values["thinking-clip"] === undefined ? {} : { thinkingClip: values["thinking-clip"] }
+const required = (name: "mimi" | "lm" | "tokenizer"): string => {
+  const value = values[name]
+  if (value === undefined) {
+    console.error(`--engine models needs --${name}\n\n${usage}`)
+    process.exit(2)
+  }
+  return value
+}
 const engines: Record<string, () => Layer.Layer<ConversationEngine, unknown>> = {
   echo: () => EchoEngine.layer({ windowFrames }),
-  tiny: () => modelLoopEngine({ windowFrames, paths: tinyModelPaths(), ...thinkingClip }),
-  models: () =>
-    modelLoopEngine({
+  smoke: () =>
+    smokeLoopEngine({
       windowFrames,
       ...thinkingClip,
-      paths: {
-        ...(values.mimi === undefined ? {} : { mimi: values.mimi }),
-        ...(values["mimi-config"] === undefined ? {} : { mimiConfig: values["mimi-config"] }),
-        ...(values.lm === undefined ? {} : { lm: values.lm }),
-        ...(values["lm-config"] === undefined ? {} : { lmConfig: values["lm-config"] }),
-        ...(values.tokenizer === undefined ? {} : { tokenizer: values.tokenizer }),
-      },
+      ...(values["smoke-cache"] === undefined ? {} : { cacheDir: values["smoke-cache"] }),
     }),
+  models: () =>
+    modelLoopEngine(
+      {
+        mimi: required("mimi"),
+        lm: required("lm"),
+        tokenizer: required("tokenizer"),
+        ...(values["mimi-config"] === undefined ? {} : { mimiConfig: values["mimi-config"] }),
+        ...(values["lm-config"] === undefined ? {} : { lmConfig: values["lm-config"] }),
+      },
+      { windowFrames, ...thinkingClip },
+    ),
 }
 const makeEngine = engines[engineName]
 if (makeEngine === undefined) {

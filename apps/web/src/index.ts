@@ -20,15 +20,15 @@ export {
   LoopEngine,
   type LoopEngineOptions,
 } from "./server/loop-engine.ts"
+export {
+  defaultSmokeCache,
+  type ModelEngineOptions,
+  type ModelPaths,
+  modelLoopEngine,
+  smokeLoopEngine,
+} from "./server/model-engines.ts"
 export { FRAME_SIZE, OggOpusReader, OggOpusWriter, SAMPLE_RATE } from "./server/opus-ogg.ts"
 export { DEFAULT_TEXT_PROMPT, serve, type WebServer, type WebServerOptions } from "./server/server.ts"
-export {
-  missingTinyModels,
-  modelLoopEngine,
-  type TinyModelPaths,
-  tinyLoopEngine,
-  tinyModelPaths,
-} from "./server/tiny-models.ts"
 export { type Voice, VoiceCatalog } from "./server/voices.ts"
 export type * from "./shared/events.ts"
 export * from "./shared/protocol.ts"

@@ -1,19 +1,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { EchoEngine } from "../src/server/echo-engine.ts"
-import { missingTinyModels, tinyLoopEngine } from "../src/server/tiny-models.ts"
+import { smokeLoopEngine } from "../src/server/model-engines.ts"
 import type { ServerEvent } from "../src/shared/events.ts"
 import { buildPage, haveChromium, launchWithFakeMicrophone, noChromiumReason } from "./browser.ts"
 import { type RunningServer, startServer, waitFor } from "./helpers.ts"
 
 if (!haveChromium) console.log(noChromiumReason)
-
-// The real loop on the tiny models when they are there (the shared fixtures); the echo engine otherwise.
-const missingModels = missingTinyModels()
-const onTinyModels = missingModels.length === 0
-if (!onTinyModels)
-  console.log(`browser test on the echo engine: tiny models missing (${missingModels.join(", ")})`)
 
 const artifacts = path.resolve(import.meta.dirname, "..", "test-artifacts")
 const speechWav = path.resolve(
@@ -48,10 +41,8 @@ describe.skipIf(!haveChromium)("the web page in headless Chromium", () => {
   })
 
   it("holds a two-window conversation from a WAV microphone: audio back, transcript, prompt and timeline shown", async () => {
-    const engine = onTinyModels
-      ? tinyLoopEngine({ windowFrames: 15 })
-      : EchoEngine.layer({ windowFrames: 30, thinkingFrames: 6, framesPerWord: 2 })
-    server = await startServer(engine, { staticDir })
+    // the real loop on the smoke models of `personaplex demo`
+    server = await startServer(smokeLoopEngine({ windowFrames: 15 }), { staticDir })
     const browser = await launchWithFakeMicrophone(speechWav)
     try {
       const page = browser.context.pages()[0] ?? (await browser.context.newPage())
@@ -80,8 +71,6 @@ describe.skipIf(!haveChromium)("the web page in headless Chromium", () => {
       expect(state.textPieces).toBeGreaterThan(0)
       const transcript = (await page.textContent("#transcript")) ?? ""
       expect(transcript).toContain("window 1")
-      // the echo engine speaks its prompt's words; the tiny random model says something
-      if (!onTinyModels) expect(transcript).toContain("librarian")
       expect(await page.textContent("#system-prompt")).toContain("<system>")
       expect(await page.textContent("#prompt-source")).toMatch(/^(model|fallback)$/)
       expect(await page.locator("#timeline .seg.win").count()).toBeGreaterThanOrEqual(2)

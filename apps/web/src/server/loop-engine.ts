@@ -165,8 +165,9 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
     )
     yield* Effect.forkScoped(run)
 
-    // The loop prompts the model when its first input frame arrives; one frame of silence starts it
-    // now, so the handshake can follow the prompt phases as upstream's server does.
+    // The loop prompts the model before it reads its first frame but reports the window (WindowStarted)
+    // only after that read: one frame of silence lets the report come now, so the handshake follows the
+    // prompt phases as upstream's server does.
     Queue.offerUnsafe(input, new Float32Array(FRAME_SIZE))
     yield* Deferred.await(ready)
 
