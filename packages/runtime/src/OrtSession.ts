@@ -160,18 +160,29 @@ const startWorkerClient = (spawn: () => Worker): WorkerClient => {
     deadReason: () => dead,
     terminate: async () => {
       if (dead) return
-      // While a worker that loaded onnxruntime shuts down, nothing holds the main event loop open
-      // (not even a ref'd worker), so the process could exit with `terminate()` unsettled and the
-      // caller's scope never closed. A timer holds it until the thread is gone.
+      // Ending the thread while onnxruntime is inside a native call aborts the whole process
+      // ("terminate called after throwing Napi::Error"), so the worker is asked to stop after the
+      // requests already queued (an interrupted frame's run, say); a hard stop only if it hangs.
+      // While it shuts down nothing else may hold the main event loop open: a timer holds it.
       const hold = setInterval(() => {}, 60_000)
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()))
       try {
-        await worker.terminate()
+        worker.ref()
+        worker.postMessage({ id: nextId++, kind: "shutdown" } satisfies Request)
+        const hung = await Promise.race([
+          exited.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), SHUTDOWN_GRACE_MS).unref()),
+        ])
+        if (hung) await worker.terminate()
       } finally {
         clearInterval(hold)
       }
     },
   }
 }
+
+/** How long a worker may take to finish its queued requests at shutdown (a session still loading a large model, say). */
+const SHUTDOWN_GRACE_MS = 120_000
 
 // Takes the service tag as an argument: `OrtSession.layerCpu` is built while the class is being defined.
 const buildLayer = (

@@ -63,6 +63,8 @@ export type Request =
     }
   | { readonly id: number; readonly kind: "release"; readonly session: number }
   | { readonly id: number; readonly kind: "state"; readonly session: number; readonly state: StateAction }
+  /** Release every session after the queued requests, then end the thread. */
+  | { readonly id: number; readonly kind: "shutdown" }
 
 export interface Created {
   readonly session: number

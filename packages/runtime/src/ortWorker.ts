@@ -194,6 +194,9 @@ const handle = async (request: Request): Promise<void> => {
         ok: true,
         value: await updateState(request.session, request.state),
       } satisfies Response)
+    } else if (request.kind === "shutdown") {
+      for (const session of [...sessions.keys()]) await releaseSession(session)
+      process.exit(0)
     } else {
       await releaseSession(request.session)
       port.postMessage({ id: request.id, ok: true, value: null } satisfies Response)
