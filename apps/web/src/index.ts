@@ -20,6 +20,7 @@ export {
   LoopEngine,
   type LoopEngineOptions,
 } from "./server/loop-engine.ts"
+export { WebMetrics } from "./server/metrics.ts"
 export {
   defaultSmokeCache,
   type ModelEngineOptions,

@@ -1,8 +1,10 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Effect, Metric } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { EchoEngine } from "../src/server/echo-engine.ts"
+import { WebMetrics } from "../src/server/metrics.ts"
 import { CloseCode, encodeAudio } from "../src/shared/protocol.ts"
 import { Client, makeVoicesDir, type RunningServer, startServer, tone, waitFor } from "./helpers.ts"
 
@@ -179,6 +181,8 @@ describe("session lifecycle", () => {
   })
 
   it("answers busy (error message, then close code 1013) when every slot is taken, and frees the slot on leave", async () => {
+    const busyRefusals = Metric.withAttributes(WebMetrics.refusals, { reason: "busy" })
+    const before = (await Effect.runPromise(Metric.value(busyRefusals))).count
     const server = await start(EchoEngine.layer(), { maxSessions: 1 })
     const first = Client.connect(server, { text_prompt: "first" })
     await first.handshake
@@ -188,6 +192,7 @@ describe("session lifecycle", () => {
     expect(second.errors).toEqual(["busy: all 1 conversation slot(s) are in use, try again later"])
     expect(second.closeCode).toBe(CloseCode.TryAgainLater)
     expect(second.closeReason).toMatch(/^busy/)
+    expect((await Effect.runPromise(Metric.value(busyRefusals))).count).toBe(before + 1)
     await first.close()
     await waitFor("the slot to be free", async () => (await server.countsNow()).sessions === 0)
     const third = Client.connect(server, { text_prompt: "third" })

@@ -1,10 +1,11 @@
 import * as http from "node:http"
 import * as path from "node:path"
-import { Effect, FiberSet, Semaphore } from "effect"
+import { Effect, FiberSet, Metric, Semaphore } from "effect"
 import { type WebSocket, WebSocketServer } from "ws"
 import { CloseCode } from "../shared/protocol.ts"
 import { ConversationEngine } from "./engine.ts"
 import { BadRequest, ListenError } from "./errors.ts"
+import { WebMetrics } from "./metrics.ts"
 import { refuse, runSession, type SessionCounters } from "./session.ts"
 import { serveStatic } from "./static-files.ts"
 import { VoiceCatalog } from "./voices.ts"
@@ -59,6 +60,8 @@ export const serve = (options: WebServerOptions = {}) =>
     const staticDir = options.staticDir === undefined ? undefined : path.resolve(options.staticDir)
     const run = yield* FiberSet.makeRuntime<ConversationEngine>()
     let nextSession = 1
+    const refused = (reason: "busy" | "voice" | "request" | "engine" | "internal") =>
+      Metric.update(Metric.withAttributes(WebMetrics.refusals, { reason }), 1)
 
     const handleChat = (ws: WebSocket, url: URL) =>
       Effect.gen(function* () {
@@ -73,6 +76,7 @@ export const serve = (options: WebServerOptions = {}) =>
         const voice = yield* catalog.resolve(voiceName)
         const acquired = yield* Semaphore.takeIfAvailable(slots, 1)
         if (!acquired) {
+          yield* refused("busy")
           return yield* refuse(
             ws,
             `busy: all ${maxSessions} conversation slot(s) are in use, try again later`,
@@ -85,13 +89,26 @@ export const serve = (options: WebServerOptions = {}) =>
           { sessionId, voice, textPrompt, events: query.get("events") === "json", maxSessions },
           counters,
         ).pipe(
-          Effect.catch((error) => refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)),
+          Effect.catch((error) =>
+            Effect.andThen(
+              refused("engine"),
+              refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError),
+            ),
+          ),
           Effect.ensuring(Semaphore.release(slots, 1)),
         )
       }).pipe(
-        Effect.catch((error) => refuse(ws, error.message, CloseCode.PolicyViolation)),
+        Effect.catch((error) =>
+          Effect.andThen(
+            refused(error._tag === "BadRequest" ? "request" : "voice"),
+            refuse(ws, error.message, CloseCode.PolicyViolation),
+          ),
+        ),
         Effect.catchDefect((defect) =>
-          refuse(ws, `internal error: ${String(defect)}`, CloseCode.InternalError),
+          Effect.andThen(
+            refused("internal"),
+            refuse(ws, `internal error: ${String(defect)}`, CloseCode.InternalError),
+          ),
         ),
       )
 

@@ -1,4 +1,4 @@
-import { Deferred, Effect, Option, Queue, Stream } from "effect"
+import { Deferred, Effect, Metric, Option, Queue, Stream } from "effect"
 import type { WebSocket } from "ws"
 import type { ServerEvent, StatsEvent } from "../shared/events.ts"
 import {
@@ -12,6 +12,7 @@ import {
   encodeText,
 } from "../shared/protocol.ts"
 import { ConversationEngine, type EngineEvent } from "./engine.ts"
+import { WebMetrics } from "./metrics.ts"
 import { OggOpusReader, OggOpusWriter } from "./opus-ogg.ts"
 import type { Voice } from "./voices.ts"
 
@@ -148,6 +149,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       // Audio sent while the model was being prompted is dropped, as upstream does.
       yield* Queue.clear(inbound)
       send(ws, encodeHandshake())
+      yield* Metric.update(WebMetrics.sessionsStarted, 1)
       const t0 = performance.now()
       const now = () => Math.round(performance.now() - t0)
       emit({
@@ -161,6 +163,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
 
       const warn = (message: string) =>
         Effect.logDebug(`session ${request.sessionId}: ${message}`).pipe(
+          Effect.andThen(Metric.update(WebMetrics.ignoredMessages, 1)),
           Effect.andThen(Effect.sync(() => emit({ type: "warning", message }))),
         )
 
@@ -179,6 +182,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
                 stats.framesIn++
                 yield* session.pushFrame(frame)
               }
+              if (frames.length > 0) yield* Metric.update(WebMetrics.framesIn, frames.length)
               return
             }
             default:
@@ -188,7 +192,10 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
         }),
       )
       const play = Stream.runForEach(session.frames, (frame) =>
-        Effect.promise(() => writer.write(frame)).pipe(Effect.andThen(Effect.sync(() => stats.framesOut++))),
+        Effect.promise(() => writer.write(frame)).pipe(
+          Effect.andThen(Effect.sync(() => stats.framesOut++)),
+          Effect.andThen(Metric.update(WebMetrics.framesOut, 1)),
+        ),
       )
       const speak = Stream.runForEach(session.text, (piece) => Effect.sync(() => send(ws, encodeText(piece))))
       const report = Stream.runForEach(session.events, (event: EngineEvent) =>
