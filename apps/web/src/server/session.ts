@@ -141,7 +141,10 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
           Effect.tap(() => Effect.sync(() => counters.opusWriters++)),
         ),
         (w) =>
-          Effect.promise(() => w.close()).pipe(Effect.ensuring(Effect.sync(() => counters.opusWriters--))),
+          // the last page goes nowhere once the socket is closed; a muxer error there changes nothing
+          Effect.promise(() => w.close().catch(() => undefined)).pipe(
+            Effect.ensuring(Effect.sync(() => counters.opusWriters--)),
+          ),
       )
       const reader = new OggOpusReader()
       const stats = new StatsWindow()
