@@ -1,0 +1,303 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { LmConfig } from "@personaplex/lm"
+import {
+  type ExecutionProvider,
+  OrtSession,
+  type OrtSessionError,
+  type OrtTensor,
+  type Session,
+  type StateBinding,
+} from "@personaplex/runtime"
+import { Effect, type Scope } from "effect"
+import type { WeightLayout } from "./convert/layout.ts"
+import { buildStepGraph, type GpuSampling, StepIo } from "./graph/stepGraph.ts"
+import { makeRng } from "./randomCheckpoint.ts"
+
+export interface GpuLmOptions {
+  readonly config: LmConfig
+  readonly context: number
+  readonly layout: WeightLayout
+  readonly weightsFile: string
+  readonly provider: ExecutionProvider
+  /** Sampling variants to try, in order (default: top-k, then whole-vocabulary Gumbel-max). */
+  readonly sampling?: ReadonlyArray<GpuSampling>
+  /** Zero noise (greedy argmax): tests. */
+  readonly greedy?: boolean
+  readonly outputLogits?: boolean
+  readonly seed?: number
+  /** Allow onnxruntime to run nodes the GPU provider lacks on the CPU, as a last resort (default true). */
+  readonly allowCpuFallback?: boolean
+}
+
+export interface GpuLmStep {
+  readonly textToken: number
+  readonly audioTokens: Int32Array
+  readonly textLogits?: Float32Array
+}
+
+/** How the session was created: which variant, and why the ones before it failed. */
+export interface GpuLmOpened {
+  readonly sampling: GpuSampling
+  readonly cpuFallbackAllowed: boolean
+  readonly graphMs: number
+  readonly sessionMs: number
+  readonly failedAttempts: ReadonlyArray<string>
+}
+
+export interface GpuLm {
+  readonly opened: GpuLmOpened
+  readonly position: () => number
+  /** One frame: 17 tokens (−1 embeds to zero) → text token and the depformer's audio tokens. */
+  step(tokens: Int32Array, extra?: Float32Array): Effect.Effect<GpuLmStep, OrtSessionError>
+  /**
+   * Known rows (17 tokens each, optional `[rows, dim]` extra embeddings) in as few runs as exact:
+   * one run while the ring does not wrap, single steps beyond. Returns the last run's outputs.
+   */
+  prefill(rows: ReadonlyArray<Int32Array>, extra?: Float32Array): Effect.Effect<GpuLmStep, OrtSessionError>
+  readonly reset: Effect.Effect<void, OrtSessionError>
+  snapshot(key: string): Effect.Effect<void, OrtSessionError>
+  restore(key: string): Effect.Effect<void, OrtSessionError>
+}
+
+const TEXT_TEMPERATURE = 0.7
+const TEXT_TOP_K = 25
+const AUDIO_TEMPERATURE = 0.8
+const AUDIO_TOP_K = 250
+
+/** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
+const ropeFrequencies = (headDim: number, maxPeriod: number) => {
+  const c = Math.fround((-Math.log(maxPeriod) * 2) / headDim)
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.fround(Math.exp(Math.fround(i * c))))
+}
+
+const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
+const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
+
+/** Host-side inputs of a run of `T` rows starting at `position` (see `StepIo`). */
+export const positionInputs = (
+  config: LmConfig,
+  context: number,
+  position: number,
+  T: number,
+  freqs: Float32Array,
+): Record<string, OrtTensor> => {
+  const heads = config.numHeads
+  const half = freqs.length
+  const cos = new Float32Array(T * half)
+  const sin = new Float32Array(T * half)
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround((position + t) * freqs[i]!)
+      cos[t * half + i] = Math.cos(angle)
+      sin[t * half + i] = Math.sin(angle)
+    }
+  // After this run's writes, slot s holds the latest position ≡ s (mod context) below position + T.
+  const end = position + T - 1
+  const bias = new Float32Array(T * context).fill(-1e30)
+  for (let s = 0; s < context; s++) {
+    const held = end - ((((end - s) % context) + context) % context)
+    if (held < 0) continue
+    for (let t = 0; t < T; t++) {
+      const q = position + t
+      if (held <= q && held > q - context) bias[t * context + s] = 0
+    }
+  }
+  const write = new BigInt64Array(heads * T * 2)
+  for (let h = 0; h < heads; h++)
+    for (let t = 0; t < T; t++) {
+      write[(h * T + t) * 2] = BigInt(h)
+      write[(h * T + t) * 2 + 1] = BigInt((position + t) % context)
+    }
+  return {
+    [StepIo.cos]: f32(cos, [T, 1, half, 1]),
+    [StepIo.sin]: f32(sin, [T, 1, half, 1]),
+    [StepIo.bias]: f32(bias, [T, context]),
+    [StepIo.writeIndex]: i64(write, [heads, T, 2]),
+  }
+}
+
+/** Rows of the `emb_all` table group for 17-token rows, and the keep mask. */
+export const tokenInputs = (config: LmConfig, rows: ReadonlyArray<Int32Array>): Record<string, OrtTensor> => {
+  const T = rows.length
+  const ids = new BigInt64Array(T * 17)
+  const keep = new Float32Array(T * 17)
+  const stride = config.card + 1
+  for (let t = 0; t < T; t++) {
+    const row = rows[t]!
+    if (row.length !== 17) throw new Error(`a row has ${row.length} tokens, 17 expected`)
+    for (let k = 0; k < 17; k++) {
+      const token = row[k]!
+      if (token < 0) continue
+      // Stream 0 is text (the last table of the group); streams 1..16 are audio tables 0..15.
+      ids[t * 17 + k] = BigInt(k === 0 ? 16 * stride + token : (k - 1) * stride + token)
+      keep[t * 17 + k] = 1
+    }
+  }
+  return { [StepIo.ids]: i64(ids, [T, 17]), [StepIo.keep]: f32(keep, [T, 17, 1]) }
+}
+
+/** Gumbel noise `−log(−log u)`. */
+const gumbel = (n: number, rng: () => number, into: Float32Array) => {
+  for (let i = 0; i < n; i++) into[i] = -Math.log(-Math.log((rng() + 1) / 2 + 1e-12) + 1e-12)
+  return into
+}
+
+/**
+ * The LM on one onnxruntime session (`buildStepGraph`): KV rings as session state kept on the
+ * device between runs (`stateOnDevice`), snapshots by reference. Creation tries the sampling
+ * variants with the CPU fallback disabled, then (if allowed) with it enabled, and reports which won.
+ */
+export const openGpuLm = (
+  options: GpuLmOptions,
+): Effect.Effect<GpuLm, OrtSessionError, OrtSession | Scope.Scope> =>
+  Effect.gen(function* () {
+    const { config, context, layout } = options
+    const ort = yield* OrtSession
+    const heads = config.numHeads
+    const hd = config.dim / heads
+    const state: StateBinding[] = []
+    for (let l = 0; l < config.numLayers; l++)
+      state.push(
+        { input: StepIo.keys(l), output: StepIo.keysOut(l), type: "float16", dims: [heads, context, hd] },
+        { input: StepIo.values(l), output: StepIo.valuesOut(l), type: "float16", dims: [heads, context, hd] },
+      )
+    const samplings = options.sampling ?? ["topk", "argmax"]
+    const onCpu = options.provider === "cpu"
+    const attempts = samplings.map((s) => ({ sampling: s, fallback: onCpu }))
+    if (!onCpu && (options.allowCpuFallback ?? true))
+      attempts.push({ sampling: samplings[0]!, fallback: true })
+    const failed: string[] = []
+    let session: Session | undefined
+    let opened: GpuLmOpened | undefined
+    for (const attempt of attempts) {
+      const t0 = performance.now()
+      const modelPath = path.join(
+        path.dirname(options.weightsFile),
+        `step-${layout.precision}-ctx${context}-${attempt.sampling}.onnx`,
+      )
+      yield* Effect.sync(() =>
+        buildStepGraph(config, {
+          context,
+          sampling: attempt.sampling,
+          layout,
+          weightsFile: options.weightsFile,
+          ...(options.outputLogits ? { outputLogits: true } : {}),
+        }).save(modelPath),
+      )
+      const t1 = performance.now()
+      const result = yield* Effect.result(
+        ort.open({
+          model: modelPath,
+          executionProviders: [options.provider],
+          disablePrepacking: true,
+          disableCpuFallback: !attempt.fallback,
+          state,
+          stateOnDevice: true,
+        }),
+      )
+      yield* Effect.sync(() => fs.rmSync(modelPath, { force: true }))
+      if (result._tag === "Success") {
+        session = result.success
+        opened = {
+          sampling: attempt.sampling,
+          cpuFallbackAllowed: attempt.fallback && !onCpu,
+          graphMs: t1 - t0,
+          sessionMs: performance.now() - t1,
+          failedAttempts: failed,
+        }
+        break
+      }
+      failed.push(`${attempt.sampling}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`)
+      if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
+    }
+    const s = session!
+    const freqs = ropeFrequencies(hd, config.maxPeriod)
+    const rng = makeRng(options.seed ?? 1)
+    const S = layout.depformerSteps
+    const textNoise = new Float32Array(config.textCard)
+    const audioNoise = new Float32Array(S * config.card)
+    const sampler = (): Record<string, OrtTensor> => {
+      if (!options.greedy) {
+        gumbel(textNoise.length, rng, textNoise)
+        gumbel(audioNoise.length, rng, audioNoise)
+      }
+      return {
+        [StepIo.textNoise]: f32(textNoise, [config.textCard]),
+        [StepIo.textTemperature]: f32(Float32Array.of(TEXT_TEMPERATURE), [1]),
+        [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
+        [StepIo.audioTemperature]: f32(Float32Array.of(AUDIO_TEMPERATURE), [1]),
+        ...(opened!.sampling === "topk"
+          ? {
+              [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
+              [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
+            }
+          : {}),
+      }
+    }
+    let position = 0
+    const snapshots = new Map<string, number>()
+    const fetches = [
+      StepIo.textToken,
+      StepIo.audioTokens,
+      ...(options.outputLogits ? [StepIo.textLogits] : []),
+    ]
+
+    const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
+      Effect.gen(function* () {
+        const T = rows.length
+        const feeds = {
+          ...tokenInputs(config, rows),
+          [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [T, config.dim]),
+          ...positionInputs(config, context, position, T, freqs),
+          ...sampler(),
+        }
+        const out = yield* s.run(feeds, fetches)
+        position += T
+        const result: GpuLmStep = {
+          textToken: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
+          audioTokens: Int32Array.from(out[StepIo.audioTokens]!.data as BigInt64Array, Number),
+          ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
+        }
+        return result
+      })
+
+    const prefill = (rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
+      Effect.gen(function* () {
+        let done = 0
+        let last: GpuLmStep | undefined
+        const dim = config.dim
+        while (done < rows.length) {
+          // A batch is exact while no row overwrites a slot an earlier row of the batch still sees.
+          const fits = Math.max(1, context - position)
+          const T = Math.min(rows.length - done, fits)
+          last = yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
+          done += T
+        }
+        return last!
+      })
+
+    return {
+      opened: opened!,
+      position: () => position,
+      step: (tokens, extra) => run([tokens], extra),
+      prefill,
+      reset: Effect.tap(s.resetState, () =>
+        Effect.sync(() => {
+          position = 0
+        }),
+      ),
+      snapshot: (key) =>
+        Effect.tap(s.snapshotState(key), () =>
+          Effect.sync(() => {
+            snapshots.set(key, position)
+          }),
+        ),
+      restore: (key) =>
+        Effect.tap(s.restoreState(key), () =>
+          Effect.sync(() => {
+            position = snapshots.get(key) ?? position
+          }),
+        ),
+    }
+  })

@@ -1,0 +1,439 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { FRAME_SIZE, MimiCodec, type MimiCodecShape, SAMPLE_RATE } from "@personaplex/codec"
+import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
+import { Context, Effect, Layer } from "effect"
+import { BENCH_MODELS, type BenchModels } from "./configs.ts"
+import { convertWeights } from "./convert/convert.ts"
+import type { GpuPrecision } from "./convert/layout.ts"
+import { type GpuLm, openGpuLm } from "./GpuLm.ts"
+import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
+import { lmTensorShapes, parameterCount } from "./lmShapes.ts"
+import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
+import { writeRandomMimiCheckpoint } from "./randomMimi.ts"
+import { renderTable } from "./report.ts"
+
+export interface BenchOptions {
+  readonly provider: ExecutionProvider
+  readonly models: BenchModels["name"]
+  readonly precisions: ReadonlyArray<GpuPrecision>
+  readonly contexts: ReadonlyArray<number>
+  /** Measured frames per configuration, after `warmup` frames. */
+  readonly frames: number
+  readonly warmup: number
+  /** Repetitions of the restart (restore + batched text prompt). */
+  readonly restarts: number
+  /** Folder for the random checkpoints and converted weights (needs room for the real model: ~30 GB). */
+  readonly workDir: string
+  /** JSON report path (rewritten after every configuration). */
+  readonly out: string
+  /** Conversion worker threads (0: on the main thread). */
+  readonly workers: number
+  readonly intraOpThreads?: number
+  /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
+  readonly depformerSteps: number
+  /** Configurations not started after this many seconds are skipped (reported as such). */
+  readonly deadlineSeconds?: number
+  /** The command line, recorded in the report. */
+  readonly command?: string
+  readonly log?: (line: string) => void
+}
+
+export interface Summary {
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly mean: number
+  readonly min: number
+  readonly n: number
+}
+
+export interface RunResult {
+  readonly precision: GpuPrecision
+  readonly context: number
+  readonly status: "ok" | "failed" | "skipped"
+  readonly error?: string
+  readonly sampling?: string
+  readonly cpuFallbackAllowed?: boolean
+  readonly failedAttempts?: ReadonlyArray<string>
+  readonly weightsBytes?: number
+  readonly convertMs?: number
+  readonly graphMs?: number
+  readonly sessionMs?: number
+  readonly firstFrameMs?: number
+  /** Graph build + session (weights to the device) + first frame; conversion excluded (cached). */
+  readonly timeToFirstFrameMs?: number
+  readonly warmupMs?: number
+  readonly encodeMs?: Summary
+  readonly lmStepMs?: Summary
+  readonly decodeMs?: Summary
+  /** encode + LM step + two decodes (agent and user streams, as upstream's figure). */
+  readonly frameMs?: Summary
+  /** encode + LM step + one decode (what the loop needs: the agent's audio). */
+  readonly frameOneDecodeMs?: Summary
+  readonly resetMs?: number
+  /** reset + voice prompt + silence + snapshot + text prompt + silence, batched. */
+  readonly systemPromptMs?: number
+  readonly promptFrames?: number
+  /** restore(snapshot after voice + silence) + text prompt and silence prefilled in one run. */
+  readonly restartMs?: Summary
+  /** restore + the same rows one step at a time. */
+  readonly restartPerTokenMs?: number
+  readonly peakGpuMiB?: number
+  readonly gpuMiBBefore?: number
+  readonly peakRssMiB?: number
+}
+
+export interface BenchReport {
+  readonly benchmark: "personaplex-realtime"
+  readonly date: string
+  readonly command?: string
+  readonly provider: ExecutionProvider
+  readonly models: BenchModels["name"]
+  readonly lmParameters: number
+  readonly mimiParameters: number
+  readonly depformerSteps: number
+  readonly frames: number
+  readonly warmup: number
+  readonly host: {
+    readonly cores: number
+    readonly cpu?: string
+    readonly memoryGiB: number
+    readonly node: string
+  }
+  readonly checkpointMs: number
+  readonly checkpointBytes: number
+  readonly mimiLoadMs?: number
+  readonly upstream: typeof UPSTREAM
+  readonly runs: RunResult[]
+}
+
+/** Upstream PersonaPlex (PyTorch, CUDA graphs, bf16, context 3000, random weights) on an H100 80GB. */
+export const UPSTREAM = {
+  frameMs: { p50: 39.7, p99: 63.8, max: 93.8 },
+  lmStepMs: { p50: 22.0 },
+  encodeMs: { p50: 6.5 },
+  peakGpuGiB: 20.5,
+  systemPromptMs: 3260,
+  promptFrames: 125,
+  warmupMs: 28000,
+  floorMs: { bf16: 5.6, int8: 2.8, int4: 1.4 },
+} as const
+
+export const summarize = (xs: ReadonlyArray<number>): Summary => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+  return {
+    p50: at(50),
+    p99: at(99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    min: sorted[0] ?? Number.NaN,
+    mean: xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length),
+    n: xs.length,
+  }
+}
+
+/** Speech-like input: a few harmonics with a slow envelope plus noise. */
+const inputFrame = (t: number, rng: () => number) =>
+  Float32Array.from({ length: FRAME_SIZE }, (_, i) => {
+    const time = (t * FRAME_SIZE + i) / SAMPLE_RATE
+    const envelope = 0.5 + 0.5 * Math.sin(2 * Math.PI * 1.3 * time)
+    return 0.2 * envelope * Math.sin(2 * Math.PI * 180 * time) + 0.01 * rng()
+  })
+
+/** The system prompt's rows (upstream-spec §5): 5 s of voice, 6 silence, 50 text tokens, 6 silence. */
+const promptRows = (models: BenchModels, rng: () => number) => {
+  const { card, textCard, existingTextPaddingId } = models.lm
+  const voiceFrames = Math.ceil(5 * 12.5)
+  const audio = () => Math.floor(((rng() + 1) / 2) * card)
+  const row = (text: number) => Int32Array.from({ length: 17 }, (_, k) => (k === 0 ? text : audio()))
+  const voice = Array.from({ length: voiceFrames + 6 }, () => row(existingTextPaddingId))
+  const text = [
+    ...Array.from({ length: 50 }, () => row(4 + Math.floor(((rng() + 1) / 2) * (textCard - 4)))),
+    ...Array.from({ length: 6 }, () => row(existingTextPaddingId)),
+  ]
+  return { voice, text }
+}
+
+const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const value = yield* self
+    return [value, performance.now() - t0] as const
+  })
+
+interface Codecs {
+  readonly a: MimiCodecShape
+  readonly b: MimiCodecShape
+}
+
+const measure = (
+  options: BenchOptions,
+  models: BenchModels,
+  codecs: Codecs,
+  converted: { layout: Parameters<typeof openGpuLm>[0]["layout"]; weightsFile: string; ms: number },
+  context: number,
+  memory: GpuMemorySampler,
+) =>
+  Effect.gen(function* () {
+    const log = options.log ?? (() => {})
+    const rng = makeRng(context)
+    memory.mark()
+    const gpuBefore = memory.currentMiB()
+    let rss = process.memoryUsage().rss
+    const tLoad = performance.now()
+    const lm: GpuLm = yield* openGpuLm({
+      config: models.lm,
+      context,
+      layout: converted.layout,
+      weightsFile: converted.weightsFile,
+      provider: options.provider,
+    })
+    log(
+      `  session open (${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+    )
+    let text = models.lm.existingTextPaddingId
+    let agent: Int32Array = new Int32Array(8)
+    const frame = (t: number) =>
+      Effect.gen(function* () {
+        const [codes, encodeMs] = yield* timed(codecs.a.encode(inputFrame(t, rng)))
+        const tokens = new Int32Array(17)
+        tokens[0] = text
+        tokens.set(agent.subarray(0, 8), 1)
+        tokens.set(codes.subarray(0, 8), 9)
+        const [out, lmMs] = yield* timed(lm.step(tokens))
+        text = out.textToken
+        agent = out.audioTokens
+        const [, decodeMs] = yield* timed(codecs.a.decode(out.audioTokens.subarray(0, 8)))
+        const [, decode2Ms] = yield* timed(codecs.b.decode(codes))
+        rss = Math.max(rss, process.memoryUsage().rss)
+        return { encodeMs, lmMs, decodeMs, decode2Ms }
+      })
+    const [, firstFrameMs] = yield* timed(frame(0))
+    const timeToFirstFrameMs = performance.now() - tLoad
+    log(
+      `  first frame ${firstFrameMs.toFixed(0)} ms; time to first frame ${timeToFirstFrameMs.toFixed(0)} ms`,
+    )
+    const tWarm = performance.now()
+    for (let t = 1; t < options.warmup; t++) yield* frame(t)
+    // Compile the prompt shapes too.
+    const rows = promptRows(models, rng)
+    yield* lm.reset
+    yield* lm.prefill(rows.voice)
+    yield* lm.snapshot("voice")
+    yield* lm.prefill(rows.text)
+    const warmupMs = performance.now() - tWarm + firstFrameMs
+
+    const [, resetMs] = yield* timed(lm.reset)
+    const [, systemPromptMs] = yield* timed(
+      Effect.gen(function* () {
+        yield* lm.reset
+        yield* lm.prefill(rows.voice)
+        yield* lm.snapshot("voice")
+        yield* lm.prefill(rows.text)
+      }),
+    )
+    const restarts: number[] = []
+    for (let i = 0; i < options.restarts; i++) {
+      const [, ms] = yield* timed(Effect.andThen(lm.restore("voice"), lm.prefill(rows.text)))
+      restarts.push(ms)
+    }
+    log(
+      `  system prompt ${systemPromptMs.toFixed(0)} ms; restart p50 ${summarize(restarts).p50.toFixed(1)} ms; reset ${resetMs.toFixed(1)} ms`,
+    )
+    const samples = {
+      encodeMs: [] as number[],
+      lmMs: [] as number[],
+      decodeMs: [] as number[],
+      decode2Ms: [] as number[],
+    }
+    for (let t = 0; t < options.frames; t++) {
+      const s = yield* frame(options.warmup + t)
+      samples.encodeMs.push(s.encodeMs)
+      samples.lmMs.push(s.lmMs)
+      samples.decodeMs.push(s.decodeMs)
+      samples.decode2Ms.push(s.decode2Ms)
+    }
+    const [, restartPerTokenMs] = yield* timed(
+      Effect.gen(function* () {
+        yield* lm.restore("voice")
+        for (const row of rows.text) yield* lm.step(row)
+      }),
+    )
+    const frameMs = samples.encodeMs.map(
+      (e, i) => e + samples.lmMs[i]! + samples.decodeMs[i]! + samples.decode2Ms[i]!,
+    )
+    const oneDecode = samples.encodeMs.map((e, i) => e + samples.lmMs[i]! + samples.decodeMs[i]!)
+    const peak = memory.peakMiB()
+    const result: RunResult = {
+      precision: converted.layout.precision,
+      context,
+      status: "ok",
+      sampling: lm.opened.sampling,
+      cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
+      failedAttempts: lm.opened.failedAttempts,
+      weightsBytes: converted.layout.bytes,
+      convertMs: converted.ms,
+      graphMs: lm.opened.graphMs,
+      sessionMs: lm.opened.sessionMs,
+      firstFrameMs,
+      timeToFirstFrameMs,
+      warmupMs,
+      encodeMs: summarize(samples.encodeMs),
+      lmStepMs: summarize(samples.lmMs),
+      decodeMs: summarize(samples.decodeMs),
+      frameMs: summarize(frameMs),
+      frameOneDecodeMs: summarize(oneDecode),
+      resetMs,
+      systemPromptMs,
+      promptFrames: rows.voice.length + rows.text.length,
+      restartMs: summarize(restarts),
+      restartPerTokenMs,
+      ...(peak === undefined ? {} : { peakGpuMiB: peak }),
+      ...(gpuBefore === undefined ? {} : { gpuMiBBefore: gpuBefore }),
+      peakRssMiB: rss / 2 ** 20,
+    }
+    return result
+  }).pipe(Effect.scoped)
+
+/**
+ * Generate random weights of the chosen size on disk (upstream names), convert them per
+ * precision, and measure the whole frame (Mimi encode, LM step, two Mimi decodes), time to first
+ * frame, peak memory, and the restart pause, on one execution provider. Writes the JSON report
+ * after every configuration and returns it.
+ */
+export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
+  const log = options.log ?? ((line: string) => console.log(line))
+  const started = performance.now()
+  const models = BENCH_MODELS[options.models]
+  fs.mkdirSync(options.workDir, { recursive: true })
+  fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true })
+  const lmFile = path.join(options.workDir, "lm-random.safetensors")
+  const mimiFile = path.join(options.workDir, "mimi-random.safetensors")
+  const shapes = lmTensorShapes(models.lm)
+  let t0 = performance.now()
+  const written = writeRandomBf16Checkpoint(lmFile, shapes)
+  const checkpointMs = performance.now() - t0
+  const mimiParameters = writeRandomMimiCheckpoint(mimiFile, models.mimi)
+  log(
+    `random LM checkpoint: ${(parameterCount(shapes) / 1e9).toFixed(3)} B parameters, ${(written.bytes / 1e9).toFixed(2)} GB in ${checkpointMs.toFixed(0)} ms; Mimi ${(mimiParameters / 1e6).toFixed(1)} M parameters`,
+  )
+  const report: BenchReport = {
+    benchmark: "personaplex-realtime",
+    date: new Date().toISOString(),
+    ...(options.command ? { command: options.command } : {}),
+    provider: options.provider,
+    models: models.name,
+    lmParameters: written.parameters,
+    mimiParameters,
+    depformerSteps: options.depformerSteps,
+    frames: options.frames,
+    warmup: options.warmup,
+    host: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: os.totalmem() / 2 ** 30,
+      node: process.version,
+    },
+    checkpointMs,
+    checkpointBytes: written.bytes,
+    upstream: UPSTREAM,
+    runs: [],
+  }
+  const save = () => fs.writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`)
+  save()
+  const memory = startGpuMemorySampler()
+  const ortLayer = OrtSession.layer({
+    executionProviders: [options.provider],
+    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+  })
+  const codecLayer = () =>
+    MimiCodec.layer({ checkpoint: mimiFile, config: models.mimi, executionProviders: [options.provider] })
+  const program = Effect.gen(function* () {
+    t0 = performance.now()
+    const a = Context.get(yield* Layer.build(codecLayer()), MimiCodec)
+    const b = Context.get(yield* Layer.build(codecLayer()), MimiCodec)
+    ;(report as { mimiLoadMs?: number }).mimiLoadMs = performance.now() - t0
+    log(`Mimi: two codecs opened in ${(performance.now() - t0).toFixed(0)} ms`)
+    for (const precision of options.precisions) {
+      const late = () =>
+        options.deadlineSeconds !== undefined &&
+        (performance.now() - started) / 1000 > options.deadlineSeconds
+      if (late()) {
+        for (const context of options.contexts)
+          report.runs.push({
+            precision,
+            context,
+            status: "skipped",
+            error: "deadline reached before it started",
+          })
+        save()
+        continue
+      }
+      log(`${precision}: converting ${lmFile}`)
+      const converted = yield* Effect.tryPromise({
+        try: () =>
+          convertWeights({
+            checkpoint: lmFile,
+            config: models.lm,
+            precision,
+            depformerSteps: options.depformerSteps,
+            outDir: options.workDir,
+            workers: options.workers,
+          }),
+        catch: (e) => e as Error,
+      }).pipe(Effect.result)
+      if (converted._tag === "Failure") {
+        for (const context of options.contexts)
+          report.runs.push({
+            precision,
+            context,
+            status: "failed",
+            error: `conversion: ${converted.failure.message}`,
+          })
+        save()
+        continue
+      }
+      const weights = converted.success
+      log(
+        `${precision}: ${(weights.layout.bytes / 1e9).toFixed(2)} GB converted in ${weights.ms.toFixed(0)} ms`,
+      )
+      for (const context of options.contexts) {
+        if (late()) {
+          report.runs.push({
+            precision,
+            context,
+            status: "skipped",
+            error: "deadline reached before it started",
+          })
+          save()
+          continue
+        }
+        log(`${precision} context ${context}:`)
+        const result = yield* measure(options, models, { a, b }, weights, context, memory).pipe(
+          Effect.catchCause((cause) =>
+            Effect.succeed<RunResult>({
+              precision,
+              context,
+              status: "failed",
+              error: String(cause).slice(0, 4000),
+            }),
+          ),
+        )
+        report.runs.push(result)
+        save()
+        log(renderTable(report))
+      }
+      fs.rmSync(weights.weightsFile, { force: true })
+    }
+  })
+  try {
+    await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(ortLayer)))
+  } finally {
+    memory.stop()
+  }
+  save()
+  return report
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The real-time benchmark of the whole frame (Mimi encode + LM step + two Mimi decodes) on one
+ * execution provider, with random weights of the real PersonaPlex size (or `--models tiny`):
+ *
+ *   node packages/bench/dist/cli.js --provider webgpu --precisions int8,int4,float16 --contexts 3000,187 \
+ *     --work-dir /tmp/bench --out results.json
+ */
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import type { ExecutionProvider } from "@personaplex/runtime"
+import { runBench } from "./bench.ts"
+import type { GpuPrecision } from "./convert/layout.ts"
+import { renderTable } from "./report.ts"
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    provider: { type: "string", default: "webgpu" },
+    models: { type: "string", default: "personaplex" },
+    precisions: { type: "string", default: "int8,int4,float16" },
+    contexts: { type: "string", default: "3000,187" },
+    frames: { type: "string", default: "200" },
+    warmup: { type: "string", default: "10" },
+    restarts: { type: "string", default: "5" },
+    "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-bench") },
+    out: { type: "string", default: "bench-results.json" },
+    workers: { type: "string", default: String(Math.max(1, os.cpus().length - 1)) },
+    threads: { type: "string" },
+    "depformer-steps": { type: "string", default: "8" },
+    deadline: { type: "string" },
+  },
+})
+
+const list = (s: string) => s.split(",").filter((x) => x.length > 0)
+const report = await runBench({
+  provider: args.provider as ExecutionProvider,
+  models: args.models as "personaplex" | "tiny",
+  precisions: list(args.precisions) as GpuPrecision[],
+  contexts: list(args.contexts).map(Number),
+  frames: Number(args.frames),
+  warmup: Number(args.warmup),
+  restarts: Number(args.restarts),
+  workDir: args["work-dir"],
+  out: args.out,
+  workers: Number(args.workers),
+  ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+  depformerSteps: Number(args["depformer-steps"]),
+  ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
+  command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
+})
+console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

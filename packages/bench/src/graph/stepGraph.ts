@@ -1,0 +1,254 @@
+import type { LmConfig } from "@personaplex/lm"
+import { GraphBuilder } from "@personaplex/runtime"
+import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
+
+export type GpuSampling = "topk" | "argmax"
+
+export interface StepGraphOptions {
+  /** KV ring capacity in frames. */
+  readonly context: number
+  /** `topk`: Gumbel-max among the top k; `argmax`: Gumbel-max over the whole vocabulary (no TopK op). */
+  readonly sampling: GpuSampling
+  /** Also output the last row's text logits (tests). */
+  readonly outputLogits?: boolean
+  readonly layout: WeightLayout
+  /** Absolute path of the converted weights (`convertWeights`). */
+  readonly weightsFile: string
+}
+
+/** Names of the step graph's inputs and outputs. */
+export const StepIo = {
+  /** int64 `[T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
+  ids: "ids",
+  /** f32 `[T, 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
+  keep: "keep",
+  /** f32 `[T, dim]` added to the embeddings (voice-prompt replay). */
+  extra: "extra",
+  /** f32 `[T, 1, headDim/2, 1]` RoPE angles of each row's position. */
+  cos: "rope_cos",
+  sin: "rope_sin",
+  /** f32 `[T, context]`: 0 where row t may see ring slot s (after this run's writes), −1e30 elsewhere. */
+  bias: "attn_bias",
+  /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
+  writeIndex: "write_index",
+  textNoise: "text_noise",
+  textTemperature: "text_temperature",
+  textTopK: "text_top_k",
+  /** f32 `[steps, card]` */
+  audioNoise: "audio_noise",
+  audioTemperature: "audio_temperature",
+  audioTopK: "audio_top_k",
+  keys: (l: number) => `keys_${l}`,
+  values: (l: number) => `values_${l}`,
+  keysOut: (l: number) => `keys_${l}_out`,
+  valuesOut: (l: number) => `values_${l}_out`,
+  textToken: "text_token",
+  audioTokens: "audio_tokens",
+  textLogits: "text_logits",
+} as const
+
+/**
+ * The whole LM step for the GPU as ONE graph (upstream-spec §3.6-3.7): embeddings of T rows,
+ * the temporal transformer with its float16 KV rings `[heads, context, headDim]` as state
+ * (rows written in-graph with ScatterND, so the rings never leave the device), then for the last
+ * row the text head and the depformer loop (`layout.depformerSteps` steps, each conditioned on the
+ * previous step's sampled token), with sampling in-graph. T = 1 is a frame; T > 1 prefills
+ * known tokens (a system prompt) in one run. Linears read the converted weights in place
+ * (float16 `MatMul`, or `MatMulNBits` for int8/int4); activations are float32.
+ */
+export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): GraphBuilder => {
+  const g = new GraphBuilder("moshi_gpu_step", 21)
+  const { layout, weightsFile } = options
+  const { dim, numHeads: heads, card, textCard, depformerDim: D } = config
+  const hd = dim / heads
+  const ctx = options.context
+  const S = layout.depformerSteps
+  const tensor = (key: string): ConvertedTensor => {
+    const t = layout.tensors[key]
+    if (!t) throw new Error(`converted weights lack "${key}"`)
+    return t
+  }
+  const made = new Map<string, string>()
+  const ext = (key: string, type: "float32" | "float16" | "uint8", dims: number[]) => {
+    const name = `w.${key}.${type}`
+    let value = made.get(name)
+    if (!value) {
+      value = g.externalInitializer(name, { type, dims, file: weightsFile, ...tensor(key).data })
+      made.set(name, value)
+    }
+    return value
+  }
+
+  const linear = (x: string, key: string): string => {
+    const t = tensor(key)
+    if (layout.precision === "float16") {
+      const w = ext(key, "float16", [t.cols, t.rows])
+      const y = g.op("MatMul", [g.op("Cast", [x], { to: 10 }), w])
+      return g.op("Cast", [y], { to: 1 })
+    }
+    const bits = layout.precision === "int4" ? 4 : 8
+    const kBlocks = Math.ceil(t.cols / 32)
+    const packed = ext(key, "uint8", [t.rows, kBlocks, (32 * bits) / 8])
+    const scales = g.externalInitializer(`w.${key}.scales`, {
+      type: "float32",
+      dims: [t.rows * kBlocks],
+      file: weightsFile,
+      ...t.scales!,
+    })
+    const [y] = g.msOp("MatMulNBits", [x, packed, scales], {
+      K: t.cols,
+      N: t.rows,
+      bits,
+      block_size: 32,
+      accuracy_level: 0,
+    })
+    return y!
+  }
+  const norm = (x: string, key: string, width: number) =>
+    g.op("SimplifiedLayerNormalization", [x, ext(key, "float32", [width])], { axis: -1, epsilon: 1e-8 })
+  const split = (x: string, sizes: number[], axis = -1) =>
+    g.opMulti("Split", [x, g.int64s(sizes)], sizes.length, { axis })
+  const gatedFfn = (x: string, inKey: string, outKey: string, hidden: number) => {
+    const [a, b] = split(linear(x, inKey), [hidden, hidden])
+    return linear(g.op("Mul", [g.op("Mul", [a!, g.op("Sigmoid", [a!])]), b!]), outKey)
+  }
+  const sample = (logits: string, noise: string, temperature: string, topK: string | undefined) => {
+    if (!topK) {
+      const scores = g.op("Add", [
+        g.op("Div", [g.op("Reshape", [logits, g.int64s([-1])]), temperature]),
+        noise,
+      ])
+      return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
+    }
+    const [values, indices] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
+    const ids = g.op("Reshape", [indices!, g.int64s([-1])])
+    const scores = g.op("Add", [
+      g.op("Div", [g.op("Reshape", [values!, g.int64s([-1])]), temperature]),
+      g.op("Gather", [noise, ids], { axis: 0 }),
+    ])
+    return g.op("Gather", [ids, g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })], { axis: 0 })
+  }
+
+  const ids = g.input(StepIo.ids, "int64", ["T", 17])
+  const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
+  const extra = g.input(StepIo.extra, "float32", ["T", dim])
+  const cos = g.input(StepIo.cos, "float32", ["T", 1, hd / 2, 1])
+  const sin = g.input(StepIo.sin, "float32", ["T", 1, hd / 2, 1])
+  const bias = g.input(StepIo.bias, "float32", ["T", ctx])
+  const writeIndex = g.input(StepIo.writeIndex, "int64", [heads, "T", 2])
+  const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
+  const textTemp = g.input(StepIo.textTemperature, "float32", [1])
+  const audioNoise = g.input(StepIo.audioNoise, "float32", [S, card])
+  const audioTemp = g.input(StepIo.audioTemperature, "float32", [1])
+  const topk = options.sampling === "topk"
+  const textTopK = topk ? g.input(StepIo.textTopK, "int64", [1]) : undefined
+  const audioTopK = topk ? g.input(StepIo.audioTopK, "int64", [1]) : undefined
+
+  // Embeddings: one Gather over the 17 tables laid back to back, zeroed for −1 tokens, summed.
+  const group = layout.groups.emb_all!
+  const table = g.externalInitializer("w.emb_all", {
+    type: "float16",
+    dims: [group.rows, group.cols],
+    file: weightsFile,
+    offset: group.offset,
+    length: group.length,
+  })
+  const gathered = g.op("Cast", [g.op("Gather", [table, ids], { axis: 0 })], { to: 1 })
+  let x = g.op("Add", [
+    g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([1])], { keepdims: 0 }),
+    extra,
+  ])
+
+  const rope = (v: string) => {
+    const [x0, x1] = split(g.op("Reshape", [v, g.int64s([-1, heads, hd / 2, 2])]), [1, 1])
+    const r0 = g.op("Sub", [g.op("Mul", [x0!, cos]), g.op("Mul", [x1!, sin])])
+    const r1 = g.op("Add", [g.op("Mul", [x0!, sin]), g.op("Mul", [x1!, cos])])
+    return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([-1, heads, hd])])
+  }
+  const headsFirst = (v: string) => g.op("Transpose", [v], { perm: [1, 0, 2] })
+  const biasRows = g.op("Unsqueeze", [bias, g.int64s([0])]) // [1, T, ctx]
+  for (let l = 0; l < config.numLayers; l++) {
+    const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
+    const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
+    const [q, k, v] = split(linear(norm(x, `t${l}.norm1`, dim), `t${l}.qkv`), [dim, dim, dim])
+    const qh = headsFirst(g.op("Mul", [rope(q!), g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
+    const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
+    const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
+    const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
+    const vNext = g.op("ScatterND", [vRing, writeIndex, vh])
+    g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
+    g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
+    // scores [heads, ctx, T] with the ring as the left operand (no copy of the ring), then [heads, T, ctx].
+    const qT = g.op("Transpose", [g.op("Cast", [qh], { to: 10 })], { perm: [0, 2, 1] })
+    const scores = g.op("Transpose", [g.op("Cast", [g.op("MatMul", [kNext, qT])], { to: 1 })], {
+      perm: [0, 2, 1],
+    })
+    const probs = g.op("Softmax", [g.op("Add", [scores, biasRows])], { axis: -1 })
+    const attn = g.op("Cast", [g.op("MatMul", [g.op("Cast", [probs], { to: 10 }), vNext])], { to: 1 })
+    const merged = g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
+    x = g.op("Add", [x, linear(merged, `t${l}.out`)])
+    x = g.op("Add", [
+      x,
+      gatedFfn(norm(x, `t${l}.norm2`, dim), `t${l}.ffn_in`, `t${l}.ffn_out`, config.ffnHidden),
+    ])
+  }
+  const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([0])])
+  const hidden = norm(last, "out_norm", dim)
+  const textLogits = linear(hidden, "text_linear")
+  const textToken = sample(textLogits, textNoise, textTemp, textTopK)
+  g.output(textToken, StepIo.textToken, "int64", [1])
+  if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, textCard])
+
+  // Depformer (T = 1 per step, causal over this frame's steps).
+  const dh = D / config.depformerNumHeads
+  const dHeads = config.depformerNumHeads
+  const keys: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
+  const values: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
+  const tokens: string[] = []
+  let prev = textToken
+  for (let k = 0; k < S; k++) {
+    const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
+    const embTable = ext(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, "float16", [t.rows, t.cols])
+    const emb = g.op("Cast", [g.op("Gather", [embTable, prev], { axis: 0 })], { to: 1 })
+    let y = g.op("Add", [linear(hidden, `d${k}.in`), emb])
+    for (let l = 0; l < config.depformerNumLayers; l++) {
+      const [q, kk, vv] = split(linear(norm(y, `d${l}.norm1`, D), `d${l}.${k}.qkv`), [D, D, D])
+      keys[l]!.push(kk!)
+      values[l]!.push(vv!)
+      const n = k + 1
+      const kAll = n === 1 ? kk! : g.op("Concat", keys[l]!, { axis: 0 })
+      const vAll = n === 1 ? vv! : g.op("Concat", values[l]!, { axis: 0 })
+      const qh = g.op("Reshape", [q!, g.int64s([dHeads, 1, dh])])
+      const kh = g.op("Transpose", [g.op("Reshape", [kAll, g.int64s([n, dHeads, dh])])], { perm: [1, 2, 0] })
+      const vh = g.op("Transpose", [g.op("Reshape", [vAll, g.int64s([n, dHeads, dh])])], { perm: [1, 0, 2] })
+      const p = g.op("Softmax", [g.op("Mul", [g.op("MatMul", [qh, kh]), g.scalar(1 / Math.sqrt(dh))])], {
+        axis: -1,
+      })
+      const attn = g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
+      y = g.op("Add", [y, linear(attn, `d${l}.${k}.out`)])
+      y = g.op("Add", [
+        y,
+        gatedFfn(
+          norm(y, `d${l}.norm2`, D),
+          `d${l}.${k}.ffn_in`,
+          `d${l}.${k}.ffn_out`,
+          config.depformerFfnHidden,
+        ),
+      ])
+    }
+    const logits = linear(y, `d${k}.head`)
+    const noise = g.op("Reshape", [
+      g.op("Slice", [audioNoise, g.int64s([k]), g.int64s([k + 1]), g.int64s([0])]),
+      g.int64s([-1]),
+    ])
+    prev = sample(logits, noise, audioTemp, audioTopK)
+    tokens.push(prev)
+  }
+  g.output(
+    tokens.length === 1 ? tokens[0]! : g.op("Concat", tokens, { axis: 0 }),
+    StepIo.audioTokens,
+    "int64",
+    [S],
+  )
+  return g
+}

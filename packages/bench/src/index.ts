@@ -1,0 +1,40 @@
+/**
+ * `@personaplex/bench`: the real-time benchmark of the PersonaPlex pipeline on an execution
+ * provider (WebGPU on a GPU, the CPU provider in CI), and the GPU variant of the LM it measures:
+ * one fused step graph (temporal + depformer, in-graph sampling) with float16 KV rings kept on
+ * the device as session state, float16/int8/int4 weights converted from an upstream checkpoint
+ * one tensor at a time across worker threads, batched prefill of known prompt rows, and
+ * snapshot/restore of the state after the voice prompt.
+ */
+export {
+  type BenchOptions,
+  type BenchReport,
+  type RunResult,
+  runBench,
+  type Summary,
+  summarize,
+  UPSTREAM,
+} from "./bench.ts"
+export { BENCH_MODELS, type BenchModels } from "./configs.ts"
+export { type ConvertedWeights, type ConvertOptions, convertWeights } from "./convert/convert.ts"
+export {
+  type ConvertedTensor,
+  type Extent,
+  type GpuPrecision,
+  planLayout,
+  type WeightLayout,
+} from "./convert/layout.ts"
+export {
+  type GpuLm,
+  type GpuLmOpened,
+  type GpuLmOptions,
+  type GpuLmStep,
+  openGpuLm,
+  positionInputs,
+  tokenInputs,
+} from "./GpuLm.ts"
+export { buildStepGraph, type GpuSampling, type StepGraphOptions, StepIo } from "./graph/stepGraph.ts"
+export { lmTensorShapes, numel, parameterCount, type TensorShape } from "./lmShapes.ts"
+export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
+export { writeRandomMimiCheckpoint } from "./randomMimi.ts"
+export { renderTable } from "./report.ts"

@@ -1,0 +1,82 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { renderTable, runBench, UPSTREAM } from "../src/index.ts"
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const summaryShape = {
+  p50: expect.any(Number),
+  p99: expect.any(Number),
+  max: expect.any(Number),
+  mean: expect.any(Number),
+  min: expect.any(Number),
+  n: 4,
+}
+
+describe("the real-time benchmark on the CPU provider (tiny models)", () => {
+  it("writes a JSON report with every figure for each precision and context, and a table", async () => {
+    const out = path.join(dir, "report.json")
+    const report = await runBench({
+      provider: "cpu",
+      models: "tiny",
+      precisions: ["int8", "int4", "float16"],
+      contexts: [16, 160],
+      frames: 4,
+      warmup: 2,
+      restarts: 2,
+      workDir: path.join(dir, "work"),
+      out,
+      workers: 1,
+      intraOpThreads: 1,
+      depformerSteps: 8,
+      log: () => {},
+    })
+    const json = JSON.parse(fs.readFileSync(out, "utf8"))
+    expect(json).toEqual(JSON.parse(JSON.stringify(report)))
+    expect(json).toMatchObject({
+      benchmark: "personaplex-realtime",
+      provider: "cpu",
+      models: "tiny",
+      upstream: JSON.parse(JSON.stringify(UPSTREAM)),
+      depformerSteps: 8,
+    })
+    expect(json.lmParameters).toBeGreaterThan(1e6)
+    expect(
+      json.runs.map((r: { precision: string; context: number }) => `${r.precision}@${r.context}`),
+    ).toEqual(["int8@16", "int8@160", "int4@16", "int4@160", "float16@16", "float16@160"])
+    for (const run of json.runs) {
+      expect(run).toMatchObject({
+        status: "ok",
+        sampling: "topk",
+        cpuFallbackAllowed: false,
+        encodeMs: summaryShape,
+        lmStepMs: summaryShape,
+        decodeMs: summaryShape,
+        frameMs: summaryShape,
+        frameOneDecodeMs: summaryShape,
+        restartMs: { ...summaryShape, n: 2 },
+        promptFrames: 125,
+      })
+      for (const key of [
+        "timeToFirstFrameMs",
+        "firstFrameMs",
+        "systemPromptMs",
+        "restartPerTokenMs",
+        "resetMs",
+        "peakRssMiB",
+        "weightsBytes",
+      ])
+        expect(run[key], key).toBeGreaterThan(0)
+      expect(run.frameMs.p50).toBeGreaterThanOrEqual(run.lmStepMs.min)
+    }
+    // Converted weights are removed once measured; the random checkpoints stay for reuse.
+    expect(fs.readdirSync(path.join(dir, "work")).filter((f) => f.endsWith(".bin"))).toEqual([])
+    const table = renderTable(report)
+    expect(table.split("\n")).toHaveLength(3 + 6)
+    expect(table).toMatch(/\| upstream PyTorch bf16 ctx 3000 \(H100\) \| 39\.7 \/ 63\.8 \/ 93\.8 \|/)
+    expect(table).toMatch(/\| int4 ctx 160 \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
+  })
+})

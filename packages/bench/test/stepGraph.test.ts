@@ -1,0 +1,163 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { LmConfig, MoshiLm } from "@personaplex/lm"
+import { OrtSession } from "@personaplex/runtime"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  BENCH_MODELS,
+  type ConvertedWeights,
+  convertWeights,
+  lmTensorShapes,
+  openGpuLm,
+  parameterCount,
+  writeRandomBf16Checkpoint,
+} from "../src/index.ts"
+
+const config = BENCH_MODELS.tiny.lm
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-step-"))
+const checkpoint = path.join(dir, "lm.safetensors")
+let float16: ConvertedWeights
+let int8: ConvertedWeights
+
+beforeAll(async () => {
+  writeRandomBf16Checkpoint(checkpoint, lmTensorShapes(config))
+  float16 = await convertWeights({
+    checkpoint,
+    config,
+    precision: "float16",
+    depformerSteps: 8,
+    outDir: dir,
+    workers: 0,
+  })
+  int8 = await convertWeights({
+    checkpoint,
+    config,
+    precision: "int8",
+    depformerSteps: 8,
+    outDir: dir,
+    workers: 1,
+  })
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const rows = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, t) =>
+    Int32Array.from({ length: 17 }, (_, k) =>
+      k === 0
+        ? (seed * 31 + t * 7) % config.textCard
+        : k === 5 && t % 3 === 0
+          ? -1
+          : (seed * 13 + t * 101 + k * 17) % config.card,
+    ),
+  )
+
+const run = <A, E>(effect: Effect.Effect<A, E, OrtSession>) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(OrtSession.layerCpu)) as Effect.Effect<A, E>)
+
+const relativeError = (a: Float32Array, b: Float32Array) => {
+  let diff = 0
+  let scale = 0
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!))
+    scale = Math.max(scale, Math.abs(b[i]!))
+  }
+  return diff / scale
+}
+
+describe("the GPU step graph (run on the CPU provider)", () => {
+  it("lists the real LM's 8,371,408,896 parameters in upstream names", () => {
+    const shapes = lmTensorShapes(LmConfig.personaplex)
+    expect(parameterCount(shapes)).toBe(8_371_408_896)
+    expect(shapes.find((t) => t.name === "transformer.layers.31.gating.linear_in.weight")!.shape).toEqual([
+      22528, 4096,
+    ])
+  })
+
+  it("gives the reference LM's text logits (float16 weights and KV), past the ring's wrap", async () => {
+    const context = 8
+    const input = rows(14, 1)
+    const [ours, reference] = await run(
+      Effect.gen(function* () {
+        const lm = yield* openGpuLm({
+          config,
+          context,
+          layout: float16.layout,
+          weightsFile: float16.weightsFile,
+          provider: "cpu",
+          greedy: true,
+          outputLogits: true,
+        })
+        const moshi = yield* MoshiLm.make({ checkpoint, config, context, weightStorage: "inline" })
+        const ours: Float32Array[] = []
+        const reference: Float32Array[] = []
+        const text = { temperature: 1, topK: 1, noise: new Float32Array(config.textCard) }
+        for (const row of input) {
+          ours.push((yield* lm.step(row)).textLogits!)
+          reference.push((yield* moshi.temporal({ tokens: row, text, returnLogits: true })).textLogits!)
+        }
+        return [ours, reference] as const
+      }),
+    )
+    const errors = input.map((_, t) => relativeError(ours[t]!, reference[t]!))
+    console.log(
+      `text logits vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
+    )
+    for (const e of errors) expect(e).toBeLessThan(2e-3)
+  })
+
+  it("prefills known rows in one run to the same state as single steps", async () => {
+    const input = rows(12, 2)
+    const next = rows(1, 3)[0]!
+    const [batched, stepped] = await run(
+      Effect.gen(function* () {
+        const open = () =>
+          openGpuLm({
+            config,
+            context: 32,
+            layout: int8.layout,
+            weightsFile: int8.weightsFile,
+            provider: "cpu",
+            greedy: true,
+            outputLogits: true,
+          })
+        const a = yield* open()
+        const b = yield* open()
+        yield* a.prefill(input)
+        for (const row of input) yield* b.step(row)
+        expect(a.position()).toBe(12)
+        return [(yield* a.step(next)).textLogits!, (yield* b.step(next)).textLogits!] as const
+      }),
+    )
+    expect(relativeError(batched, stepped)).toBeLessThan(1e-4)
+  })
+
+  it("restores the state remembered by a snapshot", async () => {
+    const input = rows(5, 4)
+    const [first, again, other] = await run(
+      Effect.gen(function* () {
+        const lm = yield* openGpuLm({
+          config,
+          context: 16,
+          layout: int8.layout,
+          weightsFile: int8.weightsFile,
+          provider: "cpu",
+          greedy: true,
+          outputLogits: true,
+        })
+        yield* lm.prefill(input)
+        yield* lm.snapshot("voice")
+        const first = (yield* lm.step(input[0]!)).textLogits!
+        yield* lm.step(input[1]!)
+        const other = (yield* lm.step(input[0]!)).textLogits!
+        yield* lm.restore("voice")
+        expect(lm.position()).toBe(5)
+        const again = (yield* lm.step(input[0]!)).textLogits!
+        return [first, again, other] as const
+      }),
+    )
+    expect(Array.from(again)).toEqual(Array.from(first))
+    expect(relativeError(other, first)).toBeGreaterThan(1e-3)
+  })
+})

@@ -1,0 +1,10 @@
+import { defineConfig } from "tsup"
+
+export default defineConfig({
+  entry: { index: "src/index.ts", cli: "src/cli.ts", convertWorker: "src/convert/worker.ts" },
+  format: ["esm"],
+  dts: { entry: { index: "src/index.ts" } },
+  clean: true,
+  sourcemap: true,
+  target: "node22",
+})
