@@ -1,5 +1,10 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { assets } from "@personaplex/audio-io"
 import { afterAll, describe, expect, it } from "vitest"
 import { smokeLoopEngine } from "../src/server/model-engines.ts"
+import { CloseCode } from "../src/shared/protocol.ts"
 import { Client, type RunningServer, startServer, tone, waitFor } from "./helpers.ts"
 
 describe("the real conversation loop on the smoke models behind the protocol", () => {
@@ -55,6 +60,36 @@ describe("the real conversation loop on the smoke models behind the protocol", (
       },
       20_000,
     )
+  })
+
+  it("prompts with the chosen voice from the voices folder (a WAV voice, encoded by Mimi)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pp-smoke-voices-"))
+    fs.copyFileSync(assets.helloWav, path.join(dir, "hello.wav"))
+    const voiced = await startServer(smokeLoopEngine({ windowFrames: 12 }), { voicesDir: dir })
+    try {
+      const client = Client.connect(voiced, {
+        voice_prompt: "hello.wav",
+        text_prompt: "You hum.",
+        events: "json",
+      })
+      await client.handshake
+      await waitFor("the hello event", () => client.events.some((e) => e.type === "hello"))
+      expect(client.events.find((e) => e.type === "hello")).toMatchObject({ voice: "hello.wav" })
+      await client.sendFrames(tone(4))
+      await waitFor("agent audio", () => client.received.length >= 2, 30_000)
+      expect(client.errors).toEqual([])
+      await client.close()
+      await waitFor("the slot to be free", async () => (await voiced.countsNow()).sessions === 0)
+      // a voice file that cannot be read ends that request with a clear error, not the server
+      fs.writeFileSync(path.join(dir, "broken.pt"), "not a torch archive")
+      const broken = Client.connect(voiced, { voice_prompt: "broken.pt", text_prompt: "You hum." })
+      await broken.closed
+      expect(broken.errors[0]).toMatch(/^engine failed: cannot load voice broken\.pt/)
+      expect(broken.closeCode).toBe(CloseCode.InternalError)
+      await waitFor("nothing left open", async () => (await voiced.countsNow()).engineSessions === 0)
+    } finally {
+      await voiced.close()
+    }
   })
 
   it("releases the models of a client that leaves while they load or prompt", async () => {

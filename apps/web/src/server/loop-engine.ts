@@ -1,7 +1,8 @@
-import { AudioSink, AudioSource, loadMono24k } from "@personaplex/audio-io"
+import { AudioSink, AudioSource } from "@personaplex/audio-io"
+import { loadVoice } from "@personaplex/cli"
 import type { MimiCodec } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { type LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@personaplex/lm"
+import { type LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
 import { type LoopEvent, runConversation } from "@personaplex/loop"
 import { OrtSession } from "@personaplex/runtime"
 import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
@@ -38,20 +39,13 @@ export interface LoopEngineOptions<E> {
 const INPUT_CAPACITY = 64
 const OUTPUT_CAPACITY = 256
 
-export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, EngineError> => {
-  const failed = (cause: unknown) => new EngineError({ reason: `cannot load voice ${voice.name}`, cause })
-  if (voice.name.toLowerCase().endsWith(".wav")) {
-    return loadMono24k(voice.path).pipe(Effect.map(VoicePrompt.audio), Effect.mapError(failed))
-  }
-  if (voice.name.toLowerCase().endsWith(".safetensors")) {
-    return loadVoicePrompt(voice.path).pipe(Effect.mapError(failed))
-  }
-  return Effect.fail(
-    new EngineError({
-      reason: `voice ${voice.name}: upstream .pt voices must be converted to our .safetensors voice-prompt format first`,
-    }),
+/** `.pt` (upstream's voice embeddings), `.safetensors` (ours) or an audio file, as `personaplex run` loads them. */
+export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, EngineError> =>
+  loadVoice(voice.path).pipe(
+    Effect.mapError(
+      (cause) => new EngineError({ reason: `cannot load voice ${voice.name}`, cause: cause.message }),
+    ),
   )
-}
 
 const errorOf = (cause: Cause.Cause<unknown>): EngineError =>
   new EngineError({ reason: "the conversation loop failed", cause: Cause.pretty(cause) })

@@ -60,7 +60,7 @@ export const serve = (options: WebServerOptions = {}) =>
     const staticDir = options.staticDir === undefined ? undefined : path.resolve(options.staticDir)
     const run = yield* FiberSet.makeRuntime<ConversationEngine>()
     let nextSession = 1
-    const refused = (reason: "busy" | "voice" | "request" | "engine" | "internal") =>
+    const refused = (reason: "busy" | "voice" | "request" | "internal") =>
       Metric.update(Metric.withAttributes(WebMetrics.refusals, { reason }), 1)
 
     const handleChat = (ws: WebSocket, url: URL) =>
@@ -88,15 +88,7 @@ export const serve = (options: WebServerOptions = {}) =>
           ws,
           { sessionId, voice, textPrompt, events: query.get("events") === "json", maxSessions },
           counters,
-        ).pipe(
-          Effect.catch((error) =>
-            Effect.andThen(
-              refused("engine"),
-              refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError),
-            ),
-          ),
-          Effect.ensuring(Semaphore.release(slots, 1)),
-        )
+        ).pipe(Effect.ensuring(Semaphore.release(slots, 1)))
       }).pipe(
         Effect.catch((error) =>
           Effect.andThen(

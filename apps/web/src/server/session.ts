@@ -248,8 +248,13 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
         concurrency: "unbounded",
         discard: true,
       })
-      yield* Effect.raceFirst(work, Deferred.await(closed)).pipe(
-        Effect.catch((error) => refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)),
-      )
-    }),
+      yield* Effect.raceFirst(work, Deferred.await(closed))
+    }).pipe(
+      // inside the scope: the error message must go out before the finalizer closes the socket
+      Effect.catch((error) =>
+        Metric.update(Metric.withAttributes(WebMetrics.refusals, { reason: "engine" }), 1).pipe(
+          Effect.andThen(refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)),
+        ),
+      ),
+    ),
   )
