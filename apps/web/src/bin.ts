@@ -23,6 +23,7 @@ const usage = `personaplex-web: talk to PersonaPlex in a browser (http://127.0.0
   --mimi, --mimi-config, --lm, --lm-config, --tokenizer   model files for --engine models
   --smoke-cache DIR     where the smoke models are generated (default: the temp folder)
   --thinking-clip WAV   the clip played between windows (default: audio-io's "Hmm, let me think")
+  --static DIR          serve this folder at / instead of our page (e.g. a build of upstream's client)
 `
 
 // `pnpm start -- --port 9000` passes the "--" through
@@ -47,6 +48,7 @@ const parse = () =>
       tokenizer: { type: "string" },
       "thinking-clip": { type: "string" },
       "smoke-cache": { type: "string" },
+      static: { type: "string" },
       help: { type: "boolean", default: false },
     },
   })
@@ -104,7 +106,7 @@ const program = Effect.gen(function* () {
     port: Number(values.port),
     host: values.host,
     maxSessions: Number(values["max-sessions"]),
-    staticDir: fileURLToPath(new URL("./public", import.meta.url)),
+    staticDir: values.static ?? fileURLToPath(new URL("./public", import.meta.url)),
     ...(values.voices === undefined ? {} : { voicesDir: values.voices }),
     ...(values.voice === undefined ? {} : { defaultVoice: values.voice }),
   })
