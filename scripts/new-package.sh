@@ -32,16 +32,9 @@ cat > "$dir/tsconfig.json" <<JSON
 }
 JSON
 cat > "$dir/tsup.config.ts" <<TS
-import { defineConfig } from "tsup"
+import { packageBuild } from "../../tsup.base.ts"
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "node22",
-})
+export default packageBuild()
 TS
 cat > "$dir/vitest.config.ts" <<TS
 import { defineConfig } from "vitest/config"

@@ -1,10 +1,4 @@
-import { defineConfig } from "tsup"
+import { packageBuild } from "../../tsup.base.ts"
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/ortWorker.ts"],
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "node22",
-})
+// The worker is its own entry: OrtSession starts it from a file beside the built index.
+export default packageBuild({ entry: ["src/index.ts", "src/ortWorker.ts"] })
