@@ -27,7 +27,7 @@ JSON
 cat > "$dir/tsconfig.json" <<JSON
 {
   "extends": "../../tsconfig.base.json",
-  "compilerOptions": { "rootDir": ".", "noEmit": true },
+  "compilerOptions": { "noEmit": true },
   "include": ["src", "test", "bench", "*.ts"]
 }
 JSON
