@@ -36,7 +36,11 @@ export interface LoopEngineOptions<E> {
   readonly loadVoice?: (voice: Voice) => Effect.Effect<VoicePrompt, EngineError>
 }
 
-const INPUT_CAPACITY = 64
+/**
+ * Input frames waiting for the model (25 = 2 s). When the model is slower than real time the oldest
+ * are dropped: the agent hears the most recent audio, and the lag stays bounded.
+ */
+const INPUT_CAPACITY = 25
 const OUTPUT_CAPACITY = 256
 
 /** `.pt` (upstream's voice embeddings), `.safetensors` (ours) or an audio file, as `personaplex run` loads them. */
@@ -54,7 +58,7 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
   Effect.gen(function* () {
     const voice =
       start.voice === undefined ? undefined : yield* (options.loadVoice ?? defaultLoadVoice)(start.voice)
-    const input = yield* Queue.dropping<Float32Array, Cause.Done>(INPUT_CAPACITY)
+    const input = yield* Queue.sliding<Float32Array, Cause.Done>(INPUT_CAPACITY)
     const frames = yield* Queue.bounded<Float32Array, EngineError | Cause.Done>(OUTPUT_CAPACITY)
     const text = yield* Queue.bounded<string, EngineError | Cause.Done>(OUTPUT_CAPACITY)
     const events = yield* Queue.bounded<EngineEvent, EngineError | Cause.Done>(OUTPUT_CAPACITY)
@@ -168,7 +172,8 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
     return {
       pushFrame: (pcm) =>
         Effect.sync(() => {
-          if (!Queue.offerUnsafe(input, pcm)) dropped++
+          if (Queue.sizeUnsafe(input) >= INPUT_CAPACITY) dropped++
+          Queue.offerUnsafe(input, pcm)
         }),
       frames: Stream.fromQueue(frames),
       text: Stream.fromQueue(text),
