@@ -16,7 +16,7 @@ for (const report of reports) fs.rmSync(report, { force: true })
 const turbo = spawnSync("turbo", ["run", "test", "--continue", "--concurrency=1", ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
-  env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", FORCE_COLOR: process.env.FORCE_COLOR ?? "0" },
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1" },
 })
 
 let passed = 0
@@ -25,7 +25,8 @@ let skipped = 0
 const missing = []
 for (const [i, report] of reports.entries()) {
   if (!fs.existsSync(report)) {
-    if (fs.existsSync(path.join(workspaces[i], "package.json"))) missing.push(path.relative(root, workspaces[i]))
+    if (fs.existsSync(path.join(workspaces[i], "package.json")))
+      missing.push(path.relative(root, workspaces[i]))
     continue
   }
   const summary = JSON.parse(fs.readFileSync(report, "utf8"))

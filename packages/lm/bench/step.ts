@@ -122,7 +122,8 @@ const percentile = (xs: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 const rows: Array<Record<string, string | number>> = []
-const ms = (p50: unknown, p99: unknown) => `${(p50 as number).toFixed(2).padStart(7)}/${(p99 as number).toFixed(2).padStart(7)}`
+const ms = (p50: unknown, p99: unknown) =>
+  `${(p50 as number).toFixed(2).padStart(7)}/${(p99 as number).toFixed(2).padStart(7)}`
 for (const m of models)
   for (const v of variants) {
     const row = await Effect.runPromise(

@@ -1,5 +1,5 @@
-export { compactSafely } from "./compactSafely.ts"
 export { ConversationLoop, type ConversationLoopShape, conversationEvents } from "./ConversationLoop.ts"
+export { compactSafely } from "./compactSafely.ts"
 export { LoopOptionsError } from "./errors.ts"
 export { LoopEvent } from "./events.ts"
 export { type FrameReader, makeFrameReader } from "./FrameReader.ts"
