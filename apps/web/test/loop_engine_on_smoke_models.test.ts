@@ -16,9 +16,8 @@ describe("the real conversation loop on the smoke models behind the protocol", (
   it("prompts before the handshake, answers audio with audio, and reports two windows and a compaction", async () => {
     server = await startServer(smokeLoopEngine({ windowFrames: 12 }), { maxSessions: 2 })
     const client = Client.connect(server, { text_prompt: "You repair old clocks.", events: "json" })
+    // the loop prompted the model before the handshake: its first window starts with the first frame
     await client.handshake
-    // the loop prompted the model before the handshake: its first window starts right away
-    await waitFor("the first window", () => client.events.some((e) => e.type === "window"), 2000)
     // a microphone: one 80 ms frame every 80 ms until the test has seen enough
     let speaking = true
     const microphone = (async () => {
@@ -27,6 +26,7 @@ describe("the real conversation loop on the smoke models behind the protocol", (
         await new Promise((r) => setTimeout(r, 80))
       }
     })()
+    await waitFor("the first window", () => client.events.some((e) => e.type === "window"), 2000)
     await waitFor(
       "two windows and a compaction",
       () =>

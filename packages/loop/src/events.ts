@@ -5,6 +5,13 @@ import type { PromptSource, RunReport } from "./report.ts"
 /** What the loop tells its observers, in the order it happens. */
 export type LoopEvent = Data.TaggedEnum<{
   RunStarted: { readonly windowFrames: number; readonly pace: Pace; readonly thinkingClipFrames: number }
+  /** The model holds the window's prompt (voice, silence, text): it is ready for the first frame. */
+  PromptInjected: {
+    readonly window: number
+    readonly prompt: string
+    readonly promptTokens: number
+    readonly promptMs: number
+  }
   WindowStarted: {
     readonly window: number
     readonly prompt: string

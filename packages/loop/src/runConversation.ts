@@ -98,7 +98,7 @@ export const runConversation = (
       Effect.tap(sink.write(frame), () => Effect.sync(() => recorder.outputFrames++))
 
     /** Reset the LM and prefill voice + silence + text + silence; fresh codec state after. */
-    const injectPrompt = (prompt: string) =>
+    const injectPrompt = (window: number, prompt: string) =>
       Effect.gen(function* () {
         const textTokens = tokenizer.encode(wrapWithSystemTags(prompt))
         const start = yield* nowMs
@@ -110,6 +110,9 @@ export const runConversation = (
         yield* codec.reset
         const promptMs = (yield* nowMs) - start
         yield* Metric.update(LoopMetrics.promptMs, promptMs)
+        yield* onEvent(
+          LoopEvent.PromptInjected({ window, prompt, promptTokens: textTokens.length, promptMs }),
+        )
         return { promptTokens: textTokens.length, promptMs }
       })
 
@@ -223,7 +226,7 @@ export const runConversation = (
             const work = yield* Effect.forkChild(
               Effect.gen(function* () {
                 const result = yield* compact(afterWindow, previousPrompt, history)
-                const injected = yield* injectPrompt(result.prompt)
+                const injected = yield* injectPrompt(afterWindow + 1, result.prompt)
                 return { result, injected }
               }).pipe(Effect.ensuring(Effect.sync(() => (ready = true)))),
             )
@@ -294,7 +297,7 @@ export const runConversation = (
           source: "initial",
           reason: undefined,
         }
-        let injected = yield* injectPrompt(next.prompt)
+        let injected = yield* injectPrompt(0, next.prompt)
         let pending = yield* reader.next
         if (Option.isNone(pending)) return
 

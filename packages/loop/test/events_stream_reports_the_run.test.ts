@@ -17,10 +17,12 @@ describe("events", () => {
         const tags = events.map((e) => e._tag).filter((t) => t !== "FrameProcessed" && t !== "TextPiece")
         assert.deepStrictEqual(tags, [
           "RunStarted",
+          "PromptInjected",
           "WindowStarted",
           "WindowEnded",
           "CompactionStarted",
           "CompactionEnded",
+          "PromptInjected",
           "SwitchEnded",
           "WindowStarted",
           "WindowEnded",

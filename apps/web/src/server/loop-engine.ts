@@ -93,6 +93,8 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
     const onEvent = (event: LoopEvent): Effect.Effect<void> => {
       const emit = (e: EngineEvent) => Effect.asVoid(Queue.offer(events, e))
       switch (event._tag) {
+        case "PromptInjected":
+          return Deferred.succeed(ready, undefined).pipe(Effect.asVoid)
         case "WindowStarted":
           return Effect.all([
             emit({
@@ -102,7 +104,6 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
               windowIndex: event.window,
             }),
             emit({ _tag: "WindowStart", index: event.window }),
-            Deferred.succeed(ready, undefined),
           ]).pipe(Effect.asVoid)
         case "FrameProcessed":
           return emit({ _tag: "FrameTiming", computeMs: event.totalMs })
@@ -163,10 +164,7 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
     )
     yield* Effect.forkScoped(run)
 
-    // The loop prompts the model before it reads its first frame but reports the window (WindowStarted)
-    // only after that read: one frame of silence lets the report come now, so the handshake follows the
-    // prompt phases as upstream's server does.
-    Queue.offerUnsafe(input, new Float32Array(FRAME_SIZE))
+    // The handshake follows the prompt phases, as upstream's server does.
     yield* Deferred.await(ready)
 
     return {
