@@ -1,7 +1,12 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: { index: "src/index.ts", cli: "src/cli.ts", convertWorker: "src/convert/worker.ts" },
+  entry: {
+    index: "src/index.ts",
+    cli: "src/cli.ts",
+    diagnose: "src/diagnose.ts",
+    convertWorker: "src/convert/worker.ts",
+  },
   format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },
   clean: true,

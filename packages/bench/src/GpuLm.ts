@@ -28,6 +28,8 @@ export interface GpuLmOptions {
   readonly seed?: number
   /** Allow onnxruntime to run nodes the GPU provider lacks on the CPU, as a last resort (default true). */
   readonly allowCpuFallback?: boolean
+  /** ONNX opsets to try, in order (default 18, then 21). */
+  readonly opsets?: ReadonlyArray<number>
 }
 
 export interface GpuLmStep {
@@ -39,6 +41,7 @@ export interface GpuLmStep {
 /** How the session was created: which variant, and why the ones before it failed. */
 export interface GpuLmOpened {
   readonly sampling: GpuSampling
+  readonly opset: number
   readonly cpuFallbackAllowed: boolean
   readonly graphMs: number
   readonly sessionMs: number
@@ -164,9 +167,12 @@ export const openGpuLm = (
       )
     const samplings = options.sampling ?? ["topk", "argmax"]
     const onCpu = options.provider === "cpu"
-    const attempts = samplings.map((s) => ({ sampling: s, fallback: onCpu }))
+    const opsets = options.opsets ?? [18, 21]
+    const attempts = samplings.flatMap((s) =>
+      opsets.map((opset) => ({ sampling: s, opset, fallback: onCpu })),
+    )
     if (!onCpu && (options.allowCpuFallback ?? true))
-      attempts.push({ sampling: samplings[0]!, fallback: true })
+      attempts.push({ sampling: samplings[0]!, opset: opsets[0]!, fallback: true })
     const failed: string[] = []
     let session: Session | undefined
     let opened: GpuLmOpened | undefined
@@ -174,12 +180,13 @@ export const openGpuLm = (
       const t0 = performance.now()
       const modelPath = path.join(
         path.dirname(options.weightsFile),
-        `step-${layout.precision}-ctx${context}-${attempt.sampling}.onnx`,
+        `step-${layout.precision}-ctx${context}-${attempt.sampling}-opset${attempt.opset}.onnx`,
       )
       yield* Effect.sync(() =>
         buildStepGraph(config, {
           context,
           sampling: attempt.sampling,
+          opset: attempt.opset,
           layout,
           weightsFile: options.weightsFile,
           ...(options.outputLogits ? { outputLogits: true } : {}),
@@ -201,6 +208,7 @@ export const openGpuLm = (
         session = result.success
         opened = {
           sampling: attempt.sampling,
+          opset: attempt.opset,
           cpuFallbackAllowed: attempt.fallback && !onCpu,
           graphMs: t1 - t0,
           sessionMs: performance.now() - t1,
@@ -208,7 +216,9 @@ export const openGpuLm = (
         }
         break
       }
-      failed.push(`${attempt.sampling}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`)
+      failed.push(
+        `${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
+      )
       if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
     }
     const s = session!
@@ -237,11 +247,8 @@ export const openGpuLm = (
     }
     let position = 0
     const snapshots = new Map<string, number>()
-    const fetches = [
-      StepIo.textToken,
-      StepIo.audioTokens,
-      ...(options.outputLogits ? [StepIo.textLogits] : []),
-    ]
+    const audioOutputs = Array.from({ length: S }, (_, k) => StepIo.audioToken(k))
+    const fetches = [StepIo.textToken, ...audioOutputs, ...(options.outputLogits ? [StepIo.textLogits] : [])]
 
     const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
       Effect.gen(function* () {
@@ -256,7 +263,7 @@ export const openGpuLm = (
         position += T
         const result: GpuLmStep = {
           textToken: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
-          audioTokens: Int32Array.from(out[StepIo.audioTokens]!.data as BigInt64Array, Number),
+          audioTokens: Int32Array.from(audioOutputs, (name) => Number((out[name]!.data as BigInt64Array)[0])),
           ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
         }
         return result

@@ -31,6 +31,10 @@ export interface BenchOptions {
   /** Conversion worker threads (0: on the main thread). */
   readonly workers: number
   readonly intraOpThreads?: number
+  /** Provider of the Mimi sessions in the frame (default: `provider`). */
+  readonly codecProvider?: ExecutionProvider
+  /** Intra-op threads of the Mimi sessions (CPU provider). */
+  readonly codecThreads?: number
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
   readonly depformerSteps: number
   /** Configurations not started after this many seconds are skipped (reported as such). */
@@ -55,6 +59,7 @@ export interface RunResult {
   readonly status: "ok" | "failed" | "skipped"
   readonly error?: string
   readonly sampling?: string
+  readonly opset?: number
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
@@ -105,6 +110,13 @@ export interface BenchReport {
   readonly checkpointMs: number
   readonly checkpointBytes: number
   readonly mimiLoadMs?: number
+  readonly codecProvider: ExecutionProvider
+  /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
+  readonly mimiOnProvider?: {
+    readonly encodeMs: Summary
+    readonly decodeMs: Summary
+    readonly loadMs: number
+  }
   readonly upstream: typeof UPSTREAM
   readonly runs: RunResult[]
 }
@@ -272,6 +284,7 @@ const measure = (
       context,
       status: "ok",
       sampling: lm.opened.sampling,
+      opset: lm.opened.opset,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,
@@ -339,6 +352,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     },
     checkpointMs,
     checkpointBytes: written.bytes,
+    codecProvider: options.codecProvider ?? options.provider,
     upstream: UPSTREAM,
     runs: [],
   }
@@ -349,12 +363,45 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     executionProviders: [options.provider],
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
   })
-  const codecLayer = () =>
-    MimiCodec.layer({ checkpoint: mimiFile, config: models.mimi, executionProviders: [options.provider] })
+  const codecProvider = options.codecProvider ?? options.provider
+  const codecLayer = (provider: ExecutionProvider) =>
+    MimiCodec.layer({
+      checkpoint: mimiFile,
+      config: models.mimi,
+      executionProviders: [provider],
+      ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
+    })
+  const mimiAlone = Effect.gen(function* () {
+    const t = performance.now()
+    const codec = Context.get(yield* Layer.build(codecLayer(options.provider)), MimiCodec)
+    const loadMs = performance.now() - t
+    const rng = makeRng(3)
+    const encodeMs: number[] = []
+    const decodeMs: number[] = []
+    for (let i = 0; i < 35; i++) {
+      const [codes, e] = yield* timed(codec.encode(inputFrame(i, rng)))
+      const [, d] = yield* timed(codec.decode(codes))
+      if (i >= 5) {
+        encodeMs.push(e)
+        decodeMs.push(d)
+      }
+    }
+    return { encodeMs: summarize(encodeMs), decodeMs: summarize(decodeMs), loadMs }
+  }).pipe(Effect.scoped)
   const program = Effect.gen(function* () {
+    if (codecProvider !== options.provider) {
+      const alone = yield* Effect.result(mimiAlone)
+      if (alone._tag === "Success") {
+        ;(report as { mimiOnProvider?: BenchReport["mimiOnProvider"] }).mimiOnProvider = alone.success
+        log(
+          `Mimi alone on ${options.provider}: encode p50 ${alone.success.encodeMs.p50.toFixed(1)} ms, decode p50 ${alone.success.decodeMs.p50.toFixed(1)} ms`,
+        )
+      } else log(`Mimi alone on ${options.provider} failed: ${alone.failure.message}`)
+      save()
+    }
     t0 = performance.now()
-    const a = Context.get(yield* Layer.build(codecLayer()), MimiCodec)
-    const b = Context.get(yield* Layer.build(codecLayer()), MimiCodec)
+    const a = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
+    const b = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
     ;(report as { mimiLoadMs?: number }).mimiLoadMs = performance.now() - t0
     log(`Mimi: two codecs opened in ${(performance.now() - t0).toFixed(0)} ms`)
     for (const precision of options.precisions) {

@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     threads: { type: "string" },
     "depformer-steps": { type: "string", default: "8" },
     deadline: { type: "string" },
+    "codec-provider": { type: "string" },
+    "codec-threads": { type: "string" },
   },
 })
 
@@ -48,6 +50,8 @@ const report = await runBench({
   ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
   depformerSteps: Number(args["depformer-steps"]),
   ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
+  ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider } : {}),
+  ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { LmConfig, MoshiLm } from "@personaplex/lm"
 import { OrtSession } from "@personaplex/runtime"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   BENCH_MODELS,
@@ -53,8 +53,8 @@ const rows = (n: number, seed: number) =>
     ),
   )
 
-const run = <A, E>(effect: Effect.Effect<A, E, OrtSession>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(OrtSession.layerCpu)) as Effect.Effect<A, E>)
+const run = <A, E>(effect: Effect.Effect<A, E, OrtSession | Scope.Scope>) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(OrtSession.layerCpu)))
 
 const relativeError = (a: Float32Array, b: Float32Array) => {
   let diff = 0

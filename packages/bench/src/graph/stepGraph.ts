@@ -11,6 +11,11 @@ export interface StepGraphOptions {
   readonly sampling: GpuSampling
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
+  /**
+   * ONNX opset (default 18): a provider registers each kernel for a range of opset versions, and
+   * WebGPU's ranges differ per op (`diagnose.ts` lists them).
+   */
+  readonly opset?: number
   readonly layout: WeightLayout
   /** Absolute path of the converted weights (`convertWeights`). */
   readonly weightsFile: string
@@ -43,7 +48,8 @@ export const StepIo = {
   keysOut: (l: number) => `keys_${l}_out`,
   valuesOut: (l: number) => `values_${l}_out`,
   textToken: "text_token",
-  audioTokens: "audio_tokens",
+  /** int64 `[1]` per depformer step. */
+  audioToken: (k: number) => `audio_token_${k}`,
   textLogits: "text_logits",
 } as const
 
@@ -57,7 +63,7 @@ export const StepIo = {
  * (float16 `MatMul`, or `MatMulNBits` for int8/int4); activations are float32.
  */
 export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): GraphBuilder => {
-  const g = new GraphBuilder("moshi_gpu_step", 21)
+  const g = new GraphBuilder("moshi_gpu_step", options.opset ?? 18)
   const { layout, weightsFile } = options
   const { dim, numHeads: heads, card, textCard, depformerDim: D } = config
   const hd = dim / heads
@@ -112,21 +118,20 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const [a, b] = split(linear(x, inKey), [hidden, hidden])
     return linear(g.op("Mul", [g.op("Mul", [a!, g.op("Sigmoid", [a!])]), b!]), outKey)
   }
+  // Gumbel-max; with top-k, logits below the k-th largest are pushed out of reach first, so that
+  // no int64 tensor is gathered, reshaped or concatenated (GPU kernels lack most int64 variants).
   const sample = (logits: string, noise: string, temperature: string, topK: string | undefined) => {
-    if (!topK) {
-      const scores = g.op("Add", [
-        g.op("Div", [g.op("Reshape", [logits, g.int64s([-1])]), temperature]),
-        noise,
-      ])
-      return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
+    let candidates = logits
+    if (topK) {
+      const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
+      const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
+      candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
-    const [values, indices] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
-    const ids = g.op("Reshape", [indices!, g.int64s([-1])])
     const scores = g.op("Add", [
-      g.op("Div", [g.op("Reshape", [values!, g.int64s([-1])]), temperature]),
-      g.op("Gather", [noise, ids], { axis: 0 }),
+      g.op("Div", [g.op("Reshape", [candidates, g.int64s([-1])]), temperature]),
+      noise,
     ])
-    return g.op("Gather", [ids, g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })], { axis: 0 })
+    return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
   }
 
   const ids = g.input(StepIo.ids, "int64", ["T", 17])
@@ -204,7 +209,6 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const dHeads = config.depformerNumHeads
   const keys: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
   const values: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
-  const tokens: string[] = []
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
@@ -242,13 +246,36 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       g.int64s([-1]),
     ])
     prev = sample(logits, noise, audioTemp, audioTopK)
-    tokens.push(prev)
+    g.output(prev, StepIo.audioToken(k), "int64", [1])
   }
-  g.output(
-    tokens.length === 1 ? tokens[0]! : g.op("Concat", tokens, { axis: 0 }),
-    StepIo.audioTokens,
-    "int64",
-    [S],
-  )
+  return withoutOutputIdentities(g)
+}
+
+interface MutableNode {
+  opType?: string | null
+  name?: string | null
+  input?: string[] | null
+  output?: string[] | null
+}
+
+/**
+ * `GraphBuilder.output` renames a value through an Identity node, which a GPU provider may lack
+ * for the opset: rename the producer's output instead (its readers follow). Reaches into the
+ * builder's node list, as the builder has no API for naming an op's output.
+ */
+const withoutOutputIdentities = (g: GraphBuilder): GraphBuilder => {
+  const nodes = (g as unknown as { nodes: MutableNode[] }).nodes
+  const produced = new Set(nodes.filter((n) => n.opType !== "Identity").flatMap((n) => n.output ?? []))
+  const renames = new Map<string, string>()
+  for (const node of nodes)
+    if (node.opType === "Identity" && node.name?.startsWith("out_") && produced.has(node.input?.[0] ?? ""))
+      renames.set(node.input![0]!, node.output![0]!)
+  const kept = nodes.filter((n) => !(n.opType === "Identity" && renames.has(n.input?.[0] ?? "")))
+  for (const node of kept) {
+    node.input = (node.input ?? []).map((v) => renames.get(v) ?? v)
+    node.output = (node.output ?? []).map((v) => renames.get(v) ?? v)
+  }
+  nodes.length = 0
+  nodes.push(...kept)
   return g
 }
