@@ -26,12 +26,12 @@ const opts = (extra = {}) => ({
   ...extra,
 })
 
-async function time(name, session, feeds, runs = 50, fetches) {
+async function time(name, session, feeds, runs = 50) {
   for (let i = 0; i < 5; i++) await session.run(feeds)
   const ts = []
   for (let i = 0; i < runs; i++) {
     const t = performance.now()
-    const r = await session.run(feeds)
+    await session.run(feeds)
     ts.push(performance.now() - t)
   }
   results[name] = { p50: pct(ts, 50), p99: pct(ts, 99), min: Math.min(...ts) }
