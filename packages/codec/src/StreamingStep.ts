@@ -31,7 +31,7 @@ export const writeRing = (
   update: Float32Array,
   dims: ReadonlyArray<number>,
   axis: number,
-  slots: BigInt64Array,
+  slots: Float32Array,
 ): void => {
   const outer = size(dims.slice(0, axis))
   const inner = size(dims.slice(axis + 1))
@@ -85,7 +85,7 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
             results[stateUpdate(spec.name)]!.data as Float32Array,
             spec.dims,
             spec.ring.axis,
-            results[RING_SLOTS]!.data as BigInt64Array,
+            results[RING_SLOTS]!.data as Float32Array,
           )
           next[key] = ring
         } else next[key] = results[stateOutput(spec.name)]!

@@ -168,9 +168,9 @@ const reference = (quirk: boolean) => {
 const runGraph = () => {
   const sg = new StepGraph("ring_test", weights)
   const x = sg.g.input("x", "float32", [STEPS, D])
-  const offset = sg.state("offset", "int64", [1])
+  const offset = sg.state("offset", "float32", [1])
   sg.output(streamingTransformer(sg, x, STEPS, offset, "encoder", config), "y", "float32", [STEPS, D])
-  sg.setState("offset", sg.op("Add", [offset, sg.g.scalar(STEPS, "int64")]))
+  sg.setState("offset", sg.op("Add", [offset, sg.f32(STEPS)]))
   sg.finish()
   return Effect.runPromise(
     Effect.gen(function* () {

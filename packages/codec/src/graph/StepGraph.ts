@@ -94,9 +94,9 @@ export class StepGraph {
     )
   }
 
-  /** The int64 ring slots this step writes, one per new entry; declared once per graph. */
+  /** The ring slots this step writes (float32 integers), one per new entry; declared once per graph. */
   setRingSlots(value: string, steps: number): void {
-    this.g.output(value, RING_SLOTS, "int64", [steps])
+    this.g.output(value, RING_SLOTS, "float32", [steps])
   }
 
   /** Every declared state has its next value. */

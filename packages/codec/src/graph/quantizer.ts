@@ -63,7 +63,12 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
     if (j < rest.length - 1)
       residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
   }
-  return sg.op("Cast", [sg.op("Concat", codes, { axis: 0 })], { to: 6 })
+  // Cast before the Concat: WebGPU has no int64 Concat.
+  return sg.op(
+    "Concat",
+    codes.map((code) => sg.op("Cast", [code], { to: 6 })),
+    { axis: 0 },
+  )
 }
 
 /** Split RVQ decode of int32 `codes` `[numCodebooks]` to the latent `[1, D]`. */

@@ -10,7 +10,7 @@ export const PCM_INPUT = "pcm"
 export const CODES_OUTPUT = "codes"
 export const CODES_INPUT = "codes"
 export const PCM_OUTPUT = "pcm"
-/** Encoder steps (25 Hz) since the reset: the RoPE position and ring write index. */
+/** Encoder steps (25 Hz) since the reset: the RoPE position and ring write index (float32: exact below 2^24, and WebGPU has no int64 arithmetic). */
 export const OFFSET_STATE = "offset"
 
 /** `[1, D, T]` → `[T, D]` and back. */
@@ -20,7 +20,7 @@ const toConvLayout = (sg: StepGraph, x: string, d: number, t: number) =>
   sg.op("Reshape", [sg.op("Transpose", [x], { perm: [1, 0] }), sg.i64([1, d, t])])
 
 const advanceOffset = (sg: StepGraph, offset: string, steps: number) =>
-  sg.setState(OFFSET_STATE, sg.op("Add", [offset, sg.g.scalar(steps, "int64")]))
+  sg.setState(OFFSET_STATE, sg.op("Add", [offset, sg.f32(steps)]))
 
 /**
  * One encode step: `pcm` `[1, 1, frameSize]` → int32 `codes` `[numCodebooks]`
@@ -31,7 +31,7 @@ export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   const d = c.seanet.dimension
   const steps = c.frameSize / hopLength(c)
   const pcm = sg.g.input(PCM_INPUT, "float32", [1, 1, c.frameSize])
-  const offset = sg.state(OFFSET_STATE, "int64", [1])
+  const offset = sg.state(OFFSET_STATE, "float32", [1])
   const latent = seanet(sg, { value: pcm, channels: 1, length: c.frameSize }, encoderPlan(c))
   const transformed = toConvLayout(
     sg,
@@ -44,7 +44,7 @@ export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   const previous = sg.state("downsample", "float32", [1, d, 2])
   const firstStep = sg.op("Slice", [transformed, sg.i64([0]), sg.i64([1]), sg.i64([2])])
   const padding = sg.op("Where", [
-    sg.op("Equal", [offset, sg.g.scalar(0, "int64")]),
+    sg.op("Less", [offset, sg.f32(1)]),
     sg.op("Expand", [firstStep, sg.i64([1, d, 2])]),
     previous,
   ])
@@ -71,7 +71,7 @@ export const buildDecoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
   const d = c.seanet.dimension
   const steps = c.frameSize / hopLength(c)
   const codes = sg.g.input(CODES_INPUT, "int32", [c.numCodebooks])
-  const offset = sg.state(OFFSET_STATE, "int64", [1])
+  const offset = sg.state(OFFSET_STATE, "float32", [1])
   const latent = sg.op("Reshape", [quantizeDecode(sg, codes, weights, c), sg.i64([1, d, 1])])
   const up = streamingConvTranspose(
     sg,

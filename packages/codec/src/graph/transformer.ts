@@ -30,54 +30,47 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
   const { numHeads: h, dModel: d, context } = c.transformer
   const headDim = d / h
   const capacity = context
-  const g = sg.g
+  const capacityValue = sg.f32(capacity)
+  const f32s = (name: string, values: ReadonlyArray<number>) =>
+    sg.tensor(name, [values.length], Float32Array.from(values))
+  // Float32 index arithmetic: exact for these integers (< 2^24), and WebGPU has no int64 Mod/Sub/And.
+  const mod = (x: string) =>
+    sg.op("Sub", [x, sg.op("Mul", [sg.op("Floor", [sg.op("Div", [x, capacityValue])]), capacityValue])])
+  const hidden = sg.f32(Number.NEGATIVE_INFINITY)
   const queryPositions = sg.op("Add", [
     offset,
-    g.constant(
-      "int64",
-      [steps],
-      Array.from({ length: steps }, (_, j) => BigInt(j)),
+    f32s(
       "steps",
+      Array.from({ length: steps }, (_, j) => j),
     ),
   ])
-  const end = sg.op("Add", [offset, g.scalar(steps, "int64")])
-  const capacityValue = g.scalar(capacity, "int64")
-  const slots = g.constant(
-    "int64",
-    [capacity],
-    Array.from({ length: capacity }, (_, s) => BigInt(s)),
+  const end = sg.op("Add", [offset, sg.f32(steps)])
+  const slots = f32s(
     "slots",
+    Array.from({ length: capacity }, (_, s) => s),
   )
-  const delta = sg.op("Sub", [slots, sg.op("Mod", [end, capacityValue])])
+  const delta = sg.op("Sub", [slots, mod(end)])
   const wrapped = sg.op("Add", [end, delta])
+  // Only Less and Where: WebGPU lacks And/Not, and a chain of Wheres is the conjunction.
   const positions = sg.op("Where", [
-    sg.op("GreaterOrEqual", [slots, end]),
-    g.scalar(-1, "int64"),
-    sg.op("Where", [
-      sg.op("LessOrEqual", [delta, g.scalar(0, "int64")]),
-      wrapped,
-      sg.op("Sub", [wrapped, capacityValue]),
-    ]),
+    sg.op("Less", [slots, end]),
+    sg.op("Where", [sg.op("Less", [sg.f32(0), delta]), sg.op("Sub", [wrapped, capacityValue]), wrapped]),
+    sg.f32(-1),
   ])
   const distance = sg.op("Sub", [
     sg.op("Unsqueeze", [queryPositions, sg.i64([1])]),
     sg.op("Unsqueeze", [positions, sg.i64([0])]),
   ])
-  const valid = sg.op("And", [
-    sg.op("And", [
-      sg.op("GreaterOrEqual", [positions, g.scalar(0, "int64")]),
-      sg.op("GreaterOrEqual", [distance, g.scalar(0, "int64")]),
-    ]),
-    sg.op("Less", [distance, g.scalar(context, "int64")]),
-  ])
-  const overwritten = sg.op("Less", [
-    sg.op("Mod", [sg.op("Sub", [slots, offset]), capacityValue]),
-    g.scalar(steps, "int64"),
-  ])
+  const overwritten = sg.op("Less", [mod(sg.op("Sub", [slots, offset])), sg.f32(steps)])
+  const visibleUnlessOverwritten = sg.op("Where", [overwritten, hidden, sg.f32(0)])
   const ringBias = sg.op("Where", [
-    sg.op("And", [valid, sg.op("Not", [overwritten])]),
-    sg.f32(0),
-    sg.f32(Number.NEGATIVE_INFINITY),
+    sg.op("Less", [positions, sg.f32(0)]),
+    hidden,
+    sg.op("Where", [
+      sg.op("Less", [distance, sg.f32(0)]),
+      hidden,
+      sg.op("Where", [sg.op("Less", [distance, sg.f32(context)]), visibleUnlessOverwritten, hidden]),
+    ]),
   ])
   const causal = Float32Array.from({ length: steps * steps }, (_, i) =>
     i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY,
@@ -85,14 +78,11 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
   const bias = sg.op("Concat", [ringBias, sg.tensor("causal_bias", [steps, steps], causal)], { axis: 1 })
 
   const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
-  const angles = sg.op("Mul", [
-    freqs,
-    sg.op("Reshape", [sg.op("Cast", [queryPositions], { to: 1 }), sg.i64([steps, 1])]),
-  ])
+  const angles = sg.op("Mul", [freqs, sg.op("Reshape", [queryPositions, sg.i64([steps, 1])])])
   const table = (fn: "Cos" | "Sin") =>
     sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
 
-  sg.setRingSlots(sg.op("Mod", [queryPositions, capacityValue]), steps)
+  sg.setRingSlots(mod(queryPositions), steps)
   return { cos: table("Cos"), sin: table("Sin"), bias }
 }
 
@@ -132,7 +122,7 @@ export const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number)
 /**
  * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
  * RoPE, attention over a KV ring of `context` slots (keys stored `[H, Dh, capacity]`,
- * values `[H, capacity, Dh]`), exact-erf GELU FFN. `offset` (int64 `[1]`) is the number of
+ * values `[H, capacity, Dh]`), exact-erf GELU FFN. `offset` (float32 `[1]`) is the number of
  * steps processed since the reset.
  */
 export const streamingTransformer = (
