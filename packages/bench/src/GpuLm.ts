@@ -11,7 +11,7 @@ import {
 } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import type { WeightLayout } from "./convert/layout.ts"
-import { buildStepGraph, type GpuSampling, StepIo } from "./graph/stepGraph.ts"
+import { buildStepGraph, type GpuAttention, type GpuSampling, StepIo } from "./graph/stepGraph.ts"
 import { makeRng } from "./randomCheckpoint.ts"
 
 export interface GpuLmOptions {
@@ -30,6 +30,8 @@ export interface GpuLmOptions {
   readonly allowCpuFallback?: boolean
   /** ONNX opsets to try, in order (default 18, then 21). */
   readonly opsets?: ReadonlyArray<number>
+  /** Attention forms to try, in order (default `mha`, then `matmul`). */
+  readonly attention?: ReadonlyArray<GpuAttention>
 }
 
 export interface GpuLmStep {
@@ -42,6 +44,7 @@ export interface GpuLmStep {
 export interface GpuLmOpened {
   readonly sampling: GpuSampling
   readonly opset: number
+  readonly attention: GpuAttention
   readonly cpuFallbackAllowed: boolean
   readonly graphMs: number
   readonly sessionMs: number
@@ -168,11 +171,12 @@ export const openGpuLm = (
     const samplings = options.sampling ?? ["topk", "argmax"]
     const onCpu = options.provider === "cpu"
     const opsets = options.opsets ?? [18, 21]
-    const attempts = samplings.flatMap((s) =>
-      opsets.map((opset) => ({ sampling: s, opset, fallback: onCpu })),
+    const forms = options.attention ?? ["mha", "matmul"]
+    const attempts = forms.flatMap((attention) =>
+      samplings.flatMap((s) => opsets.map((opset) => ({ attention, sampling: s, opset, fallback: onCpu }))),
     )
     if (!onCpu && (options.allowCpuFallback ?? true))
-      attempts.push({ sampling: samplings[0]!, opset: opsets[0]!, fallback: true })
+      attempts.push({ attention: forms[0]!, sampling: samplings[0]!, opset: opsets[0]!, fallback: true })
     const failed: string[] = []
     let session: Session | undefined
     let opened: GpuLmOpened | undefined
@@ -180,12 +184,13 @@ export const openGpuLm = (
       const t0 = performance.now()
       const modelPath = path.join(
         path.dirname(options.weightsFile),
-        `step-${layout.precision}-ctx${context}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+        `step-${layout.precision}-ctx${context}-${attempt.attention}-${attempt.sampling}-opset${attempt.opset}.onnx`,
       )
       yield* Effect.sync(() =>
         buildStepGraph(config, {
           context,
           sampling: attempt.sampling,
+          attention: attempt.attention,
           opset: attempt.opset,
           layout,
           weightsFile: options.weightsFile,
@@ -209,6 +214,7 @@ export const openGpuLm = (
         opened = {
           sampling: attempt.sampling,
           opset: attempt.opset,
+          attention: attempt.attention,
           cpuFallbackAllowed: attempt.fallback && !onCpu,
           graphMs: t1 - t0,
           sessionMs: performance.now() - t1,
@@ -217,7 +223,7 @@ export const openGpuLm = (
         break
       }
       failed.push(
-        `${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
+        `${attempt.attention}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
       )
       if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
     }

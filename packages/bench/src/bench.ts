@@ -9,6 +9,7 @@ import { convertWeights } from "./convert/convert.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
 import { type GpuLm, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
+import type { GpuAttention } from "./graph/stepGraph.ts"
 import { lmTensorShapes, parameterCount } from "./lmShapes.ts"
 import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 import { writeRandomMimiCheckpoint } from "./randomMimi.ts"
@@ -31,8 +32,11 @@ export interface BenchOptions {
   /** Conversion worker threads (0: on the main thread). */
   readonly workers: number
   readonly intraOpThreads?: number
-  /** Provider of the Mimi sessions in the frame (default: `provider`). */
-  readonly codecProvider?: ExecutionProvider
+  /**
+   * Provider of the Mimi sessions in the frame (default: `provider`). `auto`: time Mimi alone on
+   * `provider` (CPU fallback disabled) and on the CPU, and use the faster in the frame.
+   */
+  readonly codecProvider?: ExecutionProvider | "auto"
   /** Intra-op threads of the Mimi sessions (CPU provider). */
   readonly codecThreads?: number
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
@@ -42,6 +46,14 @@ export interface BenchOptions {
   /** The command line, recorded in the report. */
   readonly command?: string
   readonly log?: (line: string) => void
+}
+
+export interface MimiAlone {
+  readonly encodeMs: Summary
+  readonly decodeMs: Summary
+  readonly loadMs: number
+  /** False when the sessions were created with the CPU fallback disabled (every node on the provider). */
+  readonly cpuFallbackAllowed: boolean
 }
 
 export interface Summary {
@@ -60,6 +72,7 @@ export interface RunResult {
   readonly error?: string
   readonly sampling?: string
   readonly opset?: number
+  readonly attention?: GpuAttention
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
@@ -112,11 +125,9 @@ export interface BenchReport {
   readonly mimiLoadMs?: number
   readonly codecProvider: ExecutionProvider
   /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
-  readonly mimiOnProvider?: {
-    readonly encodeMs: Summary
-    readonly decodeMs: Summary
-    readonly loadMs: number
-  }
+  readonly mimiOnProvider?: MimiAlone
+  /** `codecProvider: auto`: Mimi alone (30 frames) on each candidate provider, or why it failed. */
+  readonly mimiCandidates?: Record<string, MimiAlone | { readonly error: string }>
   readonly upstream: typeof UPSTREAM
   readonly runs: RunResult[]
 }
@@ -204,7 +215,7 @@ const measure = (
       provider: options.provider,
     })
     log(
-      `  session open (${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  session open (${lm.opened.attention} attention, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
@@ -285,6 +296,7 @@ const measure = (
       status: "ok",
       sampling: lm.opened.sampling,
       opset: lm.opened.opset,
+      attention: lm.opened.attention,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,
@@ -352,7 +364,10 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     },
     checkpointMs,
     checkpointBytes: written.bytes,
-    codecProvider: options.codecProvider ?? options.provider,
+    codecProvider:
+      options.codecProvider === undefined || options.codecProvider === "auto"
+        ? options.provider
+        : options.codecProvider,
     upstream: UPSTREAM,
     runs: [],
   }
@@ -363,39 +378,84 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     executionProviders: [options.provider],
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
   })
-  const codecProvider = options.codecProvider ?? options.provider
+  const fallbackAllowed = new Map<ExecutionProvider, boolean>()
   const codecLayer = (provider: ExecutionProvider) =>
     MimiCodec.layer({
       checkpoint: mimiFile,
       config: models.mimi,
       executionProviders: [provider],
       ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
+      ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
     })
-  const mimiAlone = Effect.gen(function* () {
-    const t = performance.now()
-    const codec = Context.get(yield* Layer.build(codecLayer(options.provider)), MimiCodec)
-    const loadMs = performance.now() - t
-    const rng = makeRng(3)
-    const encodeMs: number[] = []
-    const decodeMs: number[] = []
-    for (let i = 0; i < 35; i++) {
-      const [codes, e] = yield* timed(codec.encode(inputFrame(i, rng)))
-      const [, d] = yield* timed(codec.decode(codes))
-      if (i >= 5) {
-        encodeMs.push(e)
-        decodeMs.push(d)
+  const timeMimi = (provider: ExecutionProvider) =>
+    Effect.gen(function* () {
+      const t = performance.now()
+      const codec = Context.get(yield* Layer.build(codecLayer(provider)), MimiCodec)
+      const loadMs = performance.now() - t
+      const rng = makeRng(3)
+      const encodeMs: number[] = []
+      const decodeMs: number[] = []
+      for (let i = 0; i < 35; i++) {
+        const [codes, e] = yield* timed(codec.encode(inputFrame(i, rng)))
+        const [, d] = yield* timed(codec.decode(codes))
+        if (i >= 5) {
+          encodeMs.push(e)
+          decodeMs.push(d)
+        }
       }
-    }
-    return { encodeMs: summarize(encodeMs), decodeMs: summarize(decodeMs), loadMs }
-  }).pipe(Effect.scoped)
+      return {
+        encodeMs: summarize(encodeMs),
+        decodeMs: summarize(decodeMs),
+        loadMs,
+        cpuFallbackAllowed: provider !== "cpu" && fallbackAllowed.get(provider) === true,
+      } satisfies MimiAlone
+    }).pipe(Effect.scoped)
+  /** Mimi alone on `provider`; if a node lacks a kernel there, again with the CPU fallback allowed. */
+  const mimiAlone = (provider: ExecutionProvider) =>
+    timeMimi(provider).pipe(
+      Effect.catch((error) =>
+        provider === "cpu"
+          ? Effect.fail(error)
+          : Effect.suspend(() => {
+              log(`Mimi on ${provider} with the CPU fallback disabled failed: ${error.message}`)
+              fallbackAllowed.set(provider, true)
+              return timeMimi(provider)
+            }),
+      ),
+    )
+  const logMimi = (provider: ExecutionProvider, m: MimiAlone) =>
+    log(
+      `Mimi alone on ${provider}${m.cpuFallbackAllowed ? " (CPU fallback allowed)" : ""}: encode p50 ${m.encodeMs.p50.toFixed(1)} ms, decode p50 ${m.decodeMs.p50.toFixed(1)} ms`,
+    )
+  const frameCost = (m: MimiAlone) => m.encodeMs.p50 + 2 * m.decodeMs.p50
   const program = Effect.gen(function* () {
-    if (codecProvider !== options.provider) {
-      const alone = yield* Effect.result(mimiAlone)
+    let codecProvider: ExecutionProvider =
+      options.codecProvider === "auto" ? options.provider : (options.codecProvider ?? options.provider)
+    if (options.codecProvider === "auto") {
+      const candidates: Record<string, MimiAlone | { readonly error: string }> = {}
+      let best: { provider: ExecutionProvider; cost: number } | undefined
+      for (const provider of [...new Set<ExecutionProvider>([options.provider, "cpu"])]) {
+        const alone = yield* Effect.result(mimiAlone(provider))
+        if (alone._tag === "Success") {
+          candidates[provider] = alone.success
+          logMimi(provider, alone.success)
+          const cost = frameCost(alone.success)
+          if (!best || cost < best.cost) best = { provider, cost }
+        } else {
+          candidates[provider] = { error: alone.failure.message.slice(0, 2000) }
+          log(`Mimi alone on ${provider} failed: ${alone.failure.message}`)
+        }
+      }
+      codecProvider = best?.provider ?? options.provider
+      ;(report as { mimiCandidates?: BenchReport["mimiCandidates"] }).mimiCandidates = candidates
+      ;(report as { codecProvider: ExecutionProvider }).codecProvider = codecProvider
+      log(`Mimi in the frame: ${codecProvider} (encode + 2 decodes p50 the lowest)`)
+      save()
+    } else if (codecProvider !== options.provider) {
+      const alone = yield* Effect.result(mimiAlone(options.provider))
       if (alone._tag === "Success") {
         ;(report as { mimiOnProvider?: BenchReport["mimiOnProvider"] }).mimiOnProvider = alone.success
-        log(
-          `Mimi alone on ${options.provider}: encode p50 ${alone.success.encodeMs.p50.toFixed(1)} ms, decode p50 ${alone.success.decodeMs.p50.toFixed(1)} ms`,
-        )
+        logMimi(options.provider, alone.success)
       } else log(`Mimi alone on ${options.provider} failed: ${alone.failure.message}`)
       save()
     }

@@ -50,7 +50,7 @@ const report = await runBench({
   ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
   depformerSteps: Number(args["depformer-steps"]),
   ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
-  ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider } : {}),
+  ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })

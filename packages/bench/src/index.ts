@@ -33,7 +33,13 @@ export {
   positionInputs,
   tokenInputs,
 } from "./GpuLm.ts"
-export { buildStepGraph, type GpuSampling, type StepGraphOptions, StepIo } from "./graph/stepGraph.ts"
+export {
+  buildStepGraph,
+  type GpuAttention,
+  type GpuSampling,
+  type StepGraphOptions,
+  StepIo,
+} from "./graph/stepGraph.ts"
 export { lmTensorShapes, numel, parameterCount, type TensorShape } from "./lmShapes.ts"
 export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 export { writeRandomMimiCheckpoint } from "./randomMimi.ts"

@@ -75,37 +75,42 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     ])
   })
 
-  it("gives the reference LM's text logits (float16 weights and KV), past the ring's wrap", async () => {
-    const context = 8
-    const input = rows(14, 1)
-    const [ours, reference] = await run(
-      Effect.gen(function* () {
-        const lm = yield* openGpuLm({
-          config,
-          context,
-          layout: float16.layout,
-          weightsFile: float16.weightsFile,
-          provider: "cpu",
-          greedy: true,
-          outputLogits: true,
-        })
-        const moshi = yield* MoshiLm.make({ checkpoint, config, context, weightStorage: "inline" })
-        const ours: Float32Array[] = []
-        const reference: Float32Array[] = []
-        const text = { temperature: 1, topK: 1, noise: new Float32Array(config.textCard) }
-        for (const row of input) {
-          ours.push((yield* lm.step(row)).textLogits!)
-          reference.push((yield* moshi.temporal({ tokens: row, text, returnLogits: true })).textLogits!)
-        }
-        return [ours, reference] as const
-      }),
-    )
-    const errors = input.map((_, t) => relativeError(ours[t]!, reference[t]!))
-    console.log(
-      `text logits vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
-    )
-    for (const e of errors) expect(e).toBeLessThan(2e-3)
-  })
+  it.each(["mha", "matmul"] as const)(
+    "gives the reference LM's text logits (float16 weights and KV, %s attention), past the ring's wrap",
+    async (attention) => {
+      const context = 8
+      const input = rows(14, 1)
+      const [ours, reference] = await run(
+        Effect.gen(function* () {
+          const lm = yield* openGpuLm({
+            config,
+            context,
+            layout: float16.layout,
+            weightsFile: float16.weightsFile,
+            provider: "cpu",
+            greedy: true,
+            outputLogits: true,
+            attention: [attention],
+          })
+          expect(lm.opened.attention).toBe(attention)
+          const moshi = yield* MoshiLm.make({ checkpoint, config, context, weightStorage: "inline" })
+          const ours: Float32Array[] = []
+          const reference: Float32Array[] = []
+          const text = { temperature: 1, topK: 1, noise: new Float32Array(config.textCard) }
+          for (const row of input) {
+            ours.push((yield* lm.step(row)).textLogits!)
+            reference.push((yield* moshi.temporal({ tokens: row, text, returnLogits: true })).textLogits!)
+          }
+          return [ours, reference] as const
+        }),
+      )
+      const errors = input.map((_, t) => relativeError(ours[t]!, reference[t]!))
+      console.log(
+        `text logits (${attention} attention) vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
+      )
+      for (const e of errors) expect(e).toBeLessThan(2e-3)
+    },
+  )
 
   it("prefills known rows in one run to the same state as single steps", async () => {
     const input = rows(12, 2)

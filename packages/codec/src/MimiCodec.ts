@@ -52,6 +52,8 @@ export interface MimiCodecOptions {
    * layer's list. E.g. `["cpu"]` to keep the codec on the CPU while the LM uses the GPU.
    */
   readonly executionProviders?: ReadonlyArray<ExecutionProvider>
+  /** Fail session creation instead of running nodes the provider lacks on the CPU (GPU benchmarks). */
+  readonly disableCpuFallback?: boolean
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -93,6 +95,7 @@ const make = (options: MimiCodecOptions) =>
     const sessionOptions = {
       ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
       ...(options.executionProviders === undefined ? {} : { executionProviders: options.executionProviders }),
+      ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
     }
     const encoderSession = yield* ort.open({ model: built.encoder.model, ...sessionOptions })
     const decoderSession = yield* ort.open({ model: built.decoder.model, ...sessionOptions })

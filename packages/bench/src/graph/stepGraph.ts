@@ -1,14 +1,18 @@
 import type { LmConfig } from "@personaplex/lm"
-import { GraphBuilder } from "@personaplex/runtime"
+import { Attr, GraphBuilder } from "@personaplex/runtime"
 import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
 
 export type GpuSampling = "topk" | "argmax"
+/** `mha`: com.microsoft `MultiHeadAttention` over the ring; `matmul`: batched MatMul + Softmax + MatMul. */
+export type GpuAttention = "mha" | "matmul"
 
 export interface StepGraphOptions {
   /** KV ring capacity in frames. */
   readonly context: number
   /** `topk`: Gumbel-max among the top k; `argmax`: Gumbel-max over the whole vocabulary (no TopK op). */
   readonly sampling: GpuSampling
+  /** Temporal attention over the ring (default `mha`). */
+  readonly attention?: GpuAttention
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
   /**
@@ -171,18 +175,35 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([-1, heads, hd])])
   }
   const headsFirst = (v: string) => g.op("Transpose", [v], { perm: [1, 0, 2] })
-  const biasRows = g.op("Unsqueeze", [bias, g.int64s([0])]) // [1, T, ctx]
-  for (let l = 0; l < config.numLayers; l++) {
-    const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
-    const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
-    const [q, k, v] = split(linear(norm(x, `t${l}.norm1`, dim), `t${l}.qkv`), [dim, dim, dim])
-    const qh = headsFirst(g.op("Mul", [rope(q!), g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
-    const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
-    const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
-    const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
-    const vNext = g.op("ScatterND", [vRing, writeIndex, vh])
-    g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
-    g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
+  // com.microsoft MultiHeadAttention reads the rings in place as BNSH keys/values [1, heads, ctx, hd];
+  // the host's −1e30 becomes −1e4 so it stays finite in float16 (a fully masked tile must not give NaN).
+  const useMha = options.attention !== "matmul"
+  const attentionBias = useMha
+    ? g.op("Cast", [g.op("Reshape", [g.op("Max", [bias, g.scalar(-1e4)]), g.int64s([1, 1, -1, ctx])])], {
+        to: 10,
+      })
+    : ""
+  const biasRows = useMha ? "" : g.op("Unsqueeze", [bias, g.int64s([0])]) // [1, T, ctx]
+  const ringAsBnsh = g.int64s([1, heads, ctx, hd])
+  /** `q` `[T, heads, hd]` (roped), rings `[heads, ctx, hd]` after this run's writes → `[T, dim]`. */
+  const mhaAttention = (q: string, kNext: string, vNext: string) => {
+    const query = g.op("Cast", [g.op("Reshape", [q, g.int64s([1, -1, dim])])], { to: 10 })
+    const [attended] = g.msOp(
+      "MultiHeadAttention",
+      [
+        query,
+        g.op("Reshape", [kNext, ringAsBnsh]),
+        g.op("Reshape", [vNext, ringAsBnsh]),
+        "",
+        "",
+        attentionBias,
+      ],
+      { num_heads: heads, scale: Attr.float(1 / Math.sqrt(hd)) },
+    )
+    return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
+  }
+  const matmulAttention = (q: string, kNext: string, vNext: string) => {
+    const qh = headsFirst(g.op("Mul", [q, g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
     // scores [heads, ctx, T] with the ring as the left operand (no copy of the ring), then [heads, T, ctx].
     const qT = g.op("Transpose", [g.op("Cast", [qh], { to: 10 })], { perm: [0, 2, 1] })
     const scores = g.op("Transpose", [g.op("Cast", [g.op("MatMul", [kNext, qT])], { to: 1 })], {
@@ -190,7 +211,19 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     })
     const probs = g.op("Softmax", [g.op("Add", [scores, biasRows])], { axis: -1 })
     const attn = g.op("Cast", [g.op("MatMul", [g.op("Cast", [probs], { to: 10 }), vNext])], { to: 1 })
-    const merged = g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
+    return g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
+  }
+  for (let l = 0; l < config.numLayers; l++) {
+    const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
+    const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
+    const [q, k, v] = split(linear(norm(x, `t${l}.norm1`, dim), `t${l}.qkv`), [dim, dim, dim])
+    const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
+    const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
+    const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
+    const vNext = g.op("ScatterND", [vRing, writeIndex, vh])
+    g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
+    g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
+    const merged = useMha ? mhaAttention(rope(q!), kNext, vNext) : matmulAttention(rope(q!), kNext, vNext)
     x = g.op("Add", [x, linear(merged, `t${l}.out`)])
     x = g.op("Add", [
       x,
