@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { FRAME_SIZE, MimiCodec, type MimiCodecShape, SAMPLE_RATE } from "@personaplex/codec"
+import { lmCheckpointTensors } from "@personaplex/lm"
 import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { BENCH_MODELS, type BenchModels } from "./configs.ts"
@@ -10,7 +11,7 @@ import type { GpuPrecision } from "./convert/layout.ts"
 import { type GpuLm, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
 import type { GpuAttention } from "./graph/stepGraph.ts"
-import { lmTensorShapes, parameterCount } from "./lmShapes.ts"
+import { parameterCount } from "./lmShapes.ts"
 import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 import { writeRandomMimiCheckpoint } from "./randomMimi.ts"
 import { renderTable } from "./report.ts"
@@ -337,7 +338,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true })
   const lmFile = path.join(options.workDir, "lm-random.safetensors")
   const mimiFile = path.join(options.workDir, "mimi-random.safetensors")
-  const shapes = lmTensorShapes(models.lm)
+  const shapes = lmCheckpointTensors(models.lm)
   let t0 = performance.now()
   const written = writeRandomBf16Checkpoint(lmFile, shapes)
   const checkpointMs = performance.now() - t0

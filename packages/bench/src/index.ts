@@ -40,7 +40,7 @@ export {
   type StepGraphOptions,
   StepIo,
 } from "./graph/stepGraph.ts"
-export { lmTensorShapes, numel, parameterCount, type TensorShape } from "./lmShapes.ts"
+export { numel, parameterCount } from "./lmShapes.ts"
 export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 export { writeRandomMimiCheckpoint } from "./randomMimi.ts"
 export { renderTable } from "./report.ts"

@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
-import { numel, type TensorShape } from "./lmShapes.ts"
+import type { LmTensorShape } from "@personaplex/lm"
+import { numel } from "./lmShapes.ts"
 
 /** xorshift32 uniform in [−1, 1). */
 export const makeRng = (seed: number) => {
@@ -16,7 +17,7 @@ export const makeRng = (seed: number) => {
 const POOL_VALUES = 1 << 22
 
 /** How a tensor is initialised: norms at 1, embeddings O(1), linears scaled by fan-in. */
-const scaleOf = (t: TensorShape): number => {
+const scaleOf = (t: LmTensorShape): number => {
   if (t.name.endsWith(".alpha")) return 0
   if (/emb(\.\d+)?\.weight$/.test(t.name)) return 1
   return 1 / Math.sqrt(t.shape[t.shape.length - 1]!)
@@ -32,7 +33,7 @@ const BF16_ONE = 0x3f80
  */
 export const writeRandomBf16Checkpoint = (
   file: string,
-  tensors: ReadonlyArray<TensorShape>,
+  tensors: ReadonlyArray<LmTensorShape>,
   seed = 20261125,
 ): { readonly bytes: number; readonly parameters: number } => {
   const rng = makeRng(seed)

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { LmConfig, MoshiLm } from "@personaplex/lm"
+import { LmConfig, lmCheckpointTensors, MoshiLm } from "@personaplex/lm"
 import { OrtSession } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -9,7 +9,6 @@ import {
   BENCH_MODELS,
   type ConvertedWeights,
   convertWeights,
-  lmTensorShapes,
   openGpuLm,
   parameterCount,
   writeRandomBf16Checkpoint,
@@ -22,7 +21,7 @@ let float16: ConvertedWeights
 let int8: ConvertedWeights
 
 beforeAll(async () => {
-  writeRandomBf16Checkpoint(checkpoint, lmTensorShapes(config))
+  writeRandomBf16Checkpoint(checkpoint, lmCheckpointTensors(config))
   float16 = await convertWeights({
     checkpoint,
     config,
@@ -68,7 +67,7 @@ const relativeError = (a: Float32Array, b: Float32Array) => {
 
 describe("the GPU step graph (run on the CPU provider)", () => {
   it("lists the real LM's 8,371,408,896 parameters in upstream names", () => {
-    const shapes = lmTensorShapes(LmConfig.personaplex)
+    const shapes = lmCheckpointTensors(LmConfig.personaplex)
     expect(parameterCount(shapes)).toBe(8_371_408_896)
     expect(shapes.find((t) => t.name === "transformer.layers.31.gating.linear_in.weight")!.shape).toEqual([
       22528, 4096,

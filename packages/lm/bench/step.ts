@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { OrtSession, upstreamFixturesDir, writeSafetensors } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { LmConfig, MoshiLm } from "../dist/index.js"
+import { LmConfig, type LmTensorShape, lmCheckpointTensors, MoshiLm } from "../dist/index.js"
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -22,65 +22,32 @@ const ep = arg("ep", "cpu") as "cpu" | "webgpu"
 const threads = Number(arg("threads", "1"))
 const outFile = arg("out", path.join(import.meta.dirname, "results", "step.json"))
 
-/** A random bf16 checkpoint with upstream tensor names for the given config. */
+/** A random bf16 checkpoint with upstream tensor names: norms at 1, linears scaled by fan-in, tables 0.1. */
 const randomCheckpoint = (c: ReturnType<typeof LmConfig.fromJson>, file: string) => {
   let seed = 1
   const rand = () => {
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
     return seed / 2 ** 32 - 0.5
   }
-  const bf16 = (n: number, scale: number) => {
-    const f = new Float32Array(n)
-    for (let i = 0; i < n; i++) f[i] = rand() * scale
-    return new Uint16Array(new Uint32Array(f.buffer).map((v) => v >>> 16))
-  }
-  const t: Array<{ name: string; dtype: "BF16"; shape: number[]; data: Uint16Array }> = []
-  const add = (name: string, shape: number[], scale = 0.1) =>
-    t.push({
-      name,
-      dtype: "BF16",
-      shape,
-      data: bf16(
-        shape.reduce((a, b) => a * b, 1),
-        scale,
-      ),
-    })
-  const { dim, card, textCard, depformerDim: D, depQ } = c
-  for (let k = 0; k < 16; k++) add(`emb.${k}.weight`, [card + 1, dim])
-  add("text_emb.weight", [textCard + 1, dim])
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `transformer.layers.${l}`
-    add(`${p}.self_attn.in_proj_weight`, [3 * dim, dim], 1 / Math.sqrt(dim))
-    add(`${p}.self_attn.out_proj.weight`, [dim, dim], 1 / Math.sqrt(dim))
-    add(`${p}.norm1.alpha`, [1, 1, dim], 1)
-    add(`${p}.norm2.alpha`, [1, 1, dim], 1)
-    add(`${p}.gating.linear_in.weight`, [2 * c.ffnHidden, dim], 1 / Math.sqrt(dim))
-    add(`${p}.gating.linear_out.weight`, [dim, c.ffnHidden], 1 / Math.sqrt(c.ffnHidden))
-  }
-  add("out_norm.alpha", [1, 1, dim], 1)
-  add("text_linear.weight", [textCard, dim], 1 / Math.sqrt(dim))
-  for (let k = 0; k < depQ; k++) {
-    add(`depformer_in.${k}.weight`, [D, dim], 1 / Math.sqrt(dim))
-    add(`linears.${k}.weight`, [card, D], 1 / Math.sqrt(D))
-    if (k > 0) add(`depformer_emb.${k - 1}.weight`, [card + 1, D])
-  }
-  add("depformer_text_emb.weight", [textCard + 1, D])
-  for (let l = 0; l < c.depformerNumLayers; l++) {
-    const p = `depformer.layers.${l}`
-    add(`${p}.self_attn.in_proj_weight`, [depQ * 3 * D, D], 1 / Math.sqrt(D))
-    add(`${p}.self_attn.out_proj.weight`, [depQ * D, D], 1 / Math.sqrt(D))
-    add(`${p}.norm1.alpha`, [1, 1, D], 1)
-    add(`${p}.norm2.alpha`, [1, 1, D], 1)
-    for (let k = 0; k < depQ; k++) {
-      add(`${p}.gating.${k}.linear_in.weight`, [2 * c.depformerFfnHidden, D], 1 / Math.sqrt(D))
-      add(
-        `${p}.gating.${k}.linear_out.weight`,
-        [D, c.depformerFfnHidden],
-        1 / Math.sqrt(c.depformerFfnHidden),
-      )
-    }
-  }
-  writeSafetensors(file, t)
+  const scaleOf = ({ name, shape }: LmTensorShape) =>
+    /emb(\.\d+)?\.weight$/.test(name) ? 0.1 : 1 / Math.sqrt(shape[shape.length - 1]!)
+  writeSafetensors(
+    file,
+    lmCheckpointTensors(c).map((t) => {
+      const f = new Float32Array(t.shape.reduce((a, b) => a * b, 1))
+      if (t.name.endsWith(".alpha")) f.fill(1)
+      else {
+        const scale = scaleOf(t)
+        for (let i = 0; i < f.length; i++) f[i] = rand() * scale
+      }
+      return {
+        name: t.name,
+        dtype: "BF16" as const,
+        shape: t.shape,
+        data: new Uint16Array(new Uint32Array(f.buffer).map((v) => v >>> 16)),
+      }
+    }),
+  )
   return file
 }
 

@@ -1,3 +1,4 @@
+export { type LmTensorShape, lmCheckpointTensors } from "./checkpointTensors.ts"
 export {
   CONTEXT_CHOICES,
   DEFAULT_SILENCE_FRAMES,
