@@ -13,7 +13,6 @@ import {
   type EngineStartOptions,
 } from "./engine.ts"
 import { EngineError } from "./errors.ts"
-import { FRAME_SIZE } from "./opus-ogg.ts"
 import type { Voice } from "./voices.ts"
 
 /** Services each conversation gets fresh (streaming state is per conversation). */
