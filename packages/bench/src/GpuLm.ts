@@ -32,6 +32,8 @@ export interface GpuLmOptions {
   readonly opsets?: ReadonlyArray<number>
   /** Attention forms to try, in order (default `mha`, then `matmul`). */
   readonly attention?: ReadonlyArray<GpuAttention>
+  /** `fusedOps` settings of the step graph to try, in order (default true, then false). */
+  readonly fusedOps?: ReadonlyArray<boolean>
 }
 
 export interface GpuLmStep {
@@ -45,6 +47,7 @@ export interface GpuLmOpened {
   readonly sampling: GpuSampling
   readonly opset: number
   readonly attention: GpuAttention
+  readonly fusedOps: boolean
   readonly cpuFallbackAllowed: boolean
   readonly graphMs: number
   readonly sessionMs: number
@@ -116,8 +119,12 @@ export const positionInputs = (
       write[(h * T + t) * 2 + 1] = BigInt((position + t) % context)
     }
   return {
-    [StepIo.cos]: f32(cos, [T, 1, half, 1]),
-    [StepIo.sin]: f32(sin, [T, 1, half, 1]),
+    [StepIo.cos]: f32(cos, [T, half]),
+    [StepIo.sin]: f32(sin, [T, half]),
+    [StepIo.ropeRows]: i64(
+      BigInt64Array.from({ length: T }, (_, t) => BigInt(t)),
+      [1, T],
+    ),
     [StepIo.bias]: f32(bias, [T, context]),
     [StepIo.writeIndex]: i64(write, [heads, T, 2]),
   }
@@ -172,11 +179,22 @@ export const openGpuLm = (
     const onCpu = options.provider === "cpu"
     const opsets = options.opsets ?? [18, 21]
     const forms = options.attention ?? ["mha", "matmul"]
+    const fusions = options.fusedOps ?? [true, false]
     const attempts = forms.flatMap((attention) =>
-      samplings.flatMap((s) => opsets.map((opset) => ({ attention, sampling: s, opset, fallback: onCpu }))),
+      fusions.flatMap((fusedOps) =>
+        samplings.flatMap((s) =>
+          opsets.map((opset) => ({ attention, fusedOps, sampling: s, opset, fallback: onCpu })),
+        ),
+      ),
     )
     if (!onCpu && (options.allowCpuFallback ?? true))
-      attempts.push({ attention: forms[0]!, sampling: samplings[0]!, opset: opsets[0]!, fallback: true })
+      attempts.push({
+        attention: forms[0]!,
+        fusedOps: fusions[0]!,
+        sampling: samplings[0]!,
+        opset: opsets[0]!,
+        fallback: true,
+      })
     const failed: string[] = []
     let session: Session | undefined
     let opened: GpuLmOpened | undefined
@@ -184,13 +202,14 @@ export const openGpuLm = (
       const t0 = performance.now()
       const modelPath = path.join(
         path.dirname(options.weightsFile),
-        `step-${layout.precision}-ctx${context}-${attempt.attention}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+        `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
       )
       yield* Effect.sync(() =>
         buildStepGraph(config, {
           context,
           sampling: attempt.sampling,
           attention: attempt.attention,
+          fusedOps: attempt.fusedOps,
           opset: attempt.opset,
           layout,
           weightsFile: options.weightsFile,
@@ -215,6 +234,7 @@ export const openGpuLm = (
           sampling: attempt.sampling,
           opset: attempt.opset,
           attention: attempt.attention,
+          fusedOps: attempt.fusedOps,
           cpuFallbackAllowed: attempt.fallback && !onCpu,
           graphMs: t1 - t0,
           sessionMs: performance.now() - t1,
@@ -223,7 +243,7 @@ export const openGpuLm = (
         break
       }
       failed.push(
-        `${attempt.attention}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
+        `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
       )
       if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
     }

@@ -74,6 +74,7 @@ export interface RunResult {
   readonly sampling?: string
   readonly opset?: number
   readonly attention?: GpuAttention
+  readonly fusedOps?: boolean
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
@@ -216,7 +217,7 @@ const measure = (
       provider: options.provider,
     })
     log(
-      `  session open (${lm.opened.attention} attention, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
@@ -298,6 +299,7 @@ const measure = (
       sampling: lm.opened.sampling,
       opset: lm.opened.opset,
       attention: lm.opened.attention,
+      fusedOps: lm.opened.fusedOps,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,

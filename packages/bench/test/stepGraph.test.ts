@@ -74,9 +74,12 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     ])
   })
 
-  it.each(["mha", "matmul"] as const)(
-    "gives the reference LM's text logits (float16 weights and KV, %s attention), past the ring's wrap",
-    async (attention) => {
+  it.each([
+    ["mha", true],
+    ["matmul", false],
+  ] as const)(
+    "gives the reference LM's text logits (float16 weights and KV, %s attention, fused ops %s), past the ring's wrap",
+    async (attention, fusedOps) => {
       const context = 8
       const input = rows(14, 1)
       const [ours, reference] = await run(
@@ -90,8 +93,10 @@ describe("the GPU step graph (run on the CPU provider)", () => {
             greedy: true,
             outputLogits: true,
             attention: [attention],
+            fusedOps: [fusedOps],
           })
           expect(lm.opened.attention).toBe(attention)
+          expect(lm.opened.fusedOps).toBe(fusedOps)
           const moshi = yield* MoshiLm.make({ checkpoint, config, context, weightStorage: "inline" })
           const ours: Float32Array[] = []
           const reference: Float32Array[] = []
@@ -105,7 +110,7 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       )
       const errors = input.map((_, t) => relativeError(ours[t]!, reference[t]!))
       console.log(
-        `text logits (${attention} attention) vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
+        `text logits (${attention} attention, fused ops ${fusedOps}) vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
       )
       for (const e of errors) expect(e).toBeLessThan(2e-3)
     },

@@ -13,6 +13,11 @@ export interface StepGraphOptions {
   readonly sampling: GpuSampling
   /** Temporal attention over the ring (default `mha`). */
   readonly attention?: GpuAttention
+  /**
+   * com.microsoft `RotaryEmbedding` for RoPE and `SkipSimplifiedLayerNormalization` for each residual
+   * add followed by an RMSNorm (default true); false builds both from elementwise ops (more nodes).
+   */
+  readonly fusedOps?: boolean
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
   /**
@@ -33,9 +38,11 @@ export const StepIo = {
   keep: "keep",
   /** f32 `[T, dim]` added to the embeddings (voice-prompt replay). */
   extra: "extra",
-  /** f32 `[T, 1, headDim/2, 1]` RoPE angles of each row's position. */
+  /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position. */
   cos: "rope_cos",
   sin: "rope_sin",
+  /** int64 `[1, T]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
+  ropeRows: "rope_rows",
   /** f32 `[T, context]`: 0 where row t may see ring slot s (after this run's writes), −1e30 elsewhere. */
   bias: "attn_bias",
   /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
@@ -114,8 +121,23 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     })
     return y!
   }
+  const fused = options.fusedOps ?? true
   const norm = (x: string, key: string, width: number) =>
     g.op("SimplifiedLayerNormalization", [x, ext(key, "float32", [width])], { axis: -1, epsilon: 1e-8 })
+  /** `[x + residual, RMSNorm(x + residual)]`, one node when fused. */
+  const addNorm = (x: string, residual: string, key: string, width: number): [string, string] => {
+    if (!fused) {
+      const sum = g.op("Add", [x, residual])
+      return [sum, norm(sum, key, width)]
+    }
+    const [normed, , , sum] = g.msOp(
+      "SkipSimplifiedLayerNormalization",
+      [x, residual, ext(key, "float32", [width])],
+      { epsilon: 1e-8 },
+      4,
+    )
+    return [sum!, normed!]
+  }
   const split = (x: string, sizes: number[], axis = -1) =>
     g.opMulti("Split", [x, g.int64s(sizes)], sizes.length, { axis })
   const gatedFfn = (x: string, inKey: string, outKey: string, hidden: number) => {
@@ -141,8 +163,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const ids = g.input(StepIo.ids, "int64", ["T", 17])
   const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
   const extra = g.input(StepIo.extra, "float32", ["T", dim])
-  const cos = g.input(StepIo.cos, "float32", ["T", 1, hd / 2, 1])
-  const sin = g.input(StepIo.sin, "float32", ["T", 1, hd / 2, 1])
+  const cos = g.input(StepIo.cos, "float32", ["T", hd / 2])
+  const sin = g.input(StepIo.sin, "float32", ["T", hd / 2])
+  const ropeRows = g.input(StepIo.ropeRows, "int64", [1, "T"])
   const bias = g.input(StepIo.bias, "float32", ["T", ctx])
   const writeIndex = g.input(StepIo.writeIndex, "int64", [heads, "T", 2])
   const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
@@ -163,15 +186,28 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     length: group.length,
   })
   const gathered = g.op("Cast", [g.op("Gather", [table, ids], { axis: 0 })], { to: 1 })
-  let x = g.op("Add", [
+  let [x, normed] = addNorm(
     g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([1])], { keepdims: 0 }),
     extra,
-  ])
+    "t0.norm1",
+    dim,
+  )
 
+  // Interleaved RoPE (pairs 2i, 2i+1) of `v` `[T, dim]` → `[T, heads, hd]`.
+  const cosRows = fused ? "" : g.op("Reshape", [cos, g.int64s([-1, 1, hd / 2, 1])])
+  const sinRows = fused ? "" : g.op("Reshape", [sin, g.int64s([-1, 1, hd / 2, 1])])
   const rope = (v: string) => {
+    if (fused) {
+      const [roped] = g.msOp(
+        "RotaryEmbedding",
+        [g.op("Reshape", [v, g.int64s([1, -1, dim])]), ropeRows, cos, sin],
+        { interleaved: 1, num_heads: heads },
+      )
+      return g.op("Reshape", [roped!, g.int64s([-1, heads, hd])])
+    }
     const [x0, x1] = split(g.op("Reshape", [v, g.int64s([-1, heads, hd / 2, 2])]), [1, 1])
-    const r0 = g.op("Sub", [g.op("Mul", [x0!, cos]), g.op("Mul", [x1!, sin])])
-    const r1 = g.op("Add", [g.op("Mul", [x0!, sin]), g.op("Mul", [x1!, cos])])
+    const r0 = g.op("Sub", [g.op("Mul", [x0!, cosRows]), g.op("Mul", [x1!, sinRows])])
+    const r1 = g.op("Add", [g.op("Mul", [x0!, sinRows]), g.op("Mul", [x1!, cosRows])])
     return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([-1, heads, hd])])
   }
   const headsFirst = (v: string) => g.op("Transpose", [v], { perm: [1, 0, 2] })
@@ -216,7 +252,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   for (let l = 0; l < config.numLayers; l++) {
     const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
     const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
-    const [q, k, v] = split(linear(norm(x, `t${l}.norm1`, dim), `t${l}.qkv`), [dim, dim, dim])
+    const [q, k, v] = split(linear(normed, `t${l}.qkv`), [dim, dim, dim])
     const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
     const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
     const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
@@ -224,11 +260,10 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
     g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
     const merged = useMha ? mhaAttention(rope(q!), kNext, vNext) : matmulAttention(rope(q!), kNext, vNext)
-    x = g.op("Add", [x, linear(merged, `t${l}.out`)])
-    x = g.op("Add", [
-      x,
-      gatedFfn(norm(x, `t${l}.norm2`, dim), `t${l}.ffn_in`, `t${l}.ffn_out`, config.ffnHidden),
-    ])
+    const [attended, normed2] = addNorm(x, linear(merged, `t${l}.out`), `t${l}.norm2`, dim)
+    const ffn = gatedFfn(normed2, `t${l}.ffn_in`, `t${l}.ffn_out`, config.ffnHidden)
+    if (l + 1 < config.numLayers) [x, normed] = addNorm(attended, ffn, `t${l + 1}.norm1`, dim)
+    else x = g.op("Add", [attended, ffn])
   }
   const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([0])])
   const hidden = norm(last, "out_norm", dim)
@@ -247,9 +282,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
     const embTable = ext(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, "float16", [t.rows, t.cols])
     const emb = g.op("Cast", [g.op("Gather", [embTable, prev], { axis: 0 })], { to: 1 })
-    let y = g.op("Add", [linear(hidden, `d${k}.in`), emb])
+    let [y, yNormed] = addNorm(linear(hidden, `d${k}.in`), emb, "d0.norm1", D)
     for (let l = 0; l < config.depformerNumLayers; l++) {
-      const [q, kk, vv] = split(linear(norm(y, `d${l}.norm1`, D), `d${l}.${k}.qkv`), [D, D, D])
+      const [q, kk, vv] = split(linear(yNormed, `d${l}.${k}.qkv`), [D, D, D])
       keys[l]!.push(kk!)
       values[l]!.push(vv!)
       const n = k + 1
@@ -262,16 +297,10 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
         axis: -1,
       })
       const attn = g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
-      y = g.op("Add", [y, linear(attn, `d${l}.${k}.out`)])
-      y = g.op("Add", [
-        y,
-        gatedFfn(
-          norm(y, `d${l}.norm2`, D),
-          `d${l}.${k}.ffn_in`,
-          `d${l}.${k}.ffn_out`,
-          config.depformerFfnHidden,
-        ),
-      ])
+      const [attended, normed2] = addNorm(y, linear(attn, `d${l}.${k}.out`), `d${l}.norm2`, D)
+      const ffn = gatedFfn(normed2, `d${l}.${k}.ffn_in`, `d${l}.${k}.ffn_out`, config.depformerFfnHidden)
+      if (l + 1 < config.depformerNumLayers) [y, yNormed] = addNorm(attended, ffn, `d${l + 1}.norm1`, D)
+      else y = g.op("Add", [attended, ffn])
     }
     const logits = linear(y, `d${k}.head`)
     const noise = g.op("Reshape", [
