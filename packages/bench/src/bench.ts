@@ -44,6 +44,8 @@ export interface BenchOptions {
   readonly depformerSteps: number
   /** Configurations not started after this many seconds are skipped (reported as such). */
   readonly deadlineSeconds?: number
+  /** Step graph with com.microsoft RotaryEmbedding + SkipSimplifiedLayerNormalization (default: tried first). */
+  readonly fusedOps?: boolean
   /** The command line, recorded in the report. */
   readonly command?: string
   readonly log?: (line: string) => void
@@ -215,6 +217,7 @@ const measure = (
       layout: converted.layout,
       weightsFile: converted.weightsFile,
       provider: options.provider,
+      ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
     })
     log(
       `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,

@@ -32,9 +32,12 @@ const { values: args } = parseArgs({
     deadline: { type: "string" },
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
+    "fused-ops": { type: "string" },
   },
 })
 
+if (args["fused-ops"] !== undefined && !["on", "off"].includes(args["fused-ops"]))
+  throw new Error(`--fused-ops must be "on" or "off", got "${args["fused-ops"]}"`)
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const report = await runBench({
   provider: args.provider as ExecutionProvider,
@@ -52,6 +55,7 @@ const report = await runBench({
   ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
   ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
+  ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)
