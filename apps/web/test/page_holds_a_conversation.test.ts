@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { assets } from "@personaplex/audio-io"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { smokeLoopEngine } from "../src/server/model-engines.ts"
 import type { ServerEvent } from "../src/shared/events.ts"
@@ -9,16 +10,7 @@ import { type RunningServer, startServer, waitFor } from "./helpers.ts"
 if (!haveChromium) console.log(noChromiumReason)
 
 const artifacts = path.resolve(import.meta.dirname, "..", "test-artifacts")
-const speechWav = path.resolve(
-  import.meta.dirname,
-  "..",
-  "..",
-  "..",
-  "packages",
-  "audio-io",
-  "assets",
-  "hello.wav",
-)
+const speechWav = assets.helloWav
 
 interface PageDebug {
   state: string

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import { assets } from "@personaplex/audio-io"
 import { afterAll, describe, expect, it } from "vitest"
 import { EchoEngine } from "../src/server/echo-engine.ts"
 import type { ServerEvent } from "../src/shared/events.ts"
@@ -10,16 +11,7 @@ import { type RunningServer, startServer, waitFor } from "./helpers.ts"
 
 if (!haveChromium) console.log(noChromiumReason)
 
-const speechWav = path.resolve(
-  import.meta.dirname,
-  "..",
-  "..",
-  "..",
-  "packages",
-  "audio-io",
-  "assets",
-  "hello.wav",
-)
+const speechWav = assets.helloWav
 
 /**
  * A page that talks to the server the way upstream's web client does (upstream-spec §6.3): the microphone
