@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
+import { haveFixtures, maxLogitErrors, readScenario } from "./support/fixtures.ts"
 import { runScenario, type Scenario, scenarioLayer } from "./support/scenario.ts"
 
 const compare = (
@@ -8,33 +8,14 @@ const compare = (
   result: Effect.Success<ReturnType<typeof runScenario>>,
   skipUserHalfStep15 = false,
 ) => {
-  const { config } = scenario
   const frames = scenario.userCodes.length / 8
   expect(result.offset).toBe(scenario.offsetAfterPrompts)
   expect([...result.ring.cache]).toEqual([...scenario.tokenCacheAfterPrompts])
-  let text = 0
-  let audio = 0
-  for (let t = 0; t < frames; t++) {
-    const step = result.steps[t]!
-    text = Math.max(
-      text,
-      maxAbsDiff(
-        step.textLogits!,
-        scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard),
-      ),
-    )
-    const steps = skipUserHalfStep15 ? 15 : 16
-    for (let s = 0; s < steps; s++) {
-      const base = (t * 16 + s) * config.card
-      audio = Math.max(
-        audio,
-        maxAbsDiff(
-          step.audioLogits!.subarray(s * config.card, (s + 1) * config.card),
-          scenario.audioLogits.subarray(base, base + config.card),
-        ),
-      )
-    }
-  }
+  const { text, audio } = maxLogitErrors(
+    scenario,
+    result.steps.slice(0, frames),
+    skipUserHalfStep15 ? 15 : 16,
+  )
   const got = Array.from(
     { length: 17 * frames },
     (_, i) => result.steps[i % frames]!.output![Math.floor(i / frames)]!,

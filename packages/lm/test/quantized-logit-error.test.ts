@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { haveFixtures, maxAbsDiff, readScenario } from "./support/fixtures.ts"
+import { haveFixtures, maxLogitErrors, readScenario } from "./support/fixtures.ts"
 import { runScenario, runScenarioTeacherForced, scenarioLayer } from "./support/scenario.ts"
 
 /**
@@ -14,7 +14,6 @@ describe.skipIf(!haveFixtures)("weight-only quantization of the LM linears on th
   for (const quantization of ["int8", "int4"] as const)
     it(`${quantization}: runs the scenario; max logit error against the float model is bounded`, async () => {
       const scenario = readScenario("lm-tiny")
-      const { config } = scenario
       const layer = scenarioLayer(scenario, {
         returnLogits: true,
         depformerSteps: 16,
@@ -24,28 +23,11 @@ describe.skipIf(!haveFixtures)("weight-only quantization of the LM linears on th
       const result = await Effect.runPromise(runScenarioTeacherForced(scenario).pipe(Effect.provide(layer)))
       const free = await Effect.runPromise(runScenario(scenario).pipe(Effect.provide(layer)))
       const frames = result.steps.length
-      let text = 0
-      let audio = 0
+      const { text, audio } = maxLogitErrors(scenario, result.steps, 8)
       let agentEqual = 0
-      for (let t = 0; t < frames; t++) {
-        const step = result.steps[t]!
-        text = Math.max(
-          text,
-          maxAbsDiff(
-            step.textLogits!,
-            scenario.textLogits.subarray(t * config.textCard, (t + 1) * config.textCard),
-          ),
-        )
-        audio = Math.max(
-          audio,
-          maxAbsDiff(
-            step.audioLogits!.subarray(0, 8 * config.card),
-            scenario.audioLogits.subarray(t * 16 * config.card, (t * 16 + 8) * config.card),
-          ),
-        )
+      for (let t = 0; t < frames; t++)
         for (let k = 0; k < 9; k++)
           if (free.steps[t]!.output![k] === scenario.outputTokens[k * frames + t]) agentEqual++
-      }
       console.log(
         `${quantization}: max |Δ text logits| ${text.toExponential(3)}, max |Δ agent audio logits| ${audio.toExponential(3)}, ` +
           `free-running text+agent tokens equal to float ${agentEqual}/${9 * frames}`,

@@ -46,3 +46,39 @@ export const lcg = (seed: number) => () => {
   seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
   return seed / 2 ** 32
 }
+
+interface StepLogits {
+  readonly textLogits?: Float32Array | undefined
+  readonly audioLogits?: Float32Array | undefined
+}
+
+/**
+ * Largest absolute difference to the fixture's logits over the recorded steps: text logits, and the
+ * audio logits of the first `depformerSteps` depformer steps (the fixture holds all 16 per frame).
+ */
+export const maxLogitErrors = (
+  scenario: ReturnType<typeof readScenario>,
+  steps: ReadonlyArray<StepLogits>,
+  depformerSteps: number,
+) => {
+  const { textCard, card } = scenario.config
+  let text = 0
+  let audio = 0
+  steps.forEach((step, t) => {
+    text = Math.max(
+      text,
+      maxAbsDiff(step.textLogits!, scenario.textLogits.subarray(t * textCard, (t + 1) * textCard)),
+    )
+    for (let s = 0; s < depformerSteps; s++) {
+      const base = (t * 16 + s) * card
+      audio = Math.max(
+        audio,
+        maxAbsDiff(
+          step.audioLogits!.subarray(s * card, (s + 1) * card),
+          scenario.audioLogits.subarray(base, base + card),
+        ),
+      )
+    }
+  })
+  return { text, audio }
+}
