@@ -474,15 +474,12 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       const late = () =>
         options.deadlineSeconds !== undefined &&
         (performance.now() - started) / 1000 > options.deadlineSeconds
-      if (late()) {
-        for (const context of options.contexts)
-          report.runs.push({
-            precision,
-            context,
-            status: "skipped",
-            error: "deadline reached before it started",
-          })
+      const unrun = (contexts: ReadonlyArray<number>, status: "skipped" | "failed", error: string) => {
+        for (const context of contexts) report.runs.push({ precision, context, status, error })
         save()
+      }
+      if (late()) {
+        unrun(options.contexts, "skipped", "deadline reached before it started")
         continue
       }
       log(`${precision}: converting ${lmFile}`)
@@ -499,14 +496,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         catch: (e) => e as Error,
       }).pipe(Effect.result)
       if (converted._tag === "Failure") {
-        for (const context of options.contexts)
-          report.runs.push({
-            precision,
-            context,
-            status: "failed",
-            error: `conversion: ${converted.failure.message}`,
-          })
-        save()
+        unrun(options.contexts, "failed", `conversion: ${converted.failure.message}`)
         continue
       }
       const weights = converted.success
@@ -515,13 +505,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       )
       for (const context of options.contexts) {
         if (late()) {
-          report.runs.push({
-            precision,
-            context,
-            status: "skipped",
-            error: "deadline reached before it started",
-          })
-          save()
+          unrun([context], "skipped", "deadline reached before it started")
           continue
         }
         log(`${precision} context ${context}:`)
