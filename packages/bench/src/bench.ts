@@ -1,7 +1,13 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { FRAME_SIZE, MimiCodec, type MimiCodecShape, SAMPLE_RATE } from "@personaplex/codec"
+import {
+  FRAME_SIZE,
+  MimiCodec,
+  type MimiCodecShape,
+  SAMPLE_RATE,
+  writeRandomMimiCheckpoint,
+} from "@personaplex/codec"
 import { lmCheckpointTensors } from "@personaplex/lm"
 import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
@@ -13,7 +19,6 @@ import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
 import type { GpuAttention } from "./graph/stepGraph.ts"
 import { parameterCount } from "./lmShapes.ts"
 import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
-import { writeRandomMimiCheckpoint } from "./randomMimi.ts"
 import { renderTable } from "./report.ts"
 
 export interface BenchOptions {
@@ -347,7 +352,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   let t0 = performance.now()
   const written = writeRandomBf16Checkpoint(lmFile, shapes)
   const checkpointMs = performance.now() - t0
-  const mimiParameters = writeRandomMimiCheckpoint(mimiFile, models.mimi)
+  const mimiParameters = writeRandomMimiCheckpoint(mimiFile, models.mimi).parameters
   log(
     `random LM checkpoint: ${(parameterCount(shapes) / 1e9).toFixed(3)} B parameters, ${(written.bytes / 1e9).toFixed(2)} GB in ${checkpointMs.toFixed(0)} ms; Mimi ${(mimiParameters / 1e6).toFixed(1)} M parameters`,
   )

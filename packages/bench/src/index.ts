@@ -42,5 +42,4 @@ export {
 } from "./graph/stepGraph.ts"
 export { numel, parameterCount } from "./lmShapes.ts"
 export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
-export { writeRandomMimiCheckpoint } from "./randomMimi.ts"
 export { renderTable } from "./report.ts"

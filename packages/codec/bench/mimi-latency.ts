@@ -10,16 +10,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { OrtSession, type TensorToWrite, writeSafetensors } from "@personaplex/runtime"
+import { OrtSession } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
-import {
-  checkpointTensors,
-  FRAME_SIZE,
-  MimiCodec,
-  MimiConfig,
-  SAMPLE_RATE,
-  type TensorSpec,
-} from "../src/index.ts"
+import { FRAME_SIZE, MimiCodec, MimiConfig, SAMPLE_RATE, writeRandomMimiCheckpoint } from "../src/index.ts"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -36,62 +29,6 @@ const threads = Number(args.threads)
 
 const config = MimiConfig.personaplex
 
-/** xorshift32 uniform in [−1, 1). */
-const makeRng = (seed: number) => {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 2 ** 31 - 1
-  }
-}
-const rng = makeRng(20261125)
-
-/** Uniform values with standard deviation `std` (uniform on ±√3·std). */
-const uniform = (n: number, std: number) => {
-  const a = Math.sqrt(3) * std
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) out[i] = a * rng()
-  return out
-}
-const filled = (n: number, value: number) => new Float32Array(n).fill(value)
-
-/** A plausible value per tensor kind: fan-in scaled weights, unit norms, upstream's 0.01 layer scale. */
-const randomTensor = (spec: TensorSpec): Float32Array => {
-  const n = spec.shape.reduce((a, b) => a * b, 1)
-  const name = spec.name
-  if (name.endsWith("layer_scale_1.scale") || name.endsWith("layer_scale_2.scale")) return filled(n, 0.01)
-  if (/norm[12]\.weight$/.test(name)) return filled(n, 1)
-  if (/norm[12]\.bias$/.test(name) || name.endsWith(".bias")) return uniform(n, 0.01)
-  if (name.endsWith("cluster_usage")) return filled(n, 1)
-  if (name.endsWith("_initialized")) return filled(n, 1)
-  if (name.endsWith("embedding_sum")) return uniform(n, 1)
-  if (name.includes("convtr")) {
-    // [cin, cout/groups, k]: each output sums cin inputs over k/stride = 2 overlapping taps
-    const [cin, , k] = spec.shape as [number, number, number]
-    return uniform(n, 1 / Math.sqrt(name.startsWith("upsample") ? 2 : (cin * k) / 2))
-  }
-  const fanIn = spec.shape.slice(1).reduce((a, b) => a * b, 1)
-  return uniform(n, 1 / Math.sqrt(fanIn))
-}
-
-const writeCheckpoint = (file: string) => {
-  const specs = checkpointTensors(config)
-  const tensors: TensorToWrite[] = specs.map((spec) => ({
-    name: spec.name,
-    dtype: "F32",
-    shape: spec.shape,
-    data: randomTensor(spec),
-  }))
-  writeSafetensors(file, tensors, { format: "pt", note: "random weights for benchmarking" })
-  const parameters = specs
-    .filter((s) => !s.name.includes("_codebook"))
-    .reduce((total, s) => total + s.shape.reduce((a, b) => a * b, 1), 0)
-  const stored = specs.reduce((total, s) => total + s.shape.reduce((a, b) => a * b, 1), 0)
-  return { parameters, stored, tensors: specs.length }
-}
-
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 const summary = (times: ReadonlyArray<number>) => {
@@ -106,14 +43,14 @@ const summary = (times: ReadonlyArray<number>) => {
   }
 }
 
-/** Speech-like test input: a few harmonics with a slow envelope plus noise. */
+/** Speech-like test input: a few harmonics with a slow envelope plus a little deterministic hiss. */
 const inputFrame = (t: number) =>
   Float32Array.from({ length: FRAME_SIZE }, (_, i) => {
     const time = (t * FRAME_SIZE + i) / SAMPLE_RATE
     const envelope = 0.5 + 0.5 * Math.sin(2 * Math.PI * 1.3 * time)
     return (
       0.2 * envelope * (Math.sin(2 * Math.PI * 180 * time) + 0.5 * Math.sin(2 * Math.PI * 360 * time)) +
-      0.01 * rng()
+      0.01 * Math.sin(12.9898 * (t * FRAME_SIZE + i) ** 1.5)
     )
   })
 
@@ -122,7 +59,7 @@ const main = async () => {
   try {
     const checkpoint = path.join(dir, "tokenizer-random.safetensors")
     let t0 = performance.now()
-    const counts = writeCheckpoint(checkpoint)
+    const counts = writeRandomMimiCheckpoint(checkpoint, config, 20261125)
     const writeMs = performance.now() - t0
     console.log(
       `checkpoint: ${counts.tensors} tensors, ${(counts.parameters / 1e6).toFixed(2)} M parameters, ${(counts.stored / 1e6).toFixed(2)} M stored values, ${(fs.statSync(checkpoint).size / 2 ** 20).toFixed(0)} MiB, written in ${writeMs.toFixed(0)} ms`,

@@ -17,4 +17,5 @@ export {
 export { type CodeMatrix, MimiCodec, type MimiCodecOptions, type MimiCodecShape } from "./MimiCodec.ts"
 export { CodecMetrics } from "./metrics.ts"
 export { checkpointTensors, decoderTensors, encoderTensors, type TensorSpec } from "./plan.ts"
+export { writeRandomMimiCheckpoint } from "./randomCheckpoint.ts"
 export { decodeFrames, encodeFrames } from "./streams.ts"
