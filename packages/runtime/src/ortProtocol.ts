@@ -40,6 +40,33 @@ export interface SessionSpec {
   readonly state?: ReadonlyArray<StateBinding>
   /** Keep state values in GPU memory between runs (WebGPU); ignored by the CPU provider. */
   readonly stateOnDevice?: boolean
+  /** Tensors updated in place on the device and shared with other sessions (see `ResidentState`). */
+  readonly resident?: ResidentState
+  /**
+   * WebGPU graph capture: the first run is ordinary, the second records the provider's commands
+   * and later runs replay them. Every shape must stay as in the first run. The worker keeps this
+   * session's inputs and outputs in device buffers of fixed address (host feeds are copied into
+   * them by a small upload session, results read back by a download session). Ignored by the CPU
+   * provider.
+   */
+  readonly graphCapture?: boolean
+  /**
+   * Most GPU dispatches recorded before the provider submits them (WebGPU
+   * `maxNumPendingDispatches`; onnxruntime's default when unset).
+   */
+  readonly maxPendingDispatches?: number
+}
+
+/**
+ * Device buffers that a run reads and writes in place: `input` and `output` of each binding are
+ * bound to the same buffer (onnxruntime's static KV cache: GroupQueryAttention's past and present
+ * sharing one buffer). They live in the worker under `pool`; sessions that name the same pool
+ * share the buffers (a prefill session and a captured per-frame session over one KV cache). Made
+ * once as zeros and never cleared: callers track which part is valid (a sequence length).
+ */
+export interface ResidentState {
+  readonly pool: string
+  readonly bindings: ReadonlyArray<StateBinding>
 }
 
 export type StateAction =

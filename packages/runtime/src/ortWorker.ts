@@ -4,11 +4,13 @@
  */
 import { parentPort } from "node:worker_threads"
 import * as ort from "onnxruntime-node"
+import { copyModel, type ValueSpec, zerosModel } from "./deviceModels.ts"
 import type {
   Created,
   Feeds,
   OrtTensor,
   Request,
+  ResidentState,
   Response,
   SessionSpec,
   StateAction,
@@ -18,13 +20,90 @@ import type {
 /** A session and the recurrent values it keeps between runs (see `StateBinding`). */
 interface Hosted {
   readonly session: ort.InferenceSession
+  readonly provider: string
   readonly bindings: ReadonlyArray<StateBinding>
   state: Map<string, ort.Tensor>
   readonly snapshots: Map<string, Map<string, ort.Tensor>>
+  /** Input and output names bound to the same buffer of a resident pool. */
+  readonly resident?: {
+    readonly pool: string
+    readonly inputs: Map<string, string>
+    readonly outputs: Map<string, string>
+  }
+  readonly capture?: Captured
+}
+
+/** A graph-captured session's fixed device buffers (filled on its first run). */
+interface Captured {
+  upload?: ort.InferenceSession
+  download?: ort.InferenceSession
+  staged?: Record<string, ort.Tensor>
+  results?: Record<string, ort.Tensor>
+}
+
+/** Resident device buffers by binding input name, and how many sessions use them. */
+interface Pool {
+  readonly tensors: Map<string, ort.Tensor>
+  readonly specs: Map<string, StateBinding>
+  users: number
 }
 
 const sessions = new Map<number, Hosted>()
+const pools = new Map<string, Pool>()
 let nextSession = 1
+const STAGED = "__staged"
+const HOST = "__host"
+
+const deviceOptions = (provider: string, outputsOnDevice: boolean): ort.InferenceSession.SessionOptions => ({
+  executionProviders: [provider],
+  graphOptimizationLevel: "disabled",
+  ...(outputsOnDevice && provider !== "cpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
+})
+
+const specOf = (name: string, t: ort.Tensor): ValueSpec => ({
+  name,
+  type: t.type as ValueSpec["type"],
+  dims: [...t.dims],
+})
+
+/** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
+const acquirePool = async (resident: ResidentState, provider: string): Promise<Pool> => {
+  const existing = pools.get(resident.pool)
+  const pool = existing ?? { tensors: new Map(), specs: new Map(), users: 0 }
+  const missing: StateBinding[] = []
+  for (const b of resident.bindings) {
+    const known = pool.specs.get(b.input)
+    if (!known) missing.push(b)
+    else if (known.type !== b.type || known.dims.join() !== b.dims.join())
+      throw new Error(
+        `resident pool "${resident.pool}" holds ${b.input} as ${known.type}[${known.dims}], not ${b.type}[${b.dims}]`,
+      )
+  }
+  if (missing.length > 0) {
+    if (provider === "cpu") {
+      for (const b of missing) pool.tensors.set(b.input, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
+    } else {
+      const maker = await ort.InferenceSession.create(
+        zerosModel(missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))),
+        deviceOptions(provider, true),
+      )
+      const made = await maker.run({})
+      for (const b of missing) pool.tensors.set(b.input, made[b.input]!)
+      await maker.release()
+    }
+    for (const b of missing) pool.specs.set(b.input, b)
+  }
+  pool.users++
+  pools.set(resident.pool, pool)
+  return pool
+}
+
+const releasePool = (name: string) => {
+  const pool = pools.get(name)
+  if (!pool || --pool.users > 0) return
+  pools.delete(name)
+  for (const t of pool.tensors.values()) if (t.location === "gpu-buffer") t.dispose()
+}
 
 const zeroData = (binding: StateBinding) => {
   const n = binding.dims.reduce((a, b) => a * b, 1)
@@ -61,6 +140,7 @@ const create = async (
   const bindings = spec.state ?? []
   for (const provider of spec.executionProviders) {
     const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0
+    const capture = spec.graphCapture === true && provider !== "cpu"
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
@@ -72,11 +152,24 @@ const create = async (
             ),
           }
         : {}),
+      ...(capture ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
       extra: {
         session: {
           ...(spec.disablePrepacking ? { disable_prepacking: "1" } : {}),
           ...(spec.disableCpuFallback && provider !== "cpu" ? { disable_cpu_ep_fallback: "1" } : {}),
         },
+        ...(provider === "webgpu" && (capture || spec.maxPendingDispatches)
+          ? {
+              ep: {
+                webgpuexecutionprovider: {
+                  ...(capture ? { enableGraphCapture: "1" } : {}),
+                  ...(spec.maxPendingDispatches
+                    ? { maxNumPendingDispatches: String(spec.maxPendingDispatches) }
+                    : {}),
+                },
+              },
+            }
+          : {}),
       },
     }
     try {
@@ -85,8 +178,29 @@ const create = async (
           ? await ort.InferenceSession.create(spec.model, options)
           : await ort.InferenceSession.create(spec.model, options)
       const id = nextSession++
-      sessions.set(id, { session, bindings, state: zeroState(bindings), snapshots: new Map() })
-      const stateNames = new Set(bindings.flatMap((b) => [b.input, b.output]))
+      const resident = spec.resident
+      if (resident) await acquirePool(resident, provider)
+      sessions.set(id, {
+        session,
+        provider,
+        bindings,
+        state: zeroState(bindings),
+        snapshots: new Map(),
+        ...(resident
+          ? {
+              resident: {
+                pool: resident.pool,
+                inputs: new Map(resident.bindings.map((b) => [b.input, b.input])),
+                outputs: new Map(resident.bindings.map((b) => [b.output, b.input])),
+              },
+            }
+          : {}),
+        ...(capture ? { capture: {} } : {}),
+      })
+      const stateNames = new Set([
+        ...bindings.flatMap((b) => [b.input, b.output]),
+        ...(resident?.bindings.flatMap((b) => [b.input, b.output]) ?? []),
+      ])
       return {
         session: id,
         provider: provider as Created["provider"],
@@ -114,14 +228,110 @@ const toPlain = async (t: ort.Tensor): Promise<OrtTensor> => {
   return { type: t.type as OrtTensor["type"], dims: [...t.dims], data }
 }
 
+/**
+ * A captured session's run: host feeds copied into fixed staging buffers, the session run (replayed
+ * after its second run) with fixed result buffers, the results copied back to the host.
+ */
+const runCaptured = async (
+  hosted: Hosted,
+  capture: Captured,
+  feeds: Record<string, ort.Tensor>,
+  residentFeeds: Record<string, ort.Tensor>,
+  residentFetches: Record<string, ort.Tensor>,
+  fetches: ReadonlyArray<string> | undefined,
+) => {
+  if (!capture.upload) {
+    const specs = Object.entries(feeds).map(([name, t]) => specOf(name, t))
+    capture.upload = await ort.InferenceSession.create(
+      copyModel(specs, STAGED),
+      deviceOptions(hosted.provider, true),
+    )
+  }
+  const upload = capture.upload
+  if (!capture.staged) {
+    const made = await upload.run(feeds)
+    capture.staged = Object.fromEntries(
+      Object.keys(feeds).map((name) => [name, made[`${name}${STAGED}`]!] as const),
+    )
+  } else {
+    const into: Record<string, ort.Tensor> = {}
+    for (const [name, t] of Object.entries(capture.staged)) into[`${name}${STAGED}`] = t
+    disposeAll(await upload.run(feeds, into), into)
+  }
+  const ownOutputs = hosted.session.outputNames.filter((n) => !(n in residentFetches))
+  const runFeeds = { ...capture.staged, ...residentFeeds }
+  if (!capture.results) {
+    const made = await hosted.session.run(runFeeds, {
+      ...residentFetches,
+      ...Object.fromEntries(ownOutputs.map((n) => [n, null] as const)),
+    })
+    capture.results = Object.fromEntries(ownOutputs.map((n) => [n, made[n]!] as const))
+    disposeAll(made, { ...capture.results, ...residentFetches })
+  } else {
+    const into = { ...residentFetches, ...capture.results }
+    disposeAll(await hosted.session.run(runFeeds, into), into)
+  }
+  if (!capture.download) {
+    const specs = ownOutputs.map((n) => specOf(n, capture.results![n]!))
+    capture.download = await ort.InferenceSession.create(
+      copyModel(specs, HOST),
+      deviceOptions(hosted.provider, false),
+    )
+  }
+  const wanted = fetches ?? ownOutputs
+  const read = await capture.download.run(
+    Object.fromEntries(wanted.map((n) => [n, capture.results![n]!] as const)),
+    wanted.map((n) => `${n}${HOST}`),
+  )
+  return Object.fromEntries(wanted.map((n) => [n, read[`${n}${HOST}`]!] as const))
+}
+
+/**
+ * Dispose the wrappers onnxruntime-node returns for preallocated outputs: each is a new tensor
+ * over the same buffer that does not own it, so the buffers we keep (`kept`) live on.
+ */
+const disposeAll = (results: Record<string, ort.Tensor>, kept: Record<string, ort.Tensor>) => {
+  const keep = new Set(Object.values(kept))
+  for (const t of Object.values(results)) if (!keep.has(t)) t.dispose()
+}
+
 const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
   const hosted = hostedSession(session)
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(feeds))
     ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
+  const residentFeeds: Record<string, ort.Tensor> = {}
+  const residentFetches: Record<string, ort.Tensor> = {}
+  if (hosted.resident) {
+    const pool = pools.get(hosted.resident.pool)!
+    for (const [input, key] of hosted.resident.inputs) residentFeeds[input] = pool.tensors.get(key)!
+    for (const [output, key] of hosted.resident.outputs) residentFetches[output] = pool.tensors.get(key)!
+  }
+  if (hosted.capture) {
+    const out = await runCaptured(hosted, hosted.capture, ortFeeds, residentFeeds, residentFetches, fetches)
+    return plainResults(out, new Set())
+  }
+  Object.assign(ortFeeds, residentFeeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
-  const wanted = fetches ? [...fetches, ...hosted.bindings.map((b) => b.output)] : undefined
-  const results = wanted ? await hosted.session.run(ortFeeds, wanted) : await hosted.session.run(ortFeeds)
+  const wanted = [
+    ...new Set([
+      ...(fetches ?? hosted.session.outputNames.filter((n) => !(n in residentFetches))),
+      ...hosted.bindings.map((b) => b.output),
+    ]),
+  ]
+  const results: Record<string, ort.Tensor> = hosted.resident
+    ? {
+        ...(await hosted.session.run(ortFeeds, {
+          ...Object.fromEntries(wanted.map((n) => [n, null] as const)),
+          ...residentFetches,
+        })),
+      }
+    : await hosted.session.run(ortFeeds, wanted)
+  if (hosted.resident)
+    for (const name of Object.keys(residentFetches)) {
+      results[name]!.dispose()
+      delete results[name]
+    }
   const previous = [...hosted.state.values()]
   const stateOutputs = new Set<string>()
   for (const b of hosted.bindings) {
@@ -129,10 +339,14 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
     stateOutputs.add(b.output)
   }
   release(hosted, previous)
+  return plainResults(results, stateOutputs)
+}
+
+const plainResults = async (results: Record<string, ort.Tensor>, skip: ReadonlySet<string>) => {
   const out: Record<string, OrtTensor> = {}
   const transfer: ArrayBuffer[] = []
   for (const [name, t] of Object.entries(results)) {
-    if (stateOutputs.has(name)) continue
+    if (skip.has(name)) continue
     const plain = await toPlain(t)
     out[name] = plain
     transfer.push(plain.data.buffer as ArrayBuffer)
@@ -178,6 +392,14 @@ const releaseSession = async (session: number) => {
   const values = [...hosted.state.values()]
   hosted.state = new Map()
   release(hosted, values)
+  if (hosted.resident) releasePool(hosted.resident.pool)
+  const capture = hosted.capture
+  if (capture) {
+    for (const t of [...Object.values(capture.staged ?? {}), ...Object.values(capture.results ?? {})])
+      t.dispose()
+    await capture.upload?.release()
+    await capture.download?.release()
+  }
   await hosted.session.release()
 }
 

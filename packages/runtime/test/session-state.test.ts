@@ -56,3 +56,57 @@ describe("session state kept in the worker", () => {
     ])
   })
 })
+
+describe("resident state shared by sessions and updated in place", () => {
+  // A adds x to the pool's buffer in place; B reads it (y = 2 · acc) and writes it back unchanged.
+  const adder = () => {
+    const g = new GraphBuilder("add")
+    const x = g.input("x", "float32", [2])
+    g.output(g.op("Add", [g.input("acc", "float32", [2]), x]), "acc_out", "float32", [2])
+    return g.toBytes()
+  }
+  const reader = () => {
+    const g = new GraphBuilder("read")
+    const acc = g.input("acc", "float32", [2])
+    g.output(g.op("Mul", [acc, g.scalar(2)]), "y", "float32", [2])
+    g.output(g.op("Mul", [acc, g.scalar(1)]), "acc_out", "float32", [2])
+    return g.toBytes()
+  }
+  const resident = (dims: number[]) => ({
+    pool: "kv",
+    bindings: [{ input: "acc", output: "acc_out", type: "float32" as const, dims }],
+  })
+
+  it("keeps one buffer per binding that every session naming the pool reads and writes", async () => {
+    const seen = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const ort = yield* OrtSession
+          const add = yield* ort.open({ model: adder(), resident: resident([2]) })
+          const read = yield* ort.open({ model: reader(), resident: resident([2]) })
+          expect(add.inputNames).toEqual(["x"])
+          expect(add.outputNames).toEqual([])
+          expect(read.outputNames).toEqual(["y"])
+          const x = (a: number, b: number) => ({
+            x: { type: "float32" as const, dims: [2], data: Float32Array.of(a, b) },
+          })
+          const y = () => Effect.map(read.run({}), (out) => [...(out.y!.data as Float32Array)])
+          const seen: number[][] = [yield* y()]
+          yield* add.run(x(1, 2))
+          yield* add.run(x(1, 2))
+          seen.push(yield* y())
+          yield* add.run(x(0.5, 0))
+          seen.push(yield* y())
+          const mismatch = yield* Effect.flip(ort.open({ model: adder(), resident: resident([3]) }))
+          expect(mismatch.message).toContain('resident pool "kv" holds acc as float32[2], not float32[3]')
+          return seen
+        }),
+      ).pipe(Effect.provide(OrtSession.layerCpu)),
+    )
+    expect(seen).toEqual([
+      [0, 0],
+      [4, 8],
+      [5, 8],
+    ])
+  })
+})
