@@ -4,14 +4,22 @@ import type { LmConfig } from "@personaplex/lm"
 import {
   type ExecutionProvider,
   OrtSession,
-  type OrtSessionError,
+  OrtSessionError,
   type OrtTensor,
   type Session,
+  type SessionSpec,
   type StateBinding,
 } from "@personaplex/runtime"
-import { Effect, type Scope } from "effect"
+import { Data, Effect, Exit, Scope } from "effect"
 import type { WeightLayout } from "./convert/layout.ts"
-import { buildStepGraph, type GpuAttention, type GpuSampling, StepIo } from "./graph/stepGraph.ts"
+import {
+  buildStepGraph,
+  type GpuAttention,
+  type GpuSampling,
+  ropeFrequencies,
+  type StepGraphOptions,
+  StepIo,
+} from "./graph/stepGraph.ts"
 import { makeRng } from "./randomCheckpoint.ts"
 
 export interface GpuLmOptions {
@@ -34,6 +42,14 @@ export interface GpuLmOptions {
   readonly attention?: ReadonlyArray<GpuAttention>
   /** `fusedOps` settings of the step graph to try, in order (default true, then false). */
   readonly fusedOps?: ReadonlyArray<boolean>
+  /**
+   * `gqa` on a GPU provider: run frames through a second, graph-captured session (WebGPU replays
+   * the recorded commands) over the same KV cache; prompts go through a prefill-only session.
+   * Falls back to one uncaptured session when capture fails (default false).
+   */
+  readonly graphCapture?: boolean
+  /** WebGPU dispatches recorded before a submit (`SessionSpec.maxPendingDispatches`). */
+  readonly maxPendingDispatches?: number
 }
 
 export interface GpuLmStep {
@@ -49,6 +65,8 @@ export interface GpuLmOpened {
   readonly attention: GpuAttention
   readonly fusedOps: boolean
   readonly cpuFallbackAllowed: boolean
+  /** Frames run by a graph-captured session (replayed commands). */
+  readonly graphCaptured: boolean
   readonly graphMs: number
   readonly sessionMs: number
   readonly failedAttempts: ReadonlyArray<string>
@@ -57,33 +75,59 @@ export interface GpuLmOpened {
 export interface GpuLm {
   readonly opened: GpuLmOpened
   readonly position: () => number
+  /** Frames the KV cache holds after a reset (`gqa`: `context`, then `GpuLmContextFull`); unbounded for the rings. */
+  readonly capacity: number | undefined
   /** One frame: 17 tokens (−1 embeds to zero) → text token and the depformer's audio tokens. */
-  step(tokens: Int32Array, extra?: Float32Array): Effect.Effect<GpuLmStep, OrtSessionError>
+  step(tokens: Int32Array, extra?: Float32Array): Effect.Effect<GpuLmStep, GpuLmError>
   /**
    * Known rows (17 tokens each, optional `[rows, dim]` extra embeddings) in as few runs as exact:
-   * one run while the ring does not wrap, single steps beyond. Returns the last run's outputs.
+   * one run for the linear cache and while a ring does not wrap, single steps beyond.
    */
-  prefill(rows: ReadonlyArray<Int32Array>, extra?: Float32Array): Effect.Effect<GpuLmStep, OrtSessionError>
-  readonly reset: Effect.Effect<void, OrtSessionError>
-  snapshot(key: string): Effect.Effect<void, OrtSessionError>
-  restore(key: string): Effect.Effect<void, OrtSessionError>
+  prefill(rows: ReadonlyArray<Int32Array>, extra?: Float32Array): Effect.Effect<void, GpuLmError>
+  readonly reset: Effect.Effect<void, GpuLmError>
+  /** Remember the state at this position (the rings: by reference; the linear cache: the position). */
+  snapshot(key: string): Effect.Effect<void, GpuLmError>
+  /** Continue from a snapshot. With the linear cache, snapshots past the restored position are forgotten (their frames get overwritten). */
+  restore(key: string): Effect.Effect<void, GpuLmError>
 }
+
+/** The linear (`gqa`) KV cache has no room for the rows of a run: reset or restore first. */
+export class GpuLmContextFull extends Data.TaggedError("GpuLmContextFull")<{
+  readonly position: number
+  readonly rows: number
+  readonly capacity: number
+}> {
+  override get message() {
+    return `the KV cache holds ${this.capacity} frames: ${this.rows} more at position ${this.position} do not fit (reset or restore a snapshot first)`
+  }
+}
+
+/** `restore` named a snapshot never taken, or one overwritten since. */
+export class GpuLmNoSnapshot extends Data.TaggedError("GpuLmNoSnapshot")<{ readonly key: string }> {
+  override get message() {
+    return `no snapshot "${this.key}" (never taken, or overwritten by frames written after an earlier restore)`
+  }
+}
+
+export type GpuLmError = OrtSessionError | GpuLmContextFull | GpuLmNoSnapshot
 
 const TEXT_TEMPERATURE = 0.7
 const TEXT_TOP_K = 25
 const AUDIO_TEMPERATURE = 0.8
 const AUDIO_TOP_K = 250
 
-/** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
-const ropeFrequencies = (headDim: number, maxPeriod: number) => {
-  const c = Math.fround((-Math.log(maxPeriod) * 2) / headDim)
-  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.fround(Math.exp(Math.fround(i * c))))
-}
-
 const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
 const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
 
-/** Host-side inputs of a run of `T` rows starting at `position` (see `StepIo`). */
+const i32 = (data: Int32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int32", dims, data })
+
+/** The linear cache's lengths for a run of `T` rows starting at `position` (`gqa`). */
+export const cacheLengthInputs = (position: number, T: number): Record<string, OrtTensor> => ({
+  [StepIo.seqlensK]: i32(Int32Array.of(position + T - 1), [1]),
+  [StepIo.totalLength]: i32(Int32Array.of(position + T), [1]),
+})
+
+/** Host-side inputs of a run of `T` rows starting at `position` over the rings (see `StepIo`). */
 export const positionInputs = (
   config: LmConfig,
   context: number,
@@ -156,181 +200,351 @@ const gumbel = (n: number, rng: () => number, into: Float32Array) => {
   return into
 }
 
+/** One way of building and opening the sessions, tried in order until one opens. */
+interface Attempt {
+  readonly attention: GpuAttention
+  readonly fusedOps: boolean
+  readonly sampling: GpuSampling
+  readonly opset: number
+  readonly fallback: boolean
+}
+
+/** The sessions of an opened attempt: `prefill` runs prompt rows, `frame` runs single frames. */
+interface Sessions {
+  readonly prefill: Session
+  readonly frame: Session
+  /** False when `prefill` builds only the cache (no heads): its runs return nothing. */
+  readonly prefillSamples: boolean
+  /** `frame` has top-k built in (no top-k inputs) and is graph-captured on a GPU provider. */
+  readonly frameCaptured: boolean
+}
+
+let nextPool = 1
+
 /**
- * The LM on one onnxruntime session (`buildStepGraph`): KV rings as session state kept on the
- * device between runs (`stateOnDevice`), snapshots by reference. Creation tries the sampling
- * variants with the CPU fallback disabled, then (if allowed) with it enabled, and reports which won.
+ * The LM on onnxruntime sessions (`buildStepGraph`). With the rings (`mha`, `matmul`) the caches
+ * are session state kept on the device between runs (`stateOnDevice`), snapshots by reference.
+ * With `gqa` they are resident buffers written in place (`SessionSpec.resident`), shared with a
+ * graph-captured frame session when `graphCapture` is on; snapshots are positions. Creation tries
+ * the variants with the CPU fallback disabled, then (if allowed) with it enabled, and reports which won.
  */
 export const openGpuLm = (
   options: GpuLmOptions,
-): Effect.Effect<GpuLm, OrtSessionError, OrtSession | Scope.Scope> =>
+): Effect.Effect<GpuLm, GpuLmError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
     const { config, context, layout } = options
     const ort = yield* OrtSession
     const heads = config.numHeads
     const hd = config.dim / heads
-    const state: StateBinding[] = []
-    for (let l = 0; l < config.numLayers; l++)
-      state.push(
-        { input: StepIo.keys(l), output: StepIo.keysOut(l), type: "float16", dims: [heads, context, hd] },
-        { input: StepIo.values(l), output: StepIo.valuesOut(l), type: "float16", dims: [heads, context, hd] },
-      )
-    const samplings = options.sampling ?? ["topk", "argmax"]
     const onCpu = options.provider === "cpu"
+    const samplings = options.sampling ?? ["topk", "argmax"]
     const opsets = options.opsets ?? [18, 21]
     const forms = options.attention ?? ["mha", "matmul"]
     const fusions = options.fusedOps ?? [true, false]
-    const attempts = forms.flatMap((attention) =>
+    const attempts: Attempt[] = forms.flatMap((attention) =>
       fusions.flatMap((fusedOps) =>
-        samplings.flatMap((s) =>
-          opsets.map((opset) => ({ attention, fusedOps, sampling: s, opset, fallback: onCpu })),
+        samplings.flatMap((sampling) =>
+          opsets.map((opset) => ({ attention, fusedOps, sampling, opset, fallback: onCpu })),
         ),
       ),
     )
-    if (!onCpu && (options.allowCpuFallback ?? true))
-      attempts.push({
-        attention: forms[0]!,
-        fusedOps: fusions[0]!,
-        sampling: samplings[0]!,
-        opset: opsets[0]!,
-        fallback: true,
+    if (!onCpu && (options.allowCpuFallback ?? true)) attempts.push({ ...attempts[0]!, fallback: true })
+
+    const ringState = (): StateBinding[] =>
+      Array.from({ length: config.numLayers }, (_, l) => [
+        {
+          input: StepIo.keys(l),
+          output: StepIo.keysOut(l),
+          type: "float16" as const,
+          dims: [heads, context, hd],
+        },
+        {
+          input: StepIo.values(l),
+          output: StepIo.valuesOut(l),
+          type: "float16" as const,
+          dims: [heads, context, hd],
+        },
+      ]).flat()
+    const pool = `gpu-lm-${nextPool++}`
+    let graphMs = 0
+    const resident = {
+      pool,
+      bindings: ringState().map((b) => ({ ...b, dims: [1, heads, context, hd] })),
+    }
+
+    /** Build the graph of `attempt` (with `extra` graph options), open it, remove the model file. */
+    const openGraph = (
+      attempt: Attempt,
+      tag: string,
+      extra: Partial<StepGraphOptions>,
+      spec: Partial<SessionSpec>,
+    ) =>
+      Effect.gen(function* () {
+        const modelPath = path.join(
+          path.dirname(options.weightsFile),
+          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}${tag}.onnx`,
+        )
+        const t0 = performance.now()
+        yield* Effect.sync(() =>
+          buildStepGraph(config, {
+            context,
+            sampling: attempt.sampling,
+            attention: attempt.attention,
+            fusedOps: attempt.fusedOps,
+            opset: attempt.opset,
+            layout,
+            weightsFile: options.weightsFile,
+            ...(options.outputLogits ? { outputLogits: true } : {}),
+            ...extra,
+          }).save(modelPath),
+        )
+        graphMs += performance.now() - t0
+        return yield* ort
+          .open({
+            model: modelPath,
+            executionProviders: [options.provider],
+            disablePrepacking: true,
+            disableCpuFallback: !attempt.fallback,
+            ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
+            ...spec,
+          })
+          .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))
       })
+
+    /** A graph-captured frame session and a prefill-only session over the same cache. */
+    const openCaptured = (attempt: Attempt) =>
+      Effect.gen(function* () {
+        const frame = yield* openGraph(
+          attempt,
+          "-captured",
+          { rows: 1, fixedTopK: { text: TEXT_TOP_K, audio: AUDIO_TOP_K } },
+          { resident, graphCapture: true },
+        )
+        yield* checkReplay(frame)
+        const prefill = yield* openGraph(attempt, "-prefill", { temporalOnly: true }, { resident })
+        return { prefill, frame, prefillSamples: false, frameCaptured: true } satisfies Sessions
+      })
+
+    /** One session for everything. */
+    const openSingle = (attempt: Attempt) =>
+      Effect.map(
+        openGraph(
+          attempt,
+          "",
+          {},
+          attempt.attention === "gqa" ? { resident } : { state: ringState(), stateOnDevice: true },
+        ),
+        (session): Sessions => ({
+          prefill: session,
+          frame: session,
+          prefillSamples: true,
+          frameCaptured: false,
+        }),
+      )
+
+    const S = layout.depformerSteps
+    const greedyFeeds = (fixedTopK: boolean): Record<string, OrtTensor> => ({
+      [StepIo.textNoise]: f32(new Float32Array(config.textCard), [config.textCard]),
+      [StepIo.textTemperature]: f32(Float32Array.of(1), [1]),
+      [StepIo.audioNoise]: f32(new Float32Array(S * config.card), [S, config.card]),
+      [StepIo.audioTemperature]: f32(Float32Array.of(1), [1]),
+      ...(fixedTopK
+        ? {}
+        : {
+            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
+            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
+          }),
+    })
+    /**
+     * Replayed runs must see each run's own inputs: greedy frames at position 0 for tokens a, b, a
+     * (the first ordinary, the second captured, the third replayed) must give a's tokens twice.
+     */
+    const checkReplay = (frame: Session) =>
+      Effect.gen(function* () {
+        const tokensOf = (seed: number) =>
+          Int32Array.from({ length: 17 }, (_, k) =>
+            k === 0 ? (seed * 7) % config.textCard : (seed * 31 + k * 5) % config.card,
+          )
+        const once = (row: Int32Array) =>
+          Effect.map(
+            frame.run({
+              ...tokenInputs(config, [row]),
+              [StepIo.extra]: f32(new Float32Array(config.dim), [1, config.dim]),
+              ...cacheLengthInputs(0, 1),
+              ...greedyFeeds(true),
+            }),
+            (out) =>
+              [out[StepIo.textToken]!, ...Array.from({ length: S }, (_, k) => out[StepIo.audioToken(k)]!)]
+                .map((t) => Number(t.data[0]))
+                .join(","),
+          )
+        const a = yield* once(tokensOf(1))
+        yield* once(tokensOf(2))
+        const again = yield* once(tokensOf(1))
+        if (again !== a)
+          return yield* Effect.fail(
+            new OrtSessionError({
+              operation: "run",
+              reason: `graph replay ignored its inputs: tokens ${again} where the ordinary run gave ${a}`,
+            }),
+          )
+      })
+
     const failed: string[] = []
-    let session: Session | undefined
+    let sessions: Sessions | undefined
     let opened: GpuLmOpened | undefined
     for (const attempt of attempts) {
-      const t0 = performance.now()
-      const modelPath = path.join(
-        path.dirname(options.weightsFile),
-        `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
-      )
-      yield* Effect.sync(() =>
-        buildStepGraph(config, {
-          context,
-          sampling: attempt.sampling,
-          attention: attempt.attention,
-          fusedOps: attempt.fusedOps,
-          opset: attempt.opset,
-          layout,
-          weightsFile: options.weightsFile,
-          ...(options.outputLogits ? { outputLogits: true } : {}),
-        }).save(modelPath),
-      )
-      const t1 = performance.now()
-      const result = yield* Effect.result(
-        ort.open({
-          model: modelPath,
-          executionProviders: [options.provider],
-          disablePrepacking: true,
-          disableCpuFallback: !attempt.fallback,
-          state,
-          stateOnDevice: true,
-        }),
-      )
-      yield* Effect.sync(() => fs.rmSync(modelPath, { force: true }))
-      if (result._tag === "Success") {
-        session = result.success
-        opened = {
-          sampling: attempt.sampling,
-          opset: attempt.opset,
-          attention: attempt.attention,
-          fusedOps: attempt.fusedOps,
-          cpuFallbackAllowed: attempt.fallback && !onCpu,
-          graphMs: t1 - t0,
-          sessionMs: performance.now() - t1,
-          failedAttempts: failed,
+      // On the CPU provider the runtime ignores capture: the same two sessions run uncaptured (tests).
+      const tryCapture = attempt.attention === "gqa" && options.graphCapture === true
+      const forms: Array<[string, (a: Attempt) => Effect.Effect<Sessions, OrtSessionError, Scope.Scope>]> = [
+        ...(tryCapture ? [["+graph-capture", openCaptured] as [string, typeof openCaptured]] : []),
+        ["", openSingle],
+      ]
+      for (const [label, open] of forms) {
+        const t0 = performance.now()
+        graphMs = 0
+        // Each try in its own scope, so that a failed try's sessions are released at once.
+        const scope = yield* Scope.make()
+        const result = yield* Effect.result(Scope.provide(scope)(open(attempt)))
+        if (result._tag === "Success") {
+          yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
+          sessions = result.success
+          opened = {
+            sampling: attempt.sampling,
+            opset: attempt.opset,
+            attention: attempt.attention,
+            fusedOps: attempt.fusedOps,
+            cpuFallbackAllowed: attempt.fallback && !onCpu,
+            graphCaptured: sessions.frameCaptured && !onCpu,
+            graphMs,
+            sessionMs: performance.now() - t0 - graphMs,
+            failedAttempts: failed,
+          }
+          break
         }
-        break
+        yield* Scope.close(scope, Exit.void)
+        failed.push(
+          `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}${label}: ${result.failure.message}`,
+        )
+        if (attempt === attempts[attempts.length - 1] && label === "")
+          return yield* Effect.fail(result.failure)
       }
-      failed.push(
-        `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
-      )
-      if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
+      if (sessions) break
     }
-    const s = session!
-    const freqs = ropeFrequencies(hd, config.maxPeriod)
-    const rng = makeRng(options.seed ?? 1)
-    const S = layout.depformerSteps
-    const textNoise = new Float32Array(config.textCard)
-    const audioNoise = new Float32Array(S * config.card)
-    const sampler = (): Record<string, OrtTensor> => {
-      if (!options.greedy) {
-        gumbel(textNoise.length, rng, textNoise)
-        gumbel(audioNoise.length, rng, audioNoise)
-      }
-      return {
-        [StepIo.textNoise]: f32(textNoise, [config.textCard]),
-        [StepIo.textTemperature]: f32(Float32Array.of(TEXT_TEMPERATURE), [1]),
-        [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
-        [StepIo.audioTemperature]: f32(Float32Array.of(AUDIO_TEMPERATURE), [1]),
-        ...(opened!.sampling === "topk"
-          ? {
-              [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
-              [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
-            }
-          : {}),
-      }
-    }
-    let position = 0
-    const snapshots = new Map<string, number>()
-    const audioOutputs = Array.from({ length: S }, (_, k) => StepIo.audioToken(k))
-    const fetches = [StepIo.textToken, ...audioOutputs, ...(options.outputLogits ? [StepIo.textLogits] : [])]
-
-    const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
-      Effect.gen(function* () {
-        const T = rows.length
-        const feeds = {
-          ...tokenInputs(config, rows),
-          [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [T, config.dim]),
-          ...positionInputs(config, context, position, T, freqs),
-          ...sampler(),
-        }
-        const out = yield* s.run(feeds, fetches)
-        position += T
-        const result: GpuLmStep = {
-          textToken: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
-          audioTokens: Int32Array.from(audioOutputs, (name) => Number((out[name]!.data as BigInt64Array)[0])),
-          ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
-        }
-        return result
-      })
-
-    const prefill = (rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
-      Effect.gen(function* () {
-        let done = 0
-        let last: GpuLmStep | undefined
-        const dim = config.dim
-        while (done < rows.length) {
-          // A batch is exact while no row overwrites a slot an earlier row of the batch still sees.
-          const fits = Math.max(1, context - position)
-          const T = Math.min(rows.length - done, fits)
-          last = yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
-          done += T
-        }
-        return last!
-      })
-
-    return {
-      opened: opened!,
-      position: () => position,
-      step: (tokens, extra) => run([tokens], extra),
-      prefill,
-      reset: Effect.tap(s.resetState, () =>
-        Effect.sync(() => {
-          position = 0
-        }),
-      ),
-      snapshot: (key) =>
-        Effect.tap(s.snapshotState(key), () =>
-          Effect.sync(() => {
-            snapshots.set(key, position)
-          }),
-        ),
-      restore: (key) =>
-        Effect.tap(s.restoreState(key), () =>
-          Effect.sync(() => {
-            position = snapshots.get(key) ?? position
-          }),
-        ),
-    }
+    return makeGpuLm(options, sessions!, opened!)
   })
+
+/** Steps, prefill and restarts over opened sessions. */
+const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpened): GpuLm => {
+  const { config, context } = options
+  const linear = opened.attention === "gqa"
+  const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
+  const rng = makeRng(options.seed ?? 1)
+  const S = options.layout.depformerSteps
+  const textNoise = new Float32Array(config.textCard)
+  const audioNoise = new Float32Array(S * config.card)
+  const sampler = (fixedTopK: boolean): Record<string, OrtTensor> => {
+    if (!options.greedy) {
+      gumbel(textNoise.length, rng, textNoise)
+      gumbel(audioNoise.length, rng, audioNoise)
+    }
+    return {
+      [StepIo.textNoise]: f32(textNoise, [config.textCard]),
+      [StepIo.textTemperature]: f32(Float32Array.of(TEXT_TEMPERATURE), [1]),
+      [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
+      [StepIo.audioTemperature]: f32(Float32Array.of(AUDIO_TEMPERATURE), [1]),
+      ...(opened.sampling === "topk" && !fixedTopK
+        ? {
+            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
+            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
+          }
+        : {}),
+    }
+  }
+  let position = 0
+  const snapshots = new Map<string, number>()
+  const audioOutputs = Array.from({ length: S }, (_, k) => StepIo.audioToken(k))
+  const fetches = [StepIo.textToken, ...audioOutputs, ...(options.outputLogits ? [StepIo.textLogits] : [])]
+  const stepOf = (out: Record<string, OrtTensor>): GpuLmStep => ({
+    textToken: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
+    audioTokens: Int32Array.from(audioOutputs, (name) => Number((out[name]!.data as BigInt64Array)[0])),
+    ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
+  })
+
+  const feedsFor = (
+    rows: ReadonlyArray<Int32Array>,
+    extra: Float32Array | undefined,
+    sampled: boolean,
+    fixedTopK: boolean,
+  ) => {
+    const T = rows.length
+    return {
+      ...tokenInputs(config, rows),
+      [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [T, config.dim]),
+      ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
+      ...(sampled ? sampler(fixedTopK) : {}),
+    }
+  }
+  const fits = (T: number) =>
+    !linear || position + T <= context
+      ? Effect.void
+      : Effect.fail(new GpuLmContextFull({ position, rows: T, capacity: context }))
+
+  const step = (tokens: Int32Array, extra?: Float32Array) =>
+    Effect.gen(function* () {
+      yield* fits(1)
+      const out = yield* sessions.frame.run(feedsFor([tokens], extra, true, sessions.frameCaptured), fetches)
+      position += 1
+      return stepOf(out)
+    })
+
+  const prefillRun = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
+    Effect.gen(function* () {
+      yield* fits(rows.length)
+      const sampled = sessions.prefillSamples
+      yield* sessions.prefill.run(feedsFor(rows, extra, sampled, false), sampled ? fetches : [])
+      position += rows.length
+    })
+
+  const prefill = (rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
+    Effect.gen(function* () {
+      let done = 0
+      const dim = config.dim
+      while (done < rows.length) {
+        // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees.
+        const T = linear ? rows.length : Math.min(rows.length - done, Math.max(1, context - position))
+        yield* prefillRun(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
+        done += T
+      }
+    })
+
+  const forgetPast = (p: number) => {
+    for (const [key, at] of snapshots) if (at > p) snapshots.delete(key)
+  }
+  const ring = sessions.frame
+  return {
+    opened,
+    position: () => position,
+    capacity: linear ? context : undefined,
+    step,
+    prefill,
+    reset: Effect.gen(function* () {
+      if (!linear) yield* ring.resetState
+      position = 0
+      if (linear) forgetPast(0)
+    }),
+    snapshot: (key) =>
+      Effect.gen(function* () {
+        if (!linear) yield* ring.snapshotState(key)
+        snapshots.set(key, position)
+      }),
+    restore: (key) =>
+      Effect.gen(function* () {
+        const at = snapshots.get(key)
+        if (at === undefined) return yield* Effect.fail(new GpuLmNoSnapshot({ key }))
+        if (!linear) yield* ring.restoreState(key)
+        position = at
+        if (linear) forgetPast(at)
+      }),
+  }
+}

@@ -75,12 +75,12 @@ describe("the GPU step graph (run on the CPU provider)", () => {
   })
 
   it.each([
-    ["mha", true],
-    ["matmul", false],
+    ["mha", true, 8],
+    ["matmul", false, 8],
+    ["gqa", true, 14],
   ] as const)(
-    "gives the reference LM's text logits (float16 weights and KV, %s attention, fused ops %s), past the ring's wrap",
-    async (attention, fusedOps) => {
-      const context = 8
+    "gives the reference LM's text logits (float16 weights and KV, %s attention, fused ops %s, context %d: the rings past their wrap)",
+    async (attention, fusedOps, context) => {
       const input = rows(14, 1)
       const [ours, reference] = await run(
         Effect.gen(function* () {
@@ -116,33 +116,37 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     },
   )
 
-  it("prefills known rows in one run to the same state as single steps", async () => {
-    const input = rows(12, 2)
-    const next = rows(1, 3)[0]!
-    const [batched, stepped] = await run(
-      Effect.gen(function* () {
-        const open = () =>
-          openGpuLm({
-            config,
-            context: 32,
-            layout: int8.layout,
-            weightsFile: int8.weightsFile,
-            provider: "cpu",
-            greedy: true,
-            outputLogits: true,
-          })
-        const a = yield* open()
-        const b = yield* open()
-        yield* a.prefill(input)
-        for (const row of input) yield* b.step(row)
-        expect(a.position()).toBe(12)
-        return [(yield* a.step(next)).textLogits!, (yield* b.step(next)).textLogits!] as const
-      }),
-    )
-    expect(relativeError(batched, stepped)).toBeLessThan(1e-4)
-  })
+  it.each(["mha", "gqa"] as const)(
+    "prefills known rows in one run to the same state as single steps (%s)",
+    async (attention) => {
+      const input = rows(12, 2)
+      const next = rows(1, 3)[0]!
+      const [batched, stepped] = await run(
+        Effect.gen(function* () {
+          const open = () =>
+            openGpuLm({
+              config,
+              context: 32,
+              layout: int8.layout,
+              weightsFile: int8.weightsFile,
+              provider: "cpu",
+              greedy: true,
+              outputLogits: true,
+              attention: [attention],
+            })
+          const a = yield* open()
+          const b = yield* open()
+          yield* a.prefill(input)
+          for (const row of input) yield* b.step(row)
+          expect(a.position()).toBe(12)
+          return [(yield* a.step(next)).textLogits!, (yield* b.step(next)).textLogits!] as const
+        }),
+      )
+      expect(relativeError(batched, stepped)).toBeLessThan(1e-4)
+    },
+  )
 
-  it("restores the state remembered by a snapshot", async () => {
+  it.each(["mha", "gqa"] as const)("restores the state remembered by a snapshot (%s)", async (attention) => {
     const input = rows(5, 4)
     const [first, again, other] = await run(
       Effect.gen(function* () {
@@ -154,6 +158,7 @@ describe("the GPU step graph (run on the CPU provider)", () => {
           provider: "cpu",
           greedy: true,
           outputLogits: true,
+          attention: [attention],
         })
         yield* lm.prefill(input)
         yield* lm.snapshot("voice")
@@ -168,5 +173,73 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     )
     expect(Array.from(again)).toEqual(Array.from(first))
     expect(relativeError(other, first)).toBeGreaterThan(1e-3)
+  })
+
+  it("says when the linear cache is full, and forgets snapshots that restored frames overwrite", async () => {
+    const input = rows(6, 5)
+    const errors = await run(
+      Effect.gen(function* () {
+        const lm = yield* openGpuLm({
+          config,
+          context: 6,
+          layout: int8.layout,
+          weightsFile: int8.weightsFile,
+          provider: "cpu",
+          greedy: true,
+          attention: ["gqa"],
+        })
+        expect(lm.capacity).toBe(6)
+        yield* lm.prefill(input.slice(0, 2))
+        yield* lm.snapshot("voice")
+        yield* lm.prefill(input.slice(2, 5))
+        yield* lm.snapshot("text")
+        const full = yield* Effect.flip(lm.prefill(input.slice(0, 2)))
+        expect(lm.position()).toBe(5)
+        yield* lm.step(input[5]!)
+        const stepFull = yield* Effect.flip(lm.step(input[0]!))
+        yield* lm.restore("voice")
+        expect(lm.position()).toBe(2)
+        const gone = yield* Effect.flip(lm.restore("text"))
+        yield* lm.restore("voice")
+        return [full, stepFull, gone]
+      }),
+    )
+    expect(errors.map((e) => e._tag)).toEqual(["GpuLmContextFull", "GpuLmContextFull", "GpuLmNoSnapshot"])
+    expect(errors[0]!.message).toBe(
+      "the KV cache holds 6 frames: 2 more at position 5 do not fit (reset or restore a snapshot first)",
+    )
+    expect(errors[2]!.message).toContain('no snapshot "text"')
+  })
+
+  it("runs frames through a separate single-row session over the prefill session's cache (graph capture's layout)", async () => {
+    const input = rows(9, 6)
+    const [split, single] = await run(
+      Effect.gen(function* () {
+        const open = (graphCapture: boolean) =>
+          openGpuLm({
+            config,
+            context: 16,
+            layout: int8.layout,
+            weightsFile: int8.weightsFile,
+            provider: "cpu",
+            greedy: true,
+            outputLogits: true,
+            attention: ["gqa"],
+            graphCapture,
+          })
+        const results: Float32Array[][] = []
+        for (const capture of [true, false]) {
+          const lm = yield* open(capture)
+          expect(lm.opened.graphCaptured).toBe(false)
+          expect(lm.opened.failedAttempts).toEqual([])
+          yield* lm.prefill(input.slice(0, 6))
+          const logits: Float32Array[] = []
+          for (const row of input.slice(6)) logits.push((yield* lm.step(row)).textLogits!)
+          results.push(logits)
+        }
+        return results as [Float32Array[], Float32Array[]]
+      }),
+    )
+    for (let t = 0; t < split.length; t++) expect(relativeError(split[t]!, single[t]!)).toBeLessThan(1e-5)
   })
 })

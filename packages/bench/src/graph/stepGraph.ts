@@ -2,9 +2,20 @@ import type { LmConfig } from "@personaplex/lm"
 import { Attr, GraphBuilder } from "@personaplex/runtime"
 import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
 
+/** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
+export const ropeFrequencies = (headDim: number, maxPeriod: number) => {
+  const c = Math.fround((-Math.log(maxPeriod) * 2) / headDim)
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => Math.fround(Math.exp(Math.fround(i * c))))
+}
+
 export type GpuSampling = "topk" | "argmax"
-/** `mha`: com.microsoft `MultiHeadAttention` over the ring; `matmul`: batched MatMul + Softmax + MatMul. */
-export type GpuAttention = "mha" | "matmul"
+/**
+ * `mha`: com.microsoft `MultiHeadAttention` over the ring; `matmul`: batched MatMul + Softmax + MatMul
+ * over the ring; `gqa`: com.microsoft `GroupQueryAttention` over a linear KV cache of `context`
+ * frames written in place (RoPE, the cache write and the attention in one node), which holds
+ * `context` frames after a reset (the ring forms slide past that).
+ */
+export type GpuAttention = "mha" | "matmul" | "gqa"
 
 export interface StepGraphOptions {
   /** KV ring capacity in frames. */
@@ -28,6 +39,12 @@ export interface StepGraphOptions {
   readonly layout: WeightLayout
   /** Absolute path of the converted weights (`convertWeights`). */
   readonly weightsFile: string
+  /** A fixed number of rows per run instead of the symbolic `T` (graph capture needs fixed shapes). */
+  readonly rows?: number
+  /** Top-k values built into the graph instead of read from inputs (graph capture: no host reads). */
+  readonly fixedTopK?: { readonly text: number; readonly audio: number }
+  /** Only the temporal transformer's cache writes: a prefill graph (no heads, no sampling, no outputs but the cache). */
+  readonly temporalOnly?: boolean
 }
 
 /** Names of the step graph's inputs and outputs. */
@@ -47,6 +64,10 @@ export const StepIo = {
   bias: "attn_bias",
   /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
   writeIndex: "write_index",
+  /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
+  seqlensK: "seqlens_k",
+  /** int32 `[1]`: frames in the cache after this run (`gqa`). */
+  totalLength: "total_sequence_length",
   textNoise: "text_noise",
   textTemperature: "text_temperature",
   textTopK: "text_top_k",
@@ -75,6 +96,8 @@ export const StepIo = {
  */
 export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): GraphBuilder => {
   const g = new GraphBuilder("moshi_gpu_step", options.opset ?? 18)
+  const T = options.rows ?? "T"
+  const gqa = options.attention === "gqa"
   const { layout, weightsFile } = options
   const { dim, numHeads: heads, card, textCard, depformerDim: D } = config
   const hd = dim / heads
@@ -160,21 +183,27 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
   }
 
-  const ids = g.input(StepIo.ids, "int64", ["T", 17])
-  const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
-  const extra = g.input(StepIo.extra, "float32", ["T", dim])
-  const cos = g.input(StepIo.cos, "float32", ["T", hd / 2])
-  const sin = g.input(StepIo.sin, "float32", ["T", hd / 2])
-  const ropeRows = g.input(StepIo.ropeRows, "int64", [1, "T"])
-  const bias = g.input(StepIo.bias, "float32", ["T", ctx])
-  const writeIndex = g.input(StepIo.writeIndex, "int64", [heads, "T", 2])
-  const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
-  const textTemp = g.input(StepIo.textTemperature, "float32", [1])
-  const audioNoise = g.input(StepIo.audioNoise, "float32", [S, card])
-  const audioTemp = g.input(StepIo.audioTemperature, "float32", [1])
-  const topk = options.sampling === "topk"
-  const textTopK = topk ? g.input(StepIo.textTopK, "int64", [1]) : undefined
-  const audioTopK = topk ? g.input(StepIo.audioTopK, "int64", [1]) : undefined
+  const ids = g.input(StepIo.ids, "int64", [T, 17])
+  const keep = g.input(StepIo.keep, "float32", [T, 17, 1])
+  const extra = g.input(StepIo.extra, "float32", [T, dim])
+  const ringInputs = !gqa
+  const cos = ringInputs ? g.input(StepIo.cos, "float32", [T, hd / 2]) : ""
+  const sin = ringInputs ? g.input(StepIo.sin, "float32", [T, hd / 2]) : ""
+  const ropeRows = ringInputs ? g.input(StepIo.ropeRows, "int64", [1, T]) : ""
+  const bias = ringInputs ? g.input(StepIo.bias, "float32", [T, ctx]) : ""
+  const writeIndex = ringInputs ? g.input(StepIo.writeIndex, "int64", [heads, T, 2]) : ""
+  const seqlensK = gqa ? g.input(StepIo.seqlensK, "int32", [1]) : ""
+  const totalLength = gqa ? g.input(StepIo.totalLength, "int32", [1]) : ""
+  const sampled = !options.temporalOnly
+  const textNoise = sampled ? g.input(StepIo.textNoise, "float32", [textCard]) : ""
+  const textTemp = sampled ? g.input(StepIo.textTemperature, "float32", [1]) : ""
+  const audioNoise = sampled ? g.input(StepIo.audioNoise, "float32", [S, card]) : ""
+  const audioTemp = sampled ? g.input(StepIo.audioTemperature, "float32", [1]) : ""
+  const topk = sampled && options.sampling === "topk"
+  const topKInput = (name: string, fixed: number | undefined) =>
+    fixed === undefined ? g.input(name, "int64", [1]) : g.constant("int64", [1], [BigInt(fixed)], name)
+  const textTopK = topk ? topKInput(StepIo.textTopK, options.fixedTopK?.text) : undefined
+  const audioTopK = topk ? topKInput(StepIo.audioTopK, options.fixedTopK?.audio) : undefined
 
   // Embeddings: one Gather over the 17 tables laid back to back, zeroed for −1 tokens, summed.
   const group = layout.groups.emb_all!
@@ -193,78 +222,127 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     dim,
   )
 
-  // Interleaved RoPE (pairs 2i, 2i+1) of `v` `[T, dim]` → `[T, heads, hd]`.
-  const cosRows = fused ? "" : g.op("Reshape", [cos, g.int64s([-1, 1, hd / 2, 1])])
-  const sinRows = fused ? "" : g.op("Reshape", [sin, g.int64s([-1, 1, hd / 2, 1])])
-  const rope = (v: string) => {
-    if (fused) {
-      const [roped] = g.msOp(
-        "RotaryEmbedding",
-        [g.op("Reshape", [v, g.int64s([1, -1, dim])]), ropeRows, cos, sin],
-        { interleaved: 1, num_heads: heads },
+  /** The attention of layer `l` over its cache for the rows' packed `[T, 3·dim]` q, k, v → `[T, dim]`. */
+  const attention = gqa ? gqaAttention() : ringAttention()
+
+  function gqaAttention() {
+    const freqs = ropeFrequencies(hd, config.maxPeriod)
+    const angles = (f: (a: number) => number) =>
+      Array.from({ length: ctx * (hd / 2) }, (_, j) =>
+        f(Math.fround(Math.floor(j / (hd / 2)) * freqs[j % (hd / 2)]!)),
       )
-      return g.op("Reshape", [roped!, g.int64s([-1, heads, hd])])
+    const cosCache = g.constant("float16", [ctx, hd / 2], angles(Math.cos), "rope_cos_cache")
+    const sinCache = g.constant("float16", [ctx, hd / 2], angles(Math.sin), "rope_sin_cache")
+    const cacheDims = [1, heads, ctx, hd]
+    return (l: number, qkv: string) => {
+      const packed = g.op("Cast", [g.op("Reshape", [qkv, g.int64s([1, -1, 3 * dim])])], { to: 10 })
+      const [attended, kOut, vOut] = g.msOp(
+        "GroupQueryAttention",
+        [
+          packed,
+          "",
+          "",
+          g.input(StepIo.keys(l), "float16", cacheDims),
+          g.input(StepIo.values(l), "float16", cacheDims),
+          seqlensK,
+          totalLength,
+          cosCache,
+          sinCache,
+        ],
+        {
+          num_heads: heads,
+          kv_num_heads: heads,
+          do_rotary: 1,
+          rotary_interleaved: 1,
+          scale: Attr.float(1 / Math.sqrt(hd)),
+        },
+        3,
+      )
+      g.output(kOut!, StepIo.keysOut(l), "float16", cacheDims)
+      g.output(vOut!, StepIo.valuesOut(l), "float16", cacheDims)
+      return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
     }
-    const [x0, x1] = split(g.op("Reshape", [v, g.int64s([-1, heads, hd / 2, 2])]), [1, 1])
-    const r0 = g.op("Sub", [g.op("Mul", [x0!, cosRows]), g.op("Mul", [x1!, sinRows])])
-    const r1 = g.op("Add", [g.op("Mul", [x0!, sinRows]), g.op("Mul", [x1!, cosRows])])
-    return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([-1, heads, hd])])
   }
-  const headsFirst = (v: string) => g.op("Transpose", [v], { perm: [1, 0, 2] })
-  // com.microsoft MultiHeadAttention reads the rings in place as BNSH keys/values [1, heads, ctx, hd];
-  // the host's −1e30 becomes −1e4 so it stays finite in float16 (a fully masked tile must not give NaN).
-  const useMha = options.attention !== "matmul"
-  const attentionBias = useMha
-    ? g.op("Cast", [g.op("Reshape", [g.op("Max", [bias, g.scalar(-1e4)]), g.int64s([1, 1, -1, ctx])])], {
-        to: 10,
+
+  function ringAttention() {
+    // Interleaved RoPE (pairs 2i, 2i+1) of `v` `[T, dim]` → `[T, heads, hd]`.
+    const cosRows = fused ? "" : g.op("Reshape", [cos, g.int64s([-1, 1, hd / 2, 1])])
+    const sinRows = fused ? "" : g.op("Reshape", [sin, g.int64s([-1, 1, hd / 2, 1])])
+    const rope = (v: string) => {
+      if (fused) {
+        const [roped] = g.msOp(
+          "RotaryEmbedding",
+          [g.op("Reshape", [v, g.int64s([1, -1, dim])]), ropeRows, cos, sin],
+          { interleaved: 1, num_heads: heads },
+        )
+        return g.op("Reshape", [roped!, g.int64s([-1, heads, hd])])
+      }
+      const [x0, x1] = split(g.op("Reshape", [v, g.int64s([-1, heads, hd / 2, 2])]), [1, 1])
+      const r0 = g.op("Sub", [g.op("Mul", [x0!, cosRows]), g.op("Mul", [x1!, sinRows])])
+      const r1 = g.op("Add", [g.op("Mul", [x0!, sinRows]), g.op("Mul", [x1!, cosRows])])
+      return g.op("Reshape", [g.op("Concat", [r0, r1], { axis: -1 }), g.int64s([-1, heads, hd])])
+    }
+    const headsFirst = (v: string) => g.op("Transpose", [v], { perm: [1, 0, 2] })
+    // com.microsoft MultiHeadAttention reads the rings in place as BNSH keys/values [1, heads, ctx, hd];
+    // the host's −1e30 becomes −1e4 so it stays finite in float16 (a fully masked tile must not give NaN).
+    const useMha = options.attention !== "matmul"
+    const attentionBias = useMha
+      ? g.op("Cast", [g.op("Reshape", [g.op("Max", [bias, g.scalar(-1e4)]), g.int64s([1, 1, -1, ctx])])], {
+          to: 10,
+        })
+      : ""
+    const biasRows = useMha ? "" : g.op("Unsqueeze", [bias, g.int64s([0])]) // [1, T, ctx]
+    const ringAsBnsh = g.int64s([1, heads, ctx, hd])
+    /** `q` `[T, heads, hd]` (roped), rings `[heads, ctx, hd]` after this run's writes → `[T, dim]`. */
+    const mhaAttention = (q: string, kNext: string, vNext: string) => {
+      const query = g.op("Cast", [g.op("Reshape", [q, g.int64s([1, -1, dim])])], { to: 10 })
+      const [attended] = g.msOp(
+        "MultiHeadAttention",
+        [
+          query,
+          g.op("Reshape", [kNext, ringAsBnsh]),
+          g.op("Reshape", [vNext, ringAsBnsh]),
+          "",
+          "",
+          attentionBias,
+        ],
+        { num_heads: heads, scale: Attr.float(1 / Math.sqrt(hd)) },
+      )
+      return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
+    }
+    const matmulAttention = (q: string, kNext: string, vNext: string) => {
+      const qh = headsFirst(g.op("Mul", [q, g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
+      // scores [heads, ctx, T] with the ring as the left operand (no copy of the ring), then [heads, T, ctx].
+      const qT = g.op("Transpose", [g.op("Cast", [qh], { to: 10 })], { perm: [0, 2, 1] })
+      const scores = g.op("Transpose", [g.op("Cast", [g.op("MatMul", [kNext, qT])], { to: 1 })], {
+        perm: [0, 2, 1],
       })
-    : ""
-  const biasRows = useMha ? "" : g.op("Unsqueeze", [bias, g.int64s([0])]) // [1, T, ctx]
-  const ringAsBnsh = g.int64s([1, heads, ctx, hd])
-  /** `q` `[T, heads, hd]` (roped), rings `[heads, ctx, hd]` after this run's writes → `[T, dim]`. */
-  const mhaAttention = (q: string, kNext: string, vNext: string) => {
-    const query = g.op("Cast", [g.op("Reshape", [q, g.int64s([1, -1, dim])])], { to: 10 })
-    const [attended] = g.msOp(
-      "MultiHeadAttention",
-      [
-        query,
-        g.op("Reshape", [kNext, ringAsBnsh]),
-        g.op("Reshape", [vNext, ringAsBnsh]),
-        "",
-        "",
-        attentionBias,
-      ],
-      { num_heads: heads, scale: Attr.float(1 / Math.sqrt(hd)) },
-    )
-    return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
+      const probs = g.op("Softmax", [g.op("Add", [scores, biasRows])], { axis: -1 })
+      const attn = g.op("Cast", [g.op("MatMul", [g.op("Cast", [probs], { to: 10 }), vNext])], { to: 1 })
+      return g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
+    }
+    return (l: number, qkv: string) => {
+      const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
+      const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
+      const [q, k, v] = split(qkv, [dim, dim, dim])
+      const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
+      const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
+      const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
+      const vNext = g.op("ScatterND", [vRing, writeIndex, vh])
+      g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
+      g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
+      return useMha ? mhaAttention(rope(q!), kNext, vNext) : matmulAttention(rope(q!), kNext, vNext)
+    }
   }
-  const matmulAttention = (q: string, kNext: string, vNext: string) => {
-    const qh = headsFirst(g.op("Mul", [q, g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
-    // scores [heads, ctx, T] with the ring as the left operand (no copy of the ring), then [heads, T, ctx].
-    const qT = g.op("Transpose", [g.op("Cast", [qh], { to: 10 })], { perm: [0, 2, 1] })
-    const scores = g.op("Transpose", [g.op("Cast", [g.op("MatMul", [kNext, qT])], { to: 1 })], {
-      perm: [0, 2, 1],
-    })
-    const probs = g.op("Softmax", [g.op("Add", [scores, biasRows])], { axis: -1 })
-    const attn = g.op("Cast", [g.op("MatMul", [g.op("Cast", [probs], { to: 10 }), vNext])], { to: 1 })
-    return g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
-  }
+
   for (let l = 0; l < config.numLayers; l++) {
-    const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
-    const vRing = g.input(StepIo.values(l), "float16", [heads, ctx, hd])
-    const [q, k, v] = split(linear(normed, `t${l}.qkv`), [dim, dim, dim])
-    const kh = g.op("Cast", [headsFirst(rope(k!))], { to: 10 })
-    const vh = g.op("Cast", [headsFirst(g.op("Reshape", [v!, g.int64s([-1, heads, hd])]))], { to: 10 })
-    const kNext = g.op("ScatterND", [kRing, writeIndex, kh])
-    const vNext = g.op("ScatterND", [vRing, writeIndex, vh])
-    g.output(kNext, StepIo.keysOut(l), "float16", [heads, ctx, hd])
-    g.output(vNext, StepIo.valuesOut(l), "float16", [heads, ctx, hd])
-    const merged = useMha ? mhaAttention(rope(q!), kNext, vNext) : matmulAttention(rope(q!), kNext, vNext)
+    const merged = attention(l, linear(normed, `t${l}.qkv`))
     const [attended, normed2] = addNorm(x, linear(merged, `t${l}.out`), `t${l}.norm2`, dim)
     const ffn = gatedFfn(normed2, `t${l}.ffn_in`, `t${l}.ffn_out`, config.ffnHidden)
     if (l + 1 < config.numLayers) [x, normed] = addNorm(attended, ffn, `t${l + 1}.norm1`, dim)
     else x = g.op("Add", [attended, ffn])
   }
+  if (options.temporalOnly) return withoutOutputIdentities(g)
   const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([0])])
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
