@@ -51,10 +51,41 @@ export interface BenchOptions {
   readonly deadlineSeconds?: number
   /** Step graph with com.microsoft RotaryEmbedding + SkipSimplifiedLayerNormalization (default: tried first). */
   readonly fusedOps?: boolean
+  /**
+   * LM forms measured one after the other for each precision and context, on the same machine in
+   * the same process (default: `gqa` with graph capture).
+   */
+  readonly variants?: ReadonlyArray<LmVariant>
+  /** WebGPU dispatches recorded before a submit (onnxruntime's default when unset). */
+  readonly maxPendingDispatches?: number
   /** The command line, recorded in the report. */
   readonly command?: string
   readonly log?: (line: string) => void
 }
+
+/** How the LM runs: its attention/cache form, and for `gqa` whether frames replay a captured graph. */
+export interface LmVariant {
+  readonly attention: GpuAttention
+  readonly graphCapture: boolean
+}
+
+/** `gqa+capture`, `gqa`, `mha`, `matmul` (the CLI's `--variants`). */
+export const parseVariant = (text: string): LmVariant => {
+  const [attention, extra, ...rest] = text.split("+")
+  if (
+    !["gqa", "mha", "matmul"].includes(attention ?? "") ||
+    (extra !== undefined && extra !== "capture") ||
+    rest.length
+  )
+    throw new Error(`unknown LM variant "${text}" (gqa+capture, gqa, mha or matmul)`)
+  if (extra === "capture" && attention !== "gqa")
+    throw new Error(`graph capture needs the gqa form, not "${text}"`)
+  return { attention: attention as GpuAttention, graphCapture: extra === "capture" }
+}
+
+export const variantName = (v: LmVariant) => `${v.attention}${v.graphCapture ? "+capture" : ""}`
+
+export const DEFAULT_VARIANTS: ReadonlyArray<LmVariant> = [{ attention: "gqa", graphCapture: true }]
 
 export interface MimiAlone {
   readonly encodeMs: Summary
@@ -76,12 +107,15 @@ export interface Summary {
 export interface RunResult {
   readonly precision: GpuPrecision
   readonly context: number
+  /** The LM form asked for (`variantName`); `attention` and `graphCaptured` say what ran. */
+  readonly variant: string
   readonly status: "ok" | "failed" | "skipped"
   readonly error?: string
   readonly sampling?: string
   readonly opset?: number
   readonly attention?: GpuAttention
   readonly fusedOps?: boolean
+  readonly graphCaptured?: boolean
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
@@ -107,6 +141,8 @@ export interface RunResult {
   readonly restartMs?: Summary
   /** restore + the same rows one step at a time. */
   readonly restartPerTokenMs?: number
+  /** Restarts between measured frames because the linear cache was full (not timed in the frames). */
+  readonly cacheRestarts?: number
   readonly peakGpuMiB?: number
   readonly gpuMiBBefore?: number
   readonly peakRssMiB?: number
@@ -207,6 +243,7 @@ const measure = (
   codecs: Codecs,
   converted: { layout: Parameters<typeof openGpuLm>[0]["layout"]; weightsFile: string; ms: number },
   context: number,
+  variant: LmVariant,
   memory: GpuMemorySampler,
 ) =>
   Effect.gen(function* () {
@@ -222,10 +259,13 @@ const measure = (
       layout: converted.layout,
       weightsFile: converted.weightsFile,
       provider: options.provider,
+      attention: [variant.attention],
+      graphCapture: variant.graphCapture,
+      ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
       ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
     })
     log(
-      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  session open (${lm.opened.attention} attention${lm.opened.graphCaptured ? ", graph captured" : ""}${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
@@ -276,6 +316,7 @@ const measure = (
     log(
       `  system prompt ${systemPromptMs.toFixed(0)} ms; restart p50 ${summarize(restarts).p50.toFixed(1)} ms; reset ${resetMs.toFixed(1)} ms`,
     )
+    let cacheRestarts = 0
     const samples = {
       encodeMs: [] as number[],
       lmMs: [] as number[],
@@ -283,12 +324,20 @@ const measure = (
       decode2Ms: [] as number[],
     }
     for (let t = 0; t < options.frames; t++) {
+      // The loop's own answer to a full cache: back to the prompts (untimed here, measured above).
+      if (lm.capacity !== undefined && lm.position() >= lm.capacity) {
+        yield* lm.restore("voice")
+        yield* lm.prefill(rows.text)
+        cacheRestarts++
+      }
       const s = yield* frame(options.warmup + t)
       samples.encodeMs.push(s.encodeMs)
       samples.lmMs.push(s.lmMs)
       samples.decodeMs.push(s.decodeMs)
       samples.decode2Ms.push(s.decode2Ms)
     }
+    if (lm.capacity !== undefined && lm.position() + rows.text.length > lm.capacity)
+      yield* lm.restore("voice")
     const [, restartPerTokenMs] = yield* timed(
       Effect.gen(function* () {
         yield* lm.restore("voice")
@@ -303,11 +352,13 @@ const measure = (
     const result: RunResult = {
       precision: converted.layout.precision,
       context,
+      variant: variantName(variant),
       status: "ok",
       sampling: lm.opened.sampling,
       opset: lm.opened.opset,
       attention: lm.opened.attention,
       fusedOps: lm.opened.fusedOps,
+      graphCaptured: lm.opened.graphCaptured,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,
@@ -327,6 +378,7 @@ const measure = (
       promptFrames: rows.voice.length + rows.text.length,
       restartMs: summarize(restarts),
       restartPerTokenMs,
+      cacheRestarts,
       ...(peak === undefined ? {} : { peakGpuMiB: peak }),
       ...(gpuBefore === undefined ? {} : { gpuMiBBefore: gpuBefore }),
       peakRssMiB: rss / 2 ** 20,
@@ -344,6 +396,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const log = options.log ?? ((line: string) => console.log(line))
   const started = performance.now()
   const models = BENCH_MODELS[options.models]
+  const variants = options.variants ?? DEFAULT_VARIANTS
   fs.mkdirSync(options.workDir, { recursive: true })
   fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true })
   const lmFile = path.join(options.workDir, "lm-random.safetensors")
@@ -480,7 +533,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         options.deadlineSeconds !== undefined &&
         (performance.now() - started) / 1000 > options.deadlineSeconds
       const unrun = (contexts: ReadonlyArray<number>, status: "skipped" | "failed", error: string) => {
-        for (const context of contexts) report.runs.push({ precision, context, status, error })
+        for (const context of contexts)
+          for (const variant of variants)
+            report.runs.push({ precision, context, variant: variantName(variant), status, error })
         save()
       }
       if (late()) {
@@ -508,26 +563,35 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       log(
         `${precision}: ${(weights.layout.bytes / 1e9).toFixed(2)} GB converted in ${weights.ms.toFixed(0)} ms`,
       )
-      for (const context of options.contexts) {
-        if (late()) {
-          unrun([context], "skipped", "deadline reached before it started")
-          continue
-        }
-        log(`${precision} context ${context}:`)
-        const result = yield* measure(options, models, { a, b }, weights, context, memory).pipe(
-          Effect.catchCause((cause) =>
-            Effect.succeed<RunResult>({
+      for (const context of options.contexts)
+        for (const variant of variants) {
+          if (late()) {
+            report.runs.push({
               precision,
               context,
-              status: "failed",
-              error: String(cause).slice(0, 4000),
-            }),
-          ),
-        )
-        report.runs.push(result)
-        save()
-        log(renderTable(report))
-      }
+              variant: variantName(variant),
+              status: "skipped",
+              error: "deadline reached before it started",
+            })
+            save()
+            continue
+          }
+          log(`${precision} context ${context}, ${variantName(variant)}:`)
+          const result = yield* measure(options, models, { a, b }, weights, context, variant, memory).pipe(
+            Effect.catchCause((cause) =>
+              Effect.succeed<RunResult>({
+                precision,
+                context,
+                variant: variantName(variant),
+                status: "failed",
+                error: String(cause).slice(0, 4000),
+              }),
+            ),
+          )
+          report.runs.push(result)
+          save()
+          log(renderTable(report))
+        }
       fs.rmSync(weights.weightsFile, { force: true })
     }
   })

@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import type { ExecutionProvider } from "@personaplex/runtime"
-import { runBench } from "./bench.ts"
+import { parseVariant, runBench } from "./bench.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
 import { renderTable } from "./report.ts"
 
@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
     "fused-ops": { type: "string" },
+    variants: { type: "string", default: "gqa+capture" },
+    "max-pending-dispatches": { type: "string" },
   },
 })
 
@@ -56,6 +58,8 @@ const report = await runBench({
   ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
+  variants: list(args.variants).map(parseVariant),
+  ...(args["max-pending-dispatches"] ? { maxPendingDispatches: Number(args["max-pending-dispatches"]) } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

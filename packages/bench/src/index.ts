@@ -9,11 +9,15 @@
 export {
   type BenchOptions,
   type BenchReport,
+  DEFAULT_VARIANTS,
+  type LmVariant,
+  parseVariant,
   type RunResult,
   runBench,
   type Summary,
   summarize,
   UPSTREAM,
+  variantName,
 } from "./bench.ts"
 export { BENCH_MODELS, type BenchModels } from "./configs.ts"
 export { type ConvertedWeights, type ConvertOptions, convertWeights } from "./convert/convert.ts"
@@ -25,7 +29,11 @@ export {
   type WeightLayout,
 } from "./convert/layout.ts"
 export {
+  cacheLengthInputs,
   type GpuLm,
+  GpuLmContextFull,
+  type GpuLmError,
+  GpuLmNoSnapshot,
   type GpuLmOpened,
   type GpuLmOptions,
   type GpuLmStep,

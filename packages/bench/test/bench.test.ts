@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { renderTable, runBench, UPSTREAM } from "../src/index.ts"
+import { parseVariant, renderTable, runBench, UPSTREAM } from "../src/index.ts"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -13,7 +13,7 @@ const summaryShape = {
   max: expect.any(Number),
   mean: expect.any(Number),
   min: expect.any(Number),
-  n: 4,
+  n: 8,
 }
 
 describe("the real-time benchmark on the CPU provider (tiny models)", () => {
@@ -23,8 +23,9 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
       provider: "cpu",
       models: "tiny",
       precisions: ["int8", "int4", "float16"],
-      contexts: [16, 160],
-      frames: 4,
+      contexts: [130, 160],
+      variants: [parseVariant("gqa+capture"), parseVariant("mha")],
+      frames: 8,
       warmup: 2,
       restarts: 2,
       workDir: path.join(dir, "work"),
@@ -45,11 +46,20 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     })
     expect(json.lmParameters).toBeGreaterThan(1e6)
     expect(
-      json.runs.map((r: { precision: string; context: number }) => `${r.precision}@${r.context}`),
-    ).toEqual(["int8@16", "int8@160", "int4@16", "int4@160", "float16@16", "float16@160"])
+      json.runs.map(
+        (r: { precision: string; context: number; variant: string }) =>
+          `${r.precision}@${r.context}/${r.variant}`,
+      ),
+    ).toEqual(
+      ["int8", "int4", "float16"].flatMap((p) =>
+        [130, 160].flatMap((c) => [`${p}@${c}/gqa+capture`, `${p}@${c}/mha`]),
+      ),
+    )
     for (const run of json.runs) {
       expect(run).toMatchObject({
         status: "ok",
+        graphCaptured: false,
+        cacheRestarts: run.variant === "mha" || run.context === 160 ? 0 : 1,
         sampling: "topk",
         cpuFallbackAllowed: false,
         encodeMs: summaryShape,
@@ -75,8 +85,9 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     // Converted weights are removed once measured; the random checkpoints stay for reuse.
     expect(fs.readdirSync(path.join(dir, "work")).filter((f) => f.endsWith(".bin"))).toEqual([])
     const table = renderTable(report)
-    expect(table.split("\n")).toHaveLength(3 + 6)
+    expect(table.split("\n")).toHaveLength(3 + 12)
     expect(table).toMatch(/\| upstream PyTorch bf16 ctx 3000 \(H100\) \| 39\.7 \/ 63\.8 \/ 93\.8 \|/)
-    expect(table).toMatch(/\| int4 ctx 160 \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
+    expect(table).toMatch(/\| int4 ctx 160 gqa\+capture \(not captured\) \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
+    expect(table).toMatch(/\| int4 ctx 160 mha \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
   })
 })
