@@ -117,6 +117,50 @@ describe("the GPU step graph (run on the CPU provider)", () => {
   )
 
   it.each(["mha", "gqa"] as const)(
+    "samples the reference LM's greedy text and depformer audio tokens (%s attention)",
+    async (attention) => {
+      const input = rows(6, 7)
+      const [ours, reference] = await run(
+        Effect.gen(function* () {
+          const lm = yield* openGpuLm({
+            config,
+            context: 16,
+            layout: float16.layout,
+            weightsFile: float16.weightsFile,
+            provider: "cpu",
+            greedy: true,
+            attention: [attention],
+          })
+          const moshi = yield* MoshiLm.make({ checkpoint, config, context: 16, weightStorage: "inline" })
+          const greedy = (vocab: number, rows: number) => ({
+            temperature: 1,
+            topK: 1,
+            noise: new Float32Array(vocab * rows),
+          })
+          const ours: string[] = []
+          const reference: string[] = []
+          for (const row of input) {
+            const step = yield* lm.step(row)
+            ours.push(`${step.textToken}:${[...step.audioTokens].join(",")}`)
+            const t = yield* moshi.temporal({ tokens: row, text: greedy(config.textCard, 1) })
+            const d = yield* moshi.depformer({
+              hidden: t.hidden,
+              text: t.textToken,
+              forced: new Int32Array(8),
+              forcedMask: new Uint8Array(8),
+              audio: greedy(config.card, 8),
+            })
+            reference.push(`${t.textToken}:${[...d.tokens].join(",")}`)
+          }
+          return [ours, reference]
+        }),
+      )
+      expect(new Set(ours).size).toBe(input.length)
+      expect(ours).toEqual(reference)
+    },
+  )
+
+  it.each(["mha", "gqa"] as const)(
     "prefills known rows in one run to the same state as single steps (%s)",
     async (attention) => {
       const input = rows(12, 2)
