@@ -350,11 +350,52 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   g.output(textToken, StepIo.textToken, "int64", [1])
   if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, textCard])
 
-  // Depformer (T = 1 per step, causal over this frame's steps).
+  // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
   const dh = D / config.depformerNumHeads
   const dHeads = config.depformerNumHeads
   const keys: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
   const values: string[][] = Array.from({ length: config.depformerNumLayers }, () => [])
+  /** Step k's attention over steps 0..k: batched MatMul + Softmax + MatMul over the concatenated keys. */
+  const matmulStepAttention = (l: number, k: number, qkv: string) => {
+    const [q, kk, vv] = split(qkv, [D, D, D])
+    keys[l]!.push(kk!)
+    values[l]!.push(vv!)
+    const n = k + 1
+    const kAll = n === 1 ? kk! : g.op("Concat", keys[l]!, { axis: 0 })
+    const vAll = n === 1 ? vv! : g.op("Concat", values[l]!, { axis: 0 })
+    const qh = g.op("Reshape", [q!, g.int64s([dHeads, 1, dh])])
+    const kh = g.op("Transpose", [g.op("Reshape", [kAll, g.int64s([n, dHeads, dh])])], { perm: [1, 2, 0] })
+    const vh = g.op("Transpose", [g.op("Reshape", [vAll, g.int64s([n, dHeads, dh])])], { perm: [1, 0, 2] })
+    const p = g.op("Softmax", [g.op("Mul", [g.op("MatMul", [qh, kh]), g.scalar(1 / Math.sqrt(dh))])], {
+      axis: -1,
+    })
+    return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
+  }
+  /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
+  const lengths = Array.from({ length: S }, (_, k) => [
+    g.constant("int32", [1], [k], `dep_seqlens_${k}`),
+    g.constant("int32", [1], [k + 1], `dep_total_${k}`),
+  ])
+  const gqaStepAttention = (l: number, k: number, qkv: string) => {
+    const [attended, present, presentValues] = g.msOp(
+      "GroupQueryAttention",
+      [
+        g.op("Reshape", [qkv, g.int64s([1, 1, 3 * D])]),
+        "",
+        "",
+        k === 0 ? "" : keys[l]![k - 1]!,
+        k === 0 ? "" : values[l]![k - 1]!,
+        lengths[k]![0]!,
+        lengths[k]![1]!,
+      ],
+      { num_heads: dHeads, kv_num_heads: dHeads, scale: Attr.float(1 / Math.sqrt(dh)) },
+      3,
+    )
+    keys[l]!.push(present!)
+    values[l]!.push(presentValues!)
+    return g.op("Reshape", [attended!, g.int64s([1, D])])
+  }
+  const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
@@ -362,19 +403,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const emb = g.op("Cast", [g.op("Gather", [embTable, prev], { axis: 0 })], { to: 1 })
     let [y, yNormed] = addNorm(linear(hidden, `d${k}.in`), emb, "d0.norm1", D)
     for (let l = 0; l < config.depformerNumLayers; l++) {
-      const [q, kk, vv] = split(linear(yNormed, `d${l}.${k}.qkv`), [D, D, D])
-      keys[l]!.push(kk!)
-      values[l]!.push(vv!)
-      const n = k + 1
-      const kAll = n === 1 ? kk! : g.op("Concat", keys[l]!, { axis: 0 })
-      const vAll = n === 1 ? vv! : g.op("Concat", values[l]!, { axis: 0 })
-      const qh = g.op("Reshape", [q!, g.int64s([dHeads, 1, dh])])
-      const kh = g.op("Transpose", [g.op("Reshape", [kAll, g.int64s([n, dHeads, dh])])], { perm: [1, 2, 0] })
-      const vh = g.op("Transpose", [g.op("Reshape", [vAll, g.int64s([n, dHeads, dh])])], { perm: [1, 0, 2] })
-      const p = g.op("Softmax", [g.op("Mul", [g.op("MatMul", [qh, kh]), g.scalar(1 / Math.sqrt(dh))])], {
-        axis: -1,
-      })
-      const attn = g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
+      const attn = stepAttention(l, k, linear(yNormed, `d${l}.${k}.qkv`))
       const [attended, normed2] = addNorm(y, linear(attn, `d${l}.${k}.out`), `d${l}.norm2`, D)
       const ffn = gatedFfn(normed2, `d${l}.${k}.ffn_in`, `d${l}.${k}.ffn_out`, config.depformerFfnHidden)
       if (l + 1 < config.depformerNumLayers) [y, yNormed] = addNorm(attended, ffn, `d${l + 1}.norm1`, D)
