@@ -9,6 +9,7 @@ import {
   BENCH_MODELS,
   type ConvertedWeights,
   convertWeights,
+  type GpuLmOptions,
   openGpuLm,
   parameterCount,
   writeRandomBf16Checkpoint,
@@ -52,6 +53,20 @@ const rows = (n: number, seed: number) =>
     ),
   )
 
+/** The GPU LM on the CPU provider with greedy sampling, over converted weights. */
+const openOnCpu = (
+  weights: ConvertedWeights,
+  options: Omit<GpuLmOptions, "config" | "layout" | "weightsFile" | "provider">,
+) =>
+  openGpuLm({
+    config,
+    layout: weights.layout,
+    weightsFile: weights.weightsFile,
+    provider: "cpu",
+    greedy: true,
+    ...options,
+  })
+
 const run = <A, E>(effect: Effect.Effect<A, E, OrtSession | Scope.Scope>) =>
   Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(OrtSession.layerCpu)))
 
@@ -84,13 +99,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       const input = rows(14, 1)
       const [ours, reference] = await run(
         Effect.gen(function* () {
-          const lm = yield* openGpuLm({
-            config,
-            context,
-            layout: float16.layout,
-            weightsFile: float16.weightsFile,
-            provider: "cpu",
-            greedy: true,
+          const lm = yield* openOnCpu(float16, {
+            context: context,
             outputLogits: true,
             attention: [attention],
             fusedOps: [fusedOps],
@@ -122,13 +132,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       const input = rows(6, 7)
       const [ours, reference] = await run(
         Effect.gen(function* () {
-          const lm = yield* openGpuLm({
-            config,
+          const lm = yield* openOnCpu(float16, {
             context: 16,
-            layout: float16.layout,
-            weightsFile: float16.weightsFile,
-            provider: "cpu",
-            greedy: true,
             attention: [attention],
           })
           const moshi = yield* MoshiLm.make({ checkpoint, config, context: 16, weightStorage: "inline" })
@@ -168,13 +173,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       const [batched, stepped] = await run(
         Effect.gen(function* () {
           const open = () =>
-            openGpuLm({
-              config,
+            openOnCpu(int8, {
               context: 32,
-              layout: int8.layout,
-              weightsFile: int8.weightsFile,
-              provider: "cpu",
-              greedy: true,
               outputLogits: true,
               attention: [attention],
             })
@@ -194,13 +194,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     const input = rows(5, 4)
     const [first, again, other] = await run(
       Effect.gen(function* () {
-        const lm = yield* openGpuLm({
-          config,
+        const lm = yield* openOnCpu(int8, {
           context: 16,
-          layout: int8.layout,
-          weightsFile: int8.weightsFile,
-          provider: "cpu",
-          greedy: true,
           outputLogits: true,
           attention: [attention],
         })
@@ -223,13 +218,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     const input = rows(6, 5)
     const errors = await run(
       Effect.gen(function* () {
-        const lm = yield* openGpuLm({
-          config,
+        const lm = yield* openOnCpu(int8, {
           context: 6,
-          layout: int8.layout,
-          weightsFile: int8.weightsFile,
-          provider: "cpu",
-          greedy: true,
           attention: ["gqa"],
         })
         expect(lm.capacity).toBe(6)
@@ -260,13 +250,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     const [split, single] = await run(
       Effect.gen(function* () {
         const open = (graphCapture: boolean) =>
-          openGpuLm({
-            config,
+          openOnCpu(int8, {
             context: 16,
-            layout: int8.layout,
-            weightsFile: int8.weightsFile,
-            provider: "cpu",
-            greedy: true,
             outputLogits: true,
             attention: ["gqa"],
             graphCapture,
