@@ -4,20 +4,18 @@ import type { LmConfig } from "@personaplex/lm"
 import {
   type ExecutionProvider,
   OrtSession,
-  OrtSessionError,
+  type OrtSessionError,
   type OrtTensor,
   type Session,
-  type SessionSpec,
   type StateBinding,
 } from "@personaplex/runtime"
-import { Data, Effect, Exit, Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import type { WeightLayout } from "./convert/layout.ts"
 import {
   buildStepGraph,
   type GpuAttention,
   type GpuSampling,
   ropeFrequencies,
-  type StepGraphOptions,
   StepIo,
 } from "./graph/stepGraph.ts"
 import { makeRng } from "./randomCheckpoint.ts"
@@ -42,12 +40,6 @@ export interface GpuLmOptions {
   readonly attention?: ReadonlyArray<GpuAttention>
   /** `fusedOps` settings of the step graph to try, in order (default true, then false). */
   readonly fusedOps?: ReadonlyArray<boolean>
-  /**
-   * `gqa` on a GPU provider: run frames through a second, graph-captured session (WebGPU replays
-   * the recorded commands) over the same KV cache; prompts go through a prefill-only session.
-   * Falls back to one uncaptured session when capture fails (default false).
-   */
-  readonly graphCapture?: boolean
   /** WebGPU dispatches recorded before a submit (`SessionSpec.maxPendingDispatches`). */
   readonly maxPendingDispatches?: number
 }
@@ -65,8 +57,6 @@ export interface GpuLmOpened {
   readonly attention: GpuAttention
   readonly fusedOps: boolean
   readonly cpuFallbackAllowed: boolean
-  /** Frames run by a graph-captured session (replayed commands). */
-  readonly graphCaptured: boolean
   readonly graphMs: number
   readonly sessionMs: number
   readonly failedAttempts: ReadonlyArray<string>
@@ -209,24 +199,14 @@ interface Attempt {
   readonly fallback: boolean
 }
 
-/** The sessions of an opened attempt: `prefill` runs prompt rows, `frame` runs single frames. */
-interface Sessions {
-  readonly prefill: Session
-  readonly frame: Session
-  /** False when `prefill` builds only the cache (no heads): its runs return nothing. */
-  readonly prefillSamples: boolean
-  /** `frame` has top-k built in (no top-k inputs) and is graph-captured on a GPU provider. */
-  readonly frameCaptured: boolean
-}
-
 let nextPool = 1
 
 /**
  * The LM on onnxruntime sessions (`buildStepGraph`). With the rings (`mha`, `matmul`) the caches
  * are session state kept on the device between runs (`stateOnDevice`), snapshots by reference.
- * With `gqa` they are resident buffers written in place (`SessionSpec.resident`), shared with a
- * graph-captured frame session when `graphCapture` is on; snapshots are positions. Creation tries
- * the variants with the CPU fallback disabled, then (if allowed) with it enabled, and reports which won.
+ * With `gqa` they are resident buffers written in place (`SessionSpec.resident`); snapshots are
+ * positions. Creation tries the variants with the CPU fallback disabled, then (if allowed) with it
+ * enabled, and reports which won.
  */
 export const openGpuLm = (
   options: GpuLmOptions,
@@ -272,17 +252,12 @@ export const openGpuLm = (
       bindings: ringState().map((b) => ({ ...b, dims: [1, heads, context, hd] })),
     }
 
-    /** Build the graph of `attempt` (with `extra` graph options), open it, remove the model file. */
-    const openGraph = (
-      attempt: Attempt,
-      tag: string,
-      extra: Partial<StepGraphOptions>,
-      spec: Partial<SessionSpec>,
-    ) =>
+    /** Build the graph of `attempt`, open it with its cache (rings as state, or resident), remove the model file. */
+    const openSession = (attempt: Attempt) =>
       Effect.gen(function* () {
         const modelPath = path.join(
           path.dirname(options.weightsFile),
-          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}${tag}.onnx`,
+          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
         )
         const t0 = performance.now()
         yield* Effect.sync(() =>
@@ -295,7 +270,6 @@ export const openGpuLm = (
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),
-            ...extra,
           }).save(modelPath),
         )
         graphMs += performance.now() - t0
@@ -306,136 +280,39 @@ export const openGpuLm = (
             disablePrepacking: true,
             disableCpuFallback: !attempt.fallback,
             ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
-            ...spec,
+            ...(attempt.attention === "gqa" ? { resident } : { state: ringState(), stateOnDevice: true }),
           })
           .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))
       })
 
-    /** A graph-captured frame session and a prefill-only session over the same cache. */
-    const openCaptured = (attempt: Attempt) =>
-      Effect.gen(function* () {
-        const frame = yield* openGraph(
-          attempt,
-          "-captured",
-          { rows: 1, fixedTopK: { text: TEXT_TOP_K, audio: AUDIO_TOP_K } },
-          { resident, graphCapture: true },
-        )
-        yield* checkReplay(frame)
-        const prefill = yield* openGraph(attempt, "-prefill", { temporalOnly: true }, { resident })
-        return { prefill, frame, prefillSamples: false, frameCaptured: true } satisfies Sessions
-      })
-
-    /** One session for everything. */
-    const openSingle = (attempt: Attempt) =>
-      Effect.map(
-        openGraph(
-          attempt,
-          "",
-          {},
-          attempt.attention === "gqa" ? { resident } : { state: ringState(), stateOnDevice: true },
-        ),
-        (session): Sessions => ({
-          prefill: session,
-          frame: session,
-          prefillSamples: true,
-          frameCaptured: false,
-        }),
-      )
-
-    const S = layout.depformerSteps
-    const greedyFeeds = (fixedTopK: boolean): Record<string, OrtTensor> => ({
-      [StepIo.textNoise]: f32(new Float32Array(config.textCard), [config.textCard]),
-      [StepIo.textTemperature]: f32(Float32Array.of(1), [1]),
-      [StepIo.audioNoise]: f32(new Float32Array(S * config.card), [S, config.card]),
-      [StepIo.audioTemperature]: f32(Float32Array.of(1), [1]),
-      ...(fixedTopK
-        ? {}
-        : {
-            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
-            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
-          }),
-    })
-    /**
-     * Replayed runs must see each run's own inputs: greedy frames at position 0 for tokens a, b, a
-     * (the first ordinary, the second captured, the third replayed) must give a's tokens twice.
-     */
-    const checkReplay = (frame: Session) =>
-      Effect.gen(function* () {
-        const tokensOf = (seed: number) =>
-          Int32Array.from({ length: 17 }, (_, k) =>
-            k === 0 ? (seed * 7) % config.textCard : (seed * 31 + k * 5) % config.card,
-          )
-        const once = (row: Int32Array) =>
-          Effect.map(
-            frame.run({
-              ...tokenInputs(config, [row]),
-              [StepIo.extra]: f32(new Float32Array(config.dim), [1, config.dim]),
-              ...cacheLengthInputs(0, 1),
-              ...greedyFeeds(true),
-            }),
-            (out) =>
-              [out[StepIo.textToken]!, ...Array.from({ length: S }, (_, k) => out[StepIo.audioToken(k)]!)]
-                .map((t) => Number(t.data[0]))
-                .join(","),
-          )
-        const a = yield* once(tokensOf(1))
-        yield* once(tokensOf(2))
-        const again = yield* once(tokensOf(1))
-        if (again !== a)
-          return yield* Effect.fail(
-            new OrtSessionError({
-              operation: "run",
-              reason: `graph replay ignored its inputs: tokens ${again} where the ordinary run gave ${a}`,
-            }),
-          )
-      })
-
     const failed: string[] = []
-    let sessions: Sessions | undefined
-    let opened: GpuLmOpened | undefined
     for (const attempt of attempts) {
-      // On the CPU provider the runtime ignores capture: the same two sessions run uncaptured (tests).
-      const tryCapture = attempt.attention === "gqa" && options.graphCapture === true
-      const forms: Array<[string, (a: Attempt) => Effect.Effect<Sessions, OrtSessionError, Scope.Scope>]> = [
-        ...(tryCapture ? [["+graph-capture", openCaptured] as [string, typeof openCaptured]] : []),
-        ["", openSingle],
-      ]
-      for (const [label, open] of forms) {
-        const t0 = performance.now()
-        graphMs = 0
-        // Each try in its own scope, so that a failed try's sessions are released at once.
-        const scope = yield* Scope.make()
-        const result = yield* Effect.result(Scope.provide(scope)(open(attempt)))
-        if (result._tag === "Success") {
-          yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
-          sessions = result.success
-          opened = {
-            sampling: attempt.sampling,
-            opset: attempt.opset,
-            attention: attempt.attention,
-            fusedOps: attempt.fusedOps,
-            cpuFallbackAllowed: attempt.fallback && !onCpu,
-            graphCaptured: sessions.frameCaptured && !onCpu,
-            graphMs,
-            sessionMs: performance.now() - t0 - graphMs,
-            failedAttempts: failed,
-          }
-          break
+      const t0 = performance.now()
+      graphMs = 0
+      const result = yield* Effect.result(openSession(attempt))
+      if (result._tag === "Success") {
+        const opened: GpuLmOpened = {
+          sampling: attempt.sampling,
+          opset: attempt.opset,
+          attention: attempt.attention,
+          fusedOps: attempt.fusedOps,
+          cpuFallbackAllowed: attempt.fallback && !onCpu,
+          graphMs,
+          sessionMs: performance.now() - t0 - graphMs,
+          failedAttempts: failed,
         }
-        yield* Scope.close(scope, Exit.void)
-        failed.push(
-          `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}${label}: ${result.failure.message}`,
-        )
-        if (attempt === attempts[attempts.length - 1] && label === "")
-          return yield* Effect.fail(result.failure)
+        return makeGpuLm(options, result.success, opened)
       }
-      if (sessions) break
+      failed.push(
+        `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
+      )
+      if (attempt === attempts[attempts.length - 1]) return yield* Effect.fail(result.failure)
     }
-    return makeGpuLm(options, sessions!, opened!)
+    return yield* Effect.die("no attempt to open")
   })
 
-/** Steps, prefill and restarts over opened sessions. */
-const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpened): GpuLm => {
+/** Steps, prefill and restarts over an opened session. */
+const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened): GpuLm => {
   const { config, context } = options
   const linear = opened.attention === "gqa"
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
@@ -443,7 +320,7 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
   const S = options.layout.depformerSteps
   const textNoise = new Float32Array(config.textCard)
   const audioNoise = new Float32Array(S * config.card)
-  const sampler = (fixedTopK: boolean): Record<string, OrtTensor> => {
+  const sampler = (): Record<string, OrtTensor> => {
     if (!options.greedy) {
       gumbel(textNoise.length, rng, textNoise)
       gumbel(audioNoise.length, rng, audioNoise)
@@ -453,7 +330,7 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
       [StepIo.textTemperature]: f32(Float32Array.of(TEXT_TEMPERATURE), [1]),
       [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
       [StepIo.audioTemperature]: f32(Float32Array.of(AUDIO_TEMPERATURE), [1]),
-      ...(opened.sampling === "topk" && !fixedTopK
+      ...(opened.sampling === "topk"
         ? {
             [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
             [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
@@ -471,18 +348,13 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
     ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
   })
 
-  const feedsFor = (
-    rows: ReadonlyArray<Int32Array>,
-    extra: Float32Array | undefined,
-    sampled: boolean,
-    fixedTopK: boolean,
-  ) => {
+  const feedsFor = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) => {
     const T = rows.length
     return {
       ...tokenInputs(config, rows),
       [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
-      ...(sampled ? sampler(fixedTopK) : {}),
+      ...sampler(),
     }
   }
   const fits = (T: number) =>
@@ -490,20 +362,12 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
       ? Effect.void
       : Effect.fail(new GpuLmContextFull({ position, rows: T, capacity: context }))
 
-  const step = (tokens: Int32Array, extra?: Float32Array) =>
-    Effect.gen(function* () {
-      yield* fits(1)
-      const out = yield* sessions.frame.run(feedsFor([tokens], extra, true, sessions.frameCaptured), fetches)
-      position += 1
-      return stepOf(out)
-    })
-
-  const prefillRun = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
+  const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
     Effect.gen(function* () {
       yield* fits(rows.length)
-      const sampled = sessions.prefillSamples
-      yield* sessions.prefill.run(feedsFor(rows, extra, sampled, false), sampled ? fetches : [])
+      const out = yield* session.run(feedsFor(rows, extra), fetches)
       position += rows.length
+      return stepOf(out)
     })
 
   const prefill = (rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
@@ -513,7 +377,7 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
       while (done < rows.length) {
         // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees.
         const T = linear ? rows.length : Math.min(rows.length - done, Math.max(1, context - position))
-        yield* prefillRun(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
+        yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
         done += T
       }
     })
@@ -521,12 +385,12 @@ const makeGpuLm = (options: GpuLmOptions, sessions: Sessions, opened: GpuLmOpene
   const forgetPast = (p: number) => {
     for (const [key, at] of snapshots) if (at > p) snapshots.delete(key)
   }
-  const ring = sessions.frame
+  const ring = session
   return {
     opened,
     position: () => position,
     capacity: linear ? context : undefined,
-    step,
+    step: (tokens, extra) => run([tokens], extra),
     prefill,
     reset: Effect.gen(function* () {
       if (!linear) yield* ring.resetState

@@ -53,7 +53,7 @@ export interface BenchOptions {
   readonly fusedOps?: boolean
   /**
    * LM forms measured one after the other for each precision and context, on the same machine in
-   * the same process (default: `gqa` with graph capture).
+   * the same process (default: `gqa`).
    */
   readonly variants?: ReadonlyArray<LmVariant>
   /** WebGPU dispatches recorded before a submit (onnxruntime's default when unset). */
@@ -63,29 +63,21 @@ export interface BenchOptions {
   readonly log?: (line: string) => void
 }
 
-/** How the LM runs: its attention/cache form, and for `gqa` whether frames replay a captured graph. */
+/** How the LM runs: its attention and KV cache form (`GpuAttention`). */
 export interface LmVariant {
   readonly attention: GpuAttention
-  readonly graphCapture: boolean
 }
 
-/** `gqa+capture`, `gqa`, `mha`, `matmul` (the CLI's `--variants`). */
+/** `gqa`, `mha` or `matmul` (the CLI's `--variants`). */
 export const parseVariant = (text: string): LmVariant => {
-  const [attention, extra, ...rest] = text.split("+")
-  if (
-    !["gqa", "mha", "matmul"].includes(attention ?? "") ||
-    (extra !== undefined && extra !== "capture") ||
-    rest.length
-  )
-    throw new Error(`unknown LM variant "${text}" (gqa+capture, gqa, mha or matmul)`)
-  if (extra === "capture" && attention !== "gqa")
-    throw new Error(`graph capture needs the gqa form, not "${text}"`)
-  return { attention: attention as GpuAttention, graphCapture: extra === "capture" }
+  if (!["gqa", "mha", "matmul"].includes(text))
+    throw new Error(`unknown LM variant "${text}" (gqa, mha or matmul)`)
+  return { attention: text as GpuAttention }
 }
 
-export const variantName = (v: LmVariant) => `${v.attention}${v.graphCapture ? "+capture" : ""}`
+export const variantName = (v: LmVariant): string => v.attention
 
-export const DEFAULT_VARIANTS: ReadonlyArray<LmVariant> = [{ attention: "gqa", graphCapture: true }]
+export const DEFAULT_VARIANTS: ReadonlyArray<LmVariant> = [{ attention: "gqa" }]
 
 export interface MimiAlone {
   readonly encodeMs: Summary
@@ -115,7 +107,6 @@ export interface RunResult {
   readonly opset?: number
   readonly attention?: GpuAttention
   readonly fusedOps?: boolean
-  readonly graphCaptured?: boolean
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
@@ -260,12 +251,11 @@ const measure = (
       weightsFile: converted.weightsFile,
       provider: options.provider,
       attention: [variant.attention],
-      graphCapture: variant.graphCapture,
       ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
       ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
     })
     log(
-      `  session open (${lm.opened.attention} attention${lm.opened.graphCaptured ? ", graph captured" : ""}${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
@@ -358,7 +348,6 @@ const measure = (
       opset: lm.opened.opset,
       attention: lm.opened.attention,
       fusedOps: lm.opened.fusedOps,
-      graphCaptured: lm.opened.graphCaptured,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,

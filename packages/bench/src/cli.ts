@@ -33,7 +33,7 @@ const { values: args } = parseArgs({
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
     "fused-ops": { type: "string" },
-    variants: { type: "string", default: "gqa+capture" },
+    variants: { type: "string", default: "gqa" },
     "max-pending-dispatches": { type: "string" },
   },
 })

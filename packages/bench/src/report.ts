@@ -20,7 +20,7 @@ const HEADER = [
 ]
 
 const row = (r: RunResult): string[] => {
-  const name = `${r.precision} ctx ${r.context} ${r.variant}${r.status === "ok" && r.variant.includes("capture") && !r.graphCaptured ? " (not captured)" : ""}${r.sampling === "argmax" ? " (argmax)" : ""}${r.cpuFallbackAllowed ? " (CPU fallback)" : ""}`
+  const name = `${r.precision} ctx ${r.context} ${r.variant}${r.sampling === "argmax" ? " (argmax)" : ""}${r.cpuFallbackAllowed ? " (CPU fallback)" : ""}`
   if (r.status !== "ok")
     return [name, `${r.status}: ${(r.error ?? "").slice(0, 120).replace(/\|/g, "/").replace(/\n/g, " ")}`]
   return [

@@ -244,31 +244,4 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     )
     expect(errors[2]!.message).toContain('no snapshot "text"')
   })
-
-  it("runs frames through a separate single-row session over the prefill session's cache (graph capture's layout)", async () => {
-    const input = rows(9, 6)
-    const [split, single] = await run(
-      Effect.gen(function* () {
-        const open = (graphCapture: boolean) =>
-          openOnCpu(int8, {
-            context: 16,
-            outputLogits: true,
-            attention: ["gqa"],
-            graphCapture,
-          })
-        const results: Float32Array[][] = []
-        for (const capture of [true, false]) {
-          const lm = yield* open(capture)
-          expect(lm.opened.graphCaptured).toBe(false)
-          expect(lm.opened.failedAttempts).toEqual([])
-          yield* lm.prefill(input.slice(0, 6))
-          const logits: Float32Array[] = []
-          for (const row of input.slice(6)) logits.push((yield* lm.step(row)).textLogits!)
-          results.push(logits)
-        }
-        return results as [Float32Array[], Float32Array[]]
-      }),
-    )
-    for (let t = 0; t < split.length; t++) expect(relativeError(split[t]!, single[t]!)).toBeLessThan(1e-5)
-  })
 })

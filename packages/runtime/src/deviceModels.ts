@@ -1,7 +1,6 @@
 /**
- * Tiny models the worker runs to move tensors to and from device memory: onnxruntime-node has no
- * call that allocates, fills or reads a GPU buffer, but a session whose outputs live on the device
- * (or whose inputs do) does exactly that.
+ * A tiny model the worker runs to allocate device memory: onnxruntime-node has no call that
+ * allocates a GPU buffer, but a session whose outputs live on the device does exactly that.
  */
 import { GraphBuilder } from "./onnx/GraphBuilder.ts"
 import type { TensorType } from "./ortProtocol.ts"
@@ -10,16 +9,6 @@ export interface ValueSpec {
   readonly name: string
   readonly type: TensorType
   readonly dims: ReadonlyArray<number>
-}
-
-/** Output `<name><suffix>` is input `<name>`, unchanged (a copy between host and device). */
-export const copyModel = (values: ReadonlyArray<ValueSpec>, suffix: string): Uint8Array => {
-  const g = new GraphBuilder("copy", 18)
-  for (const v of values) {
-    g.input(v.name, v.type, v.dims)
-    g.output(v.name, `${v.name}${suffix}`, v.type, v.dims)
-  }
-  return g.toBytes()
 }
 
 /** One output per value, named like it, filled with zeros. */

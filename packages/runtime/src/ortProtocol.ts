@@ -43,14 +43,6 @@ export interface SessionSpec {
   /** Tensors updated in place on the device and shared with other sessions (see `ResidentState`). */
   readonly resident?: ResidentState
   /**
-   * WebGPU graph capture: the first run is ordinary, the second records the provider's commands
-   * and later runs replay them. Every shape must stay as in the first run. The worker keeps this
-   * session's inputs and outputs in device buffers of fixed address (host feeds are copied into
-   * them by a small upload session, results read back by a download session). Ignored by the CPU
-   * provider.
-   */
-  readonly graphCapture?: boolean
-  /**
    * Most GPU dispatches recorded before the provider submits them (WebGPU
    * `maxNumPendingDispatches`; onnxruntime's default when unset).
    */
@@ -61,8 +53,12 @@ export interface SessionSpec {
  * Device buffers that a run reads and writes in place: `input` and `output` of each binding are
  * bound to the same buffer (onnxruntime's static KV cache: GroupQueryAttention's past and present
  * sharing one buffer). They live in the worker under `pool`; sessions that name the same pool
- * share the buffers (a prefill session and a captured per-frame session over one KV cache). Made
- * once as zeros and never cleared: callers track which part is valid (a sequence length).
+ * share the buffers. Made once as zeros and never cleared: callers track which part is valid (a
+ * sequence length).
+ *
+ * The output must come from a node that onnxruntime runs in place on the input (GroupQueryAttention's
+ * present on its past, an elementwise op reading the input last): onnxruntime-node 1.30 does not
+ * fill a preallocated GPU output otherwise, it returns a new buffer (`bench/probe/preallocated-fetch-probe.mjs`).
  */
 export interface ResidentState {
   readonly pool: string

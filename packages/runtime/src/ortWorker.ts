@@ -4,7 +4,7 @@
  */
 import { parentPort } from "node:worker_threads"
 import * as ort from "onnxruntime-node"
-import { copyModel, type ValueSpec, zerosModel } from "./deviceModels.ts"
+import { zerosModel } from "./deviceModels.ts"
 import type {
   Created,
   Feeds,
@@ -30,15 +30,6 @@ interface Hosted {
     readonly inputs: Map<string, string>
     readonly outputs: Map<string, string>
   }
-  readonly capture?: Captured
-}
-
-/** A graph-captured session's fixed device buffers (filled on its first run). */
-interface Captured {
-  upload?: ort.InferenceSession
-  download?: ort.InferenceSession
-  staged?: Record<string, ort.Tensor>
-  results?: Record<string, ort.Tensor>
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -51,20 +42,6 @@ interface Pool {
 const sessions = new Map<number, Hosted>()
 const pools = new Map<string, Pool>()
 let nextSession = 1
-const STAGED = "__staged"
-const HOST = "__host"
-
-const deviceOptions = (provider: string, outputsOnDevice: boolean): ort.InferenceSession.SessionOptions => ({
-  executionProviders: [provider],
-  graphOptimizationLevel: "disabled",
-  ...(outputsOnDevice && provider !== "cpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
-})
-
-const specOf = (name: string, t: ort.Tensor): ValueSpec => ({
-  name,
-  type: t.type as ValueSpec["type"],
-  dims: [...t.dims],
-})
 
 /** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
 const acquirePool = async (resident: ResidentState, provider: string): Promise<Pool> => {
@@ -85,7 +62,11 @@ const acquirePool = async (resident: ResidentState, provider: string): Promise<P
     } else {
       const maker = await ort.InferenceSession.create(
         zerosModel(missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))),
-        deviceOptions(provider, true),
+        {
+          executionProviders: [provider],
+          graphOptimizationLevel: "disabled",
+          preferredOutputLocation: "gpu-buffer",
+        },
       )
       const made = await maker.run({})
       for (const b of missing) pool.tensors.set(b.input, made[b.input]!)
@@ -140,7 +121,6 @@ const create = async (
   const bindings = spec.state ?? []
   for (const provider of spec.executionProviders) {
     const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0
-    const capture = spec.graphCapture === true && provider !== "cpu"
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
@@ -152,22 +132,14 @@ const create = async (
             ),
           }
         : {}),
-      ...(capture ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
       extra: {
         session: {
           ...(spec.disablePrepacking ? { disable_prepacking: "1" } : {}),
           ...(spec.disableCpuFallback && provider !== "cpu" ? { disable_cpu_ep_fallback: "1" } : {}),
         },
-        ...(provider === "webgpu" && (capture || spec.maxPendingDispatches)
+        ...(provider === "webgpu" && spec.maxPendingDispatches
           ? {
-              ep: {
-                webgpuexecutionprovider: {
-                  ...(capture ? { enableGraphCapture: "1" } : {}),
-                  ...(spec.maxPendingDispatches
-                    ? { maxNumPendingDispatches: String(spec.maxPendingDispatches) }
-                    : {}),
-                },
-              },
+              ep: { webgpuexecutionprovider: { maxNumPendingDispatches: String(spec.maxPendingDispatches) } },
             }
           : {}),
       },
@@ -195,7 +167,6 @@ const create = async (
               },
             }
           : {}),
-        ...(capture ? { capture: {} } : {}),
       })
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
@@ -228,73 +199,6 @@ const toPlain = async (t: ort.Tensor): Promise<OrtTensor> => {
   return { type: t.type as OrtTensor["type"], dims: [...t.dims], data }
 }
 
-/**
- * A captured session's run: host feeds copied into fixed staging buffers, the session run (replayed
- * after its second run) with fixed result buffers, the results copied back to the host.
- */
-const runCaptured = async (
-  hosted: Hosted,
-  capture: Captured,
-  feeds: Record<string, ort.Tensor>,
-  residentFeeds: Record<string, ort.Tensor>,
-  residentFetches: Record<string, ort.Tensor>,
-  fetches: ReadonlyArray<string> | undefined,
-) => {
-  if (!capture.upload) {
-    const specs = Object.entries(feeds).map(([name, t]) => specOf(name, t))
-    capture.upload = await ort.InferenceSession.create(
-      copyModel(specs, STAGED),
-      deviceOptions(hosted.provider, true),
-    )
-  }
-  const upload = capture.upload
-  if (!capture.staged) {
-    const made = await upload.run(feeds)
-    capture.staged = Object.fromEntries(
-      Object.keys(feeds).map((name) => [name, made[`${name}${STAGED}`]!] as const),
-    )
-  } else {
-    const into: Record<string, ort.Tensor> = {}
-    for (const [name, t] of Object.entries(capture.staged)) into[`${name}${STAGED}`] = t
-    disposeAll(await upload.run(feeds, into), into)
-  }
-  const ownOutputs = hosted.session.outputNames.filter((n) => !(n in residentFetches))
-  const runFeeds = { ...capture.staged, ...residentFeeds }
-  if (!capture.results) {
-    const made = await hosted.session.run(runFeeds, {
-      ...residentFetches,
-      ...Object.fromEntries(ownOutputs.map((n) => [n, null] as const)),
-    })
-    capture.results = Object.fromEntries(ownOutputs.map((n) => [n, made[n]!] as const))
-    disposeAll(made, { ...capture.results, ...residentFetches })
-  } else {
-    const into = { ...residentFetches, ...capture.results }
-    disposeAll(await hosted.session.run(runFeeds, into), into)
-  }
-  if (!capture.download) {
-    const specs = ownOutputs.map((n) => specOf(n, capture.results![n]!))
-    capture.download = await ort.InferenceSession.create(
-      copyModel(specs, HOST),
-      deviceOptions(hosted.provider, false),
-    )
-  }
-  const wanted = fetches ?? ownOutputs
-  const read = await capture.download.run(
-    Object.fromEntries(wanted.map((n) => [n, capture.results![n]!] as const)),
-    wanted.map((n) => `${n}${HOST}`),
-  )
-  return Object.fromEntries(wanted.map((n) => [n, read[`${n}${HOST}`]!] as const))
-}
-
-/**
- * Dispose the wrappers onnxruntime-node returns for preallocated outputs: each is a new tensor
- * over the same buffer that does not own it, so the buffers we keep (`kept`) live on.
- */
-const disposeAll = (results: Record<string, ort.Tensor>, kept: Record<string, ort.Tensor>) => {
-  const keep = new Set(Object.values(kept))
-  for (const t of Object.values(results)) if (!keep.has(t)) t.dispose()
-}
-
 const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
   const hosted = hostedSession(session)
   const ortFeeds: Record<string, ort.Tensor> = {}
@@ -306,10 +210,6 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
     const pool = pools.get(hosted.resident.pool)!
     for (const [input, key] of hosted.resident.inputs) residentFeeds[input] = pool.tensors.get(key)!
     for (const [output, key] of hosted.resident.outputs) residentFetches[output] = pool.tensors.get(key)!
-  }
-  if (hosted.capture) {
-    const out = await runCaptured(hosted, hosted.capture, ortFeeds, residentFeeds, residentFetches, fetches)
-    return plainResults(out, new Set())
   }
   Object.assign(ortFeeds, residentFeeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
@@ -393,13 +293,6 @@ const releaseSession = async (session: number) => {
   hosted.state = new Map()
   release(hosted, values)
   if (hosted.resident) releasePool(hosted.resident.pool)
-  const capture = hosted.capture
-  if (capture) {
-    for (const t of [...Object.values(capture.staged ?? {}), ...Object.values(capture.results ?? {})])
-      t.dispose()
-    await capture.upload?.release()
-    await capture.download?.release()
-  }
   await hosted.session.release()
 }
 

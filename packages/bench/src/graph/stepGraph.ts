@@ -39,30 +39,24 @@ export interface StepGraphOptions {
   readonly layout: WeightLayout
   /** Absolute path of the converted weights (`convertWeights`). */
   readonly weightsFile: string
-  /** A fixed number of rows per run instead of the symbolic `T` (graph capture needs fixed shapes). */
-  readonly rows?: number
-  /** Top-k values built into the graph instead of read from inputs (graph capture: no host reads). */
-  readonly fixedTopK?: { readonly text: number; readonly audio: number }
-  /** Only the temporal transformer's cache writes: a prefill graph (no heads, no sampling, no outputs but the cache). */
-  readonly temporalOnly?: boolean
 }
 
 /** Names of the step graph's inputs and outputs. */
 export const StepIo = {
-  /** int64 `[T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
+  /** int64 `["T", 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
   ids: "ids",
-  /** f32 `[T, 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
+  /** f32 `["T", 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
   keep: "keep",
   /** f32 `[T, dim]` added to the embeddings (voice-prompt replay). */
   extra: "extra",
   /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position. */
   cos: "rope_cos",
   sin: "rope_sin",
-  /** int64 `[1, T]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
+  /** int64 `[1, "T"]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
   ropeRows: "rope_rows",
   /** f32 `[T, context]`: 0 where row t may see ring slot s (after this run's writes), −1e30 elsewhere. */
   bias: "attn_bias",
-  /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
+  /** int64 `[heads, "T", 2]`: `(head, slot)` where row t's key and value go. */
   writeIndex: "write_index",
   /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
   seqlensK: "seqlens_k",
@@ -96,7 +90,6 @@ export const StepIo = {
  */
 export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): GraphBuilder => {
   const g = new GraphBuilder("moshi_gpu_step", options.opset ?? 18)
-  const T = options.rows ?? "T"
   const gqa = options.attention === "gqa"
   const { layout, weightsFile } = options
   const { dim, numHeads: heads, card, textCard, depformerDim: D } = config
@@ -183,27 +176,24 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
   }
 
-  const ids = g.input(StepIo.ids, "int64", [T, 17])
-  const keep = g.input(StepIo.keep, "float32", [T, 17, 1])
-  const extra = g.input(StepIo.extra, "float32", [T, dim])
+  const ids = g.input(StepIo.ids, "int64", ["T", 17])
+  const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
+  const extra = g.input(StepIo.extra, "float32", ["T", dim])
   const ringInputs = !gqa
-  const cos = ringInputs ? g.input(StepIo.cos, "float32", [T, hd / 2]) : ""
-  const sin = ringInputs ? g.input(StepIo.sin, "float32", [T, hd / 2]) : ""
-  const ropeRows = ringInputs ? g.input(StepIo.ropeRows, "int64", [1, T]) : ""
-  const bias = ringInputs ? g.input(StepIo.bias, "float32", [T, ctx]) : ""
-  const writeIndex = ringInputs ? g.input(StepIo.writeIndex, "int64", [heads, T, 2]) : ""
+  const cos = ringInputs ? g.input(StepIo.cos, "float32", ["T", hd / 2]) : ""
+  const sin = ringInputs ? g.input(StepIo.sin, "float32", ["T", hd / 2]) : ""
+  const ropeRows = ringInputs ? g.input(StepIo.ropeRows, "int64", [1, "T"]) : ""
+  const bias = ringInputs ? g.input(StepIo.bias, "float32", ["T", ctx]) : ""
+  const writeIndex = ringInputs ? g.input(StepIo.writeIndex, "int64", [heads, "T", 2]) : ""
   const seqlensK = gqa ? g.input(StepIo.seqlensK, "int32", [1]) : ""
   const totalLength = gqa ? g.input(StepIo.totalLength, "int32", [1]) : ""
-  const sampled = !options.temporalOnly
-  const textNoise = sampled ? g.input(StepIo.textNoise, "float32", [textCard]) : ""
-  const textTemp = sampled ? g.input(StepIo.textTemperature, "float32", [1]) : ""
-  const audioNoise = sampled ? g.input(StepIo.audioNoise, "float32", [S, card]) : ""
-  const audioTemp = sampled ? g.input(StepIo.audioTemperature, "float32", [1]) : ""
-  const topk = sampled && options.sampling === "topk"
-  const topKInput = (name: string, fixed: number | undefined) =>
-    fixed === undefined ? g.input(name, "int64", [1]) : g.constant("int64", [1], [BigInt(fixed)], name)
-  const textTopK = topk ? topKInput(StepIo.textTopK, options.fixedTopK?.text) : undefined
-  const audioTopK = topk ? topKInput(StepIo.audioTopK, options.fixedTopK?.audio) : undefined
+  const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
+  const textTemp = g.input(StepIo.textTemperature, "float32", [1])
+  const audioNoise = g.input(StepIo.audioNoise, "float32", [S, card])
+  const audioTemp = g.input(StepIo.audioTemperature, "float32", [1])
+  const topk = options.sampling === "topk"
+  const textTopK = topk ? g.input(StepIo.textTopK, "int64", [1]) : undefined
+  const audioTopK = topk ? g.input(StepIo.audioTopK, "int64", [1]) : undefined
 
   // Embeddings: one Gather over the 17 tables laid back to back, zeroed for −1 tokens, summed.
   const group = layout.groups.emb_all!
@@ -342,7 +332,6 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     if (l + 1 < config.numLayers) [x, normed] = addNorm(attended, ffn, `t${l + 1}.norm1`, dim)
     else x = g.op("Add", [attended, ffn])
   }
-  if (options.temporalOnly) return withoutOutputIdentities(g)
   const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([0])])
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
