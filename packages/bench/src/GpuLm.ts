@@ -108,7 +108,6 @@ const AUDIO_TOP_K = 250
 
 const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
 const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
-
 const i32 = (data: Int32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int32", dims, data })
 
 /** The linear cache's lengths for a run of `T` rows starting at `position` (`gqa`). */
@@ -230,26 +229,25 @@ export const openGpuLm = (
     )
     if (!onCpu && (options.allowCpuFallback ?? true)) attempts.push({ ...attempts[0]!, fallback: true })
 
-    const ringState = (): StateBinding[] =>
-      Array.from({ length: config.numLayers }, (_, l) => [
-        {
-          input: StepIo.keys(l),
-          output: StepIo.keysOut(l),
-          type: "float16" as const,
-          dims: [heads, context, hd],
-        },
-        {
-          input: StepIo.values(l),
-          output: StepIo.valuesOut(l),
-          type: "float16" as const,
-          dims: [heads, context, hd],
-        },
-      ]).flat()
+    const ringState: StateBinding[] = Array.from({ length: config.numLayers }, (_, l) => [
+      {
+        input: StepIo.keys(l),
+        output: StepIo.keysOut(l),
+        type: "float16" as const,
+        dims: [heads, context, hd],
+      },
+      {
+        input: StepIo.values(l),
+        output: StepIo.valuesOut(l),
+        type: "float16" as const,
+        dims: [heads, context, hd],
+      },
+    ]).flat()
     const pool = `gpu-lm-${nextPool++}`
     let graphMs = 0
     const resident = {
       pool,
-      bindings: ringState().map((b) => ({ ...b, dims: [1, heads, context, hd] })),
+      bindings: ringState.map((b) => ({ ...b, dims: [1, heads, context, hd] })),
     }
 
     /** Build the graph of `attempt`, open it with its cache (rings as state, or resident), remove the model file. */
@@ -280,7 +278,7 @@ export const openGpuLm = (
             disablePrepacking: true,
             disableCpuFallback: !attempt.fallback,
             ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
-            ...(attempt.attention === "gqa" ? { resident } : { state: ringState(), stateOnDevice: true }),
+            ...(attempt.attention === "gqa" ? { resident } : { state: ringState, stateOnDevice: true }),
           })
           .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))
       })
@@ -385,7 +383,6 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   const forgetPast = (p: number) => {
     for (const [key, at] of snapshots) if (at > p) snapshots.delete(key)
   }
-  const ring = session
   return {
     opened,
     position: () => position,
@@ -393,20 +390,20 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     step: (tokens, extra) => run([tokens], extra),
     prefill,
     reset: Effect.gen(function* () {
-      if (!linear) yield* ring.resetState
+      if (!linear) yield* session.resetState
       position = 0
       if (linear) forgetPast(0)
     }),
     snapshot: (key) =>
       Effect.gen(function* () {
-        if (!linear) yield* ring.snapshotState(key)
+        if (!linear) yield* session.snapshotState(key)
         snapshots.set(key, position)
       }),
     restore: (key) =>
       Effect.gen(function* () {
         const at = snapshots.get(key)
         if (at === undefined) return yield* Effect.fail(new GpuLmNoSnapshot({ key }))
-        if (!linear) yield* ring.restoreState(key)
+        if (!linear) yield* session.restoreState(key)
         position = at
         if (linear) forgetPast(at)
       }),

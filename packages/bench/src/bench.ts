@@ -99,7 +99,7 @@ export interface Summary {
 export interface RunResult {
   readonly precision: GpuPrecision
   readonly context: number
-  /** The LM form asked for (`variantName`); `attention` and `graphCaptured` say what ran. */
+  /** The LM form asked for (`variantName`); `attention` says what ran. */
   readonly variant: string
   readonly status: "ok" | "failed" | "skipped"
   readonly error?: string
@@ -326,8 +326,6 @@ const measure = (
       samples.decodeMs.push(s.decodeMs)
       samples.decode2Ms.push(s.decode2Ms)
     }
-    if (lm.capacity !== undefined && lm.position() + rows.text.length > lm.capacity)
-      yield* lm.restore("voice")
     const [, restartPerTokenMs] = yield* timed(
       Effect.gen(function* () {
         yield* lm.restore("voice")
@@ -521,9 +519,14 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       const late = () =>
         options.deadlineSeconds !== undefined &&
         (performance.now() - started) / 1000 > options.deadlineSeconds
-      const unrun = (contexts: ReadonlyArray<number>, status: "skipped" | "failed", error: string) => {
+      const unrun = (
+        contexts: ReadonlyArray<number>,
+        status: "skipped" | "failed",
+        error: string,
+        which: ReadonlyArray<LmVariant> = variants,
+      ) => {
         for (const context of contexts)
-          for (const variant of variants)
+          for (const variant of which)
             report.runs.push({ precision, context, variant: variantName(variant), status, error })
         save()
       }
@@ -555,14 +558,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       for (const context of options.contexts)
         for (const variant of variants) {
           if (late()) {
-            report.runs.push({
-              precision,
-              context,
-              variant: variantName(variant),
-              status: "skipped",
-              error: "deadline reached before it started",
-            })
-            save()
+            unrun([context], "skipped", "deadline reached before it started", [variant])
             continue
           }
           log(`${precision} context ${context}, ${variantName(variant)}:`)

@@ -100,7 +100,7 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       const [ours, reference] = await run(
         Effect.gen(function* () {
           const lm = yield* openOnCpu(float16, {
-            context: context,
+            context,
             outputLogits: true,
             attention: [attention],
             fusedOps: [fusedOps],

@@ -20,16 +20,11 @@ import type {
 /** A session and the recurrent values it keeps between runs (see `StateBinding`). */
 interface Hosted {
   readonly session: ort.InferenceSession
-  readonly provider: string
   readonly bindings: ReadonlyArray<StateBinding>
   state: Map<string, ort.Tensor>
   readonly snapshots: Map<string, Map<string, ort.Tensor>>
-  /** Input and output names bound to the same buffer of a resident pool. */
-  readonly resident?: {
-    readonly pool: string
-    readonly inputs: Map<string, string>
-    readonly outputs: Map<string, string>
-  }
+  /** Each binding's input and output bound to the same buffer of a resident pool. */
+  readonly resident?: ResidentState
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -44,7 +39,7 @@ const pools = new Map<string, Pool>()
 let nextSession = 1
 
 /** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
-const acquirePool = async (resident: ResidentState, provider: string): Promise<Pool> => {
+const acquirePool = async (resident: ResidentState, provider: string): Promise<void> => {
   const existing = pools.get(resident.pool)
   const pool = existing ?? { tensors: new Map(), specs: new Map(), users: 0 }
   const missing: StateBinding[] = []
@@ -76,7 +71,6 @@ const acquirePool = async (resident: ResidentState, provider: string): Promise<P
   }
   pool.users++
   pools.set(resident.pool, pool)
-  return pool
 }
 
 const releasePool = (name: string) => {
@@ -154,19 +148,10 @@ const create = async (
       if (resident) await acquirePool(resident, provider)
       sessions.set(id, {
         session,
-        provider,
         bindings,
         state: zeroState(bindings),
         snapshots: new Map(),
-        ...(resident
-          ? {
-              resident: {
-                pool: resident.pool,
-                inputs: new Map(resident.bindings.map((b) => [b.input, b.input])),
-                outputs: new Map(resident.bindings.map((b) => [b.output, b.input])),
-              },
-            }
-          : {}),
+        ...(resident ? { resident } : {}),
       })
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
@@ -204,14 +189,14 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(feeds))
     ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
-  const residentFeeds: Record<string, ort.Tensor> = {}
   const residentFetches: Record<string, ort.Tensor> = {}
   if (hosted.resident) {
     const pool = pools.get(hosted.resident.pool)!
-    for (const [input, key] of hosted.resident.inputs) residentFeeds[input] = pool.tensors.get(key)!
-    for (const [output, key] of hosted.resident.outputs) residentFetches[output] = pool.tensors.get(key)!
+    for (const b of hosted.resident.bindings) {
+      ortFeeds[b.input] = pool.tensors.get(b.input)!
+      residentFetches[b.output] = pool.tensors.get(b.input)!
+    }
   }
-  Object.assign(ortFeeds, residentFeeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
   const wanted = [
     ...new Set([
@@ -239,14 +224,10 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
     stateOutputs.add(b.output)
   }
   release(hosted, previous)
-  return plainResults(results, stateOutputs)
-}
-
-const plainResults = async (results: Record<string, ort.Tensor>, skip: ReadonlySet<string>) => {
   const out: Record<string, OrtTensor> = {}
   const transfer: ArrayBuffer[] = []
   for (const [name, t] of Object.entries(results)) {
-    if (skip.has(name)) continue
+    if (stateOutputs.has(name)) continue
     const plain = await toPlain(t)
     out[name] = plain
     transfer.push(plain.data.buffer as ArrayBuffer)

@@ -43,20 +43,20 @@ export interface StepGraphOptions {
 
 /** Names of the step graph's inputs and outputs. */
 export const StepIo = {
-  /** int64 `["T", 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
+  /** int64 `[T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
   ids: "ids",
-  /** f32 `["T", 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
+  /** f32 `[T, 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
   keep: "keep",
   /** f32 `[T, dim]` added to the embeddings (voice-prompt replay). */
   extra: "extra",
   /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position. */
   cos: "rope_cos",
   sin: "rope_sin",
-  /** int64 `[1, "T"]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
+  /** int64 `[1, T]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
   ropeRows: "rope_rows",
   /** f32 `[T, context]`: 0 where row t may see ring slot s (after this run's writes), −1e30 elsewhere. */
   bias: "attn_bias",
-  /** int64 `[heads, "T", 2]`: `(head, slot)` where row t's key and value go. */
+  /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
   writeIndex: "write_index",
   /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
   seqlensK: "seqlens_k",
@@ -179,12 +179,11 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const ids = g.input(StepIo.ids, "int64", ["T", 17])
   const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
   const extra = g.input(StepIo.extra, "float32", ["T", dim])
-  const ringInputs = !gqa
-  const cos = ringInputs ? g.input(StepIo.cos, "float32", ["T", hd / 2]) : ""
-  const sin = ringInputs ? g.input(StepIo.sin, "float32", ["T", hd / 2]) : ""
-  const ropeRows = ringInputs ? g.input(StepIo.ropeRows, "int64", [1, "T"]) : ""
-  const bias = ringInputs ? g.input(StepIo.bias, "float32", ["T", ctx]) : ""
-  const writeIndex = ringInputs ? g.input(StepIo.writeIndex, "int64", [heads, "T", 2]) : ""
+  const cos = !gqa ? g.input(StepIo.cos, "float32", ["T", hd / 2]) : ""
+  const sin = !gqa ? g.input(StepIo.sin, "float32", ["T", hd / 2]) : ""
+  const ropeRows = !gqa ? g.input(StepIo.ropeRows, "int64", [1, "T"]) : ""
+  const bias = !gqa ? g.input(StepIo.bias, "float32", ["T", ctx]) : ""
+  const writeIndex = !gqa ? g.input(StepIo.writeIndex, "int64", [heads, "T", 2]) : ""
   const seqlensK = gqa ? g.input(StepIo.seqlensK, "int32", [1]) : ""
   const totalLength = gqa ? g.input(StepIo.totalLength, "int32", [1]) : ""
   const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
