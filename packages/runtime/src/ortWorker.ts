@@ -31,6 +31,11 @@ interface Hosted {
 interface Pool {
   readonly tensors: Map<string, ort.Tensor>
   readonly specs: Map<string, StateBinding>
+  /**
+   * The sessions that made the buffers: disposing a GPU output after its session was released
+   * crashes the process (SIGSEGV, onnxruntime-node 1.30 WebGPU), so they live as long as the pool.
+   */
+  readonly makers: ort.InferenceSession[]
   users: number
 }
 
@@ -41,7 +46,7 @@ let nextSession = 1
 /** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
 const acquirePool = async (resident: ResidentState, provider: string): Promise<void> => {
   const existing = pools.get(resident.pool)
-  const pool = existing ?? { tensors: new Map(), specs: new Map(), users: 0 }
+  const pool: Pool = existing ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
   const missing: StateBinding[] = []
   for (const b of resident.bindings) {
     const known = pool.specs.get(b.input)
@@ -63,9 +68,9 @@ const acquirePool = async (resident: ResidentState, provider: string): Promise<v
           preferredOutputLocation: "gpu-buffer",
         },
       )
+      pool.makers.push(maker)
       const made = await maker.run({})
       for (const b of missing) pool.tensors.set(b.input, made[b.input]!)
-      await maker.release()
     }
     for (const b of missing) pool.specs.set(b.input, b)
   }
@@ -73,11 +78,12 @@ const acquirePool = async (resident: ResidentState, provider: string): Promise<v
   pools.set(resident.pool, pool)
 }
 
-const releasePool = (name: string) => {
+const releasePool = async (name: string) => {
   const pool = pools.get(name)
   if (!pool || --pool.users > 0) return
   pools.delete(name)
   for (const t of pool.tensors.values()) if (t.location === "gpu-buffer") t.dispose()
+  for (const maker of pool.makers) await maker.release()
 }
 
 const zeroData = (binding: StateBinding) => {
@@ -145,7 +151,11 @@ const create = async (
           : await ort.InferenceSession.create(spec.model, options)
       const id = nextSession++
       const resident = spec.resident
-      if (resident) await acquirePool(resident, provider)
+      if (resident)
+        await acquirePool(resident, provider).catch(async (error: unknown) => {
+          await session.release()
+          throw error
+        })
       sessions.set(id, {
         session,
         bindings,
@@ -273,8 +283,8 @@ const releaseSession = async (session: number) => {
   const values = [...hosted.state.values()]
   hosted.state = new Map()
   release(hosted, values)
-  if (hosted.resident) releasePool(hosted.resident.pool)
   await hosted.session.release()
+  if (hosted.resident) await releasePool(hosted.resident.pool)
 }
 
 const handle = async (request: Request): Promise<void> => {

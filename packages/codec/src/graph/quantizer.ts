@@ -63,10 +63,17 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
     if (j < rest.length - 1)
       residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
   }
-  // Cast before the Concat: WebGPU has no int64 Concat.
+  // int64 → int32 by a Gather from an index table: WebGPU has no int64 Concat and no int64 Cast.
+  const { bins } = c.quantizer
+  const indices = sg.g.constant(
+    "int32",
+    [bins],
+    Array.from({ length: bins }, (_, i) => i),
+    "bin_index",
+  )
   return sg.op(
     "Concat",
-    codes.map((code) => sg.op("Cast", [code], { to: 6 })),
+    codes.map((code) => sg.op("Gather", [indices, code], { axis: 0 })),
     { axis: 0 },
   )
 }
@@ -75,8 +82,9 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
 export const quantizeDecode = (sg: StepGraph, codes: string, weights: Weights, c: MimiConfig): string => {
   const { dimension: q, outputDimension: d } = c.quantizer
   const books = codebooks(sg, weights, c, false)
+  // Gather, not Slice, picks code j: WebGPU has no int32 Slice.
   const lookup = (j: number) =>
-    sg.op("Gather", [books[j]!.vectors, sg.op("Slice", [codes, sg.i64([j]), sg.i64([j + 1])])], { axis: 0 })
+    sg.op("Gather", [books[j]!.vectors, sg.op("Gather", [codes, sg.i64([j])], { axis: 0 })], { axis: 0 })
   const semantic = projection(sg, lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
   if (books.length === 1) return semantic
   let acoustic = lookup(1)

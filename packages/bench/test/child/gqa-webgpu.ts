@@ -1,0 +1,62 @@
+// Run by webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
+// test instead of killing the test runner. The tiny LM's `gqa` step graph on WebGPU and on the CPU
+// provider, same tokens: prints the largest relative text-logit difference, then "closed" once
+// every session and resident buffer is released.
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { lmCheckpointTensors } from "@personaplex/lm"
+import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
+import { Effect } from "effect"
+import { BENCH_MODELS, convertWeights, openGpuLm, writeRandomBf16Checkpoint } from "../../src/index.ts"
+
+const config = BENCH_MODELS.tiny.lm
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-webgpu-"))
+const checkpoint = path.join(dir, "lm.safetensors")
+writeRandomBf16Checkpoint(checkpoint, lmCheckpointTensors(config))
+const weights = await convertWeights({
+  checkpoint,
+  config,
+  precision: "int8",
+  depformerSteps: 8,
+  outDir: dir,
+  workers: 0,
+})
+
+const textLogits = (provider: ExecutionProvider) =>
+  Effect.gen(function* () {
+    const lm = yield* openGpuLm({
+      config,
+      layout: weights.layout,
+      weightsFile: weights.weightsFile,
+      provider,
+      context: 32,
+      attention: ["gqa"],
+      allowCpuFallback: false,
+      greedy: true,
+      outputLogits: true,
+    })
+    const logits: Float32Array[] = []
+    for (let t = 0; t < 6; t++) {
+      const tokens = Int32Array.from({ length: 17 }, (_, k) => (t * 37 + k * 11) % config.card)
+      logits.push((yield* lm.step(tokens)).textLogits!)
+    }
+    return logits
+  }).pipe(Effect.scoped, Effect.provide(OrtSession.layer({ executionProviders: [provider] })))
+
+const onGpu = await Effect.runPromise(textLogits("webgpu"))
+const onCpu = await Effect.runPromise(textLogits("cpu"))
+let worst = 0
+for (const [t, cpu] of onCpu.entries()) {
+  const gpu = onGpu[t]!
+  let diff = 0
+  let scale = 0
+  for (let i = 0; i < cpu.length; i++) {
+    diff = Math.max(diff, Math.abs(gpu[i]! - cpu[i]!))
+    scale = Math.max(scale, Math.abs(cpu[i]!))
+  }
+  worst = Math.max(worst, diff / scale)
+}
+fs.rmSync(dir, { recursive: true, force: true })
+console.log(`max relative text-logit difference: ${worst}`)
+console.log("closed")
