@@ -1,6 +1,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Checkpoint, OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
+import {
+  Checkpoint,
+  type ExecutionProvider,
+  OrtSession,
+  upstreamFixturesDir,
+  webGpuUnavailable,
+} from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { MimiCodec, MimiConfig } from "../src/index.ts"
@@ -26,14 +32,17 @@ const readIo = () => {
   }
 }
 
-const codecLayer = () =>
+// WebGPU (a GPU, or Mesa's lavapipe) runs the same parity checks with the CPU fallback disabled.
+const noWebGpu = available ? webGpuUnavailable() : "no fixtures"
+if (available && noWebGpu) console.log(`skipping Mimi parity on WebGPU: ${noWebGpu}`)
+const providers: ReadonlyArray<ExecutionProvider> = noWebGpu ? ["cpu"] : ["cpu", "webgpu"]
+
+const codecLayer = (provider: ExecutionProvider) =>
   MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
-  }).pipe(Layer.provide(OrtSession.layerCpu))
-
-const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
-  Effect.runPromise(Effect.provide(effect, codecLayer()))
+    ...(provider === "cpu" ? {} : { disableCpuFallback: true }),
+  }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider] })))
 
 /** Column `t` of a `[K, F]` matrix. */
 const column = (data: Int32Array, rows: number, frames: number, t: number) =>
@@ -45,65 +54,70 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
   return m
 }
 
-describe.skipIf(!available)("Mimi (mimi-tiny) matches upstream streaming", () => {
-  const io = available ? readIo() : undefined
+describe.skipIf(!available).each(providers)(
+  "Mimi (mimi-tiny) on %s matches upstream streaming",
+  (provider) => {
+    const io = available ? readIo() : undefined
+    const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
+      Effect.runPromise(Effect.provide(effect, codecLayer(provider)))
 
-  it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
-    const { input, codes } = io!
-    const [rows, frames] = codes.shape as [number, number]
-    const { first, second } = await run(
-      Effect.gen(function* () {
-        const codec = yield* MimiCodec
-        const encodeAll = Effect.forEach(
-          Array.from({ length: frames }, (_, t) => t),
-          (t) => codec.encode(input.subarray(t * 1920, (t + 1) * 1920)),
-        )
-        const first = yield* encodeAll
-        yield* codec.reset
-        const second = yield* encodeAll
-        return { first, second }
-      }),
-    )
-    const mismatches = (got: ReadonlyArray<Int32Array>) =>
-      got.flatMap((frame, t) =>
-        [...frame].flatMap((code, k) =>
-          code === codes.data[k * frames + t]
-            ? []
-            : [`frame ${t} codebook ${k}: ${code} vs ${codes.data[k * frames + t]}`],
-        ),
-      )
-    expect(rows).toBe(8)
-    expect(mismatches(first)).toEqual([])
-    expect(mismatches(second)).toEqual([])
-  })
-
-  for (const [label, pick] of [
-    ["codes", (x: NonNullable<typeof io>) => ({ codes: x.codes, pcm: x.decoded })],
-    ["random_codes", (x: NonNullable<typeof io>) => ({ codes: x.randomCodes, pcm: x.randomPcm })],
-  ] as const)
-    it(`streaming decode of ${label} matches upstream within 1e-4, and again after resetDecoder`, async () => {
-      const { codes, pcm } = pick(io!)
+    it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
+      const { input, codes } = io!
       const [rows, frames] = codes.shape as [number, number]
-      const [decoded, again] = await run(
+      const { first, second } = await run(
         Effect.gen(function* () {
           const codec = yield* MimiCodec
-          const decodeAll = Effect.gen(function* () {
-            const out = new Float32Array(frames * 1920)
-            for (let t = 0; t < frames; t++)
-              out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
-            return out
-          })
-          const first = yield* decodeAll
-          yield* codec.resetDecoder
-          return [first, yield* decodeAll] as const
+          const encodeAll = Effect.forEach(
+            Array.from({ length: frames }, (_, t) => t),
+            (t) => codec.encode(input.subarray(t * 1920, (t + 1) * 1920)),
+          )
+          const first = yield* encodeAll
+          yield* codec.reset
+          const second = yield* encodeAll
+          return { first, second }
         }),
       )
-      const error = maxAbsDiff(decoded, pcm)
-      const peak = pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
-      console.log(
-        `decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames (reference peak |x| ${peak.toFixed(3)})`,
-      )
-      expect(error).toBeLessThan(1e-4)
-      expect(maxAbsDiff(again, decoded)).toBe(0)
+      const mismatches = (got: ReadonlyArray<Int32Array>) =>
+        got.flatMap((frame, t) =>
+          [...frame].flatMap((code, k) =>
+            code === codes.data[k * frames + t]
+              ? []
+              : [`frame ${t} codebook ${k}: ${code} vs ${codes.data[k * frames + t]}`],
+          ),
+        )
+      expect(rows).toBe(8)
+      expect(mismatches(first)).toEqual([])
+      expect(mismatches(second)).toEqual([])
     })
-})
+
+    for (const [label, pick] of [
+      ["codes", (x: NonNullable<typeof io>) => ({ codes: x.codes, pcm: x.decoded })],
+      ["random_codes", (x: NonNullable<typeof io>) => ({ codes: x.randomCodes, pcm: x.randomPcm })],
+    ] as const)
+      it(`streaming decode of ${label} matches upstream within 1e-4, and again after resetDecoder`, async () => {
+        const { codes, pcm } = pick(io!)
+        const [rows, frames] = codes.shape as [number, number]
+        const [decoded, again] = await run(
+          Effect.gen(function* () {
+            const codec = yield* MimiCodec
+            const decodeAll = Effect.gen(function* () {
+              const out = new Float32Array(frames * 1920)
+              for (let t = 0; t < frames; t++)
+                out.set(yield* codec.decode(column(codes.data, rows, frames, t)), t * 1920)
+              return out
+            })
+            const first = yield* decodeAll
+            yield* codec.resetDecoder
+            return [first, yield* decodeAll] as const
+          }),
+        )
+        const error = maxAbsDiff(decoded, pcm)
+        const peak = pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+        console.log(
+          `${provider} decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames (reference peak |x| ${peak.toFixed(3)})`,
+        )
+        expect(error).toBeLessThan(1e-4)
+        expect(maxAbsDiff(again, decoded)).toBe(0)
+      })
+  },
+)
