@@ -42,6 +42,8 @@ export interface GpuLmOptions {
   readonly fusedOps?: ReadonlyArray<boolean>
   /** WebGPU dispatches recorded before a submit (`SessionSpec.maxPendingDispatches`). */
   readonly maxPendingDispatches?: number
+  /** Record onnxruntime's profile of the step session (`SessionSpec.profileFilePrefix`). */
+  readonly profileFilePrefix?: string
 }
 
 export interface GpuLmStep {
@@ -278,6 +280,7 @@ export const openGpuLm = (
             disablePrepacking: true,
             disableCpuFallback: !attempt.fallback,
             ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
+            ...(options.profileFilePrefix ? { profileFilePrefix: options.profileFilePrefix } : {}),
             ...(attempt.attention === "gqa" ? { resident } : { state: ringState, stateOnDevice: true }),
           })
           .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))

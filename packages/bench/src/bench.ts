@@ -18,6 +18,7 @@ import { type GpuLm, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
 import type { GpuAttention } from "./graph/stepGraph.ts"
 import { parameterCount } from "./lmShapes.ts"
+import { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
 import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 import { renderTable } from "./report.ts"
 
@@ -58,6 +59,11 @@ export interface BenchOptions {
   readonly variants?: ReadonlyArray<LmVariant>
   /** WebGPU dispatches recorded before a submit (onnxruntime's default when unset). */
   readonly maxPendingDispatches?: number
+  /**
+   * Record onnxruntime's profile of the LM step session into this folder and break its median run
+   * down by operator in the report. Profiling slows every run: such a run's timings are not comparable.
+   */
+  readonly profileDir?: string
   /** The command line, recorded in the report. */
   readonly command?: string
   readonly log?: (line: string) => void
@@ -137,6 +143,8 @@ export interface RunResult {
   readonly peakGpuMiB?: number
   readonly gpuMiBBefore?: number
   readonly peakRssMiB?: number
+  /** With `profileDir`: the LM step session's profile (its timings include profiling). */
+  readonly profile?: ProfileSummary
 }
 
 export interface BenchReport {
@@ -223,6 +231,9 @@ const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return [value, performance.now() - t0] as const
   })
 
+const profilePrefix = (dir: string, precision: GpuPrecision, context: number, variant: LmVariant) =>
+  path.join(dir, `lm-${precision}-ctx${context}-${variantName(variant)}`)
+
 interface Codecs {
   readonly a: MimiCodecShape
   readonly b: MimiCodecShape
@@ -252,6 +263,16 @@ const measure = (
       provider: options.provider,
       attention: [variant.attention],
       ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
+      ...(options.profileDir
+        ? {
+            profileFilePrefix: profilePrefix(
+              options.profileDir,
+              converted.layout.precision,
+              context,
+              variant,
+            ),
+          }
+        : {}),
       ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
     })
     log(
@@ -385,6 +406,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const models = BENCH_MODELS[options.models]
   const variants = options.variants ?? DEFAULT_VARIANTS
   fs.mkdirSync(options.workDir, { recursive: true })
+  if (options.profileDir) fs.mkdirSync(options.profileDir, { recursive: true })
   fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true })
   const lmFile = path.join(options.workDir, "lm-random.safetensors")
   const mimiFile = path.join(options.workDir, "mimi-random.safetensors")
@@ -573,7 +595,19 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
               }),
             ),
           )
-          report.runs.push(result)
+          const profile =
+            options.profileDir && result.status === "ok"
+              ? findProfile(profilePrefix(options.profileDir, precision, context, variant))
+              : undefined
+          const summary = profile ? summarizeProfile(profile) : undefined
+          if (summary)
+            log(
+              `  profile (median of ${summary.runs} runs): ${summary.medianRunMs.toFixed(2)} ms, ${summary.nodes} nodes ${summary.nodeMs.toFixed(2)} ms; ${summary.byOp
+                .slice(0, 8)
+                .map((o) => `${o.op} ${o.ms.toFixed(2)}`)
+                .join(", ")}`,
+            )
+          report.runs.push(summary ? { ...result, profile: summary } : result)
           save()
           log(renderTable(report))
         }

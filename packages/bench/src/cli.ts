@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     "fused-ops": { type: "string" },
     variants: { type: "string", default: "gqa" },
     "max-pending-dispatches": { type: "string" },
+    "profile-dir": { type: "string" },
   },
 })
 
@@ -60,6 +61,7 @@ const report = await runBench({
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   variants: list(args.variants).map(parseVariant),
   ...(args["max-pending-dispatches"] ? { maxPendingDispatches: Number(args["max-pending-dispatches"]) } : {}),
+  ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

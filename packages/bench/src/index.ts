@@ -49,5 +49,6 @@ export {
   StepIo,
 } from "./graph/stepGraph.ts"
 export { numel, parameterCount } from "./lmShapes.ts"
+export { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
 export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 export { renderTable } from "./report.ts"

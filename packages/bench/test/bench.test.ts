@@ -89,4 +89,32 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     expect(table).toMatch(/\| int4 ctx 160 gqa \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
     expect(table).toMatch(/\| int4 ctx 160 mha \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
   })
+
+  it("with profileDir, breaks the LM step session's median run down by operator", async () => {
+    const profileDir = path.join(dir, "profiles")
+    const report = await runBench({
+      provider: "cpu",
+      models: "tiny",
+      precisions: ["int8"],
+      contexts: [160],
+      frames: 4,
+      warmup: 1,
+      restarts: 1,
+      workDir: path.join(dir, "work"),
+      out: path.join(dir, "profiled.json"),
+      workers: 1,
+      intraOpThreads: 1,
+      depformerSteps: 8,
+      profileDir,
+      log: () => {},
+    })
+    const profile = report.runs[0]!.profile!
+    expect(profile.file.startsWith(path.join(profileDir, "lm-int8-ctx160-gqa"))).toBe(true)
+    expect(profile.runs).toBeGreaterThan(4)
+    expect(profile.nodes).toBeGreaterThan(100)
+    expect(profile.nodeMs).toBeGreaterThan(0)
+    expect(profile.nodeMs).toBeLessThanOrEqual(profile.medianRunMs)
+    expect(profile.byOp.map((o) => o.op)).toContain("GroupQueryAttention")
+    expect(profile.byOp.reduce((n, o) => n + o.nodes, 0)).toBe(profile.nodes)
+  })
 })

@@ -47,6 +47,11 @@ export interface SessionSpec {
    * `maxNumPendingDispatches`; onnxruntime's default when unset).
    */
   readonly maxPendingDispatches?: number
+  /**
+   * Record onnxruntime's profile (a Chrome-trace JSON of every node run, host-side times) to a
+   * file starting with this path; written when the session is released.
+   */
+  readonly profileFilePrefix?: string
 }
 
 /**

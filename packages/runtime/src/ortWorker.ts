@@ -25,6 +25,7 @@ interface Hosted {
   readonly snapshots: Map<string, Map<string, ort.Tensor>>
   /** Each binding's input and output bound to the same buffer of a resident pool. */
   readonly resident?: ResidentState
+  readonly profiling: boolean
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -124,6 +125,7 @@ const create = async (
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
+      ...(spec.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: spec.profileFilePrefix } : {}),
       ...(spec.intraOpThreads ? { intraOpNumThreads: spec.intraOpThreads, interOpNumThreads: 1 } : {}),
       ...(onDevice
         ? {
@@ -162,6 +164,7 @@ const create = async (
         state: zeroState(bindings),
         snapshots: new Map(),
         ...(resident ? { resident } : {}),
+        profiling: spec.profileFilePrefix !== undefined,
       })
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
@@ -283,6 +286,7 @@ const releaseSession = async (session: number) => {
   const values = [...hosted.state.values()]
   hosted.state = new Map()
   release(hosted, values)
+  if (hosted.profiling) hosted.session.endProfiling()
   await hosted.session.release()
   if (hosted.resident) await releasePool(hosted.resident.pool)
 }

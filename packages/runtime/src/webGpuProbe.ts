@@ -32,7 +32,8 @@ export const webGpuUnavailable = (): string | undefined => {
   fs.rmSync(dir, { recursive: true, force: true })
   if (child.status === 0) return undefined
   const lines = child.stderr.split("\n").map((line) => line.trim())
-  const said = lines.findLast((line) => line.includes("Error")) ?? lines.findLast((line) => line.length > 0) ?? ""
+  const said =
+    lines.findLast((line) => line.includes("Error")) ?? lines.findLast((line) => line.length > 0) ?? ""
   return child.signal
     ? `the probe process died (${child.signal}) ${said}`
     : said || `exit status ${child.status}`
