@@ -1,6 +1,6 @@
 import { type ExecutionProvider, OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
-import { buildCodec } from "./build.ts"
+import { type BuiltStep, buildCodec } from "./build.ts"
 import { MimiConfig } from "./config.ts"
 import {
   CodeCountError,
@@ -11,7 +11,12 @@ import {
 } from "./errors.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
 import { CodecMetrics, timed } from "./metrics.ts"
-import { makeStreamingStep, type StepState, type StreamingStep } from "./StreamingStep.ts"
+import {
+  makeSessionStateStep,
+  makeStreamingStep,
+  type StreamingStep,
+  stateBindings,
+} from "./StreamingStep.ts"
 
 /** Codes of a whole clip: `data[k * frames + t]` is codebook `k` of frame `t` (upstream's `[K, F]` layout). */
 export interface CodeMatrix {
@@ -54,6 +59,14 @@ export interface MimiCodecOptions {
   readonly executionProviders?: ReadonlyArray<ExecutionProvider>
   /** Fail session creation instead of running nodes the provider lacks on the CPU (GPU benchmarks). */
   readonly disableCpuFallback?: boolean
+  /**
+   * Keep the streaming state (conv buffers, KV rings) in the session's worker, in GPU memory with a
+   * GPU provider, with the ring writes done by the graph: each frame moves only PCM and codes.
+   * Default: on when `executionProviders` starts with a provider other than the CPU. Off, the state
+   * lives here and the graph returns only the rings' new entries (cheapest on the CPU); there an
+   * interrupted `encode` leaves the state untouched, which the worker-kept state cannot promise.
+   */
+  readonly stateOnDevice?: boolean
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -90,17 +103,32 @@ const make = (options: MimiCodecOptions) =>
       catch: (e) =>
         e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
     })
-    const built = yield* buildCodec(options.checkpoint, config)
+    const onDevice =
+      options.stateOnDevice ??
+      (options.executionProviders !== undefined && options.executionProviders[0] !== "cpu")
+    const built = yield* buildCodec(options.checkpoint, config, { ringsInGraph: onDevice })
     const ort = yield* OrtSession
     const sessionOptions = {
       ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
       ...(options.executionProviders === undefined ? {} : { executionProviders: options.executionProviders }),
       ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
     }
-    const encoderSession = yield* ort.open({ model: built.encoder.model, ...sessionOptions })
-    const decoderSession = yield* ort.open({ model: built.decoder.model, ...sessionOptions })
-    const encoder = makeStreamingStep(encoderSession, built.encoder.states)
-    const decoder = makeStreamingStep(decoderSession, built.decoder.states)
+    const open = (step: BuiltStep) =>
+      onDevice
+        ? Effect.map(
+            ort.open({
+              model: step.model,
+              ...sessionOptions,
+              state: stateBindings(step.states),
+              stateOnDevice: true,
+            }),
+            makeSessionStateStep,
+          )
+        : Effect.map(ort.open({ model: step.model, ...sessionOptions }), (session) =>
+            makeStreamingStep(session, step.states),
+          )
+    const encoder = yield* open(built.encoder)
+    const decoder = yield* open(built.decoder)
     const { frameSize, numCodebooks } = config
     const { bins } = config.quantizer
 
@@ -124,17 +152,7 @@ const make = (options: MimiCodecOptions) =>
       inputs: ReadonlyArray<I>,
       feed: (input: I) => Record<string, OrtTensor>,
       output: string,
-    ) =>
-      Effect.gen(function* () {
-        let state: StepState = step.fresh()
-        const results: OrtTensor[] = []
-        for (const input of inputs) {
-          const [result, next] = yield* step.stepFrom(state, feed(input), output)
-          results.push(result)
-          state = next
-        }
-        return results
-      })
+    ) => step.runFresh(inputs.map(feed), output)
 
     const encodeClip = (samples: Float32Array) =>
       Effect.gen(function* () {

@@ -1,4 +1,4 @@
-import type { OrtSessionError, OrtTensor, Session } from "@personaplex/runtime"
+import type { OrtSessionError, OrtTensor, Session, StateBinding } from "@personaplex/runtime"
 import { Effect, Semaphore } from "effect"
 import { RING_SLOTS, type StateSpec, stateInput, stateOutput, stateUpdate } from "./graph/StepGraph.ts"
 
@@ -51,24 +51,23 @@ export const writeRing = (
 }
 
 /**
- * One step session plus the streaming state it threads through: every call feeds the
- * current state and keeps the returned one. Calls are serialised so state never forks.
+ * One step session plus the streaming state it threads through. Calls are serialised so state
+ * never forks.
  */
 export interface StreamingStep {
   readonly step: (
     input: Record<string, OrtTensor>,
     output: string,
   ) => Effect.Effect<OrtTensor, OrtSessionError>
-  /** Run from an explicit state (whole-clip helpers); its rings are updated in place, the rest is returned. */
-  readonly stepFrom: (
-    state: StepState,
-    input: Record<string, OrtTensor>,
+  /** Run `inputs` from a fresh state, leaving the streaming state as it was (whole-clip helpers). */
+  readonly runFresh: (
+    inputs: ReadonlyArray<Record<string, OrtTensor>>,
     output: string,
-  ) => Effect.Effect<readonly [OrtTensor, StepState], OrtSessionError>
-  readonly reset: Effect.Effect<void>
-  readonly fresh: () => StepState
+  ) => Effect.Effect<ReadonlyArray<OrtTensor>, OrtSessionError>
+  readonly reset: Effect.Effect<void, OrtSessionError>
 }
 
+/** The state lives here and is fed on every call; rings are shared memory written in place. */
 export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSpec>): StreamingStep => {
   const fresh = () => zeroState(specs)
   const lock = Semaphore.makeUnsafe(1)
@@ -93,8 +92,6 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
       return [results[output]!, next] as const
     })
   return {
-    fresh,
-    stepFrom,
     step: (input, output) =>
       lock.withPermits(1)(
         Effect.map(stepFrom(state, input, output), ([result, next]) => {
@@ -102,10 +99,50 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
           return result
         }),
       ),
+    runFresh: (inputs, output) =>
+      Effect.gen(function* () {
+        let from = fresh()
+        const results: OrtTensor[] = []
+        for (const input of inputs) {
+          const [result, next] = yield* stepFrom(from, input, output)
+          results.push(result)
+          from = next
+        }
+        return results
+      }),
     reset: lock.withPermits(1)(
       Effect.sync(() => {
         state = fresh()
       }),
     ),
+  }
+}
+
+/** The worker keeps the state between runs (`SessionSpec.state`), on the GPU with a GPU provider. */
+export const stateBindings = (specs: ReadonlyArray<StateSpec>): ReadonlyArray<StateBinding> =>
+  specs.map((spec) => {
+    if (spec.ring)
+      throw new Error(`internal: ring "${spec.name}" needs the ringsInGraph form to stay on the device`)
+    return { input: stateInput(spec.name), output: stateOutput(spec.name), type: spec.type, dims: spec.dims }
+  })
+
+/** Steps over a session that keeps its own state (opened with `stateBindings`). */
+export const makeSessionStateStep = (session: Session): StreamingStep => {
+  const lock = Semaphore.makeUnsafe(1)
+  const stream = "stream"
+  return {
+    step: (input, output) =>
+      lock.withPermits(1)(Effect.map(session.run(input, [output]), (results) => results[output]!)),
+    runFresh: (inputs, output) =>
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          yield* session.snapshotState(stream)
+          yield* session.resetState
+          const results: OrtTensor[] = []
+          for (const input of inputs) results.push((yield* session.run(input, [output]))[output]!)
+          return results
+        }).pipe(Effect.ensuring(Effect.ignore(session.restoreState(stream)))),
+      ),
+    reset: lock.withPermits(1)(session.resetState),
   }
 }

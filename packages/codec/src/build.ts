@@ -11,7 +11,7 @@ import {
 import { Effect, type Scope } from "effect"
 import type { MimiConfig } from "./config.ts"
 import { MimiConfigError } from "./errors.ts"
-import type { StateSpec, StepGraph } from "./graph/StepGraph.ts"
+import type { StateSpec, StepGraph, StepGraphOptions } from "./graph/StepGraph.ts"
 import { buildDecoderStep, buildEncoderStep } from "./graph/steps.ts"
 import { decoderTensors, encoderTensors } from "./plan.ts"
 import { checkTensors, readWeights } from "./weights.ts"
@@ -70,6 +70,7 @@ const serialize = (sg: StepGraph, dir: string): BuiltStep => ({
 export const buildCodec = (
   checkpointPath: string,
   config: MimiConfig,
+  options: StepGraphOptions = {},
 ): Effect.Effect<BuiltCodec, BuildError, Scope.Scope> =>
   Effect.gen(function* () {
     const dir = yield* tempDir
@@ -80,8 +81,14 @@ export const buildCodec = (
             const encoderSpecs = encoderTensors(config)
             const decoderSpecs = decoderTensors(config)
             checkTensors(checkpoint, [...encoderSpecs, ...decoderSpecs])
-            const encoder = serialize(buildEncoderStep(config, readWeights(checkpoint, encoderSpecs)), dir)
-            const decoder = serialize(buildDecoderStep(config, readWeights(checkpoint, decoderSpecs)), dir)
+            const encoder = serialize(
+              buildEncoderStep(config, readWeights(checkpoint, encoderSpecs), options),
+              dir,
+            )
+            const decoder = serialize(
+              buildDecoderStep(config, readWeights(checkpoint, decoderSpecs), options),
+              dir,
+            )
             return { encoder, decoder }
           },
           catch: asBuildError,

@@ -35,12 +35,22 @@ const readIo = () => {
 // WebGPU (a GPU, or Mesa's lavapipe) runs the same parity checks with the CPU fallback disabled.
 const noWebGpu = available ? webGpuUnavailable() : "no fixtures"
 if (available && noWebGpu) console.log(`skipping Mimi parity on WebGPU: ${noWebGpu}`)
-const providers: ReadonlyArray<ExecutionProvider> = noWebGpu ? ["cpu"] : ["cpu", "webgpu"]
+// Both forms of the streaming state: here with ring writes by the host, and kept by the worker
+// (on the device with a GPU provider) with ring writes in the graph.
+const cases: ReadonlyArray<{ provider: ExecutionProvider; stateOnDevice: boolean; name: string }> = [
+  { provider: "cpu", stateOnDevice: false, name: "cpu, state here" },
+  { provider: "cpu", stateOnDevice: true, name: "cpu, state in the worker" },
+  ...(noWebGpu
+    ? []
+    : [{ provider: "webgpu" as const, stateOnDevice: true, name: "webgpu, state on the device" }]),
+]
 
-const codecLayer = (provider: ExecutionProvider) =>
+const codecLayer = (provider: ExecutionProvider, stateOnDevice: boolean) =>
   MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
+    executionProviders: [provider],
+    stateOnDevice,
     ...(provider === "cpu" ? {} : { disableCpuFallback: true }),
   }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider] })))
 
@@ -54,12 +64,12 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
   return m
 }
 
-describe.skipIf(!available).each(providers)(
-  "Mimi (mimi-tiny) on %s matches upstream streaming",
-  (provider) => {
+describe.skipIf(!available).each(cases)(
+  "Mimi (mimi-tiny, $name) matches upstream streaming",
+  ({ provider, stateOnDevice, name }) => {
     const io = available ? readIo() : undefined
     const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
-      Effect.runPromise(Effect.provide(effect, codecLayer(provider)))
+      Effect.runPromise(Effect.provide(effect, codecLayer(provider, stateOnDevice)))
 
     it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
       const { input, codes } = io!
@@ -114,7 +124,7 @@ describe.skipIf(!available).each(providers)(
         const error = maxAbsDiff(decoded, pcm)
         const peak = pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
         console.log(
-          `${provider} decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames (reference peak |x| ${peak.toFixed(3)})`,
+          `${name}: decode ${label}: max abs error ${error.toExponential(3)} over ${frames} frames (reference peak |x| ${peak.toFixed(3)})`,
         )
         expect(error).toBeLessThan(1e-4)
         expect(maxAbsDiff(again, decoded)).toBe(0)

@@ -257,9 +257,12 @@ const updateState = async (session: number, request: StateAction): Promise<unkno
       hosted.state = zeroState(hosted.bindings)
       release(hosted, previous)
       return null
-    case "snapshot":
+    case "snapshot": {
+      const replaced = hosted.snapshots.get(request.key)
       hosted.snapshots.set(request.key, new Map(hosted.state))
+      if (replaced) release(hosted, replaced.values())
       return null
+    }
     case "restore": {
       const snapshot = hosted.snapshots.get(request.key)
       if (!snapshot) throw new Error(`no state snapshot named "${request.key}"`)

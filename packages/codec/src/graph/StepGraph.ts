@@ -19,6 +19,15 @@ export const stateOutput = (name: string) => `state_out.${name}`
 export const stateUpdate = (name: string) => `state_update.${name}`
 export const RING_SLOTS = "ring_slots"
 
+export interface StepGraphOptions {
+  /**
+   * Ring states written by the graph itself and returned whole as `state_out.<name>`, like plain
+   * states (their specs have no `ring`): the form for state kept on the device, where the caller
+   * never sees the rings.
+   */
+  readonly ringsInGraph?: boolean
+}
+
 /**
  * A GraphBuilder for one streaming step: weights by upstream name become initializers,
  * and every piece of streaming state is declared once as an input/output pair.
@@ -30,10 +39,14 @@ export class StepGraph {
   private readonly weightNames = new Map<string, string>()
 
   private readonly weights: Weights
+  private readonly ringsInGraph: boolean
+  private readonly ringAxes = new Map<string, number>()
+  private ringSlots: { readonly value: string; readonly steps: number } | undefined
 
-  constructor(name: string, weights: Weights) {
+  constructor(name: string, weights: Weights, options: StepGraphOptions = {}) {
     this.g = new GraphBuilder(name, 21)
     this.weights = weights
+    this.ringsInGraph = options.ringsInGraph ?? false
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */
@@ -76,7 +89,10 @@ export class StepGraph {
 
   /** A ring buffer state whose slots run along `axis`. */
   ringState(name: string, dims: ReadonlyArray<number>, axis: number): string {
-    this.states.push({ name, type: "float32", dims, ring: { axis } })
+    this.states.push(
+      this.ringsInGraph ? { name, type: "float32", dims } : { name, type: "float32", dims, ring: { axis } },
+    )
+    this.ringAxes.set(name, axis)
     this.pending.add(name)
     return this.g.input(stateInput(name), "float32", dims)
   }
@@ -84,8 +100,18 @@ export class StepGraph {
   /** This step's new ring entries (`dims` with `steps` along the ring axis). */
   setRingUpdate(name: string, value: string, steps: number): void {
     const spec = this.states.find((s) => s.name === name)
-    if (!spec?.ring || !this.pending.delete(name))
+    const axis = this.ringAxes.get(name)
+    if (!spec || axis === undefined || !this.pending.delete(name))
       throw new Error(`internal: ring "${name}" not declared or set twice`)
+    if (this.ringsInGraph) {
+      this.g.output(
+        this.writeRing(stateInput(name), value, spec.dims, axis, steps),
+        stateOutput(name),
+        "float32",
+        spec.dims,
+      )
+      return
+    }
     this.g.output(
       value,
       stateUpdate(name),
@@ -96,7 +122,37 @@ export class StepGraph {
 
   /** The ring slots this step writes (float32 integers), one per new entry; declared once per graph. */
   setRingSlots(value: string, steps: number): void {
-    this.g.output(value, RING_SLOTS, "float32", [steps])
+    if (this.ringsInGraph) this.ringSlots = { value, steps }
+    else this.g.output(value, RING_SLOTS, "float32", [steps])
+  }
+
+  /**
+   * `ring` with entry j of `update` written at slot j along `axis`, by `Where` over a one-hot mask
+   * of the slot (float compares only: WebGPU has no int64 index arithmetic for a scatter).
+   */
+  private writeRing(
+    ring: string,
+    update: string,
+    dims: ReadonlyArray<number>,
+    axis: number,
+    steps: number,
+  ): string {
+    if (!this.ringSlots || this.ringSlots.steps !== steps)
+      throw new Error("internal: ring slots not set before the ring update")
+    const capacity = dims[axis]!
+    const positions = this.g.constant(
+      "float32",
+      dims.map((d, i) => (i === axis ? d : 1)),
+      Array.from({ length: capacity }, (_, i) => i),
+      "ring_positions",
+    )
+    let written = ring
+    for (let j = 0; j < steps; j++) {
+      const slot = this.op("Slice", [this.ringSlots.value, this.i64([j]), this.i64([j + 1])])
+      const entry = this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
+      written = this.op("Where", [this.op("Equal", [positions, slot]), entry, written])
+    }
+    return written
   }
 
   /** Every declared state has its next value. */

@@ -2,7 +2,7 @@ import { hopLength, type MimiConfig } from "../config.ts"
 import { DOWNSAMPLE_WEIGHT, decoderPlan, encoderPlan, UPSAMPLE_WEIGHT } from "../plan.ts"
 import type { Weights } from "../weights.ts"
 import { quantizeDecode, quantizeEncode } from "./quantizer.ts"
-import { StepGraph } from "./StepGraph.ts"
+import { StepGraph, type StepGraphOptions } from "./StepGraph.ts"
 import { seanet, streamingConvTranspose } from "./seanet.ts"
 import { streamingTransformer } from "./transformer.ts"
 
@@ -26,8 +26,12 @@ const advanceOffset = (sg: StepGraph, offset: string, steps: number) =>
  * One encode step: `pcm` `[1, 1, frameSize]` → int32 `codes` `[numCodebooks]`
  * (SEANet encoder → transformer → replicate-padded downsample → split RVQ).
  */
-export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => {
-  const sg = new StepGraph("mimi_encode_step", weights)
+export const buildEncoderStep = (
+  c: MimiConfig,
+  weights: Weights,
+  options: StepGraphOptions = {},
+): StepGraph => {
+  const sg = new StepGraph("mimi_encode_step", weights, options)
   const d = c.seanet.dimension
   const steps = c.frameSize / hopLength(c)
   const pcm = sg.g.input(PCM_INPUT, "float32", [1, 1, c.frameSize])
@@ -66,8 +70,12 @@ export const buildEncoderStep = (c: MimiConfig, weights: Weights): StepGraph => 
  * One decode step: int32 `codes` `[numCodebooks]` → `pcm` `[1, 1, frameSize]`
  * (split RVQ decode → channel-wise upsample → transformer → SEANet decoder).
  */
-export const buildDecoderStep = (c: MimiConfig, weights: Weights): StepGraph => {
-  const sg = new StepGraph("mimi_decode_step", weights)
+export const buildDecoderStep = (
+  c: MimiConfig,
+  weights: Weights,
+  options: StepGraphOptions = {},
+): StepGraph => {
+  const sg = new StepGraph("mimi_decode_step", weights, options)
   const d = c.seanet.dimension
   const steps = c.frameSize / hopLength(c)
   const codes = sg.g.input(CODES_INPUT, "int32", [c.numCodebooks])
