@@ -4,7 +4,11 @@
  * safetensors checkpoint with the upstream tensor names into a temp folder, then loaded through
  * `MimiCodec.layer` exactly as a real checkpoint would be.
  *
- *   pnpm --filter @personaplex/codec bench [-- --frames 100 --warmup 5 --threads 2 --out file.json]
+ *   pnpm --filter @personaplex/codec bench [-- --frames 100 --warmup 5 --threads 2 --state here --out file.json]
+ *
+ * `--state here` (default on the CPU): the streaming state lives in this thread and the graph returns
+ * the rings' new entries; `--state worker`: the session's worker keeps it and the graph writes the
+ * rings (the form used on a GPU, `stateOnDevice`).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -20,12 +24,16 @@ const { values: args } = parseArgs({
     frames: { type: "string", default: "100" },
     warmup: { type: "string", default: "5" },
     threads: { type: "string", default: "2" },
+    state: { type: "string", default: "here" },
     out: { type: "string", default: path.join(import.meta.dirname, "results", "mimi-latency.json") },
   },
 })
 const frames = Number(args.frames)
 const warmup = Number(args.warmup)
 const threads = Number(args.threads)
+if (args.state !== "here" && args.state !== "worker")
+  throw new Error(`--state must be "here" or "worker", got "${args.state}"`)
+const stateOnDevice = args.state === "worker"
 
 const config = MimiConfig.personaplex
 
@@ -101,7 +109,7 @@ const main = async () => {
         peak,
         distinctCodes: distinct.map((d) => d.size),
       }
-    }).pipe(Effect.provide(MimiCodec.layer({ checkpoint, config }).pipe(Layer.provide(ort))))
+    }).pipe(Effect.provide(MimiCodec.layer({ checkpoint, config, stateOnDevice }).pipe(Layer.provide(ort))))
     t0 = performance.now()
     const loadAvgBefore = os.loadavg()
     const result = await Effect.runPromise(program)
@@ -114,7 +122,7 @@ const main = async () => {
     const row = (label: string, s: ReturnType<typeof summary>) =>
       `${label.padEnd(16)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${s.mean.toFixed(2).padStart(8)} ${s.max.toFixed(2).padStart(8)}`
     console.log(
-      `\nMimi (PersonaPlex size), CPU provider, ${threads} intra-op threads, ${frames} frames after ${warmup} warm-up`,
+      `\nMimi (PersonaPlex size), CPU provider, ${threads} intra-op threads, state ${args.state}, ${frames} frames after ${warmup} warm-up`,
     )
     console.log(
       `load (graph build + 2 sessions): ${result.loadMs.toFixed(0)} ms; host: ${os.cpus().length} cores, load avg before ${loadAvgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${os
@@ -142,6 +150,7 @@ const main = async () => {
       parameters: counts.parameters,
       provider: "cpu",
       intraOpThreads: threads,
+      state: args.state,
       frames,
       warmup,
       host: {
