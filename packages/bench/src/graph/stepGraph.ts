@@ -360,10 +360,12 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
   }
   /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
-  const lengths = Array.from({ length: S }, (_, k) => [
-    g.constant("int32", [1], [k], `dep_seqlens_${k}`),
-    g.constant("int32", [1], [k + 1], `dep_total_${k}`),
-  ])
+  const lengths = gqa
+    ? Array.from({ length: S }, (_, k) => [
+        g.constant("int32", [1], [k], `dep_seqlens_${k}`),
+        g.constant("int32", [1], [k + 1], `dep_total_${k}`),
+      ])
+    : []
   const gqaStepAttention = (l: number, k: number, qkv: string) => {
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
