@@ -1,6 +1,7 @@
-// Why the benchmark has no WebGPU graph capture: onnxruntime-node 1.30 does not fill a preallocated
-// GPU output (a fetch given as a "gpu-buffer" tensor); it returns a new buffer instead, so inputs
-// cannot be staged into fixed device buffers, nor results read from them, as a replay needs.
+// When onnxruntime-node 1.30 fills a preallocated GPU output (a fetch given as a "gpu-buffer" tensor),
+// which a WebGPU graph-capture replay needs (inputs staged into fixed device buffers, results read from
+// them): a session created WITHOUT `preferredOutputLocation` for that output writes into the given
+// buffer; one created with `preferredOutputLocation: "gpu-buffer"` ignores it and returns a new buffer.
 // Runs on any WebGPU adapter (seen with Mesa 25 lavapipe and XDG_RUNTIME_DIR set):
 //   node preallocated-fetch-probe.mjs
 import { GraphBuilder } from "@personaplex/runtime"
@@ -12,16 +13,15 @@ const addZero = (from, to) => {
   g.output(g.op("Add", [x, g.scalar(0)]), to, "float32", [2])
   return g.toBytes()
 }
-const options = (extra) => ({ executionProviders: ["webgpu"], ...extra })
-const upload = await ort.InferenceSession.create(
-  addZero("x", "staged"),
-  options({ preferredOutputLocation: "gpu-buffer" }),
-)
-const download = await ort.InferenceSession.create(addZero("staged", "host"), options({}))
+const session = (model, extra) => ort.InferenceSession.create(model, { executionProviders: ["webgpu"], ...extra })
+const preferringGpu = await session(addZero("x", "staged"), { preferredOutputLocation: "gpu-buffer" })
+const plain = await session(addZero("x", "staged"), {})
+const download = await session(addZero("staged", "host"), {})
 const read = async (t) => [...(await download.run({ staged: t })).host.data]
 const host = (a, b) => new ort.Tensor("float32", Float32Array.of(a, b), [2])
 
-const fixed = (await upload.run({ x: host(1, 1) })).staged
-const returned = (await upload.run({ x: host(2, 3) }, { staged: fixed })).staged
-console.log(`preallocated buffer after the run: ${await read(fixed)} (asked for 2,3)`)
-console.log(`buffer onnxruntime returned:       ${await read(returned)}; same tensor: ${returned === fixed}`)
+const fixed = (await preferringGpu.run({ x: host(1, 1) })).staged
+await preferringGpu.run({ x: host(2, 3) }, { staged: fixed })
+console.log(`session with preferredOutputLocation "gpu-buffer": preallocated buffer holds ${await read(fixed)} (asked for 2,3)`)
+await plain.run({ x: host(4, 5) }, { staged: fixed })
+console.log(`session without preferredOutputLocation:         preallocated buffer holds ${await read(fixed)} (asked for 4,5)`)

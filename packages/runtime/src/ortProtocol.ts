@@ -61,9 +61,10 @@ export interface SessionSpec {
  * share the buffers. Made once as zeros and never cleared: callers track which part is valid (a
  * sequence length).
  *
- * The output must come from a node that onnxruntime runs in place on the input (GroupQueryAttention's
- * present on its past, an elementwise op reading the input last): onnxruntime-node 1.30 does not
- * fill a preallocated GPU output otherwise, it returns a new buffer (`bench/probe/preallocated-fetch-probe.mjs`).
+ * The output is given to the run as a preallocated GPU fetch; onnxruntime-node 1.30 fills it only
+ * because these outputs have no `preferredOutputLocation` (with one it returns a new buffer instead:
+ * `bench/probe/preallocated-fetch-probe.mjs`). Sound where the node may write its output over its
+ * input (GroupQueryAttention's present on its past, an elementwise op).
  */
 export interface ResidentState {
   readonly pool: string
