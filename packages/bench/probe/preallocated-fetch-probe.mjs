@@ -13,7 +13,8 @@ const addZero = (from, to) => {
   g.output(g.op("Add", [x, g.scalar(0)]), to, "float32", [2])
   return g.toBytes()
 }
-const session = (model, extra) => ort.InferenceSession.create(model, { executionProviders: ["webgpu"], ...extra })
+const session = (model, extra) =>
+  ort.InferenceSession.create(model, { executionProviders: ["webgpu"], ...extra })
 const preferringGpu = await session(addZero("x", "staged"), { preferredOutputLocation: "gpu-buffer" })
 const plain = await session(addZero("x", "staged"), {})
 const download = await session(addZero("staged", "host"), {})
@@ -22,6 +23,10 @@ const host = (a, b) => new ort.Tensor("float32", Float32Array.of(a, b), [2])
 
 const fixed = (await preferringGpu.run({ x: host(1, 1) })).staged
 await preferringGpu.run({ x: host(2, 3) }, { staged: fixed })
-console.log(`session with preferredOutputLocation "gpu-buffer": preallocated buffer holds ${await read(fixed)} (asked for 2,3)`)
+console.log(
+  `session with preferredOutputLocation "gpu-buffer": preallocated buffer holds ${await read(fixed)} (asked for 2,3)`,
+)
 await plain.run({ x: host(4, 5) }, { staged: fixed })
-console.log(`session without preferredOutputLocation:         preallocated buffer holds ${await read(fixed)} (asked for 4,5)`)
+console.log(
+  `session without preferredOutputLocation:         preallocated buffer holds ${await read(fixed)} (asked for 4,5)`,
+)
