@@ -40,8 +40,6 @@ export interface GpuLmOptions {
   readonly attention?: ReadonlyArray<GpuAttention>
   /** `fusedOps` settings of the step graph to try, in order (default true, then false). */
   readonly fusedOps?: ReadonlyArray<boolean>
-  /** WebGPU dispatches recorded before a submit (`SessionSpec.maxPendingDispatches`). */
-  readonly maxPendingDispatches?: number
   /** Record onnxruntime's profile of the step session (`SessionSpec.profileFilePrefix`). */
   readonly profileFilePrefix?: string
 }
@@ -279,7 +277,6 @@ export const openGpuLm = (
             executionProviders: [options.provider],
             disablePrepacking: true,
             disableCpuFallback: !attempt.fallback,
-            ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
             ...(options.profileFilePrefix ? { profileFilePrefix: options.profileFilePrefix } : {}),
             ...(attempt.attention === "gqa" ? { resident } : { state: ringState, stateOnDevice: true }),
           })

@@ -57,8 +57,6 @@ export interface BenchOptions {
    * the same process (default: `gqa`).
    */
   readonly variants?: ReadonlyArray<LmVariant>
-  /** WebGPU dispatches recorded before a submit (onnxruntime's default when unset). */
-  readonly maxPendingDispatches?: number
   /**
    * Record onnxruntime's profile of the LM step session into this folder and break its median run
    * down by operator in the report. Profiling slows every run: such a run's timings are not comparable.
@@ -262,7 +260,6 @@ const measure = (
       weightsFile: converted.weightsFile,
       provider: options.provider,
       attention: [variant.attention],
-      ...(options.maxPendingDispatches ? { maxPendingDispatches: options.maxPendingDispatches } : {}),
       ...(options.profileDir
         ? {
             profileFilePrefix: profilePrefix(

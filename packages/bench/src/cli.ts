@@ -34,7 +34,6 @@ const { values: args } = parseArgs({
     "codec-threads": { type: "string" },
     "fused-ops": { type: "string" },
     variants: { type: "string", default: "gqa" },
-    "max-pending-dispatches": { type: "string" },
     "profile-dir": { type: "string" },
   },
 })
@@ -60,7 +59,6 @@ const report = await runBench({
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   variants: list(args.variants).map(parseVariant),
-  ...(args["max-pending-dispatches"] ? { maxPendingDispatches: Number(args["max-pending-dispatches"]) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })

@@ -43,11 +43,6 @@ export interface SessionSpec {
   /** Tensors updated in place on the device and shared with other sessions (see `ResidentState`). */
   readonly resident?: ResidentState
   /**
-   * Most GPU dispatches recorded before the provider submits them (WebGPU
-   * `maxNumPendingDispatches`; onnxruntime's default when unset).
-   */
-  readonly maxPendingDispatches?: number
-  /**
    * Record onnxruntime's profile (a Chrome-trace JSON of every node run, host-side times) to a
    * file starting with this path; written when the session is released.
    */

@@ -139,11 +139,6 @@ const create = async (
           ...(spec.disablePrepacking ? { disable_prepacking: "1" } : {}),
           ...(spec.disableCpuFallback && provider !== "cpu" ? { disable_cpu_ep_fallback: "1" } : {}),
         },
-        ...(provider === "webgpu" && spec.maxPendingDispatches
-          ? {
-              ep: { webgpuexecutionprovider: { maxNumPendingDispatches: String(spec.maxPendingDispatches) } },
-            }
-          : {}),
       },
     }
     try {
