@@ -42,6 +42,7 @@ export class StepGraph {
   private readonly ringsInGraph: boolean
   private readonly ringAxes = new Map<string, number>()
   private ringSlots: { readonly value: string; readonly steps: number } | undefined
+  private readonly slotMaskCache = new Map<string, ReadonlyArray<string>>()
 
   constructor(name: string, weights: Weights, options: StepGraphOptions = {}) {
     this.g = new GraphBuilder(name, 21)
@@ -137,22 +138,38 @@ export class StepGraph {
     axis: number,
     steps: number,
   ): string {
+    const masks = this.slotMasks(
+      dims.map((d, i) => (i === axis ? d : 1)),
+      steps,
+    )
+    let written = ring
+    for (const [j, mask] of masks.entries()) {
+      const entry = this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
+      written = this.op("Where", [mask, entry, written])
+    }
+    return written
+  }
+
+  /** One-hot masks (shape `maskDims`) of this step's ring slots, built once per shape for all rings. */
+  private slotMasks(maskDims: ReadonlyArray<number>, steps: number): ReadonlyArray<string> {
     if (!this.ringSlots || this.ringSlots.steps !== steps)
       throw new Error("internal: ring slots not set before the ring update")
-    const capacity = dims[axis]!
+    const key = maskDims.join("x")
+    const known = this.slotMaskCache.get(key)
+    if (known) return known
+    const capacity = maskDims.reduce((a, b) => a * b, 1)
     const positions = this.g.constant(
       "float32",
-      dims.map((d, i) => (i === axis ? d : 1)),
+      maskDims,
       Array.from({ length: capacity }, (_, i) => i),
       "ring_positions",
     )
-    let written = ring
-    for (let j = 0; j < steps; j++) {
-      const slot = this.op("Slice", [this.ringSlots.value, this.i64([j]), this.i64([j + 1])])
-      const entry = this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
-      written = this.op("Where", [this.op("Equal", [positions, slot]), entry, written])
-    }
-    return written
+    const slots = this.ringSlots.value
+    const masks = Array.from({ length: steps }, (_, j) =>
+      this.op("Equal", [positions, this.op("Slice", [slots, this.i64([j]), this.i64([j + 1])])]),
+    )
+    this.slotMaskCache.set(key, masks)
+    return masks
   }
 
   /** Every declared state has its next value. */
