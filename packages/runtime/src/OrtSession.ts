@@ -12,6 +12,7 @@ import type {
   Response,
   SessionSpec,
   StateAction,
+  WebGpuOptions,
 } from "./ortProtocol.ts"
 
 export type {
@@ -22,6 +23,7 @@ export type {
   SessionSpec,
   StateBinding,
   TensorType,
+  WebGpuOptions,
 } from "./ortProtocol.ts"
 
 /** A live onnxruntime session in the worker thread. */
@@ -47,6 +49,8 @@ export interface OrtSessionConfig {
   /** Tried in order per session, with a logged warning for each one that is unavailable. */
   readonly executionProviders: ReadonlyArray<ExecutionProvider>
   readonly intraOpThreads?: number
+  /** WebGPU provider settings of every session (`SessionSpec.webGpu` overrides them). */
+  readonly webGpu?: WebGpuOptions
 }
 
 export interface OrtSessionShape {
@@ -212,6 +216,7 @@ const buildLayer = (
                 ...spec,
                 executionProviders: spec.executionProviders ?? config.executionProviders,
                 ...(threads ? { intraOpThreads: threads } : {}),
+                ...((spec.webGpu ?? config.webGpu) ? { webGpu: { ...config.webGpu, ...spec.webGpu } } : {}),
               },
             },
             "create",

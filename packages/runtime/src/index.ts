@@ -44,6 +44,7 @@ export {
   type SessionSpec,
   type StateBinding,
   type TensorType,
+  type WebGpuOptions,
 } from "./OrtSession.ts"
 export {
   Attr,

@@ -25,12 +25,27 @@ export interface StateBinding {
   readonly dims: ReadonlyArray<number>
 }
 
+/**
+ * Settings of onnxruntime's WebGPU provider. Its device context is made once per process (per
+ * device) by the first WebGPU session and shared by the later ones, so give every WebGPU session
+ * of a process the same settings.
+ */
+export interface WebGpuOptions {
+  /**
+   * Dawn's checking of each WebGPU call (default `basic`). `disabled` skips it: less host time per
+   * kernel dispatch, and a bad call is no longer reported.
+   */
+  readonly validationMode?: "disabled" | "wgpuOnly" | "basic" | "full"
+}
+
 export interface SessionSpec {
   /** An `.onnx` path (external data resolved beside it) or the model's bytes. */
   readonly model: string | Uint8Array
   /** Tried in order; the first that creates the session wins. Defaults to the layer's list. */
   readonly executionProviders?: ReadonlyArray<ExecutionProvider>
   readonly intraOpThreads?: number
+  /** WebGPU provider settings (see `WebGpuOptions`); ignored by the other providers. */
+  readonly webGpu?: WebGpuOptions
   /** Memory-map external weights instead of copying them for pre-packing (big models). */
   readonly disablePrepacking?: boolean
   /** Fail instead of silently running nodes on the CPU when a GPU provider lacks a kernel. */

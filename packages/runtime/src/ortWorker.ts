@@ -40,12 +40,24 @@ interface Pool {
   users: number
 }
 
+/** The provider as onnxruntime-node takes it: a name, or an object with the WebGPU settings. */
+const providerEntry = (
+  provider: string,
+  spec: SessionSpec,
+): string | ort.InferenceSession.ExecutionProviderConfig =>
+  provider === "webgpu" && spec.webGpu?.validationMode
+    ? ({
+        name: "webgpu",
+        validationMode: spec.webGpu.validationMode,
+      } as ort.InferenceSession.ExecutionProviderConfig)
+    : provider
+
 const sessions = new Map<number, Hosted>()
 const pools = new Map<string, Pool>()
 let nextSession = 1
 
 /** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
-const acquirePool = async (resident: ResidentState, provider: string): Promise<void> => {
+const acquirePool = async (resident: ResidentState, provider: string, spec: SessionSpec): Promise<void> => {
   const existing = pools.get(resident.pool)
   const pool: Pool = existing ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
   const missing: StateBinding[] = []
@@ -64,7 +76,7 @@ const acquirePool = async (resident: ResidentState, provider: string): Promise<v
       const maker = await ort.InferenceSession.create(
         zerosModel(missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))),
         {
-          executionProviders: [provider],
+          executionProviders: [providerEntry(provider, spec)],
           graphOptimizationLevel: "disabled",
           preferredOutputLocation: "gpu-buffer",
         },
@@ -123,7 +135,7 @@ const create = async (
   for (const provider of spec.executionProviders) {
     const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0
     const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [provider],
+      executionProviders: [providerEntry(provider, spec)],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
       ...(spec.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: spec.profileFilePrefix } : {}),
       ...(spec.intraOpThreads ? { intraOpNumThreads: spec.intraOpThreads, interOpNumThreads: 1 } : {}),
@@ -149,7 +161,7 @@ const create = async (
       const id = nextSession++
       const resident = spec.resident
       if (resident)
-        await acquirePool(resident, provider).catch(async (error: unknown) => {
+        await acquirePool(resident, provider, spec).catch(async (error: unknown) => {
           await session.release()
           throw error
         })

@@ -1,8 +1,10 @@
 // Run by webgpu-resident.test.ts in its own process: a crash in onnxruntime's native code must
 // fail that test, not kill the test runner. Prints the pool's values, then "closed" once every
-// session and buffer is released.
+// session and buffer is released. An optional argument is the WebGPU validation mode of every session.
 import { Effect } from "effect"
-import { GraphBuilder, OrtSession } from "../../src/index.ts"
+import { GraphBuilder, OrtSession, type WebGpuOptions } from "../../src/index.ts"
+
+const validationMode = process.argv[2] as WebGpuOptions["validationMode"]
 
 const adder = () => {
   const g = new GraphBuilder("add")
@@ -28,6 +30,14 @@ const program = Effect.gen(function* () {
 })
 
 await Effect.runPromise(
-  program.pipe(Effect.scoped, Effect.provide(OrtSession.layer({ executionProviders: ["webgpu"] }))),
+  program.pipe(
+    Effect.scoped,
+    Effect.provide(
+      OrtSession.layer({
+        executionProviders: ["webgpu"],
+        ...(validationMode ? { webGpu: { validationMode } } : {}),
+      }),
+    ),
+  ),
 )
 console.log("closed")
