@@ -9,12 +9,12 @@ import {
   writeRandomMimiCheckpoint,
 } from "@personaplex/codec"
 import { lmCheckpointTensors } from "@personaplex/lm"
-import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
+import { type ExecutionProvider, OrtSession, type WebGpuOptions } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { BENCH_MODELS, type BenchModels } from "./configs.ts"
 import { convertWeights } from "./convert/convert.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
-import { type GpuLm, openGpuLm } from "./GpuLm.ts"
+import { type GpuLm, type GpuLmStep, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
 import type { GpuAttention } from "./graph/stepGraph.ts"
 import { parameterCount } from "./lmShapes.ts"
@@ -62,9 +62,38 @@ export interface BenchOptions {
    * down by operator in the report. Profiling slows every run: such a run's timings are not comparable.
    */
   readonly profileDir?: string
+  /**
+   * How the frame's stages run, measured frame by frame in turn (default: `overlapped`, then
+   * `sequential`); the run's headline figures are the first schedule's. See `FrameSchedule`.
+   */
+  readonly schedules?: ReadonlyArray<FrameSchedule>
+  /** WebGPU provider settings of every session (LM and Mimi), e.g. `{ validationMode: "disabled" }`. */
+  readonly webGpu?: WebGpuOptions
   /** The command line, recorded in the report. */
   readonly command?: string
   readonly log?: (line: string) => void
+}
+
+/**
+ * `sequential`: encode, LM step, agent decode, user decode, each after the other (upstream's loop).
+ * `overlapped`: the user stream's decode (which needs only this frame's encoded input) runs in its
+ * own worker during the LM step; the agent's decode follows the step. Same work, same outputs.
+ */
+export type FrameSchedule = "overlapped" | "sequential"
+
+export const FRAME_SCHEDULES: ReadonlyArray<FrameSchedule> = ["overlapped", "sequential"]
+
+/** One schedule's per-frame figures. */
+export interface FrameFigures {
+  readonly encodeMs: Summary
+  readonly lmStepMs: Summary
+  /** The agent's decode. */
+  readonly decodeMs: Summary
+  readonly userDecodeMs: Summary
+  /** Wall time of the whole frame: encode + LM step + both decodes. */
+  readonly frameMs: Summary
+  /** Wall time until the agent's audio is decoded (what the loop waits for). */
+  readonly frameOneDecodeMs: Summary
 }
 
 /** How the LM runs: its attention and KV cache form (`GpuAttention`). */
@@ -124,10 +153,14 @@ export interface RunResult {
   readonly encodeMs?: Summary
   readonly lmStepMs?: Summary
   readonly decodeMs?: Summary
-  /** encode + LM step + two decodes (agent and user streams, as upstream's figure). */
+  /** Wall time of encode + LM step + two decodes (agent and user streams, as upstream's figure). */
   readonly frameMs?: Summary
-  /** encode + LM step + one decode (what the loop needs: the agent's audio). */
+  /** Wall time of encode + LM step + the agent's decode (what the loop needs). */
   readonly frameOneDecodeMs?: Summary
+  /** The schedule of the figures above. */
+  readonly schedule?: FrameSchedule
+  /** Every measured schedule's figures (frames alternate between them). */
+  readonly schedules?: Partial<Record<FrameSchedule, FrameFigures>>
   readonly resetMs?: number
   /** reset + voice prompt + silence + snapshot + text prompt + silence, batched. */
   readonly systemPromptMs?: number
@@ -232,9 +265,10 @@ const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 const profilePrefix = (dir: string, precision: GpuPrecision, context: number, variant: LmVariant) =>
   path.join(dir, `lm-${precision}-ctx${context}-${variantName(variant)}`)
 
+/** The agent's codec (encode, then decode of the LM's tokens) and the user stream's, each in its own worker. */
 interface Codecs {
-  readonly a: MimiCodecShape
-  readonly b: MimiCodecShape
+  readonly agent: MimiCodecShape
+  readonly user: MimiCodecShape
 }
 
 const measure = (
@@ -244,6 +278,7 @@ const measure = (
   converted: { layout: Parameters<typeof openGpuLm>[0]["layout"]; weightsFile: string; ms: number },
   context: number,
   variant: LmVariant,
+  schedules: ReadonlyArray<FrameSchedule>,
   memory: GpuMemorySampler,
 ) =>
   Effect.gen(function* () {
@@ -277,28 +312,47 @@ const measure = (
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
-    const frame = (t: number) =>
+    const frame = (t: number, schedule: FrameSchedule) =>
       Effect.gen(function* () {
-        const [codes, encodeMs] = yield* timed(codecs.a.encode(inputFrame(t, rng)))
+        const start = performance.now()
+        const [codes, encodeMs] = yield* timed(codecs.agent.encode(inputFrame(t, rng)))
         const tokens = new Int32Array(17)
         tokens[0] = text
         tokens.set(agent.subarray(0, 8), 1)
         tokens.set(codes.subarray(0, 8), 9)
-        const [out, lmMs] = yield* timed(lm.step(tokens))
+        const lmStep = timed(lm.step(tokens))
+        const userDecode = timed(codecs.user.decode(codes))
+        const agentDecode = (tokens: Int32Array) =>
+          Effect.map(
+            timed(codecs.agent.decode(tokens.subarray(0, 8))),
+            ([, ms]) => [ms, performance.now()] as const,
+          )
+        let out: GpuLmStep
+        let lmMs: number
+        let userDecodeMs: number
+        let decodeMs: number
+        let agentDoneAt: number
+        if (schedule === "overlapped") {
+          ;[[out, lmMs], [, userDecodeMs]] = yield* Effect.all([lmStep, userDecode], { concurrency: 2 })
+          ;[decodeMs, agentDoneAt] = yield* agentDecode(out.audioTokens)
+        } else {
+          ;[out, lmMs] = yield* lmStep
+          ;[decodeMs, agentDoneAt] = yield* agentDecode(out.audioTokens)
+          ;[, userDecodeMs] = yield* userDecode
+        }
+        const frameMs = performance.now() - start
         text = out.textToken
         agent = out.audioTokens
-        const [, decodeMs] = yield* timed(codecs.a.decode(out.audioTokens.subarray(0, 8)))
-        const [, decode2Ms] = yield* timed(codecs.b.decode(codes))
         rss = Math.max(rss, process.memoryUsage().rss)
-        return { encodeMs, lmMs, decodeMs, decode2Ms }
+        return { encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start }
       })
-    const [, firstFrameMs] = yield* timed(frame(0))
+    const [, firstFrameMs] = yield* timed(frame(0, schedules[0]!))
     const timeToFirstFrameMs = performance.now() - tLoad
     log(
       `  first frame ${firstFrameMs.toFixed(0)} ms; time to first frame ${timeToFirstFrameMs.toFixed(0)} ms`,
     )
     const tWarm = performance.now()
-    for (let t = 1; t < options.warmup; t++) yield* frame(t)
+    for (let t = 1; t < options.warmup; t++) yield* frame(t, schedules[t % schedules.length]!)
     // Compile the prompt shapes too.
     const rows = promptRows(models, rng)
     yield* lm.reset
@@ -325,24 +379,17 @@ const measure = (
       `  system prompt ${systemPromptMs.toFixed(0)} ms; restart p50 ${summarize(restarts).p50.toFixed(1)} ms; reset ${resetMs.toFixed(1)} ms`,
     )
     let cacheRestarts = 0
-    const samples = {
-      encodeMs: [] as number[],
-      lmMs: [] as number[],
-      decodeMs: [] as number[],
-      decode2Ms: [] as number[],
-    }
-    for (let t = 0; t < options.frames; t++) {
+    type Sample = Effect.Success<ReturnType<typeof frame>>
+    const samples = new Map<FrameSchedule, Sample[]>(schedules.map((s) => [s, []]))
+    for (let t = 0; t < options.frames * schedules.length; t++) {
       // The loop's own answer to a full cache: back to the prompts (untimed here, measured above).
       if (lm.capacity !== undefined && lm.position() >= lm.capacity) {
         yield* lm.restore("voice")
         yield* lm.prefill(rows.text)
         cacheRestarts++
       }
-      const s = yield* frame(options.warmup + t)
-      samples.encodeMs.push(s.encodeMs)
-      samples.lmMs.push(s.lmMs)
-      samples.decodeMs.push(s.decodeMs)
-      samples.decode2Ms.push(s.decode2Ms)
+      const schedule = schedules[t % schedules.length]!
+      samples.get(schedule)!.push(yield* frame(options.warmup + t, schedule))
     }
     const [, restartPerTokenMs] = yield* timed(
       Effect.gen(function* () {
@@ -350,10 +397,21 @@ const measure = (
         for (const row of rows.text) yield* lm.step(row)
       }),
     )
-    const frameMs = samples.encodeMs.map(
-      (e, i) => e + samples.lmMs[i]! + samples.decodeMs[i]! + samples.decode2Ms[i]!,
-    )
-    const oneDecode = samples.encodeMs.map((e, i) => e + samples.lmMs[i]! + samples.decodeMs[i]!)
+    const figures = (frames: ReadonlyArray<Sample>): FrameFigures => {
+      const of = (key: keyof Sample) => summarize(frames.map((f) => f[key]))
+      return {
+        encodeMs: of("encodeMs"),
+        lmStepMs: of("lmMs"),
+        decodeMs: of("decodeMs"),
+        userDecodeMs: of("userDecodeMs"),
+        frameMs: of("frameMs"),
+        frameOneDecodeMs: of("oneDecodeMs"),
+      }
+    }
+    const bySchedule = Object.fromEntries(
+      schedules.map((s) => [s, figures(samples.get(s)!)] as const),
+    ) as Partial<Record<FrameSchedule, FrameFigures>>
+    const headline = bySchedule[schedules[0]!]!
     const peak = memory.peakMiB()
     const result: RunResult = {
       precision: converted.layout.precision,
@@ -373,11 +431,13 @@ const measure = (
       firstFrameMs,
       timeToFirstFrameMs,
       warmupMs,
-      encodeMs: summarize(samples.encodeMs),
-      lmStepMs: summarize(samples.lmMs),
-      decodeMs: summarize(samples.decodeMs),
-      frameMs: summarize(frameMs),
-      frameOneDecodeMs: summarize(oneDecode),
+      encodeMs: headline.encodeMs,
+      lmStepMs: headline.lmStepMs,
+      decodeMs: headline.decodeMs,
+      frameMs: headline.frameMs,
+      frameOneDecodeMs: headline.frameOneDecodeMs,
+      schedule: schedules[0]!,
+      schedules: bySchedule,
       resetMs,
       systemPromptMs,
       promptFrames: rows.voice.length + rows.text.length,
@@ -444,11 +504,14 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const save = () => fs.writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`)
   save()
   const memory = startGpuMemorySampler()
+  const webGpu = options.webGpu ? { webGpu: options.webGpu } : {}
   const ortLayer = OrtSession.layer({
     executionProviders: [options.provider],
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+    ...webGpu,
   })
   const fallbackAllowed = new Map<ExecutionProvider, boolean>()
+  /** A codec in a worker of its own, so that it can run beside the LM and the other codec. */
   const codecLayer = (provider: ExecutionProvider) =>
     MimiCodec.layer({
       checkpoint: mimiFile,
@@ -456,7 +519,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       executionProviders: [provider],
       ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
       ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
-    })
+    }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider], ...webGpu })))
   const timeMimi = (provider: ExecutionProvider) =>
     Effect.gen(function* () {
       const t = performance.now()
@@ -530,8 +593,16 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       save()
     }
     t0 = performance.now()
-    const a = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
-    const b = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
+    const agent = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
+    const user = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
+    // The GPU provider's device context is one per process: no two threads use it at once.
+    const asked = options.schedules ?? FRAME_SCHEDULES
+    const allowed = asked.filter(
+      (s) => s === "sequential" || codecProvider === "cpu" || options.provider === "cpu",
+    )
+    const schedules: ReadonlyArray<FrameSchedule> = allowed.length > 0 ? allowed : ["sequential"]
+    if (schedules.join() !== asked.join())
+      log(`frame schedules: ${schedules.join(", ")} (overlapped needs Mimi on the CPU beside a GPU LM)`)
     ;(report as { mimiLoadMs?: number }).mimiLoadMs = performance.now() - t0
     log(`Mimi: two codecs opened in ${(performance.now() - t0).toFixed(0)} ms`)
     for (const precision of options.precisions) {
@@ -581,7 +652,16 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
             continue
           }
           log(`${precision} context ${context}, ${variantName(variant)}:`)
-          const result = yield* measure(options, models, { a, b }, weights, context, variant, memory).pipe(
+          const result = yield* measure(
+            options,
+            models,
+            { agent, user },
+            weights,
+            context,
+            variant,
+            schedules,
+            memory,
+          ).pipe(
             Effect.catchCause((cause) =>
               Effect.succeed<RunResult>({
                 precision,

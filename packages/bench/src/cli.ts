@@ -9,8 +9,8 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import type { ExecutionProvider } from "@personaplex/runtime"
-import { parseVariant, runBench } from "./bench.ts"
+import type { ExecutionProvider, WebGpuOptions } from "@personaplex/runtime"
+import { FRAME_SCHEDULES, type FrameSchedule, parseVariant, runBench } from "./bench.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
 import { renderTable } from "./report.ts"
 
@@ -35,12 +35,22 @@ const { values: args } = parseArgs({
     "fused-ops": { type: "string" },
     variants: { type: "string", default: "gqa" },
     "profile-dir": { type: "string" },
+    schedules: { type: "string", default: FRAME_SCHEDULES.join(",") },
+    "webgpu-validation": { type: "string" },
   },
 })
 
 if (args["fused-ops"] !== undefined && !["on", "off"].includes(args["fused-ops"]))
   throw new Error(`--fused-ops must be "on" or "off", got "${args["fused-ops"]}"`)
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
+const schedules = list(args.schedules) as FrameSchedule[]
+for (const s of schedules)
+  if (!FRAME_SCHEDULES.includes(s))
+    throw new Error(`--schedules: unknown schedule "${s}" (${FRAME_SCHEDULES.join(", ")})`)
+const validationModes = ["disabled", "wgpuOnly", "basic", "full"]
+const validation = args["webgpu-validation"]
+if (validation !== undefined && !validationModes.includes(validation))
+  throw new Error(`--webgpu-validation must be one of ${validationModes.join(", ")}, got "${validation}"`)
 const report = await runBench({
   provider: args.provider as ExecutionProvider,
   models: args.models as "personaplex" | "tiny",
@@ -60,6 +70,8 @@ const report = await runBench({
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   variants: list(args.variants).map(parseVariant),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
+  schedules,
+  ...(validation ? { webGpu: { validationMode: validation as NonNullable<WebGpuOptions["validationMode"]> } } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)
