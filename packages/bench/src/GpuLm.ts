@@ -15,6 +15,7 @@ import {
   buildStepGraph,
   type GpuAttention,
   type GpuSampling,
+  type KvCacheType,
   ropeFrequencies,
   StepIo,
 } from "./graph/stepGraph.ts"
@@ -38,6 +39,8 @@ export interface GpuLmOptions {
   readonly opsets?: ReadonlyArray<number>
   /** Attention forms to try, in order (default `mha`, then `matmul`). */
   readonly attention?: ReadonlyArray<GpuAttention>
+  /** Element type of the `gqa` KV cache (default float16). */
+  readonly kvCache?: KvCacheType
   /** `fusedOps` settings of the step graph to try, in order (default true, then false). */
   readonly fusedOps?: ReadonlyArray<boolean>
   /** Record onnxruntime's profile of the step session (`SessionSpec.profileFilePrefix`). */
@@ -55,6 +58,8 @@ export interface GpuLmOpened {
   readonly sampling: GpuSampling
   readonly opset: number
   readonly attention: GpuAttention
+  /** The KV cache's element type. */
+  readonly kvCache: KvCacheType
   readonly fusedOps: boolean
   readonly cpuFallbackAllowed: boolean
   readonly graphMs: number
@@ -180,12 +185,13 @@ export const tokenInputs = (config: LmConfig, rows: ReadonlyArray<Int32Array>): 
       keep[t * 17 + k] = 1
     }
   }
-  return { [StepIo.ids]: i64(ids, [T, 17]), [StepIo.keep]: f32(keep, [T, 17, 1]) }
+  return { [StepIo.ids]: i64(ids, [1, T, 17]), [StepIo.keep]: f32(keep, [1, T, 17, 1]) }
 }
 
-/** Gumbel noise `−log(−log u)`. */
-const gumbel = (n: number, rng: () => number, into: Float32Array) => {
-  for (let i = 0; i < n; i++) into[i] = -Math.log(-Math.log((rng() + 1) / 2 + 1e-12) + 1e-12)
+/** Gumbel noise `−log(−log u)` times `temperature` (the graph adds it to the logits unscaled). */
+const scaledGumbel = (temperature: number, rng: () => number, into: Float32Array) => {
+  for (let i = 0; i < into.length; i++)
+    into[i] = -temperature * Math.log(-Math.log((rng() + 1) / 2 + 1e-12) + 1e-12)
   return into
 }
 
@@ -245,9 +251,10 @@ export const openGpuLm = (
     ]).flat()
     const pool = `gpu-lm-${nextPool++}`
     let graphMs = 0
+    const kvCache = options.kvCache ?? "float16"
     const resident = {
       pool,
-      bindings: ringState.map((b) => ({ ...b, dims: [1, heads, context, hd] })),
+      bindings: ringState.map((b) => ({ ...b, type: kvCache, dims: [1, heads, context, hd] })),
     }
 
     /** Build the graph of `attempt`, open it with its cache (rings as state, or resident), remove the model file. */
@@ -255,7 +262,7 @@ export const openGpuLm = (
       Effect.gen(function* () {
         const modelPath = path.join(
           path.dirname(options.weightsFile),
-          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
         )
         const t0 = performance.now()
         yield* Effect.sync(() =>
@@ -263,6 +270,7 @@ export const openGpuLm = (
             context,
             sampling: attempt.sampling,
             attention: attempt.attention,
+            kvCache,
             fusedOps: attempt.fusedOps,
             opset: attempt.opset,
             layout,
@@ -293,6 +301,7 @@ export const openGpuLm = (
           sampling: attempt.sampling,
           opset: attempt.opset,
           attention: attempt.attention,
+          kvCache: attempt.attention === "gqa" ? kvCache : "float16",
           fusedOps: attempt.fusedOps,
           cpuFallbackAllowed: attempt.fallback && !onCpu,
           graphMs,
@@ -320,14 +329,12 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   const audioNoise = new Float32Array(S * config.card)
   const sampler = (): Record<string, OrtTensor> => {
     if (!options.greedy) {
-      gumbel(textNoise.length, rng, textNoise)
-      gumbel(audioNoise.length, rng, audioNoise)
+      scaledGumbel(TEXT_TEMPERATURE, rng, textNoise)
+      scaledGumbel(AUDIO_TEMPERATURE, rng, audioNoise)
     }
     return {
       [StepIo.textNoise]: f32(textNoise, [config.textCard]),
-      [StepIo.textTemperature]: f32(Float32Array.of(TEXT_TEMPERATURE), [1]),
       [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
-      [StepIo.audioTemperature]: f32(Float32Array.of(AUDIO_TEMPERATURE), [1]),
       ...(opened.sampling === "topk"
         ? {
             [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
@@ -350,7 +357,7 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     const T = rows.length
     return {
       ...tokenInputs(config, rows),
-      [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [T, config.dim]),
+      [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [1, T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
       ...sampler(),
     }

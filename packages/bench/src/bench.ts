@@ -16,7 +16,7 @@ import { convertWeights } from "./convert/convert.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
 import { type GpuLm, type GpuLmStep, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
-import type { GpuAttention } from "./graph/stepGraph.ts"
+import type { GpuAttention, KvCacheType } from "./graph/stepGraph.ts"
 import { parameterCount } from "./lmShapes.ts"
 import { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
 import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
@@ -96,19 +96,28 @@ export interface FrameFigures {
   readonly frameOneDecodeMs: Summary
 }
 
-/** How the LM runs: its attention and KV cache form (`GpuAttention`). */
+/** How the LM runs: its attention and KV cache form (`GpuAttention`, `KvCacheType`). */
 export interface LmVariant {
   readonly attention: GpuAttention
+  /** With `gqa` (default float16). */
+  readonly kvCache?: KvCacheType
 }
 
-/** `gqa`, `mha` or `matmul` (the CLI's `--variants`). */
+const VARIANTS: Record<string, LmVariant> = {
+  gqa: { attention: "gqa" },
+  "gqa-f32": { attention: "gqa", kvCache: "float32" },
+  mha: { attention: "mha" },
+  matmul: { attention: "matmul" },
+}
+
+/** `gqa`, `gqa-f32` (float32 KV cache), `mha` or `matmul` (the CLI's `--variants`). */
 export const parseVariant = (text: string): LmVariant => {
-  if (!["gqa", "mha", "matmul"].includes(text))
-    throw new Error(`unknown LM variant "${text}" (gqa, mha or matmul)`)
-  return { attention: text as GpuAttention }
+  const variant = VARIANTS[text]
+  if (!variant) throw new Error(`unknown LM variant "${text}" (${Object.keys(VARIANTS).join(", ")})`)
+  return variant
 }
 
-export const variantName = (v: LmVariant): string => v.attention
+export const variantName = (v: LmVariant): string => (v.kvCache === "float32" ? "gqa-f32" : v.attention)
 
 export const DEFAULT_VARIANTS: ReadonlyArray<LmVariant> = [{ attention: "gqa" }]
 
@@ -139,6 +148,7 @@ export interface RunResult {
   readonly sampling?: string
   readonly opset?: number
   readonly attention?: GpuAttention
+  readonly kvCache?: KvCacheType
   readonly fusedOps?: boolean
   readonly cpuFallbackAllowed?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
@@ -295,6 +305,7 @@ const measure = (
       weightsFile: converted.weightsFile,
       provider: options.provider,
       attention: [variant.attention],
+      ...(variant.kvCache ? { kvCache: variant.kvCache } : {}),
       ...(options.profileDir
         ? {
             profileFilePrefix: profilePrefix(
@@ -421,6 +432,7 @@ const measure = (
       sampling: lm.opened.sampling,
       opset: lm.opened.opset,
       attention: lm.opened.attention,
+      kvCache: lm.opened.kvCache,
       fusedOps: lm.opened.fusedOps,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
       failedAttempts: lm.opened.failedAttempts,

@@ -71,7 +71,9 @@ const report = await runBench({
   variants: list(args.variants).map(parseVariant),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   schedules,
-  ...(validation ? { webGpu: { validationMode: validation as NonNullable<WebGpuOptions["validationMode"]> } } : {}),
+  ...(validation
+    ? { webGpu: { validationMode: validation as NonNullable<WebGpuOptions["validationMode"]> } }
+    : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

@@ -48,6 +48,7 @@ export {
   buildStepGraph,
   type GpuAttention,
   type GpuSampling,
+  type KvCacheType,
   type StepGraphOptions,
   StepIo,
 } from "./graph/stepGraph.ts"

@@ -90,12 +90,13 @@ describe("the GPU step graph (run on the CPU provider)", () => {
   })
 
   it.each([
-    ["mha", true, 8],
-    ["matmul", false, 8],
-    ["gqa", true, 14],
+    ["mha", true, 8, "float16"],
+    ["matmul", false, 8, "float16"],
+    ["gqa", true, 14, "float16"],
+    ["gqa", true, 14, "float32"],
   ] as const)(
-    "gives the reference LM's text logits (float16 weights and KV, %s attention, fused ops %s, context %d: the rings past their wrap)",
-    async (attention, fusedOps, context) => {
+    "gives the reference LM's text logits (float16 weights, %s attention, fused ops %s, context %d: the rings past their wrap, %s KV)",
+    async (attention, fusedOps, context, kvCache) => {
       const input = rows(14, 1)
       const [ours, reference] = await run(
         Effect.gen(function* () {
@@ -104,8 +105,10 @@ describe("the GPU step graph (run on the CPU provider)", () => {
             outputLogits: true,
             attention: [attention],
             fusedOps: [fusedOps],
+            kvCache,
           })
           expect(lm.opened.attention).toBe(attention)
+          expect(lm.opened.kvCache).toBe(kvCache)
           expect(lm.opened.fusedOps).toBe(fusedOps)
           const moshi = yield* MoshiLm.make({ checkpoint, config, context, weightStorage: "inline" })
           const ours: Float32Array[] = []
@@ -120,21 +123,26 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       )
       const errors = input.map((_, t) => relativeError(ours[t]!, reference[t]!))
       console.log(
-        `text logits (${attention} attention, fused ops ${fusedOps}) vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
+        `text logits (${attention} attention, fused ops ${fusedOps}, ${kvCache} KV) vs MoshiLm, relative error per step: ${errors.map((e) => e.toExponential(1)).join(" ")}`,
       )
       for (const e of errors) expect(e).toBeLessThan(2e-3)
     },
   )
 
-  it.each(["mha", "gqa"] as const)(
-    "samples the reference LM's greedy text and depformer audio tokens (%s attention)",
-    async (attention) => {
+  it.each([
+    ["mha", "float16"],
+    ["gqa", "float16"],
+    ["gqa", "float32"],
+  ] as const)(
+    "samples the reference LM's greedy text and depformer audio tokens (%s attention, %s KV)",
+    async (attention, kvCache) => {
       const input = rows(6, 7)
       const [ours, reference] = await run(
         Effect.gen(function* () {
           const lm = yield* openOnCpu(float16, {
             context: 16,
             attention: [attention],
+            kvCache,
           })
           const moshi = yield* MoshiLm.make({ checkpoint, config, context: 16, weightStorage: "inline" })
           const greedy = (vocab: number, rows: number) => ({

@@ -9,20 +9,30 @@ const noWebGpu = webGpuUnavailable()
 if (noWebGpu) console.log(`skipping the GPU LM's WebGPU test: ${noWebGpu}`)
 
 describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
-  it("gives the CPU provider's text logits and releases its resident cache without crashing", () => {
-    const child = spawnSync(process.execPath, [path.join(import.meta.dirname, "child/gqa-webgpu.ts")], {
-      encoding: "utf8",
-      timeout: 120_000,
-      env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
-    })
-    expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject({
-      signal: null,
-      status: 0,
-    })
-    const [difference, closed] = child.stdout.split("\n").filter((l) => l.length > 0)
-    console.log(difference)
-    // The bound of the CPU parity tests of the step graph (stepGraph.test.ts).
-    expect(Number(difference!.split(": ")[1])).toBeLessThan(2e-3)
-    expect(closed).toBe("closed")
-  }, 180_000)
+  it.each(["float16", "float32"])(
+    "gives the CPU provider's text logits and releases its resident cache without crashing (%s KV)",
+    (kvCache) => {
+      const child = spawnSync(
+        process.execPath,
+        [path.join(import.meta.dirname, "child/gqa-webgpu.ts"), kvCache],
+        {
+          encoding: "utf8",
+          timeout: 120_000,
+          env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
+        },
+      )
+      expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject(
+        {
+          signal: null,
+          status: 0,
+        },
+      )
+      const [difference, closed] = child.stdout.split("\n").filter((l) => l.length > 0)
+      console.log(difference)
+      // The bound of the CPU parity tests of the step graph (stepGraph.test.ts).
+      expect(Number(difference!.split(": ")[1])).toBeLessThan(2e-3)
+      expect(closed).toBe("closed")
+    },
+    180_000,
+  )
 })

@@ -17,6 +17,9 @@ export type GpuSampling = "topk" | "argmax"
  */
 export type GpuAttention = "mha" | "matmul" | "gqa"
 
+/** Element type of the `gqa` KV cache: float32 spares the two Casts a layer at twice the memory. */
+export type KvCacheType = "float16" | "float32"
+
 export interface StepGraphOptions {
   /** KV ring capacity in frames. */
   readonly context: number
@@ -24,6 +27,8 @@ export interface StepGraphOptions {
   readonly sampling: GpuSampling
   /** Temporal attention over the ring (default `mha`). */
   readonly attention?: GpuAttention
+  /** The `gqa` KV cache's element type (default float16; the rings are float16). */
+  readonly kvCache?: KvCacheType
   /**
    * com.microsoft `RotaryEmbedding` for RoPE and `SkipSimplifiedLayerNormalization` for each residual
    * add followed by an RMSNorm (default true); false builds both from elementwise ops (more nodes).
@@ -43,11 +48,11 @@ export interface StepGraphOptions {
 
 /** Names of the step graph's inputs and outputs. */
 export const StepIo = {
-  /** int64 `[T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
+  /** int64 `[1, T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
   ids: "ids",
-  /** f32 `[T, 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
+  /** f32 `[1, T, 17, 1]`: 1 to embed the token, 0 for −1 (zero embedding). */
   keep: "keep",
-  /** f32 `[T, dim]` added to the embeddings (voice-prompt replay). */
+  /** f32 `[1, T, dim]` added to the embeddings (voice-prompt replay). */
   extra: "extra",
   /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position. */
   cos: "rope_cos",
@@ -62,25 +67,25 @@ export const StepIo = {
   seqlensK: "seqlens_k",
   /** int32 `[1]`: frames in the cache after this run (`gqa`). */
   totalLength: "total_sequence_length",
+  /** f32 `[textCard]`: Gumbel noise times the temperature (argmax(l + T·g) = argmax(l/T + g)). */
   textNoise: "text_noise",
-  textTemperature: "text_temperature",
   textTopK: "text_top_k",
-  /** f32 `[steps, card]` */
+  /** f32 `[steps, card]`: the same for each depformer step. */
   audioNoise: "audio_noise",
-  audioTemperature: "audio_temperature",
   audioTopK: "audio_top_k",
   keys: (l: number) => `keys_${l}`,
   values: (l: number) => `values_${l}`,
   keysOut: (l: number) => `keys_${l}_out`,
   valuesOut: (l: number) => `values_${l}_out`,
   textToken: "text_token",
-  /** int64 `[1]` per depformer step. */
+  /** int64 `[1, 1]` per depformer step (the text token likewise). */
   audioToken: (k: number) => `audio_token_${k}`,
   textLogits: "text_logits",
 } as const
 
 /**
- * The whole LM step for the GPU as ONE graph (upstream-spec §3.6-3.7): embeddings of T rows,
+ * The whole LM step for the GPU as ONE graph (upstream-spec §3.6-3.7): embeddings of T rows
+ * (activations `[1, T, dim]` throughout, so no node reshapes between layers),
  * the temporal transformer with its float16 KV rings `[heads, context, headDim]` as state
  * (rows written in-graph with ScatterND, so the rings never leave the device), then for the last
  * row the text head and the depformer loop (`layout.depformerSteps` steps, each conditioned on the
@@ -160,25 +165,22 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const [a, b] = split(linear(x, inKey), [hidden, hidden])
     return linear(g.op("Mul", [g.op("Mul", [a!, g.op("Sigmoid", [a!])]), b!]), outKey)
   }
-  // Gumbel-max; with top-k, logits below the k-th largest are pushed out of reach first, so that
-  // no int64 tensor is gathered, reshaped or concatenated (GPU kernels lack most int64 variants).
-  const sample = (logits: string, noise: string, temperature: string, topK: string | undefined) => {
+  // Gumbel-max over `[1, 1, n]` logits with temperature-scaled noise → `[1, 1]`; with top-k, logits
+  // below the k-th largest are pushed out of reach first, so that no int64 tensor is gathered,
+  // reshaped or concatenated (GPU kernels lack most int64 variants).
+  const sample = (logits: string, scaledNoise: string, topK: string | undefined) => {
     let candidates = logits
     if (topK) {
       const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
       const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
-    const scores = g.op("Add", [
-      g.op("Div", [g.op("Reshape", [candidates, g.int64s([-1])]), temperature]),
-      noise,
-    ])
-    return g.op("ArgMax", [scores], { axis: 0, keepdims: 1 })
+    return g.op("ArgMax", [g.op("Add", [candidates, scaledNoise])], { axis: -1, keepdims: 0 })
   }
 
-  const ids = g.input(StepIo.ids, "int64", ["T", 17])
-  const keep = g.input(StepIo.keep, "float32", ["T", 17, 1])
-  const extra = g.input(StepIo.extra, "float32", ["T", dim])
+  const ids = g.input(StepIo.ids, "int64", [1, "T", 17])
+  const keep = g.input(StepIo.keep, "float32", [1, "T", 17, 1])
+  const extra = g.input(StepIo.extra, "float32", [1, "T", dim])
   const cos = !gqa ? g.input(StepIo.cos, "float32", ["T", hd / 2]) : ""
   const sin = !gqa ? g.input(StepIo.sin, "float32", ["T", hd / 2]) : ""
   const ropeRows = !gqa ? g.input(StepIo.ropeRows, "int64", [1, "T"]) : ""
@@ -187,9 +189,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const seqlensK = gqa ? g.input(StepIo.seqlensK, "int32", [1]) : ""
   const totalLength = gqa ? g.input(StepIo.totalLength, "int32", [1]) : ""
   const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
-  const textTemp = g.input(StepIo.textTemperature, "float32", [1])
   const audioNoise = g.input(StepIo.audioNoise, "float32", [S, card])
-  const audioTemp = g.input(StepIo.audioTemperature, "float32", [1])
   const topk = options.sampling === "topk"
   const textTopK = topk ? g.input(StepIo.textTopK, "int64", [1]) : undefined
   const audioTopK = topk ? g.input(StepIo.audioTopK, "int64", [1]) : undefined
@@ -205,13 +205,13 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   })
   const gathered = g.op("Cast", [g.op("Gather", [table, ids], { axis: 0 })], { to: 1 })
   let [x, normed] = addNorm(
-    g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([1])], { keepdims: 0 }),
+    g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([2])], { keepdims: 0 }),
     extra,
     "t0.norm1",
     dim,
   )
 
-  /** The attention of layer `l` over its cache for the rows' packed `[T, 3·dim]` q, k, v → `[T, dim]`. */
+  /** The attention of layer `l` over its cache for the rows' packed `[1, T, 3·dim]` q, k, v → `[1, T, dim]`. */
   const attention = gqa ? gqaAttention() : ringAttention()
 
   function gqaAttention() {
@@ -220,19 +220,22 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       Array.from({ length: ctx * (hd / 2) }, (_, j) =>
         f(Math.fround(Math.floor(j / (hd / 2)) * freqs[j % (hd / 2)]!)),
       )
-    const cosCache = g.constant("float16", [ctx, hd / 2], angles(Math.cos), "rope_cos_cache")
-    const sinCache = g.constant("float16", [ctx, hd / 2], angles(Math.sin), "rope_sin_cache")
+    const kv = options.kvCache ?? "float16"
+    const cosCache = g.constant(kv, [ctx, hd / 2], angles(Math.cos), "rope_cos_cache")
+    const sinCache = g.constant(kv, [ctx, hd / 2], angles(Math.sin), "rope_sin_cache")
     const cacheDims = [1, heads, ctx, hd]
+    const toCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
+    const fromCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 1 }) : v)
     return (l: number, qkv: string) => {
-      const packed = g.op("Cast", [g.op("Reshape", [qkv, g.int64s([1, -1, 3 * dim])])], { to: 10 })
+      const packed = toCache(qkv)
       const [attended, kOut, vOut] = g.msOp(
         "GroupQueryAttention",
         [
           packed,
           "",
           "",
-          g.input(StepIo.keys(l), "float16", cacheDims),
-          g.input(StepIo.values(l), "float16", cacheDims),
+          g.input(StepIo.keys(l), kv, cacheDims),
+          g.input(StepIo.values(l), kv, cacheDims),
           seqlensK,
           totalLength,
           cosCache,
@@ -247,9 +250,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
         },
         3,
       )
-      g.output(kOut!, StepIo.keysOut(l), "float16", cacheDims)
-      g.output(vOut!, StepIo.valuesOut(l), "float16", cacheDims)
-      return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
+      g.output(kOut!, StepIo.keysOut(l), kv, cacheDims)
+      g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
+      return fromCache(attended!)
     }
   }
 
@@ -297,7 +300,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
         ],
         { num_heads: heads, scale: Attr.float(1 / Math.sqrt(hd)) },
       )
-      return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([-1, dim])])
+      return g.op("Reshape", [g.op("Cast", [attended!], { to: 1 }), g.int64s([1, -1, dim])])
     }
     const matmulAttention = (q: string, kNext: string, vNext: string) => {
       const qh = headsFirst(g.op("Mul", [q, g.scalar(1 / Math.sqrt(hd))])) // [heads, T, hd]
@@ -308,7 +311,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       })
       const probs = g.op("Softmax", [g.op("Add", [scores, biasRows])], { axis: -1 })
       const attn = g.op("Cast", [g.op("MatMul", [g.op("Cast", [probs], { to: 10 }), vNext])], { to: 1 })
-      return g.op("Reshape", [headsFirst(attn), g.int64s([-1, dim])])
+      return g.op("Reshape", [headsFirst(attn), g.int64s([1, -1, dim])])
     }
     return (l: number, qkv: string) => {
       const kRing = g.input(StepIo.keys(l), "float16", [heads, ctx, hd])
@@ -331,12 +334,12 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     if (l + 1 < config.numLayers) [x, normed] = addNorm(attended, ffn, `t${l + 1}.norm1`, dim)
     else x = g.op("Add", [attended, ffn])
   }
-  const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([0])])
+  const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([1])])
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
-  const textToken = sample(textLogits, textNoise, textTemp, textTopK)
-  g.output(textToken, StepIo.textToken, "int64", [1])
-  if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, textCard])
+  const textToken = sample(textLogits, textNoise, textTopK)
+  g.output(textToken, StepIo.textToken, "int64", [1, 1])
+  if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
   const dh = D / config.depformerNumHeads
@@ -357,7 +360,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const p = g.op("Softmax", [g.op("Mul", [g.op("MatMul", [qh, kh]), g.scalar(1 / Math.sqrt(dh))])], {
       axis: -1,
     })
-    return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, D])])
+    return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, 1, D])])
   }
   /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
   const lengths = gqa
@@ -370,7 +373,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
       [
-        g.op("Reshape", [qkv, g.int64s([1, 1, 3 * D])]),
+        qkv,
         "",
         "",
         k === 0 ? "" : keys[l]![k - 1]!,
@@ -383,7 +386,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     )
     keys[l]!.push(present!)
     values[l]!.push(presentValues!)
-    return g.op("Reshape", [attended!, g.int64s([1, D])])
+    return attended!
   }
   const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
@@ -400,12 +403,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       else y = g.op("Add", [attended, ffn])
     }
     const logits = linear(y, `d${k}.head`)
-    const noise = g.op("Reshape", [
-      g.op("Slice", [audioNoise, g.int64s([k]), g.int64s([k + 1]), g.int64s([0])]),
-      g.int64s([-1]),
-    ])
-    prev = sample(logits, noise, audioTemp, audioTopK)
-    g.output(prev, StepIo.audioToken(k), "int64", [1])
+    const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
+    prev = sample(logits, noise, audioTopK)
+    g.output(prev, StepIo.audioToken(k), "int64", [1, 1])
   }
   return withoutOutputIdentities(g)
 }

@@ -1,15 +1,22 @@
 // Run by webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
 // test instead of killing the test runner. The tiny LM's `gqa` step graph on WebGPU and on the CPU
 // provider, same tokens: prints the largest relative text-logit difference, then "closed" once
-// every session and resident buffer is released.
+// every session and resident buffer is released. The argument is the KV cache's element type.
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { lmCheckpointTensors } from "@personaplex/lm"
 import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { BENCH_MODELS, convertWeights, openGpuLm, writeRandomBf16Checkpoint } from "../../src/index.ts"
+import {
+  BENCH_MODELS,
+  convertWeights,
+  type KvCacheType,
+  openGpuLm,
+  writeRandomBf16Checkpoint,
+} from "../../src/index.ts"
 
+const kvCache = (process.argv[2] ?? "float16") as KvCacheType
 const config = BENCH_MODELS.tiny.lm
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-webgpu-"))
 const checkpoint = path.join(dir, "lm.safetensors")
@@ -32,6 +39,7 @@ const textLogits = (provider: ExecutionProvider) =>
       provider,
       context: 32,
       attention: ["gqa"],
+      kvCache,
       allowCpuFallback: false,
       greedy: true,
       outputLogits: true,
