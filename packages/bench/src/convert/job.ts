@@ -83,13 +83,9 @@ export const runConvertJob = (job: ConvertJob, files: FileCache): void => {
     if (length !== expected)
       throw new Error(`${tensor.key}: ${what} is ${length} bytes, the layout planned ${expected}`)
   }
-  if (tensor.kind === "vector") {
+  if (tensor.kind === "vector" || tensor.kind === "table") {
     check("data", values.byteLength, tensor.data.length)
     writeFully(out, values, tensor.data.offset)
-  } else if (tensor.kind === "table") {
-    const half = float32ToF16(values)
-    check("data", half.byteLength, tensor.data.length)
-    writeFully(out, half, tensor.data.offset)
   } else if (job.precision === "float16") {
     const half = float32ToF16(transpose(values, tensor.rows, tensor.cols))
     check("data", half.byteLength, tensor.data.length)

@@ -16,7 +16,8 @@ export interface Extent {
  * (BF16/F16/F32, `[.., cols]`):
  * - `linear`: float16 stored transposed `[cols(in), rows(out)]` for `MatMul`, or `MatMulNBits`
  *   blocks (`packed` uint8 `[rows, kBlocks, blob]`, `scales` f32 `[rows·kBlocks]`);
- * - `table`: an embedding table, float16 `[rows, cols]`;
+ * - `table`: an embedding table, float32 `[rows, cols]` (exact from BF16; the graph gathers rows
+ *   straight into the float32 activations, no Cast);
  * - `vector`: float32 values (norm scales).
  */
 export interface ConvertedTensor {
@@ -85,7 +86,7 @@ export const planLayout = (
         offset = align(offset + b.scales)
       }
     } else {
-      const length = rows * cols * (kind === "table" ? 2 : 4)
+      const length = rows * cols * 4
       data = { offset, length }
       // Tables of a group lie back to back so that one initializer spans them.
       offset = packed ? offset + length : align(offset + length)

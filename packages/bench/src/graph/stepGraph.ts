@@ -197,13 +197,13 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   // Embeddings: one Gather over the 17 tables laid back to back, zeroed for −1 tokens, summed.
   const group = layout.groups.emb_all!
   const table = g.externalInitializer("w.emb_all", {
-    type: "float16",
+    type: "float32",
     dims: [group.rows, group.cols],
     file: weightsFile,
     offset: group.offset,
     length: group.length,
   })
-  const gathered = g.op("Cast", [g.op("Gather", [table, ids], { axis: 0 })], { to: 1 })
+  const gathered = g.op("Gather", [table, ids], { axis: 0 })
   let [x, normed] = addNorm(
     g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([2])], { keepdims: 0 }),
     extra,
@@ -392,8 +392,8 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
-    const embTable = ext(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, "float16", [t.rows, t.cols])
-    const emb = g.op("Cast", [g.op("Gather", [embTable, prev], { axis: 0 })], { to: 1 })
+    const embTable = ext(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, "float32", [t.rows, t.cols])
+    const emb = g.op("Gather", [embTable, prev], { axis: 0 })
     let [y, yNormed] = addNorm(linear(hidden, `d${k}.in`), emb, "d0.norm1", D)
     for (let l = 0; l < config.depformerNumLayers; l++) {
       const attn = stepAttention(l, k, linear(yNormed, `d${l}.${k}.qkv`))
