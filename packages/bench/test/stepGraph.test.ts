@@ -2,16 +2,20 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { LmConfig, lmCheckpointTensors, MoshiLm } from "@personaplex/lm"
-import { OrtSession } from "@personaplex/runtime"
+import { OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   BENCH_MODELS,
+  buildStepGraph,
   type ConvertedWeights,
+  cacheLengthInputs,
   convertWeights,
   type GpuLmOptions,
   openGpuLm,
   parameterCount,
+  StepIo,
+  tokenInputs,
   writeRandomBf16Checkpoint,
 } from "../src/index.ts"
 
@@ -220,6 +224,62 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     )
     expect(Array.from(again)).toEqual(Array.from(first))
     expect(relativeError(other, first)).toBeGreaterThan(1e-3)
+  })
+
+  it("samples among the top k only: noise lifts a token inside them, never one outside", async () => {
+    const context = 4
+    const model = path.join(dir, "topk.onnx")
+    buildStepGraph(config, {
+      context,
+      sampling: "topk",
+      attention: "gqa",
+      kvCache: "float32",
+      outputLogits: true,
+      layout: int8.layout,
+      weightsFile: int8.weightsFile,
+    }).save(model)
+    const f32 = (dims: number[]): OrtTensor => ({
+      type: "float32",
+      dims,
+      data: new Float32Array(dims.reduce((a, b) => a * b, 1)),
+    })
+    const cache = [1, config.numHeads, context, config.dim / config.numHeads]
+    const k = 5
+    const feeds = (textNoise: Float32Array) => ({
+      ...tokenInputs(config, rows(1, 9)),
+      ...cacheLengthInputs(0, 1),
+      ...Object.fromEntries(
+        Array.from({ length: config.numLayers }, (_, l) => [
+          [StepIo.keys(l), f32(cache)],
+          [StepIo.values(l), f32(cache)],
+        ]).flat(),
+      ),
+      [StepIo.extra]: f32([1, 1, config.dim]),
+      [StepIo.textNoise]: { type: "float32" as const, dims: [config.textCard], data: textNoise },
+      [StepIo.audioNoise]: f32([8, config.card]),
+      [StepIo.textTopK]: { type: "int64" as const, dims: [1], data: BigInt64Array.of(BigInt(k)) },
+      [StepIo.audioTopK]: { type: "int64" as const, dims: [1], data: BigInt64Array.of(250n) },
+    })
+    const [order, picked] = await run(
+      Effect.gen(function* () {
+        const session = yield* (yield* OrtSession).open({ model })
+        const sample = (noise: Float32Array) =>
+          Effect.map(session.run(feeds(noise), [StepIo.textToken, StepIo.textLogits]), (out) => ({
+            token: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
+            logits: out[StepIo.textLogits]!.data as Float32Array,
+          }))
+        const { logits } = yield* sample(new Float32Array(config.textCard))
+        const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!)
+        const lifted = (token: number) => {
+          const noise = new Float32Array(config.textCard)
+          noise[token] = 1e3
+          return Effect.map(sample(noise), (s) => s.token)
+        }
+        // The k-th largest logit can be lifted to win; the (k+1)-th stays out of reach.
+        return [order, [yield* lifted(order[k - 1]!), yield* lifted(order[k]!)]] as const
+      }),
+    )
+    expect(picked).toEqual([order[k - 1], order[0]])
   })
 
   it("says when the linear cache is full, and forgets snapshots that restored frames overwrite", async () => {

@@ -171,7 +171,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const sample = (logits: string, scaledNoise: string, topK: string | undefined) => {
     let candidates = logits
     if (topK) {
-      const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 1 })
+      const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 0 })
       const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
