@@ -1,8 +1,9 @@
 // Which WebGPU execution-provider options onnxruntime-node 1.30 passes on. Each option is given a bogus
 // value two ways: in the provider object (`{ name: "webgpu", [option]: ... }`), where the binding
 // rejects options it does not know, and as a session config entry (`extra`), which the provider never
-// reads (no parse error even for invalid values). So neither `enableGraphCapture` nor
-// `maxNumPendingDispatches` can be set from Node with this version.
+// reads (no parse error even for invalid values): the binding appends the provider, whose factory
+// reads its settings from the session config right then, before it adds the `extra` entries. So
+// neither `enableGraphCapture` nor `maxNumPendingDispatches` can be set from Node with this version.
 // Runs on any WebGPU adapter (seen with Mesa 25 lavapipe and XDG_RUNTIME_DIR set):
 //   node webgpu-ep-options-probe.mjs
 import { GraphBuilder } from "@personaplex/runtime"
