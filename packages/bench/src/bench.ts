@@ -46,6 +46,11 @@ export interface BenchOptions {
   readonly codecProvider?: ExecutionProvider | "auto"
   /** Intra-op threads of the Mimi sessions (CPU provider). */
   readonly codecThreads?: number
+  /**
+   * Whether the Mimi sessions' idle threads spin for work (onnxruntime's default: yes). Spinning
+   * threads take host time from the GPU LM's dispatch and from the other codec.
+   */
+  readonly codecSpinning?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
   readonly depformerSteps: number
   /** Configurations not started after this many seconds are skipped (reported as such). */
@@ -531,7 +536,15 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       executionProviders: [provider],
       ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
       ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
-    }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider], ...webGpu })))
+    }).pipe(
+      Layer.provide(
+        OrtSession.layer({
+          executionProviders: [provider],
+          ...webGpu,
+          ...(options.codecSpinning === undefined ? {} : { intraOpSpinning: options.codecSpinning }),
+        }),
+      ),
+    )
   const timeMimi = (provider: ExecutionProvider) =>
     Effect.gen(function* () {
       const t = performance.now()

@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     deadline: { type: "string" },
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
+    "codec-spinning": { type: "string" },
     "fused-ops": { type: "string" },
     variants: { type: "string", default: "gqa" },
     "profile-dir": { type: "string" },
@@ -40,8 +41,9 @@ const { values: args } = parseArgs({
   },
 })
 
-if (args["fused-ops"] !== undefined && !["on", "off"].includes(args["fused-ops"]))
-  throw new Error(`--fused-ops must be "on" or "off", got "${args["fused-ops"]}"`)
+for (const flag of ["fused-ops", "codec-spinning"] as const)
+  if (args[flag] !== undefined && !["on", "off"].includes(args[flag]))
+    throw new Error(`--${flag} must be "on" or "off", got "${args[flag]}"`)
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const schedules = list(args.schedules) as FrameSchedule[]
 for (const s of schedules)
@@ -67,6 +69,7 @@ const report = await runBench({
   ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
   ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
+  ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   variants: list(args.variants).map(parseVariant),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),

@@ -32,6 +32,7 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
       out,
       workers: 1,
       intraOpThreads: 1,
+      codecSpinning: false,
       depformerSteps: 8,
       log: () => {},
     })

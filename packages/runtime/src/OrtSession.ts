@@ -49,6 +49,8 @@ export interface OrtSessionConfig {
   /** Tried in order per session, with a logged warning for each one that is unavailable. */
   readonly executionProviders: ReadonlyArray<ExecutionProvider>
   readonly intraOpThreads?: number
+  /** Idle intra-op threads spin for work (default true; see `SessionSpec.intraOpSpinning`). */
+  readonly intraOpSpinning?: boolean
   /** WebGPU provider settings of every session (`SessionSpec.webGpu` overrides them). */
   readonly webGpu?: WebGpuOptions
 }
@@ -209,6 +211,7 @@ const buildLayer = (
         Effect.gen(function* () {
           const worker = client()
           const threads = intraOpThreads(spec)
+          const spinning = spec.intraOpSpinning ?? config.intraOpSpinning
           const created = yield* worker.call<Created>(
             {
               kind: "create",
@@ -216,6 +219,7 @@ const buildLayer = (
                 ...spec,
                 executionProviders: spec.executionProviders ?? config.executionProviders,
                 ...(threads ? { intraOpThreads: threads } : {}),
+                ...(spinning === undefined ? {} : { intraOpSpinning: spinning }),
                 ...((spec.webGpu ?? config.webGpu) ? { webGpu: { ...config.webGpu, ...spec.webGpu } } : {}),
               },
             },

@@ -44,6 +44,12 @@ export interface SessionSpec {
   /** Tried in order; the first that creates the session wins. Defaults to the layer's list. */
   readonly executionProviders?: ReadonlyArray<ExecutionProvider>
   readonly intraOpThreads?: number
+  /**
+   * Let idle intra-op threads spin for more work (onnxruntime's default, true): the lowest latency
+   * for back-to-back runs, but spinning threads take CPU time from other sessions of the process
+   * (a host-bound GPU session beside a CPU codec, say).
+   */
+  readonly intraOpSpinning?: boolean
   /** WebGPU provider settings (see `WebGpuOptions`); ignored by the other providers. */
   readonly webGpu?: WebGpuOptions
   /** Memory-map external weights instead of copying them for pre-packing (big models). */

@@ -149,6 +149,9 @@ const create = async (
       extra: {
         session: {
           ...(spec.disablePrepacking ? { disable_prepacking: "1" } : {}),
+          ...(spec.intraOpSpinning === undefined
+            ? {}
+            : { "intra_op.allow_spinning": spec.intraOpSpinning ? "1" : "0" }),
           ...(spec.disableCpuFallback && provider !== "cpu" ? { disable_cpu_ep_fallback: "1" } : {}),
         },
       },
