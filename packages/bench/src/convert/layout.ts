@@ -54,9 +54,11 @@ const linearBytes = (rows: number, cols: number, precision: GpuPrecision) => {
 
 /**
  * Where every weight the GPU step graph reads lies in the converted file, for `precision` and the
- * first `depformerSteps` depformer steps. Keys: `emb_all` (group), `t<l>.{norm1,norm2,qkv,out,ffn_in,ffn_out}`,
+ * first `depformerSteps` depformer steps. Keys: `emb_all` (group), `t<l>.{norm1,norm2,qkv,out,ffn_gate,ffn_up,ffn_out}`,
  * `out_norm`, `text_linear`, `d.text_emb`, `d.emb<k>`, `d<k>.in`, `d<k>.head`, `d<l>.{norm1,norm2}`,
- * `d<l>.<k>.{qkv,out,ffn_in,ffn_out}`.
+ * `d<l>.<k>.{qkv,out,ffn_gate,ffn_up,ffn_out}`. The gating's `linear_in` is two linears, its
+ * first half of rows (the gate, through SiLU) and its second (the value): two `MatMulNBits` cost
+ * less than one and a `Split` on the GPU.
  */
 export const planLayout = (
   config: LmConfig,
@@ -111,7 +113,9 @@ export const planLayout = (
     add(`t${l}.qkv`, "linear", `${p}.self_attn.in_proj_weight`, 3 * dim, dim)
     add(`t${l}.out`, "linear", `${p}.self_attn.out_proj.weight`, dim, dim)
     add(`t${l}.norm2`, "vector", `${p}.norm2.alpha`, 1, dim)
-    add(`t${l}.ffn_in`, "linear", `${p}.gating.linear_in.weight`, 2 * config.ffnHidden, dim)
+    const hidden = config.ffnHidden
+    add(`t${l}.ffn_gate`, "linear", `${p}.gating.linear_in.weight`, hidden, dim)
+    add(`t${l}.ffn_up`, "linear", `${p}.gating.linear_in.weight`, hidden, dim, hidden)
     add(`t${l}.ffn_out`, "linear", `${p}.gating.linear_out.weight`, dim, config.ffnHidden)
   }
   add("out_norm", "vector", "out_norm.alpha", 1, dim)
@@ -132,13 +136,9 @@ export const planLayout = (
       const s = k % depQ
       add(`d${l}.${k}.qkv`, "linear", `${p}.self_attn.in_proj_weight`, 3 * D, D, s * 3 * D)
       add(`d${l}.${k}.out`, "linear", `${p}.self_attn.out_proj.weight`, D, D, s * D)
-      add(
-        `d${l}.${k}.ffn_in`,
-        "linear",
-        `${p}.gating.${s}.linear_in.weight`,
-        2 * config.depformerFfnHidden,
-        D,
-      )
+      const hidden = config.depformerFfnHidden
+      add(`d${l}.${k}.ffn_gate`, "linear", `${p}.gating.${s}.linear_in.weight`, hidden, D)
+      add(`d${l}.${k}.ffn_up`, "linear", `${p}.gating.${s}.linear_in.weight`, hidden, D, hidden)
       add(`d${l}.${k}.ffn_out`, "linear", `${p}.gating.${s}.linear_out.weight`, D, config.depformerFfnHidden)
     }
   }

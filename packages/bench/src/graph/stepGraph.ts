@@ -161,9 +161,13 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   }
   const split = (x: string, sizes: number[], axis = -1) =>
     g.opMulti("Split", [x, g.int64s(sizes)], sizes.length, { axis })
-  const gatedFfn = (x: string, inKey: string, outKey: string, hidden: number) => {
-    const [a, b] = split(linear(x, inKey), [hidden, hidden])
-    return linear(g.op("Mul", [g.op("Mul", [a!, g.op("Sigmoid", [a!])]), b!]), outKey)
+  /** `linear_out(SiLU(gate(x)) · up(x))`; `key` names the layer (`<key>.ffn_gate`, `.ffn_up`, `.ffn_out`). */
+  const gatedFfn = (x: string, key: string) => {
+    const gate = linear(x, `${key}.ffn_gate`)
+    return linear(
+      g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), linear(x, `${key}.ffn_up`)]),
+      `${key}.ffn_out`,
+    )
   }
   // Gumbel-max over `[1, 1, n]` logits with temperature-scaled noise → `[1, 1]`; with top-k, logits
   // below the k-th largest are pushed out of reach first, so that no int64 tensor is gathered,
@@ -330,7 +334,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   for (let l = 0; l < config.numLayers; l++) {
     const merged = attention(l, linear(normed, `t${l}.qkv`))
     const [attended, normed2] = addNorm(x, linear(merged, `t${l}.out`), `t${l}.norm2`, dim)
-    const ffn = gatedFfn(normed2, `t${l}.ffn_in`, `t${l}.ffn_out`, config.ffnHidden)
+    const ffn = gatedFfn(normed2, `t${l}`)
     if (l + 1 < config.numLayers) [x, normed] = addNorm(attended, ffn, `t${l + 1}.norm1`, dim)
     else x = g.op("Add", [attended, ffn])
   }
@@ -398,7 +402,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     for (let l = 0; l < config.depformerNumLayers; l++) {
       const attn = stepAttention(l, k, linear(yNormed, `d${l}.${k}.qkv`))
       const [attended, normed2] = addNorm(y, linear(attn, `d${l}.${k}.out`), `d${l}.norm2`, D)
-      const ffn = gatedFfn(normed2, `d${l}.${k}.ffn_in`, `d${l}.${k}.ffn_out`, config.depformerFfnHidden)
+      const ffn = gatedFfn(normed2, `d${l}.${k}`)
       if (l + 1 < config.depformerNumLayers) [y, yNormed] = addNorm(attended, ffn, `d${l + 1}.norm1`, D)
       else y = g.op("Add", [attended, ffn])
     }
