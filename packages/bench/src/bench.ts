@@ -47,8 +47,9 @@ export interface BenchOptions {
   /** Intra-op threads of the Mimi sessions (CPU provider). */
   readonly codecThreads?: number
   /**
-   * Whether the Mimi sessions' idle threads spin for work (onnxruntime's default: yes). Spinning
-   * threads take host time from the GPU LM's dispatch and from the other codec.
+   * Whether the Mimi sessions' idle threads spin for work (default false; onnxruntime's own default
+   * is true). Spinning threads take host time from the GPU LM's dispatch and from the other codec:
+   * on the H100 machine spinning made the frame 114 ms instead of 76 ms (RESULTS.md, run 8).
    */
   readonly codecSpinning?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
@@ -541,7 +542,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         OrtSession.layer({
           executionProviders: [provider],
           ...webGpu,
-          ...(options.codecSpinning === undefined ? {} : { intraOpSpinning: options.codecSpinning }),
+          intraOpSpinning: options.codecSpinning ?? false,
         }),
       ),
     )
