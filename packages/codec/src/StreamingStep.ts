@@ -141,7 +141,11 @@ export const makeSessionStateStep = (session: Session): StreamingStep => {
           const results: OrtTensor[] = []
           for (const input of inputs) results.push((yield* session.run(input, [output]))[output]!)
           return results
-        }).pipe(Effect.ensuring(Effect.ignore(session.restoreState(stream)))),
+        }).pipe(
+          Effect.ensuring(
+            Effect.ignore(Effect.andThen(session.restoreState(stream), session.dropSnapshot(stream))),
+          ),
+        ),
       ),
     reset: lock.withPermits(1)(session.resetState),
   }

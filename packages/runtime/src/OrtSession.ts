@@ -41,6 +41,8 @@ export interface Session {
   snapshotState(key: string): Effect.Effect<void, OrtSessionError>
   /** Continue from a state remembered by `snapshotState`. */
   restoreState(key: string): Effect.Effect<void, OrtSessionError>
+  /** Forget a snapshot, freeing the values only it held (none if the key is unknown). */
+  dropSnapshot(key: string): Effect.Effect<void, OrtSessionError>
   /** A copy of the current state values, by input name (for tests and debugging). */
   readonly readState: Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
 }
@@ -259,6 +261,7 @@ const buildLayer = (
               resetState: state({ action: "reset" }),
               snapshotState: (key) => state({ action: "snapshot", key }),
               restoreState: (key) => state({ action: "restore", key }),
+              dropSnapshot: (key) => state({ action: "drop", key }),
               readState: state<Record<string, OrtTensor>>({ action: "read" }),
             }
           },

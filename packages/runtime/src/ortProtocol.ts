@@ -91,6 +91,7 @@ export type StateAction =
   | { readonly action: "reset" }
   | { readonly action: "snapshot"; readonly key: string }
   | { readonly action: "restore"; readonly key: string }
+  | { readonly action: "drop"; readonly key: string }
   | { readonly action: "read" }
 
 export type Request =

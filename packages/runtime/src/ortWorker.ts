@@ -280,6 +280,12 @@ const updateState = async (session: number, request: StateAction): Promise<unkno
       release(hosted, previous)
       return null
     }
+    case "drop": {
+      const dropped = hosted.snapshots.get(request.key)
+      hosted.snapshots.delete(request.key)
+      if (dropped) release(hosted, dropped.values())
+      return null
+    }
     case "read": {
       const out: Record<string, OrtTensor> = {}
       for (const [name, t] of hosted.state) {

@@ -14,7 +14,7 @@ const accumulatorModel = () => {
 }
 
 describe("session state kept in the worker", () => {
-  it("feeds each run's state output back, and resets, snapshots and restores it", async () => {
+  it("feeds each run's state output back, and resets, snapshots, restores and drops it", async () => {
     const ys = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
@@ -42,6 +42,10 @@ describe("session state kept in the worker", () => {
           seen.push(yield* step(1, 1))
           const missing = yield* Effect.flip(session.restoreState("never-taken"))
           expect(missing.message).toContain("never-taken")
+          yield* session.dropSnapshot("after-first")
+          const dropped = yield* Effect.flip(session.restoreState("after-first"))
+          expect(dropped.message).toContain("after-first")
+          seen.push(yield* step(1, 1))
           return seen
         }),
       ).pipe(Effect.provide(OrtSession.layerCpu)),
@@ -53,6 +57,7 @@ describe("session state kept in the worker", () => {
       [3, 30],
       [12, 30],
       [2, 2],
+      [4, 4],
     ])
   })
 })
