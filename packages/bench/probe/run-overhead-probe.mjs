@@ -11,18 +11,27 @@ const N = 9
 const graph = (packed) => {
   const g = new GraphBuilder("tokens", 18)
   const x = g.input("x", "float32", [1, 1, 64])
-  const iota = g.constant("float32", [64], Array.from({ length: 64 }, (_, i) => i), "iota")
+  const iota = g.constant(
+    "float32",
+    [64],
+    Array.from({ length: 64 }, (_, i) => i),
+    "iota",
+  )
   const tokens = Array.from({ length: N }, (_, k) =>
     g.op("ArgMax", [g.op("Mul", [x, g.scalar(k + 1)])], { axis: -1, keepdims: 0 }),
   )
   if (packed)
     g.output(
-      g.op("Concat", tokens.map((t) => g.op("Gather", [iota, t], { axis: 0 })), { axis: 1 }),
+      g.op(
+        "Concat",
+        tokens.map((t) => g.op("Gather", [iota, t], { axis: 0 })),
+        { axis: 1 },
+      ),
       "tokens",
       "float32",
       [1, N],
     )
-  else tokens.forEach((t, k) => g.output(t, `token_${k}`, "int64", [1, 1]))
+  else for (const [k, t] of tokens.entries()) g.output(t, `token_${k}`, "int64", [1, 1])
   return g.toBytes()
 }
 const single = () => {
@@ -31,7 +40,11 @@ const single = () => {
   return g.toBytes()
 }
 const options = { executionProviders: ["webgpu"], extra: { session: { disable_cpu_ep_fallback: "1" } } }
-const x = new ort.Tensor("float32", Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)), [1, 1, 64])
+const x = new ort.Tensor(
+  "float32",
+  Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+  [1, 1, 64],
+)
 const time = async (name, model) => {
   const session = await ort.InferenceSession.create(model, options)
   const ms = []

@@ -345,11 +345,10 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   }
   let position = 0
   const snapshots = new Map<string, number>()
-  const audioOutputs = Array.from({ length: S }, (_, k) => StepIo.audioToken(k))
-  const fetches = [StepIo.textToken, ...audioOutputs, ...(options.outputLogits ? [StepIo.textLogits] : [])]
+  const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits] : [])]
   const stepOf = (out: Record<string, OrtTensor>): GpuLmStep => ({
-    textToken: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
-    audioTokens: Int32Array.from(audioOutputs, (name) => Number((out[name]!.data as BigInt64Array)[0])),
+    textToken: (out[StepIo.tokens]!.data as Float32Array)[0]!,
+    audioTokens: Int32Array.from((out[StepIo.tokens]!.data as Float32Array).subarray(1)),
     ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
   })
 

@@ -264,8 +264,8 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       Effect.gen(function* () {
         const session = yield* (yield* OrtSession).open({ model })
         const sample = (noise: Float32Array) =>
-          Effect.map(session.run(feeds(noise), [StepIo.textToken, StepIo.textLogits]), (out) => ({
-            token: Number((out[StepIo.textToken]!.data as BigInt64Array)[0]),
+          Effect.map(session.run(feeds(noise), [StepIo.tokens, StepIo.textLogits]), (out) => ({
+            token: (out[StepIo.tokens]!.data as Float32Array)[0]!,
             logits: out[StepIo.textLogits]!.data as Float32Array,
           }))
         const { logits } = yield* sample(new Float32Array(config.textCard))

@@ -77,9 +77,12 @@ export const StepIo = {
   values: (l: number) => `values_${l}`,
   keysOut: (l: number) => `keys_${l}_out`,
   valuesOut: (l: number) => `values_${l}_out`,
-  textToken: "text_token",
-  /** int64 `[1, 1]` per depformer step (the text token likewise). */
-  audioToken: (k: number) => `audio_token_${k}`,
+  /**
+   * f32 `[1, 1 + steps]`: the text token, then each depformer step's audio token, as exact floats in
+   * ONE output: a WebGPU run downloads each output separately, ~0.5 ms apiece on the H100 machine
+   * (`probe/run-overhead-probe.mjs`).
+   */
+  tokens: "tokens",
   textLogits: "text_logits",
 } as const
 
@@ -342,7 +345,22 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
   const textToken = sample(textLogits, textNoise, textTopK)
-  g.output(textToken, StepIo.textToken, "int64", [1, 1])
+  // Each int64 token index picks its own value out of a 0..n−1 float table (WebGPU has no int64 Concat or Cast).
+  const valueTables = new Map<number, string>()
+  const asFloat = (token: string, n: number) => {
+    let table = valueTables.get(n)
+    if (!table) {
+      table = g.constant(
+        "float32",
+        [n],
+        Array.from({ length: n }, (_, i) => i),
+        `token_values_${n}`,
+      )
+      valueTables.set(n, table)
+    }
+    return g.op("Gather", [table, token], { axis: 0 })
+  }
+  const tokenValues = [asFloat(textToken, textCard)]
   if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
@@ -409,8 +427,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const logits = linear(y, `d${k}.head`)
     const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
     prev = sample(logits, noise, audioTopK)
-    g.output(prev, StepIo.audioToken(k), "int64", [1, 1])
+    tokenValues.push(asFloat(prev, card))
   }
+  g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
   return withoutOutputIdentities(g)
 }
 
