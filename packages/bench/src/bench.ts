@@ -27,7 +27,7 @@ export interface BenchOptions {
   readonly models: BenchModels["name"]
   readonly precisions: ReadonlyArray<GpuPrecision>
   readonly contexts: ReadonlyArray<number>
-  /** Measured frames per configuration, after `warmup` frames. */
+  /** Measured frames per configuration and schedule, after `warmup` frames. */
   readonly frames: number
   readonly warmup: number
   /** Repetitions of the restart (restore + batched text prompt). */
@@ -339,9 +339,9 @@ const measure = (
         tokens.set(codes.subarray(0, 8), 9)
         const lmStep = timed(lm.step(tokens))
         const userDecode = timed(codecs.user.decode(codes))
-        const agentDecode = (tokens: Int32Array) =>
+        const agentDecode = (audio: Int32Array) =>
           Effect.map(
-            timed(codecs.agent.decode(tokens.subarray(0, 8))),
+            timed(codecs.agent.decode(audio.subarray(0, 8))),
             ([, ms]) => [ms, performance.now()] as const,
           )
         let out: GpuLmStep

@@ -32,7 +32,7 @@ export interface StateBinding {
  */
 export interface WebGpuOptions {
   /**
-   * Dawn's checking of each WebGPU call (default `basic`). `disabled` skips it: less host time per
+   * Dawn's checking of each WebGPU call (default: onnxruntime's). `disabled` skips it: less host time per
    * kernel dispatch, and a bad call is no longer reported.
    */
   readonly validationMode?: "disabled" | "wgpuOnly" | "basic" | "full"
