@@ -28,7 +28,7 @@ const row = (r: RunResult): string[] => {
     name,
     triple(r.frameMs),
     ms(r.frameOneDecodeMs?.p50),
-    ms(r.schedule === "sequential" ? undefined : r.schedules?.sequential?.frameMs.p50),
+    ms(r.schedules?.sequential?.frameMs.p50),
     triple(r.lmStepMs),
     ms(r.encodeMs?.p50),
     ms(r.decodeMs?.p50),

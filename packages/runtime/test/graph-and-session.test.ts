@@ -265,4 +265,20 @@ describe("GraphBuilder constants", () => {
     expect(out.y!.dims).toEqual([3, 2])
     expect([...(out.y!.data as Float32Array)]).toEqual([12, 24, 16, 28, 20, 32])
   })
+
+  it("indices holds 0, 1, 2, … in row-major order; a Gather from it turns int64 indices into floats", async () => {
+    const g = new GraphBuilder("indices")
+    const i = g.input("i", "int64", [3])
+    g.output(g.op("Gather", [g.indices("float32", [5]), i], { axis: 0 }), "picked", "float32")
+    g.output(g.op("Identity", [g.indices("int32", [2, 3])]), "table", "int32")
+    const out = await withSessions(
+      Effect.gen(function* () {
+        const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
+        return yield* session.run({ i: { type: "int64", dims: [3], data: BigInt64Array.of(4n, 0n, 2n) } })
+      }),
+    )
+    expect([...(out.picked!.data as Float32Array)]).toEqual([4, 0, 2])
+    expect(out.table!.dims).toEqual([2, 3])
+    expect([...(out.table!.data as Int32Array)]).toEqual([0, 1, 2, 3, 4, 5])
+  })
 })

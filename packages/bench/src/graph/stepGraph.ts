@@ -345,22 +345,10 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
   const textToken = sample(textLogits, textNoise, textTopK)
-  // Each int64 token index picks its own value out of a 0..n−1 float table (WebGPU has no int64 Concat or Cast).
-  const valueTables = new Map<number, string>()
-  const asFloat = (token: string, n: number) => {
-    let table = valueTables.get(n)
-    if (!table) {
-      table = g.constant(
-        "float32",
-        [n],
-        Array.from({ length: n }, (_, i) => i),
-        `token_values_${n}`,
-      )
-      valueTables.set(n, table)
-    }
-    return g.op("Gather", [table, token], { axis: 0 })
-  }
-  const tokenValues = [asFloat(textToken, textCard)]
+  // Each int64 token becomes an exact float by a Gather from an index table (WebGPU has no int64 Concat or Cast).
+  const audioIndices = g.indices("float32", [card], "audio_token_values")
+  const asFloat = (token: string, table: string) => g.op("Gather", [table, token], { axis: 0 })
+  const tokenValues = [asFloat(textToken, g.indices("float32", [textCard], "text_token_values"))]
   if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
@@ -427,7 +415,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const logits = linear(y, `d${k}.head`)
     const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
     prev = sample(logits, noise, audioTopK)
-    tokenValues.push(asFloat(prev, card))
+    tokenValues.push(asFloat(prev, audioIndices))
   }
   g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
   return withoutOutputIdentities(g)

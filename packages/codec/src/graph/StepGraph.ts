@@ -157,13 +157,7 @@ export class StepGraph {
     const key = maskDims.join("x")
     const known = this.slotMaskCache.get(key)
     if (known) return known
-    const capacity = maskDims.reduce((a, b) => a * b, 1)
-    const positions = this.g.constant(
-      "float32",
-      maskDims,
-      Array.from({ length: capacity }, (_, i) => i),
-      "ring_positions",
-    )
+    const positions = this.g.indices("float32", maskDims, "ring_positions")
     const slots = this.ringSlots.value
     const masks = Array.from({ length: steps }, (_, j) =>
       this.op("Equal", [positions, this.op("Slice", [slots, this.i64([j]), this.i64([j + 1])])]),

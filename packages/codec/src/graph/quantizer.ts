@@ -64,13 +64,7 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
       residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
   }
   // int64 → int32 by a Gather from an index table: WebGPU has no int64 Concat and no int64 Cast.
-  const { bins } = c.quantizer
-  const indices = sg.g.constant(
-    "int32",
-    [bins],
-    Array.from({ length: bins }, (_, i) => i),
-    "bin_index",
-  )
+  const indices = sg.g.indices("int32", [c.quantizer.bins], "bin_index")
   return sg.op(
     "Concat",
     codes.map((code) => sg.op("Gather", [indices, code], { axis: 0 })),

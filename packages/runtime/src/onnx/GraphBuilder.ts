@@ -234,6 +234,19 @@ export class GraphBuilder {
     return this.initializer(this.unusedName(prefix), { type, dims, data: typedArrayFor(type, values) })
   }
 
+  /**
+   * A constant of shape `dims` holding 0, 1, 2, … in row-major order: an index table (a `Gather`
+   * from it turns int64 indices into `type` values, which WebGPU cannot `Cast`) or slot positions.
+   */
+  indices(type: ElementType, dims: ReadonlyArray<number>, prefix = "indices"): string {
+    return this.constant(
+      type,
+      dims,
+      Array.from({ length: elementCount(dims) }, (_, i) => i),
+      prefix,
+    )
+  }
+
   /** int64 1-D constant, the usual shape/axes argument. */
   int64s(values: ReadonlyArray<number>): string {
     return this.constant("int64", [values.length], values.map(BigInt), "i64")
