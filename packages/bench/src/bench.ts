@@ -588,14 +588,16 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     log(
       `Mimi alone on ${provider}${m.cpuFallbackAllowed ? " (CPU fallback allowed)" : ""}: encode p50 ${m.encodeMs.p50.toFixed(1)} ms, decode p50 ${m.decodeMs.p50.toFixed(1)} ms`,
     )
+  const askedSchedules = options.schedules ?? FRAME_SCHEDULES
   /**
-   * Mimi's share of the frame's critical path with Mimi on `provider`: the user stream's decode hides
-   * behind the LM step only in the `overlapped` schedule, which a GPU codec beside a GPU LM cannot run.
+   * Whether the `overlapped` schedule can run with Mimi on `codecProvider`: the GPU provider's device
+   * context is one per process, so a GPU codec never runs beside a GPU LM.
    */
+  const canOverlap = (codecProvider: ExecutionProvider) =>
+    codecProvider === "cpu" || options.provider === "cpu"
+  /** Mimi's share of the frame's critical path: the user decode hides behind the LM step when overlapped. */
   const frameCost = (provider: ExecutionProvider, m: MimiAlone) => {
-    const overlaps =
-      (options.schedules ?? FRAME_SCHEDULES)[0] === "overlapped" &&
-      (provider === "cpu" || options.provider === "cpu")
+    const overlaps = askedSchedules[0] === "overlapped" && canOverlap(provider)
     return m.encodeMs.p50 + (overlaps ? 1 : 2) * m.decodeMs.p50
   }
   const program = Effect.gen(function* () {
@@ -632,13 +634,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     t0 = performance.now()
     const agent = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
     const user = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
-    // The GPU provider's device context is one per process: no two threads use it at once.
-    const asked = options.schedules ?? FRAME_SCHEDULES
-    const allowed = asked.filter(
-      (s) => s === "sequential" || codecProvider === "cpu" || options.provider === "cpu",
-    )
+    const allowed = askedSchedules.filter((s) => s === "sequential" || canOverlap(codecProvider))
     const schedules: ReadonlyArray<FrameSchedule> = allowed.length > 0 ? allowed : ["sequential"]
-    if (schedules.join() !== asked.join())
+    if (schedules.join() !== askedSchedules.join())
       log(`frame schedules: ${schedules.join(", ")} (overlapped needs Mimi on the CPU beside a GPU LM)`)
     ;(report as { mimiLoadMs?: number }).mimiLoadMs = performance.now() - t0
     log(`Mimi: two codecs opened in ${(performance.now() - t0).toFixed(0)} ms`)
