@@ -10,6 +10,7 @@ import type {
   OrtTensor,
   Request,
   Response,
+  RunOptions,
   SessionSpec,
   StateAction,
   WebGpuOptions,
@@ -20,6 +21,7 @@ export type {
   ExecutionProvider,
   Feeds,
   OrtTensor,
+  RunOptions,
   SessionSpec,
   StateBinding,
   TensorType,
@@ -34,6 +36,7 @@ export interface Session {
   run(
     feeds: Feeds,
     fetches?: ReadonlyArray<string>,
+    options?: RunOptions,
   ): Effect.Effect<Record<string, OrtTensor>, OrtSessionError>
   /** Zero the recurrent state (`SessionSpec.state`). */
   readonly resetState: Effect.Effect<void, OrtSessionError>
@@ -245,7 +248,7 @@ const buildLayer = (
               provider: created.provider,
               inputNames: created.inputNames,
               outputNames: created.outputNames,
-              run: (feeds, fetches) => {
+              run: (feeds, fetches, options) => {
                 const compacted: Record<string, OrtTensor> = {}
                 for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
                 return worker.call<Record<string, OrtTensor>>(
@@ -254,6 +257,7 @@ const buildLayer = (
                     session: created.session,
                     feeds: compacted,
                     ...(fetches ? { fetches } : {}),
+                    ...(options?.live ? { live: true } : {}),
                   },
                   "run",
                 )

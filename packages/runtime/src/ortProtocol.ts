@@ -36,6 +36,28 @@ export interface WebGpuOptions {
    * kernel dispatch, and a bad call is no longer reported.
    */
   readonly validationMode?: "disabled" | "wgpuOnly" | "basic" | "full"
+  /**
+   * Per session: record the session's GPU work at its first run and replay it at every later run
+   * (onnxruntime's WebGPU graph capture), which spares the host its per-kernel dispatch cost. A
+   * replayed run reads its inputs from fixed device buffers and writes its outputs to fixed device
+   * buffers: the worker copies the feeds in (one extra run of a copy model) and the outputs out (another).
+   * So every replayed run must feed the shapes of the first one, and the outputs' shapes must be fixed
+   * in the model. Runs with `live: true` (`RunOptions`) go node by node outside the captured graph,
+   * with any shapes. Needs the native options shim (`native/ortOptionsShim.cc`), every node on the
+   * WebGPU provider, and `resident` buffers instead of `state` bindings.
+   *
+   * What onnxruntime's capture leaves to the model: an output that another node also reads is copied
+   * to its buffer outside the captured graph, so a replay leaves it stale (give such an output its own
+   * node); the capturing run executes the graph more than once, so in-place updates of `resident`
+   * buffers must be idempotent (a KV cache written at a position is; an accumulator is not); a value
+   * a kernel reads on the host (GroupQueryAttention's `total_sequence_length`) keeps its captured value.
+   */
+  readonly graphCapture?: boolean
+}
+
+export interface RunOptions {
+  /** For a graph-capture session: run node by node, outside the captured graph. Ignored otherwise. */
+  readonly live?: boolean
 }
 
 export interface SessionSpec {
@@ -106,6 +128,7 @@ export type Request =
       readonly session: number
       readonly feeds: Feeds
       readonly fetches?: ReadonlyArray<string>
+      readonly live?: boolean
     }
   | { readonly id: number; readonly kind: "release"; readonly session: number }
   | { readonly id: number; readonly kind: "state"; readonly session: number; readonly state: StateAction }

@@ -4,7 +4,8 @@
  */
 import { parentPort } from "node:worker_threads"
 import * as ort from "onnxruntime-node"
-import { zerosModel } from "./deviceModels.ts"
+import { copyModel, zerosModel } from "./deviceModels.ts"
+import { runConfig, withWebGpuProviderOptions } from "./ortOptionsShim.ts"
 import type {
   Created,
   Feeds,
@@ -26,6 +27,21 @@ interface Hosted {
   /** Each binding's input and output bound to the same buffer of a resident pool. */
   readonly resident?: ResidentState
   readonly profiling: boolean
+  /** Graph capture is on (`WebGpuOptions.graphCapture`); its fixed buffers are made at the first captured run. */
+  readonly graphCapture: boolean
+  capture?: CaptureBuffers
+  readonly spec: SessionSpec
+}
+
+/** The fixed device buffers of a graph-capture session, and the copy sessions that fill and read them. */
+interface CaptureBuffers {
+  readonly inputs: Map<string, ort.Tensor>
+  readonly outputs: Map<string, ort.Tensor>
+  /** Copies host feeds into `inputs` (outputs named `staged:<input>`). */
+  readonly uploader: ort.InferenceSession
+  /** Copies `outputs` to the host (outputs named `host:<output>`). */
+  readonly downloader: ort.InferenceSession
+  readonly maker: ort.InferenceSession
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -156,11 +172,17 @@ const create = async (
         },
       },
     }
+    const graphCapture = provider === "webgpu" && spec.webGpu?.graphCapture === true
     try {
-      const session =
+      if (graphCapture && bindings.length > 0)
+        throw new Error("graph capture needs fixed buffers: give the session `resident` buffers, not `state`")
+      const open = () =>
         typeof spec.model === "string"
-          ? await ort.InferenceSession.create(spec.model, options)
-          : await ort.InferenceSession.create(spec.model, options)
+          ? ort.InferenceSession.create(spec.model, options)
+          : ort.InferenceSession.create(spec.model, options)
+      const session = graphCapture
+        ? await withWebGpuProviderOptions([["enableGraphCapture", "1"]], open)
+        : await open()
       const id = nextSession++
       const resident = spec.resident
       if (resident)
@@ -175,6 +197,8 @@ const create = async (
         snapshots: new Map(),
         ...(resident ? { resident } : {}),
         profiling: spec.profileFilePrefix !== undefined,
+        graphCapture,
+        spec,
       })
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
@@ -207,39 +231,47 @@ const toPlain = async (t: ort.Tensor): Promise<OrtTensor> => {
   return { type: t.type as OrtTensor["type"], dims: [...t.dims], data }
 }
 
-const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
-  const hosted = hostedSession(session)
-  const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const [name, t] of Object.entries(feeds))
-    ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
-  const residentFetches: Record<string, ort.Tensor> = {}
+const hostTensor = (t: OrtTensor) => new ort.Tensor(t.type, t.data as never, t.dims)
+
+/** Each resident binding's buffer as the input, and again as the preallocated output (written in place). */
+const residentIo = (hosted: Hosted) => {
+  const feeds: Record<string, ort.Tensor> = {}
+  const fetches: Record<string, ort.Tensor> = {}
   if (hosted.resident) {
     const pool = pools.get(hosted.resident.pool)!
     for (const b of hosted.resident.bindings) {
-      ortFeeds[b.input] = pool.tensors.get(b.input)!
-      residentFetches[b.output] = pool.tensors.get(b.input)!
+      feeds[b.input] = pool.tensors.get(b.input)!
+      fetches[b.output] = pool.tensors.get(b.input)!
     }
   }
+  return { feeds, fetches }
+}
+
+const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>, live?: boolean) => {
+  const hosted = hostedSession(session)
+  if (hosted.graphCapture && !live) return runCaptured(hosted, feeds, fetches)
+  const runOptions = hosted.graphCapture ? runConfig({ gpu_graph_id: "-1" }) : {}
+  const ortFeeds: Record<string, ort.Tensor> = {}
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = hostTensor(t)
+  const resident = residentIo(hosted)
+  Object.assign(ortFeeds, resident.feeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
   const wanted = [
     ...new Set([
-      ...(fetches ?? hosted.session.outputNames.filter((n) => !(n in residentFetches))),
+      ...(fetches ?? hosted.session.outputNames.filter((n) => !(n in resident.fetches))),
       ...hosted.bindings.map((b) => b.output),
     ]),
   ]
   const results: Record<string, ort.Tensor> = hosted.resident
     ? {
-        ...(await hosted.session.run(ortFeeds, {
-          ...Object.fromEntries(wanted.map((n) => [n, null] as const)),
-          ...residentFetches,
-        })),
+        ...(await hosted.session.run(
+          ortFeeds,
+          { ...Object.fromEntries(wanted.map((n) => [n, null] as const)), ...resident.fetches },
+          runOptions,
+        )),
       }
-    : await hosted.session.run(ortFeeds, wanted)
-  if (hosted.resident)
-    for (const name of Object.keys(residentFetches)) {
-      results[name]!.dispose()
-      delete results[name]
-    }
+    : await hosted.session.run(ortFeeds, wanted, runOptions)
+  if (hosted.resident) disposeWrappers(results, resident.fetches)
   const previous = [...hosted.state.values()]
   const stateOutputs = new Set<string>()
   for (const b of hosted.bindings) {
@@ -257,6 +289,100 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
     t.dispose()
   }
   return { out, transfer }
+}
+
+/** A run's results for preallocated fetches are new wrappers of the given buffers: drop the wrappers. */
+const disposeWrappers = (results: Record<string, ort.Tensor>, preallocated: Record<string, ort.Tensor>) => {
+  for (const name of Object.keys(preallocated)) {
+    results[name]?.dispose()
+    delete results[name]
+  }
+}
+
+const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
+  `${t.type}[${t.dims.join(", ")}]`
+
+/**
+ * The fixed buffers of a graph-capture session, shaped by its first captured run's feeds and its
+ * outputs' declared shapes, with the sessions that copy feeds in and results out.
+ */
+const makeCaptureBuffers = async (hosted: Hosted, feeds: Feeds): Promise<CaptureBuffers> => {
+  const residentOutputs = new Set(hosted.resident?.bindings.map((b) => b.output))
+  const outputs = hosted.session.outputMetadata.flatMap((m) => {
+    if (residentOutputs.has(m.name)) return []
+    if (!m.isTensor || m.shape.some((d) => typeof d !== "number"))
+      throw new Error(
+        `graph capture needs every output's shape fixed in the model: ${m.name} is ${m.isTensor ? `[${m.shape.join(", ")}]` : "not a tensor"}`,
+      )
+    return [{ name: m.name, type: m.type as OrtTensor["type"], dims: m.shape as number[] }]
+  })
+  const inputs = Object.entries(feeds).map(([name, t]) => ({ name, type: t.type, dims: t.dims }))
+  const provider = [providerEntry("webgpu", hosted.spec)]
+  const maker = await ort.InferenceSession.create(
+    zerosModel([
+      ...inputs.map((v) => ({ ...v, name: `in:${v.name}` })),
+      ...outputs.map((v) => ({ ...v, name: `out:${v.name}` })),
+    ]),
+    {
+      executionProviders: provider,
+      graphOptimizationLevel: "disabled",
+      preferredOutputLocation: "gpu-buffer",
+    },
+  )
+  const made = await maker.run({})
+  const [uploader, downloader] = await Promise.all([
+    ort.InferenceSession.create(copyModel(inputs, "staged:"), { executionProviders: provider }),
+    ort.InferenceSession.create(copyModel(outputs, "host:"), { executionProviders: provider }),
+  ])
+  return {
+    inputs: new Map(inputs.map((v) => [v.name, made[`in:${v.name}`]!])),
+    outputs: new Map(outputs.map((v) => [v.name, made[`out:${v.name}`]!])),
+    uploader,
+    downloader,
+    maker,
+  }
+}
+
+/** A run of a graph-capture session: feeds into the fixed inputs, the captured graph, the fixed outputs out. */
+const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
+  hosted.capture ??= await makeCaptureBuffers(hosted, feeds)
+  const { inputs, outputs, uploader, downloader } = hosted.capture
+  const uploads: Record<string, ort.Tensor> = {}
+  const staged: Record<string, ort.Tensor> = {}
+  for (const [name, fixed] of inputs) {
+    const t = feeds[name]
+    if (!t) throw new Error(`a graph-captured run feeds every input of the first one: ${name} is missing`)
+    if (t.type !== fixed.type || t.dims.join() !== fixed.dims.join())
+      throw new Error(
+        `a graph-captured run feeds the first run's shapes: ${name} was ${shapeOf(fixed)}, now ${shapeOf(t)} (run it live)`,
+      )
+    uploads[name] = hostTensor(t)
+    staged[`staged:${name}`] = fixed
+  }
+  for (const name of Object.keys(feeds))
+    if (!inputs.has(name))
+      throw new Error(`a graph-captured run feeds the first run's inputs: ${name} is new`)
+  disposeWrappers(await uploader.run(uploads, staged), staged)
+  const resident = residentIo(hosted)
+  const fixedOutputs = Object.fromEntries(outputs)
+  disposeWrappers(
+    await hosted.session.run(
+      { ...Object.fromEntries(inputs), ...resident.feeds },
+      { ...fixedOutputs, ...resident.fetches },
+    ),
+    { ...fixedOutputs, ...resident.fetches },
+  )
+  const wanted = fetches ?? [...outputs.keys()]
+  const copied = await downloader.run(
+    fixedOutputs,
+    wanted.map((n) => `host:${n}`),
+  )
+  const out: Record<string, OrtTensor> = {}
+  for (const name of wanted) {
+    const t = copied[`host:${name}`]!
+    out[name] = { type: t.type as OrtTensor["type"], dims: [...t.dims], data: t.data as OrtTensor["data"] }
+  }
+  return { out, transfer: Object.values(out).map((t) => t.data.buffer as ArrayBuffer) }
 }
 
 const updateState = async (session: number, request: StateAction): Promise<unknown> => {
@@ -297,6 +423,13 @@ const updateState = async (session: number, request: StateAction): Promise<unkno
   }
 }
 
+const releaseCaptureBuffers = async (capture: CaptureBuffers) => {
+  for (const t of [...capture.inputs.values(), ...capture.outputs.values()]) t.dispose()
+  await capture.uploader.release()
+  await capture.downloader.release()
+  await capture.maker.release()
+}
+
 const releaseSession = async (session: number) => {
   const hosted = sessions.get(session)
   if (!hosted) return
@@ -307,6 +440,7 @@ const releaseSession = async (session: number) => {
   release(hosted, values)
   if (hosted.profiling) hosted.session.endProfiling()
   await hosted.session.release()
+  if (hosted.capture) await releaseCaptureBuffers(hosted.capture)
   if (hosted.resident) await releasePool(hosted.resident.pool)
 }
 
@@ -315,7 +449,7 @@ const handle = async (request: Request): Promise<void> => {
     if (request.kind === "create") {
       port.postMessage({ id: request.id, ok: true, value: await create(request.spec) } satisfies Response)
     } else if (request.kind === "run") {
-      const { out, transfer } = await run(request.session, request.feeds, request.fetches)
+      const { out, transfer } = await run(request.session, request.feeds, request.fetches, request.live)
       port.postMessage({ id: request.id, ok: true, value: out } satisfies Response, [...new Set(transfer)])
     } else if (request.kind === "state") {
       port.postMessage({

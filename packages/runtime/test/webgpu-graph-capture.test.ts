@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { webGpuUnavailable } from "../src/index.ts"
+
+// Needs a WebGPU adapter (a GPU, or Mesa's lavapipe) and the native shim built by
+// `node scripts/build-native.mjs` (g++); skipped with the reason otherwise.
+const shim = path.join(import.meta.dirname, "../native/build/ortOptionsShim.node")
+const skip = webGpuUnavailable() ?? (fs.existsSync(shim) ? undefined : `no ${shim} (needs g++)`)
+if (skip) console.log(`skipping the WebGPU graph-capture test: ${skip}`)
+
+describe.skipIf(skip !== undefined)("WebGPU graph capture", () => {
+  it("replays the captured graph with each run's feeds, runs live with other shapes, and refuses what a replay cannot do", () => {
+    const child = spawnSync(
+      process.execPath,
+      [path.join(import.meta.dirname, "child/webgpu-graph-capture.ts")],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
+      },
+    )
+    expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject({
+      signal: null,
+      status: 0,
+    })
+    expect(child.stdout.split("\n").filter((l) => l.length > 0)).toEqual([
+      "captured run 0: 1,5",
+      "captured run 1: 3,5",
+      "live run: 3,9",
+      "captured run 2: 4,9",
+      "other shape: true",
+      "live, free shape: 2,4,6",
+      "captured, free output shape: true",
+      'enableGraphCapture "bogus": refused by the WebGPU provider',
+      "capturing run: 3,5",
+      // A replay ignores the buffers it is given: it runs on the ones captured (here, the first feed).
+      "replay fed another buffer: 3,5",
+      "gpu_graph_id -1 fed another buffer: 11,13",
+      "closed",
+    ])
+  })
+})
