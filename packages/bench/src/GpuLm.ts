@@ -45,6 +45,11 @@ export interface GpuLmOptions {
   readonly fusedOps?: ReadonlyArray<boolean>
   /** Record onnxruntime's profile of the step session (`SessionSpec.profileFilePrefix`). */
   readonly profileFilePrefix?: string
+  /**
+   * WebGPU with the `gqa` cache: capture a step's GPU work once and replay it for every later step
+   * (`WebGpuOptions.graphCapture`); prefill runs live. Default false.
+   */
+  readonly graphCapture?: boolean
 }
 
 export interface GpuLmStep {
@@ -62,6 +67,8 @@ export interface GpuLmOpened {
   readonly kvCache: KvCacheType
   readonly fusedOps: boolean
   readonly cpuFallbackAllowed: boolean
+  /** Steps replay a captured graph (`GpuLmOptions.graphCapture`). */
+  readonly graphCapture: boolean
   readonly graphMs: number
   readonly sessionMs: number
   readonly failedAttempts: ReadonlyArray<string>
@@ -257,12 +264,20 @@ export const openGpuLm = (
       bindings: ringState.map((b) => ({ ...b, type: kvCache, dims: [1, heads, context, hd] })),
     }
 
+    /** Graph capture needs the linear cache (fixed buffers) and no node on the CPU. */
+    const captures = (attempt: Attempt) =>
+      options.graphCapture === true &&
+      options.provider === "webgpu" &&
+      attempt.attention === "gqa" &&
+      !attempt.fallback
+
     /** Build the graph of `attempt`, open it with its cache (rings as state, or resident), remove the model file. */
     const openSession = (attempt: Attempt) =>
       Effect.gen(function* () {
+        const capture = captures(attempt)
         const modelPath = path.join(
           path.dirname(options.weightsFile),
-          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${capture ? "-capture" : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
         )
         const t0 = performance.now()
         yield* Effect.sync(() =>
@@ -273,6 +288,7 @@ export const openGpuLm = (
             kvCache,
             fusedOps: attempt.fusedOps,
             opset: attempt.opset,
+            ...(capture ? { depformerGqa: false } : {}),
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),
@@ -287,6 +303,7 @@ export const openGpuLm = (
             disableCpuFallback: !attempt.fallback,
             ...(options.profileFilePrefix ? { profileFilePrefix: options.profileFilePrefix } : {}),
             ...(attempt.attention === "gqa" ? { resident } : { state: ringState, stateOnDevice: true }),
+            ...(capture ? { webGpu: { graphCapture: true } } : {}),
           })
           .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))
       })
@@ -304,6 +321,7 @@ export const openGpuLm = (
           kvCache: attempt.attention === "gqa" ? kvCache : "float16",
           fusedOps: attempt.fusedOps,
           cpuFallbackAllowed: attempt.fallback && !onCpu,
+          graphCapture: captures(attempt),
           graphMs,
           sessionMs: performance.now() - t0 - graphMs,
           failedAttempts: failed,
@@ -366,10 +384,11 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       ? Effect.void
       : Effect.fail(new GpuLmContextFull({ position, rows: T, capacity: context }))
 
-  const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) =>
+  /** `live`: outside the captured graph (prefill: any number of rows). */
+  const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined, live: boolean) =>
     Effect.gen(function* () {
       yield* fits(rows.length)
-      const out = yield* session.run(feedsFor(rows, extra), fetches)
+      const out = yield* session.run(feedsFor(rows, extra), fetches, { live })
       position += rows.length
       return stepOf(out)
     })
@@ -381,7 +400,7 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       while (done < rows.length) {
         // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees.
         const T = linear ? rows.length : Math.min(rows.length - done, Math.max(1, context - position))
-        yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim))
+        yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim), true)
         done += T
       }
     })
@@ -393,7 +412,7 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     opened,
     position: () => position,
     capacity: linear ? context : undefined,
-    step: (tokens, extra) => run([tokens], extra),
+    step: (tokens, extra) => run([tokens], extra, false),
     prefill,
     reset: Effect.gen(function* () {
       if (!linear) yield* session.resetState

@@ -109,23 +109,27 @@ export interface LmVariant {
   readonly attention: GpuAttention
   /** With `gqa` (default float16). */
   readonly kvCache?: KvCacheType
+  /** With `gqa` on WebGPU: steps replay a captured graph (`GpuLmOptions.graphCapture`). */
+  readonly graphCapture?: boolean
 }
 
 const VARIANTS: Record<string, LmVariant> = {
   gqa: { attention: "gqa" },
+  "gqa-capture": { attention: "gqa", graphCapture: true },
   "gqa-f32": { attention: "gqa", kvCache: "float32" },
   mha: { attention: "mha" },
   matmul: { attention: "matmul" },
 }
 
-/** `gqa`, `gqa-f32` (float32 KV cache), `mha` or `matmul` (the CLI's `--variants`). */
+/** `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache), `mha` or `matmul` (the CLI's `--variants`). */
 export const parseVariant = (text: string): LmVariant => {
   const variant = VARIANTS[text]
   if (!variant) throw new Error(`unknown LM variant "${text}" (${Object.keys(VARIANTS).join(", ")})`)
   return variant
 }
 
-export const variantName = (v: LmVariant): string => (v.kvCache === "float32" ? "gqa-f32" : v.attention)
+export const variantName = (v: LmVariant): string =>
+  v.kvCache === "float32" ? "gqa-f32" : v.graphCapture ? "gqa-capture" : v.attention
 
 export const DEFAULT_VARIANTS: ReadonlyArray<LmVariant> = [{ attention: "gqa" }]
 
@@ -159,6 +163,8 @@ export interface RunResult {
   readonly kvCache?: KvCacheType
   readonly fusedOps?: boolean
   readonly cpuFallbackAllowed?: boolean
+  /** Steps replayed a captured graph. */
+  readonly graphCapture?: boolean
   readonly failedAttempts?: ReadonlyArray<string>
   readonly weightsBytes?: number
   readonly convertMs?: number
@@ -314,6 +320,7 @@ const measure = (
       provider: options.provider,
       attention: [variant.attention],
       ...(variant.kvCache ? { kvCache: variant.kvCache } : {}),
+      ...(variant.graphCapture ? { graphCapture: true } : {}),
       ...(options.profileDir
         ? {
             profileFilePrefix: profilePrefix(
@@ -327,7 +334,7 @@ const measure = (
       ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
     })
     log(
-      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}${lm.opened.graphCapture ? ", graph capture" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
@@ -443,6 +450,7 @@ const measure = (
       kvCache: lm.opened.kvCache,
       fusedOps: lm.opened.fusedOps,
       cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
+      graphCapture: lm.opened.graphCapture,
       failedAttempts: lm.opened.failedAttempts,
       weightsBytes: converted.layout.bytes,
       convertMs: converted.ms,

@@ -9,12 +9,16 @@ const noWebGpu = webGpuUnavailable()
 if (noWebGpu) console.log(`skipping the GPU LM's WebGPU test: ${noWebGpu}`)
 
 describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
-  it.each(["float16", "float32"])(
-    "gives the CPU provider's text logits and releases its resident cache without crashing (%s KV)",
-    (kvCache) => {
+  it.each([
+    ["float16", "live"],
+    ["float32", "live"],
+    ["float16", "capture"],
+  ])(
+    "gives the CPU provider's text logits and releases its resident cache without crashing (%s KV, %s steps)",
+    (kvCache, steps) => {
       const child = spawnSync(
         process.execPath,
-        [path.join(import.meta.dirname, "child/gqa-webgpu.ts"), kvCache],
+        [path.join(import.meta.dirname, "child/gqa-webgpu.ts"), kvCache, steps],
         {
           encoding: "utf8",
           timeout: 120_000,

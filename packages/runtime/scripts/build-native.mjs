@@ -22,7 +22,11 @@ if (process.platform !== "linux") {
   try {
     execFileSync(
       "g++",
-      ["-shared", "-fPIC", "-O2", "-std=c++17", "-Wall", "-I", headers, source, "-o", target],
+      // libstdc++ linked in: the GPU machines get this file, not a compiler, and may have an older one.
+      [
+        ...["-shared", "-fPIC", "-O2", "-std=c++17", "-Wall", "-static-libstdc++", "-static-libgcc"],
+        ...["-I", headers, source, "-o", target],
+      ],
       {
         stdio: ["ignore", "inherit", "inherit"],
       },

@@ -37,6 +37,11 @@ export interface StepGraphOptions {
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
   /**
+   * GroupQueryAttention in the depformer too (default: with `gqa`). WebGPU graph capture needs it off:
+   * there each depformer step's cache is the previous node's output, not a buffer shared in place.
+   */
+  readonly depformerGqa?: boolean
+  /**
    * ONNX opset (default 18): a provider registers each kernel for a range of opset versions, and
    * WebGPU's ranges differ per op (`diagnose.ts` lists them).
    */
@@ -349,7 +354,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const audioIndices = g.indices("float32", [card], "audio_token_values")
   const asFloat = (token: string, table: string) => g.op("Gather", [table, token], { axis: 0 })
   const tokenValues = [asFloat(textToken, g.indices("float32", [textCard], "text_token_values"))]
-  if (options.outputLogits) g.output(textLogits, StepIo.textLogits, "float32", [1, 1, textCard])
+  // Its own node: an output that the sampler also reads would go stale in a graph-capture replay.
+  if (options.outputLogits)
+    g.output(g.op("Mul", [textLogits, g.scalar(1)]), StepIo.textLogits, "float32", [1, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
   const dh = D / config.depformerNumHeads
@@ -373,12 +380,13 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, 1, D])])
   }
   /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
-  const lengths = gqa
-    ? Array.from({ length: S }, (_, k) => [
-        g.constant("int32", [1], [k], `dep_seqlens_${k}`),
-        g.constant("int32", [1], [k + 1], `dep_total_${k}`),
-      ])
-    : []
+  const lengths =
+    (options.depformerGqa ?? gqa)
+      ? Array.from({ length: S }, (_, k) => [
+          g.constant("int32", [1], [k], `dep_seqlens_${k}`),
+          g.constant("int32", [1], [k + 1], `dep_total_${k}`),
+        ])
+      : []
   const gqaStepAttention = (l: number, k: number, qkv: string) => {
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
@@ -398,7 +406,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     values[l]!.push(presentValues!)
     return attended!
   }
-  const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
+  const stepAttention = (options.depformerGqa ?? gqa) ? gqaStepAttention : matmulStepAttention
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)

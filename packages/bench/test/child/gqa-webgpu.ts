@@ -1,7 +1,8 @@
 // Run by webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
 // test instead of killing the test runner. The tiny LM's `gqa` step graph on WebGPU and on the CPU
 // provider, same tokens: prints the largest relative text-logit difference, then "closed" once
-// every session and resident buffer is released. The argument is the KV cache's element type.
+// every session and resident buffer is released. Arguments: the KV cache's element type, then
+// "capture" to replay the WebGPU steps from a captured graph. A live prefill comes before the steps.
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -17,6 +18,7 @@ import {
 } from "../../src/index.ts"
 
 const kvCache = (process.argv[2] ?? "float16") as KvCacheType
+const graphCapture = process.argv[3] === "capture"
 const config = BENCH_MODELS.tiny.lm
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-webgpu-"))
 const checkpoint = path.join(dir, "lm.safetensors")
@@ -43,12 +45,14 @@ const textLogits = (provider: ExecutionProvider) =>
       allowCpuFallback: false,
       greedy: true,
       outputLogits: true,
+      graphCapture,
     })
+    if (graphCapture && provider === "webgpu" && !lm.opened.graphCapture)
+      throw new Error("graph capture is off")
+    const row = (t: number) => Int32Array.from({ length: 17 }, (_, k) => (t * 37 + k * 11) % config.card)
+    yield* lm.prefill([row(6), row(7), row(8)])
     const logits: Float32Array[] = []
-    for (let t = 0; t < 6; t++) {
-      const tokens = Int32Array.from({ length: 17 }, (_, k) => (t * 37 + k * 11) % config.card)
-      logits.push((yield* lm.step(tokens)).textLogits!)
-    }
+    for (let t = 0; t < 6; t++) logits.push((yield* lm.step(row(t))).textLogits!)
     return logits
   }).pipe(Effect.scoped, Effect.provide(OrtSession.layer({ executionProviders: [provider] })))
 
