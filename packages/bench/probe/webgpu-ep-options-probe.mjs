@@ -3,7 +3,8 @@
 // rejects options it does not know, and as a session config entry (`extra`), which the provider never
 // reads (no parse error even for invalid values): the binding appends the provider, whose factory
 // reads its settings from the session config right then, before it adds the `extra` entries. So
-// neither `enableGraphCapture` nor `maxNumPendingDispatches` can be set from Node with this version.
+// neither `enableGraphCapture` nor `maxNumPendingDispatches` can be set through the binding itself
+// (the runtime's native shim adds `enableGraphCapture` behind its back: `webGpu.graphCapture`).
 // Runs on any WebGPU adapter (seen with Mesa 25 lavapipe and XDG_RUNTIME_DIR set):
 //   node webgpu-ep-options-probe.mjs
 import { GraphBuilder } from "@personaplex/runtime"

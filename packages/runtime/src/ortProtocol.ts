@@ -43,14 +43,14 @@ export interface WebGpuOptions {
    * buffers: the worker copies the feeds in (one extra run of a copy model) and the outputs out (another).
    * So every replayed run must feed the shapes of the first one, and the outputs' shapes must be fixed
    * in the model. Runs with `live: true` (`RunOptions`) go node by node outside the captured graph,
-   * with any shapes. Needs the native options shim (`native/ortOptionsShim.cc`), every node on the
-   * WebGPU provider, and `resident` buffers instead of `state` bindings.
+   * with any shapes. Needs the native options shim (`native/ortOptionsShim.cc`) and every node on the
+   * WebGPU provider. `state` bindings live in two fixed buffer sets that runs alternate between, each
+   * direction a captured graph of its own; reset, snapshots and restores copy into and out of them.
    *
    * What onnxruntime's capture leaves to the model: an output that another node also reads is copied
    * to its buffer outside the captured graph, so a replay leaves it stale (give such an output its own
    * node); the capturing run executes the graph more than once, so in-place updates of `resident`
-   * buffers must be idempotent (a KV cache written at a position is; an accumulator is not); a value
-   * a kernel reads on the host (GroupQueryAttention's `total_sequence_length`) keeps its captured value.
+   * buffers must be idempotent (a KV cache written at a position is; an accumulator is not).
    */
   readonly graphCapture?: boolean
 }

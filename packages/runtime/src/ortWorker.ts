@@ -4,7 +4,17 @@
  */
 import { parentPort } from "node:worker_threads"
 import * as ort from "onnxruntime-node"
-import { copyModel, zerosModel } from "./deviceModels.ts"
+import {
+  disposeWrappers,
+  download,
+  type IoBuffers,
+  makeIoBuffers,
+  makePingPongState,
+  type PingPongState,
+  releaseIoBuffers,
+  upload,
+} from "./captureBuffers.ts"
+import { zerosModel } from "./deviceModels.ts"
 import { runConfig, withWebGpuProviderOptions } from "./ortOptionsShim.ts"
 import type {
   Created,
@@ -27,21 +37,12 @@ interface Hosted {
   /** Each binding's input and output bound to the same buffer of a resident pool. */
   readonly resident?: ResidentState
   readonly profiling: boolean
-  /** Graph capture is on (`WebGpuOptions.graphCapture`); its fixed buffers are made at the first captured run. */
+  /** Graph capture is on (`WebGpuOptions.graphCapture`); its input and output buffers come with the first captured run. */
   readonly graphCapture: boolean
-  capture?: CaptureBuffers
+  io?: IoBuffers
+  /** With graph capture, the state lives here instead of in `state` (which stays empty). */
+  readonly pingPong?: PingPongState
   readonly spec: SessionSpec
-}
-
-/** The fixed device buffers of a graph-capture session, and the copy sessions that fill and read them. */
-interface CaptureBuffers {
-  readonly inputs: Map<string, ort.Tensor>
-  readonly outputs: Map<string, ort.Tensor>
-  /** Copies host feeds into `inputs` (outputs named `staged:<input>`). */
-  readonly uploader: ort.InferenceSession
-  /** Copies `outputs` to the host (outputs named `host:<output>`). */
-  readonly downloader: ort.InferenceSession
-  readonly maker: ort.InferenceSession
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -149,7 +150,9 @@ const create = async (
   const fallbacks: Array<{ provider: string; reason: string }> = []
   const bindings = spec.state ?? []
   for (const provider of spec.executionProviders) {
-    const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0
+    const graphCapture = provider === "webgpu" && spec.webGpu?.graphCapture === true
+    // A captured session's state outputs are preallocated buffers, which a preferred location would void.
+    const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0 && !graphCapture
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [providerEntry(provider, spec)],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
@@ -172,10 +175,7 @@ const create = async (
         },
       },
     }
-    const graphCapture = provider === "webgpu" && spec.webGpu?.graphCapture === true
     try {
-      if (graphCapture && bindings.length > 0)
-        throw new Error("graph capture needs fixed buffers: give the session `resident` buffers, not `state`")
       const open = () =>
         typeof spec.model === "string"
           ? ort.InferenceSession.create(spec.model, options)
@@ -190,10 +190,18 @@ const create = async (
           await session.release()
           throw error
         })
+      const pingPong =
+        graphCapture && bindings.length > 0
+          ? await makePingPongState(bindings, providerEntry(provider, spec)).catch(async (error: unknown) => {
+              await session.release()
+              throw error
+            })
+          : undefined
       sessions.set(id, {
         session,
         bindings,
-        state: zeroState(bindings),
+        state: pingPong ? new Map() : zeroState(bindings),
+        ...(pingPong ? { pingPong } : {}),
         snapshots: new Map(),
         ...(resident ? { resident } : {}),
         profiling: spec.profileFilePrefix !== undefined,
@@ -249,8 +257,7 @@ const residentIo = (hosted: Hosted) => {
 
 const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>, live?: boolean) => {
   const hosted = hostedSession(session)
-  if (hosted.graphCapture && !live) return runCaptured(hosted, feeds, fetches)
-  const runOptions = hosted.graphCapture ? runConfig({ gpu_graph_id: "-1" }) : {}
+  if (hosted.graphCapture) return live ? runLive(hosted, feeds, fetches) : runCaptured(hosted, feeds, fetches)
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = hostTensor(t)
   const resident = residentIo(hosted)
@@ -264,13 +271,12 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
   ]
   const results: Record<string, ort.Tensor> = hosted.resident
     ? {
-        ...(await hosted.session.run(
-          ortFeeds,
-          { ...Object.fromEntries(wanted.map((n) => [n, null] as const)), ...resident.fetches },
-          runOptions,
-        )),
+        ...(await hosted.session.run(ortFeeds, {
+          ...Object.fromEntries(wanted.map((n) => [n, null] as const)),
+          ...resident.fetches,
+        })),
       }
-    : await hosted.session.run(ortFeeds, wanted, runOptions)
+    : await hosted.session.run(ortFeeds, wanted)
   if (hosted.resident) disposeWrappers(results, resident.fetches)
   const previous = [...hosted.state.values()]
   const stateOutputs = new Set<string>()
@@ -280,113 +286,104 @@ const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string
   }
   release(hosted, previous)
   const out: Record<string, OrtTensor> = {}
-  const transfer: ArrayBuffer[] = []
   for (const [name, t] of Object.entries(results)) {
     if (stateOutputs.has(name)) continue
-    const plain = await toPlain(t)
-    out[name] = plain
-    transfer.push(plain.data.buffer as ArrayBuffer)
+    out[name] = await toPlain(t)
     t.dispose()
   }
-  return { out, transfer }
+  return { out, transfer: transferList(out) }
 }
 
-/** A run's results for preallocated fetches are new wrappers of the given buffers: drop the wrappers. */
-const disposeWrappers = (results: Record<string, ort.Tensor>, preallocated: Record<string, ort.Tensor>) => {
-  for (const name of Object.keys(preallocated)) {
-    results[name]?.dispose()
-    delete results[name]
-  }
-}
+const transferList = (out: Record<string, OrtTensor>) =>
+  Object.values(out).map((t) => t.data.buffer as ArrayBuffer)
 
-const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
-  `${t.type}[${t.dims.join(", ")}]`
-
-/**
- * The fixed buffers of a graph-capture session, shaped by its first captured run's feeds and its
- * outputs' declared shapes, with the sessions that copy feeds in and results out.
- */
-const makeCaptureBuffers = async (hosted: Hosted, feeds: Feeds): Promise<CaptureBuffers> => {
-  const residentOutputs = new Set(hosted.resident?.bindings.map((b) => b.output))
-  const outputs = hosted.session.outputMetadata.flatMap((m) => {
-    if (residentOutputs.has(m.name)) return []
-    if (!m.isTensor || m.shape.some((d) => typeof d !== "number"))
-      throw new Error(
-        `graph capture needs every output's shape fixed in the model: ${m.name} is ${m.isTensor ? `[${m.shape.join(", ")}]` : "not a tensor"}`,
-      )
-    return [{ name: m.name, type: m.type as OrtTensor["type"], dims: m.shape as number[] }]
-  })
-  const inputs = Object.entries(feeds).map(([name, t]) => ({ name, type: t.type, dims: t.dims }))
-  const provider = [providerEntry("webgpu", hosted.spec)]
-  const maker = await ort.InferenceSession.create(
-    zerosModel([
-      ...inputs.map((v) => ({ ...v, name: `in:${v.name}` })),
-      ...outputs.map((v) => ({ ...v, name: `out:${v.name}` })),
-    ]),
-    {
-      executionProviders: provider,
-      graphOptimizationLevel: "disabled",
-      preferredOutputLocation: "gpu-buffer",
-    },
-  )
-  const made = await maker.run({})
-  const [uploader, downloader] = await Promise.all([
-    ort.InferenceSession.create(copyModel(inputs, "staged:"), { executionProviders: provider }),
-    ort.InferenceSession.create(copyModel(outputs, "host:"), { executionProviders: provider }),
-  ])
-  return {
-    inputs: new Map(inputs.map((v) => [v.name, made[`in:${v.name}`]!])),
-    outputs: new Map(outputs.map((v) => [v.name, made[`out:${v.name}`]!])),
-    uploader,
-    downloader,
-    maker,
-  }
-}
-
-/** A run of a graph-capture session: feeds into the fixed inputs, the captured graph, the fixed outputs out. */
-const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
-  hosted.capture ??= await makeCaptureBuffers(hosted, feeds)
-  const { inputs, outputs, uploader, downloader } = hosted.capture
-  const uploads: Record<string, ort.Tensor> = {}
-  const staged: Record<string, ort.Tensor> = {}
-  for (const [name, fixed] of inputs) {
-    const t = feeds[name]
-    if (!t) throw new Error(`a graph-captured run feeds every input of the first one: ${name} is missing`)
-    if (t.type !== fixed.type || t.dims.join() !== fixed.dims.join())
-      throw new Error(
-        `a graph-captured run feeds the first run's shapes: ${name} was ${shapeOf(fixed)}, now ${shapeOf(t)} (run it live)`,
-      )
-    uploads[name] = hostTensor(t)
-    staged[`staged:${name}`] = fixed
-  }
-  for (const name of Object.keys(feeds))
-    if (!inputs.has(name))
-      throw new Error(`a graph-captured run feeds the first run's inputs: ${name} is new`)
-  disposeWrappers(await uploader.run(uploads, staged), staged)
+/** The fixed buffers a graph-capture session's run reads and writes besides its inputs and outputs. */
+const boundIo = (hosted: Hosted) => {
   const resident = residentIo(hosted)
-  const fixedOutputs = Object.fromEntries(outputs)
-  disposeWrappers(
-    await hosted.session.run(
-      { ...Object.fromEntries(inputs), ...resident.feeds },
-      { ...fixedOutputs, ...resident.fetches },
-    ),
-    { ...fixedOutputs, ...resident.fetches },
+  const state = hosted.pingPong?.next()
+  return {
+    feeds: { ...resident.feeds, ...state?.feeds },
+    fetches: { ...resident.fetches, ...state?.fetches },
+    graph: state?.graph ?? "0",
+  }
+}
+
+/** A graph-capture session's run outside the captured graphs: host feeds, any shapes. */
+const runLive = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
+  const bound = boundIo(hosted)
+  const ortFeeds: Record<string, ort.Tensor> = { ...bound.feeds }
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = hostTensor(t)
+  const wanted = fetches ?? hosted.session.outputNames.filter((n) => !(n in bound.fetches))
+  const results = await hosted.session.run(
+    ortFeeds,
+    { ...Object.fromEntries(wanted.map((n) => [n, null] as const)), ...bound.fetches },
+    runConfig({ gpu_graph_id: "-1" }),
   )
-  const wanted = fetches ?? [...outputs.keys()]
-  const copied = await downloader.run(
-    fixedOutputs,
-    wanted.map((n) => `host:${n}`),
-  )
+  disposeWrappers(results, bound.fetches)
+  hosted.pingPong?.advance()
   const out: Record<string, OrtTensor> = {}
   for (const name of wanted) {
-    const t = copied[`host:${name}`]!
-    out[name] = { type: t.type as OrtTensor["type"], dims: [...t.dims], data: t.data as OrtTensor["data"] }
+    out[name] = await toPlain(results[name]!)
+    results[name]!.dispose()
   }
-  return { out, transfer: Object.values(out).map((t) => t.data.buffer as ArrayBuffer) }
+  return { out, transfer: transferList(out) }
+}
+
+/** A graph-capture session's run: feeds into the fixed inputs, the captured graph, the fixed outputs out. */
+const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
+  const bound = boundIo(hosted)
+  hosted.io ??= await makeIoBuffers(
+    hosted.session,
+    feeds,
+    new Set(Object.keys(bound.fetches)),
+    providerEntry("webgpu", hosted.spec),
+  )
+  const io = hosted.io
+  await upload(io, feeds)
+  const fixedOutputs = { ...Object.fromEntries(io.outputs), ...bound.fetches }
+  disposeWrappers(
+    await hosted.session.run(
+      { ...Object.fromEntries(io.inputs), ...bound.feeds },
+      fixedOutputs,
+      runConfig({ gpu_graph_id: bound.graph }),
+    ),
+    fixedOutputs,
+  )
+  hosted.pingPong?.advance()
+  const out = await download(io, fetches ?? [...io.outputs.keys()])
+  return { out, transfer: transferList(out) }
+}
+
+/** State actions of a graph-capture session: copies into and out of its fixed buffers. */
+const updatePingPongState = async (hosted: Hosted, state: PingPongState, request: StateAction) => {
+  const disposeSnapshot = (key: string) => {
+    for (const t of hosted.snapshots.get(key)?.values() ?? []) t.dispose()
+    hosted.snapshots.delete(key)
+  }
+  switch (request.action) {
+    case "reset":
+      return state.zero()
+    case "snapshot": {
+      const copy = await state.snapshot()
+      disposeSnapshot(request.key)
+      hosted.snapshots.set(request.key, copy)
+      return null
+    }
+    case "restore": {
+      const snapshot = hosted.snapshots.get(request.key)
+      if (!snapshot) throw new Error(`no state snapshot named "${request.key}"`)
+      return state.restore(snapshot)
+    }
+    case "drop":
+      return disposeSnapshot(request.key)
+    case "read":
+      return state.read()
+  }
 }
 
 const updateState = async (session: number, request: StateAction): Promise<unknown> => {
   const hosted = hostedSession(session)
+  if (hosted.pingPong) return (await updatePingPongState(hosted, hosted.pingPong, request)) ?? null
   const previous = [...hosted.state.values()]
   switch (request.action) {
     case "reset":
@@ -423,24 +420,20 @@ const updateState = async (session: number, request: StateAction): Promise<unkno
   }
 }
 
-const releaseCaptureBuffers = async (capture: CaptureBuffers) => {
-  for (const t of [...capture.inputs.values(), ...capture.outputs.values()]) t.dispose()
-  await capture.uploader.release()
-  await capture.downloader.release()
-  await capture.maker.release()
-}
-
 const releaseSession = async (session: number) => {
   const hosted = sessions.get(session)
   if (!hosted) return
   sessions.delete(session)
+  if (hosted.pingPong)
+    for (const snapshot of hosted.snapshots.values()) for (const t of snapshot.values()) t.dispose()
   hosted.snapshots.clear()
   const values = [...hosted.state.values()]
   hosted.state = new Map()
   release(hosted, values)
   if (hosted.profiling) hosted.session.endProfiling()
   await hosted.session.release()
-  if (hosted.capture) await releaseCaptureBuffers(hosted.capture)
+  if (hosted.io) await releaseIoBuffers(hosted.io)
+  await hosted.pingPong?.release()
   if (hosted.resident) await releasePool(hosted.resident.pool)
 }
 

@@ -12,7 +12,7 @@ const skip = webGpuUnavailable() ?? (fs.existsSync(shim) ? undefined : `no ${shi
 if (skip) console.log(`skipping the WebGPU graph-capture test: ${skip}`)
 
 describe.skipIf(skip !== undefined)("WebGPU graph capture", () => {
-  it("replays the captured graph with each run's feeds, runs live with other shapes, and refuses what a replay cannot do", () => {
+  it("replays the captured graphs with each run's feeds and state, runs live with other shapes, and refuses what a replay cannot do", () => {
     const child = spawnSync(
       process.execPath,
       [path.join(import.meta.dirname, "child/webgpu-graph-capture.ts")],
@@ -32,6 +32,8 @@ describe.skipIf(skip !== undefined)("WebGPU graph capture", () => {
       "live run: 3,9",
       "captured run 2: 4,9",
       "other shape: true",
+      // 3 captured runs | snapshot, a live run, a captured one | restore, +2 | reset, +5 | the state read.
+      "state: 1,10 | 2,20 | 3,30 | 13,130 | 14,140 | 5,50 | 5,50 | 5,50",
       "live, free shape: 2,4,6",
       "captured, free output shape: true",
       'enableGraphCapture "bogus": refused by the WebGPU provider',

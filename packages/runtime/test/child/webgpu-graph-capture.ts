@@ -22,6 +22,14 @@ const maximum = () => {
   g.output(g.op("Max", [x, peak]), "now", "float32", [2])
   return g.toBytes()
 }
+// A streaming step: the state is read and written each run (not idempotent, hence two buffer sets).
+const accumulator = () => {
+  const g = new GraphBuilder("acc")
+  const [acc, x] = [g.input("acc", "float32", [2]), g.input("x", "float32", [2])]
+  g.output(g.op("Add", [acc, x]), "acc_out", "float32", [2])
+  g.output(g.op("Add", [x, acc]), "total", "float32", [2])
+  return g.toBytes()
+}
 const doubler = () => {
   const g = new GraphBuilder("double")
   g.output(g.op("Mul", [g.input("x", "float32", ["n"]), g.scalar(2)]), "y", "float32", ["n"])
@@ -44,6 +52,24 @@ const program = Effect.gen(function* () {
   console.log(`captured run 2: ${now(yield* max.run({ x: f32(4, 4) }))}`)
   const wrongShape = yield* Effect.flip(max.run({ x: f32(1, 1, 1) }))
   console.log(`other shape: ${wrongShape.message.includes("was float32[2], now float32[3]")}`)
+  // Recurrent state (`state` bindings): two fixed buffer sets, one captured graph per direction.
+  const acc = yield* session.open({
+    model: accumulator(),
+    state: [{ input: "acc", output: "acc_out", type: "float32", dims: [2] }],
+    disableCpuFallback: true,
+    webGpu: { graphCapture: true },
+  })
+  const total = function* (x: number, live = false) {
+    return values((yield* acc.run({ x: f32(x, 10 * x) }, undefined, { live })).total!)
+  }
+  const seen = [yield* total(1), yield* total(1), yield* total(1)]
+  yield* acc.snapshotState("three")
+  seen.push(yield* total(10, true), yield* total(1))
+  yield* acc.restoreState("three")
+  seen.push(yield* total(2))
+  yield* acc.resetState
+  seen.push(yield* total(5), values((yield* acc.readState).acc!))
+  console.log(`state: ${seen.join(" | ")}`)
   const double = yield* session.open({
     model: doubler(),
     disableCpuFallback: true,
