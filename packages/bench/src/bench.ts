@@ -54,6 +54,8 @@ export interface BenchOptions {
    * on the H100 machine spinning made the frame 114 ms instead of 76 ms (RESULTS.md, run 8).
    */
   readonly codecSpinning?: boolean
+  /** Mimi on a GPU provider replays captured graphs (`MimiCodecOptions.graphCapture`; default false). */
+  readonly codecGraphCapture?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
   readonly depformerSteps: number
   /** Configurations not started after this many seconds are skipped (reported as such). */
@@ -223,6 +225,8 @@ export interface BenchReport {
   readonly checkpointBytes: number
   readonly mimiLoadMs?: number
   readonly codecProvider: ExecutionProvider
+  /** Mimi replayed captured graphs (on WebGPU). */
+  readonly codecGraphCapture?: boolean
   /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
   readonly mimiOnProvider?: MimiAlone
   /** `codecProvider: auto`: Mimi alone (30 frames) on each candidate provider, or why it failed. */
@@ -526,6 +530,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       options.codecProvider === undefined || options.codecProvider === "auto"
         ? options.provider
         : options.codecProvider,
+    ...(options.codecGraphCapture ? { codecGraphCapture: true } : {}),
     upstream: UPSTREAM,
     runs: [],
   }
@@ -547,6 +552,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       executionProviders: [provider],
       ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
       ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
+      ...(provider === "webgpu" && options.codecGraphCapture ? { graphCapture: true } : {}),
     }).pipe(
       Layer.provide(
         OrtSession.layer({

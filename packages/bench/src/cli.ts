@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
     "codec-spinning": { type: "string" },
+    "codec-capture": { type: "string" },
     "fused-ops": { type: "string" },
     variants: { type: "string", default: "gqa" },
     "profile-dir": { type: "string" },
@@ -41,7 +42,7 @@ const { values: args } = parseArgs({
   },
 })
 
-for (const flag of ["fused-ops", "codec-spinning"] as const)
+for (const flag of ["fused-ops", "codec-spinning", "codec-capture"] as const)
   if (args[flag] !== undefined && !["on", "off"].includes(args[flag]))
     throw new Error(`--${flag} must be "on" or "off", got "${args[flag]}"`)
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
@@ -70,6 +71,7 @@ const report = await runBench({
   ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
   ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
+  ...(args["codec-capture"] ? { codecGraphCapture: args["codec-capture"] === "on" } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   variants: list(args.variants).map(parseVariant),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),

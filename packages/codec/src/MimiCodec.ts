@@ -67,6 +67,11 @@ export interface MimiCodecOptions {
    * interrupted `encode` leaves the state untouched, which the worker-kept state cannot promise.
    */
   readonly stateOnDevice?: boolean
+  /**
+   * WebGPU: record each step's GPU work once and replay it every frame (`WebGpuOptions.graphCapture`),
+   * which spares the host its per-kernel dispatch cost. Default false.
+   */
+  readonly graphCapture?: boolean
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -112,6 +117,7 @@ const make = (options: MimiCodecOptions) =>
       ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
       ...(options.executionProviders === undefined ? {} : { executionProviders: options.executionProviders }),
       ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
+      ...(options.graphCapture ? { webGpu: { graphCapture: true } } : {}),
     }
     const open = (step: BuiltStep) =>
       onDevice

@@ -37,20 +37,35 @@ const noWebGpu = available ? webGpuUnavailable() : "no fixtures"
 if (available && noWebGpu) console.log(`skipping Mimi parity on WebGPU: ${noWebGpu}`)
 // Both forms of the streaming state: here with ring writes by the host, and kept by the worker
 // (on the device with a GPU provider) with ring writes in the graph.
-const cases: ReadonlyArray<{ provider: ExecutionProvider; stateOnDevice: boolean; name: string }> = [
+// On WebGPU also with graph capture (each step replayed; needs the runtime's native shim).
+const cases: ReadonlyArray<{
+  provider: ExecutionProvider
+  stateOnDevice: boolean
+  graphCapture?: boolean
+  name: string
+}> = [
   { provider: "cpu", stateOnDevice: false, name: "cpu, state here" },
   { provider: "cpu", stateOnDevice: true, name: "cpu, state in the worker" },
   ...(noWebGpu
     ? []
-    : [{ provider: "webgpu" as const, stateOnDevice: true, name: "webgpu, state on the device" }]),
+    : [
+        { provider: "webgpu" as const, stateOnDevice: true, name: "webgpu, state on the device" },
+        {
+          provider: "webgpu" as const,
+          stateOnDevice: true,
+          graphCapture: true,
+          name: "webgpu, graph capture",
+        },
+      ]),
 ]
 
-const codecLayer = (provider: ExecutionProvider, stateOnDevice: boolean) =>
+const codecLayer = (provider: ExecutionProvider, stateOnDevice: boolean, graphCapture: boolean) =>
   MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
     executionProviders: [provider],
     stateOnDevice,
+    graphCapture,
     ...(provider === "cpu" ? {} : { disableCpuFallback: true }),
   }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider] })))
 
@@ -66,10 +81,10 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
 
 describe.skipIf(!available).each(cases)(
   "Mimi (mimi-tiny, $name) matches upstream streaming",
-  ({ provider, stateOnDevice, name }) => {
+  ({ provider, stateOnDevice, graphCapture, name }) => {
     const io = available ? readIo() : undefined
     const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
-      Effect.runPromise(Effect.provide(effect, codecLayer(provider, stateOnDevice)))
+      Effect.runPromise(Effect.provide(effect, codecLayer(provider, stateOnDevice, graphCapture ?? false)))
 
     it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
       const { input, codes } = io!
