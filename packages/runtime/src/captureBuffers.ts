@@ -27,6 +27,22 @@ export const disposeWrappers = (
   }
 }
 
+/**
+ * Zero-filled device buffers for each group of values (a map by value name per group), and the
+ * session that made them: it must outlive them (disposing a GPU output after its session was
+ * released crashes onnxruntime-node 1.30).
+ */
+const zerosOnDevice = async (groups: ReadonlyArray<ReadonlyArray<ValueSpec>>, provider: Provider) => {
+  const named = (g: number, v: ValueSpec) => `${g}:${v.name}`
+  const maker = await ort.InferenceSession.create(
+    zerosModel(groups.flatMap((values, g) => values.map((v) => ({ ...v, name: named(g, v) })))),
+    onDevice(provider),
+  )
+  const made = await maker.run({})
+  const sets = groups.map((values, g) => new Map(values.map((v) => [v.name, made[named(g, v)]!])))
+  return { maker, sets }
+}
+
 const plain = (t: ort.Tensor): OrtTensor => ({
   type: t.type as OrtTensor["type"],
   dims: [...t.dims],
@@ -63,21 +79,17 @@ export const makeIoBuffers = async (
     return [{ name: m.name, type: m.type as OrtTensor["type"], dims: m.shape as number[] }]
   })
   const inputs = Object.entries(feeds).map(([name, t]) => ({ name, type: t.type, dims: t.dims }))
-  const maker = await ort.InferenceSession.create(
-    zerosModel([
-      ...inputs.map((v) => ({ ...v, name: `in:${v.name}` })),
-      ...outputs.map((v) => ({ ...v, name: `out:${v.name}` })),
-    ]),
-    onDevice(provider),
-  )
-  const made = await maker.run({})
+  const {
+    maker,
+    sets: [fixedInputs, fixedOutputs],
+  } = await zerosOnDevice([inputs, outputs], provider)
   const [uploader, downloader] = await Promise.all([
     ort.InferenceSession.create(copyModel(inputs, "staged:"), { executionProviders: [provider] }),
     ort.InferenceSession.create(copyModel(outputs, "host:"), { executionProviders: [provider] }),
   ])
   return {
-    inputs: new Map(inputs.map((v) => [v.name, made[`in:${v.name}`]!])),
-    outputs: new Map(outputs.map((v) => [v.name, made[`out:${v.name}`]!])),
+    inputs: fixedInputs!,
+    outputs: fixedOutputs!,
     uploader,
     downloader,
     maker,
@@ -148,15 +160,7 @@ export const makePingPongState = async (
   provider: Provider,
 ): Promise<PingPongState> => {
   const values = bindings.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))
-  const maker = await ort.InferenceSession.create(
-    zerosModel([
-      ...values.map((v) => ({ ...v, name: `a:${v.name}` })),
-      ...values.map((v) => ({ ...v, name: `b:${v.name}` })),
-    ]),
-    onDevice(provider),
-  )
-  const made = await maker.run({})
-  const sets = ["a:", "b:"].map((prefix) => new Map(values.map((v) => [v.name, made[`${prefix}${v.name}`]!])))
+  const { maker, sets } = await zerosOnDevice([values, values], provider)
   const filling = (model: Uint8Array) =>
     ort.InferenceSession.create(model, { executionProviders: [provider], graphOptimizationLevel: "disabled" })
   // The copier's outputs are new device buffers; the others fill buffers they are given.
