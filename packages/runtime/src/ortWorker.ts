@@ -184,12 +184,6 @@ const create = async (
         ? await withWebGpuProviderOptions([["enableGraphCapture", "1"]], open)
         : await open()
       const id = nextSession++
-      const resident = spec.resident
-      if (resident)
-        await acquirePool(resident, provider, spec).catch(async (error: unknown) => {
-          await session.release()
-          throw error
-        })
       const pingPong =
         graphCapture && bindings.length > 0
           ? await makePingPongState(bindings, providerEntry(provider, spec)).catch(async (error: unknown) => {
@@ -197,6 +191,13 @@ const create = async (
               throw error
             })
           : undefined
+      const resident = spec.resident
+      if (resident)
+        await acquirePool(resident, provider, spec).catch(async (error: unknown) => {
+          await pingPong?.release()
+          await session.release()
+          throw error
+        })
       sessions.set(id, {
         session,
         bindings,
