@@ -42,7 +42,8 @@ interface Hosted {
   io?: IoBuffers
   /** With graph capture, the state lives here instead of in `state` (which stays empty). */
   readonly pingPong?: PingPongState
-  readonly spec: SessionSpec
+  /** The provider as created (settings included), for the capture buffers' helper sessions. */
+  readonly providerEntry: string | ort.InferenceSession.ExecutionProviderConfig
 }
 
 /** Resident device buffers by binding input name, and how many sessions use them. */
@@ -153,8 +154,9 @@ const create = async (
     const graphCapture = provider === "webgpu" && spec.webGpu?.graphCapture === true
     // A captured session's state outputs are preallocated buffers, which a preferred location would void.
     const onDevice = spec.stateOnDevice === true && provider !== "cpu" && bindings.length > 0 && !graphCapture
+    const entry = providerEntry(provider, spec)
     const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [providerEntry(provider, spec)],
+      executionProviders: [entry],
       graphOptimizationLevel: spec.graphOptimizationLevel ?? "all",
       ...(spec.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: spec.profileFilePrefix } : {}),
       ...(spec.intraOpThreads ? { intraOpNumThreads: spec.intraOpThreads, interOpNumThreads: 1 } : {}),
@@ -186,7 +188,7 @@ const create = async (
       const id = nextSession++
       const pingPong =
         graphCapture && bindings.length > 0
-          ? await makePingPongState(bindings, providerEntry(provider, spec)).catch(async (error: unknown) => {
+          ? await makePingPongState(bindings, entry).catch(async (error: unknown) => {
               await session.release()
               throw error
             })
@@ -207,7 +209,7 @@ const create = async (
         ...(resident ? { resident } : {}),
         profiling: spec.profileFilePrefix !== undefined,
         graphCapture,
-        spec,
+        providerEntry: entry,
       })
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
@@ -337,7 +339,7 @@ const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray
     hosted.session,
     feeds,
     new Set(Object.keys(bound.fetches)),
-    providerEntry("webgpu", hosted.spec),
+    hosted.providerEntry,
   )
   const io = hosted.io
   await upload(io, feeds)

@@ -380,13 +380,13 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, 1, D])])
   }
   /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
-  const lengths =
-    (options.depformerGqa ?? gqa)
-      ? Array.from({ length: S }, (_, k) => [
-          g.constant("int32", [1], [k], `dep_seqlens_${k}`),
-          g.constant("int32", [1], [k + 1], `dep_total_${k}`),
-        ])
-      : []
+  const depformerGqa = options.depformerGqa ?? gqa
+  const lengths = depformerGqa
+    ? Array.from({ length: S }, (_, k) => [
+        g.constant("int32", [1], [k], `dep_seqlens_${k}`),
+        g.constant("int32", [1], [k + 1], `dep_total_${k}`),
+      ])
+    : []
   const gqaStepAttention = (l: number, k: number, qkv: string) => {
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
@@ -406,7 +406,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     values[l]!.push(presentValues!)
     return attended!
   }
-  const stepAttention = (options.depformerGqa ?? gqa) ? gqaStepAttention : matmulStepAttention
+  const stepAttention = depformerGqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
