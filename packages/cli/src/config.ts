@@ -46,6 +46,8 @@ const RuntimeSection = Schema.Struct({
   quantization: Schema.optionalKey(oneOf(["none", "int8", "int4"])),
   context_window: Schema.optionalKey(oneOf([187, 375, 750, 1500, 3000])),
   threads: Schema.optionalKey(integerAtLeast(1)),
+  /** WebGPU only: Mimi replays each step's recorded GPU work instead of dispatching it kernel by kernel. */
+  graph_capture: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
 })
 
 const ConversationSection = Schema.Struct({

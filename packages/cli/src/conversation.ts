@@ -41,6 +41,7 @@ export const runFromSettings = (request: ConversationRequest) =>
         output: request.output._tag === "File" ? request.output.path : "speaker",
         models: { mimi: files.mimi, lm: files.lm, tokenizer: files.tokenizer },
         device: settings.device,
+        graphCapture: settings.graphCapture,
         quantization: settings.quantization,
         compactor: settings.compactor._tag,
       },

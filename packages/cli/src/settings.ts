@@ -25,6 +25,8 @@ export type CompactorChoice =
 export interface RunSettings {
   readonly models: ModelSource
   readonly device: "cpu" | "webgpu" | "cuda"
+  /** Mimi replays captured GPU steps (WebGPU only). */
+  readonly graphCapture: boolean
   readonly quantization: "none" | "int8" | "int4"
   readonly context?: number
   readonly threads?: number
@@ -56,6 +58,7 @@ export interface RunOverrides {
   readonly voice?: string
   readonly pace?: Pace
   readonly device?: "cpu" | "webgpu" | "cuda"
+  readonly graphCapture?: boolean
   readonly seed?: number
 }
 
@@ -120,6 +123,10 @@ export const resolveSettings = (
     problems.push(`--window-seconds: expected a positive number, got ${overrides.windowSeconds}`)
   if (overrides.maxSeconds !== undefined && !(overrides.maxSeconds > 0))
     problems.push(`--max-seconds: expected a positive number, got ${overrides.maxSeconds}`)
+  const device = overrides.device ?? config.runtime?.device ?? "cpu"
+  const graphCapture = overrides.graphCapture ?? config.runtime?.graph_capture ?? false
+  if (graphCapture && device !== "webgpu")
+    problems.push(`runtime.graph_capture: needs device webgpu, the device is ${device}`)
   if (problems.length > 0) return { problems }
 
   const conversation = config.conversation
@@ -133,7 +140,8 @@ export const resolveSettings = (
   return {
     settings: defined<RunSettings>({
       models: modelSource(model),
-      device: overrides.device ?? config.runtime?.device ?? "cpu",
+      device,
+      graphCapture,
       quantization: config.runtime?.quantization ?? "none",
       context: config.runtime?.context_window,
       threads: config.runtime?.threads,

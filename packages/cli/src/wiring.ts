@@ -71,7 +71,14 @@ export const resolveModelFiles = (source: ModelSource) =>
 /** Mimi + LM on onnxruntime with the settings' execution provider. */
 export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
   Layer.mergeAll(
-    MimiCodec.layer(defined({ checkpoint: files.mimi, config: files.mimiConfig })),
+    MimiCodec.layer(
+      defined({
+        checkpoint: files.mimi,
+        config: files.mimiConfig,
+        // A captured graph replays only GPU work, so no node may fall back to the CPU.
+        ...(settings.graphCapture ? { graphCapture: true, disableCpuFallback: true } : {}),
+      }),
+    ),
     LmGen.layer(
       defined({
         checkpoint: files.lm,

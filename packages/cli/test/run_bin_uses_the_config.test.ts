@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
+import { webGpuUnavailable } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
@@ -53,6 +54,40 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       44 + (13 + 2 * report.thinkingClipFrames) * 1920 * 2,
     )
   }, 240_000)
+
+  const noWebGpu = built ? webGpuUnavailable() : "the bin is not built"
+  if (noWebGpu !== undefined) console.log(`skipping the WebGPU graph-capture run: ${noWebGpu}`)
+  it.skipIf(noWebGpu !== undefined)(
+    "--device webgpu --graph-capture runs Mimi from captured graphs",
+    () => {
+      const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+      const cwd = tempDir("cli-capture-")
+      fs.writeFileSync(
+        path.join(cwd, "run.yaml"),
+        [
+          "model:",
+          `  mimi: ${models.mimi}`,
+          `  lm: ${models.lm}`,
+          `  tokenizer: ${models.tokenizer}`,
+          `  mimi_config: ${models.mimiConfig}`,
+          `  lm_config: ${models.lmConfig}`,
+          "conversation: { window_frames: 6 }",
+          "sampling: { seed: 3 }",
+          "",
+        ].join("\n"),
+      )
+      const args = ["run", "--config", "run.yaml", "--input", assets.helloWav, "--max-seconds", "1"]
+      const captured = runBin([...args, "--device", "webgpu", "--graph-capture", "--output", "gpu.wav"], cwd)
+      expect(captured.status, captured.all).toBe(0)
+      const report = JSON.parse(fs.readFileSync(path.join(cwd, "gpu.report.json"), "utf8")) as RunReport
+      expect(report.meta).toMatchObject({ device: "webgpu", graphCapture: true })
+      expect(report.inputFrames).toBe(13)
+      const refused = runBin([...args, "--graph-capture", "--output", "cpu.wav"], cwd)
+      expect(refused.status).toBe(1)
+      expect(refused.all).toContain("runtime.graph_capture: needs device webgpu, the device is cpu")
+    },
+    240_000,
+  )
 
   it("an invalid config stops before any model loads, naming the field (exit status 1)", () => {
     const cwd = tempDir("cli-bad-")

@@ -44,6 +44,18 @@ describe("settings", () => {
     }
   })
 
+  it("graph capture comes from runtime.graph_capture or --graph-capture, and only with WebGPU", () => {
+    assert.isFalse(settingsOf(resolveSettings({ runtime: { device: "webgpu" } }, {})).graphCapture)
+    assert.isTrue(
+      settingsOf(resolveSettings({ runtime: { device: "webgpu", graph_capture: true } }, {})).graphCapture,
+    )
+    assert.isTrue(settingsOf(resolveSettings({}, { device: "webgpu", graphCapture: true })).graphCapture)
+    const onCpu = resolveSettings({ runtime: { graph_capture: true } }, {})
+    assert.deepStrictEqual("problems" in onCpu ? onCpu.problems : [], [
+      "runtime.graph_capture: needs device webgpu, the device is cpu",
+    ])
+  })
+
   it("a secondary model and a deadline select the compactor", () => {
     const s = settingsOf(
       resolveSettings(

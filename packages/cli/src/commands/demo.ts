@@ -77,6 +77,7 @@ export const demoCommand = Command.make("demo", flags, (f) =>
         lmConfig: models.lmConfig,
       },
       device: "cpu",
+      graphCapture: false,
       quantization: "none",
       context: undefined,
       threads: 1,

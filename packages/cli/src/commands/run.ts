@@ -39,6 +39,10 @@ const flags = {
   voice: Flag.String("voice").pipe(Flag.withDescription("voice WAV or voice cache"), Flag.optional),
   pace: Flag.Literals("pace", ["fast", "realtime"]).pipe(Flag.optional),
   device: Flag.Literals("device", ["cpu", "webgpu", "cuda"]).pipe(Flag.optional),
+  graphCapture: Flag.Boolean("graph-capture").pipe(
+    Flag.withDescription("WebGPU: replay Mimi's recorded GPU steps (runtime.graph_capture)"),
+    Flag.optional,
+  ),
   seed: Flag.Int("seed").pipe(Flag.optional),
 }
 
@@ -68,6 +72,7 @@ export const runCommand = Command.make("run", flags, (f) =>
       // A live device runs in real time unless told otherwise.
       pace: opt(f.pace) ?? (f.mic || f.speaker ? "realtime" : undefined),
       device: opt(f.device),
+      graphCapture: opt(f.graphCapture),
       seed: opt(f.seed),
     })
     const resolved = resolveSettings(config, overrides)
