@@ -733,6 +733,13 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
                 .map((o) => `${o.op} ${o.ms.toFixed(2)}`)
                 .join(", ")}`,
             )
+          if (summary?.gpu)
+            log(
+              `  GPU kernels (typical run): ${summary.gpu.ms.toFixed(2)} ms, ${summary.gpu.kernels} kernels; ${summary.gpu.byOp
+                .slice(0, 8)
+                .map((o) => `${o.op} ${o.ms.toFixed(2)} (${o.kernels})`)
+                .join(", ")}`,
+            )
           report.runs.push(summary ? { ...result, profile: summary } : result)
           save()
           log(renderTable(report))

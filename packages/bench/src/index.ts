@@ -53,6 +53,13 @@ export {
   StepIo,
 } from "./graph/stepGraph.ts"
 export { numel, parameterCount } from "./lmShapes.ts"
-export { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
+export {
+  findProfile,
+  type GpuKernelSummary,
+  type ProfileSummary,
+  summarizeGpuKernels,
+  summarizeProfile,
+  type TraceEvent,
+} from "./profile.ts"
 export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 export { renderTable } from "./report.ts"
