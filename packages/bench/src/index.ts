@@ -51,6 +51,7 @@ export {
   type KvCacheType,
   type StepGraphOptions,
   StepIo,
+  vocabularyGrid,
 } from "./graph/stepGraph.ts"
 export { numel, parameterCount } from "./lmShapes.ts"
 export {

@@ -177,17 +177,44 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       `${key}.ffn_out`,
     )
   }
-  // Gumbel-max over `[1, 1, n]` logits with temperature-scaled noise → `[1, 1]`; with top-k, logits
-  // below the k-th largest are pushed out of reach first, so that no int64 tensor is gathered,
-  // reshaped or concatenated (GPU kernels lack most int64 variants).
-  const sample = (logits: string, scaledNoise: string, topK: string | undefined) => {
+  // Gumbel-max over `[1, 1, n]` logits with temperature-scaled noise; with top-k, logits below the
+  // k-th largest are pushed out of reach first, so that no int64 tensor is gathered, reshaped or
+  // concatenated (GPU kernels lack most int64 variants). The WebGPU ArgMax scans its axis in one
+  // thread (a 32,000-entry vocabulary took ~1.4 ms on the H100), so the n scores are searched as a
+  // grid: the row holding the largest, then the column within it, which is the same first maximum.
+  const sample = (logits: string, scaledNoise: string, topK: string | undefined, n: number): SampledToken => {
     let candidates = logits
     if (topK) {
       const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 0 })
       const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
-    return g.op("ArgMax", [g.op("Add", [candidates, scaledNoise])], { axis: -1, keepdims: 0 })
+    const { rows, cols } = vocabularyGrid(n)
+    const scores = g.op("Reshape", [g.op("Add", [candidates, scaledNoise]), g.int64s([rows, cols])])
+    const rowMaxima = g.op("ReduceMax", [scores, g.int64s([1])], { keepdims: 0 })
+    const row = g.op("ArgMax", [rowMaxima], { axis: 0, keepdims: 1 })
+    const column = g.op("ArgMax", [g.op("Gather", [scores, row], { axis: 0 })], { axis: -1, keepdims: 0 })
+    return { row, column, rows, cols }
+  }
+  /** Rows `[1, 1, width]` of an embedding table for a sampled token (its first `n` rows as a grid). */
+  const embedToken = (key: string, token: SampledToken) => {
+    const t = tensor(key)
+    const table = g.externalInitializer(`w.${key}.grid`, {
+      type: "float32",
+      dims: [token.rows, token.cols, t.cols],
+      file: weightsFile,
+      offset: t.data.offset,
+      length: token.rows * token.cols * t.cols * 4,
+    })
+    return g.op("Gather", [g.op("Gather", [table, token.row], { axis: 0 }), token.column], { axis: 1 })
+  }
+  // Each token becomes an exact float `[1, 1]` by Gathers from an index table (WebGPU has no int64 Cast).
+  const valueTables = new Map<number, string>()
+  const tokenValue = (token: SampledToken) => {
+    const n = token.rows * token.cols
+    const values = valueTables.get(n) ?? g.indices("float32", [token.rows, token.cols], "token_values")
+    valueTables.set(n, values)
+    return g.op("Gather", [g.op("Gather", [values, token.row], { axis: 0 }), token.column], { axis: 1 })
   }
 
   const ids = g.input(StepIo.ids, "int64", [1, "T", 17])
@@ -349,11 +376,8 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const last = g.op("Slice", [x, g.int64s([-1]), g.int64s([2 ** 53 - 1]), g.int64s([1])])
   const hidden = norm(last, "out_norm", dim)
   const textLogits = linear(hidden, "text_linear")
-  const textToken = sample(textLogits, textNoise, textTopK)
-  // Each int64 token becomes an exact float by a Gather from an index table (WebGPU has no int64 Concat or Cast).
-  const audioIndices = g.indices("float32", [card], "audio_token_values")
-  const asFloat = (token: string, table: string) => g.op("Gather", [table, token], { axis: 0 })
-  const tokenValues = [asFloat(textToken, g.indices("float32", [textCard], "text_token_values"))]
+  const textToken = sample(textLogits, textNoise, textTopK, textCard)
+  const tokenValues = [tokenValue(textToken)]
   // Its own node: an output that the sampler also reads would go stale in a graph-capture replay.
   if (options.outputLogits)
     g.output(g.op("Mul", [textLogits, g.scalar(1)]), StepIo.textLogits, "float32", [1, 1, textCard])
@@ -409,9 +433,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const stepAttention = depformerGqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
   for (let k = 0; k < S; k++) {
-    const t = k === 0 ? tensor("d.text_emb") : tensor(`d.emb${k - 1}`)
-    const embTable = ext(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, "float32", [t.rows, t.cols])
-    const emb = g.op("Gather", [embTable, prev], { axis: 0 })
+    const emb = embedToken(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, prev)
     let [y, yNormed] = addNorm(linear(hidden, `d${k}.in`), emb, "d0.norm1", D)
     for (let l = 0; l < config.depformerNumLayers; l++) {
       const attn = stepAttention(l, k, linear(yNormed, `d${l}.${k}.qkv`))
@@ -422,11 +444,26 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     }
     const logits = linear(y, `d${k}.head`)
     const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
-    prev = sample(logits, noise, audioTopK)
-    tokenValues.push(asFloat(prev, audioIndices))
+    prev = sample(logits, noise, audioTopK, card)
+    tokenValues.push(tokenValue(prev))
   }
   g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
   return withoutOutputIdentities(g)
+}
+
+/** A sampled token as its row and column (int64 `[1]` each) in a `rows × cols` grid of the vocabulary. */
+interface SampledToken {
+  readonly row: string
+  readonly column: string
+  readonly rows: number
+  readonly cols: number
+}
+
+/** The most square `rows × cols = n` (cols ≤ rows): the two ArgMax scans then stay short. */
+export const vocabularyGrid = (n: number) => {
+  let cols = Math.floor(Math.sqrt(n))
+  while (n % cols !== 0) cols--
+  return { rows: n / cols, cols }
 }
 
 interface MutableNode {
