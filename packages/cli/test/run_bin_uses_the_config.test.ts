@@ -8,27 +8,31 @@ import { describe, expect, it } from "vitest"
 import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
 import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
 
+/** A folder with `run.yaml` naming the smoke models, followed by `lines`. */
+const configuredFolder = (prefix: string, lines: ReadonlyArray<string>) => {
+  const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+  const cwd = tempDir(prefix)
+  const model = [
+    "model:",
+    `  mimi: ${models.mimi}`,
+    `  lm: ${models.lm}`,
+    `  tokenizer: ${models.tokenizer}`,
+    `  mimi_config: ${models.mimiConfig}`,
+    `  lm_config: ${models.lmConfig}`,
+  ]
+  fs.writeFileSync(path.join(cwd, "run.yaml"), [...model, ...lines, ""].join("\n"))
+  return cwd
+}
+
 describe.skipIf(!built)("personaplex run (the built bin)", () => {
   it("runs the configured models over a WAV with flags overriding the file", () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
-    const cwd = tempDir("cli-run-")
-    fs.writeFileSync(
-      path.join(cwd, "run.yaml"),
-      [
-        "model:",
-        `  mimi: ${models.mimi}`,
-        `  lm: ${models.lm}`,
-        `  tokenizer: ${models.tokenizer}`,
-        `  mimi_config: ${models.mimiConfig}`,
-        `  lm_config: ${models.lmConfig}`,
-        "runtime: { device: cpu, threads: 1 }",
-        "conversation:",
-        "  window_frames: 6   # smoke-run override of duration",
-        "  initial_prompt: You are a calm librarian.",
-        "sampling: { seed: 3 }",
-        "",
-      ].join("\n"),
-    )
+    const cwd = configuredFolder("cli-run-", [
+      "runtime: { device: cpu, threads: 1 }",
+      "conversation:",
+      "  window_frames: 6   # smoke-run override of duration",
+      "  initial_prompt: You are a calm librarian.",
+      "sampling: { seed: 3 }",
+    ])
     const run = runBin(
       [
         "run",
@@ -60,22 +64,10 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
   it.skipIf(noWebGpu !== undefined)(
     "--device webgpu --graph-capture runs Mimi from captured graphs",
     () => {
-      const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
-      const cwd = tempDir("cli-capture-")
-      fs.writeFileSync(
-        path.join(cwd, "run.yaml"),
-        [
-          "model:",
-          `  mimi: ${models.mimi}`,
-          `  lm: ${models.lm}`,
-          `  tokenizer: ${models.tokenizer}`,
-          `  mimi_config: ${models.mimiConfig}`,
-          `  lm_config: ${models.lmConfig}`,
-          "conversation: { window_frames: 6 }",
-          "sampling: { seed: 3 }",
-          "",
-        ].join("\n"),
-      )
+      const cwd = configuredFolder("cli-capture-", [
+        "conversation: { window_frames: 6 }",
+        "sampling: { seed: 3 }",
+      ])
       const args = ["run", "--config", "run.yaml", "--input", assets.helloWav, "--max-seconds", "1"]
       const captured = runBin([...args, "--device", "webgpu", "--graph-capture", "--output", "gpu.wav"], cwd)
       expect(captured.status, captured.all).toBe(0)
