@@ -259,9 +259,24 @@ export const openGpuLm = (
     const pool = `gpu-lm-${nextPool++}`
     let graphMs = 0
     const kvCache = options.kvCache ?? "float16"
+    const depformerHeads = config.depformerNumHeads
+    const depformerCache = {
+      type: "float32" as const,
+      dims: [1, depformerHeads, layout.depformerSteps, config.depformerDim / depformerHeads],
+    }
+    // Every depformer step of a layer writes the layer's one buffer in place (`StepIo.depformerKeys`).
+    const depformerBindings = Array.from({ length: config.depformerNumLayers }, (_, l) =>
+      Array.from({ length: layout.depformerSteps }, (_, k) => [
+        { input: StepIo.depformerKeys(l), output: StepIo.depformerKeysOut(l, k), ...depformerCache },
+        { input: StepIo.depformerValues(l), output: StepIo.depformerValuesOut(l, k), ...depformerCache },
+      ]),
+    ).flat(2)
     const resident = {
       pool,
-      bindings: ringState.map((b) => ({ ...b, type: kvCache, dims: [1, heads, context, hd] })),
+      bindings: [
+        ...ringState.map((b) => ({ ...b, type: kvCache, dims: [1, heads, context, hd] })),
+        ...depformerBindings,
+      ],
     }
 
     /** Graph capture needs the linear cache (fixed buffers) and no node on the CPU. */
@@ -288,7 +303,6 @@ export const openGpuLm = (
             kvCache,
             fusedOps: attempt.fusedOps,
             opset: attempt.opset,
-            ...(capture ? { depformerGqa: false } : {}),
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),

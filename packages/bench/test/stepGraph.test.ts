@@ -252,6 +252,7 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       data: new Float32Array(dims.reduce((a, b) => a * b, 1)),
     })
     const cache = [1, config.numHeads, context, config.dim / config.numHeads]
+    const depformerCache = [1, config.depformerNumHeads, 8, config.depformerDim / config.depformerNumHeads]
     const k = 5
     const feeds = (textNoise: Float32Array) => ({
       ...tokenInputs(config, rows(1, 9)),
@@ -260,6 +261,12 @@ describe("the GPU step graph (run on the CPU provider)", () => {
         Array.from({ length: config.numLayers }, (_, l) => [
           [StepIo.keys(l), f32(cache)],
           [StepIo.values(l), f32(cache)],
+        ]).flat(),
+      ),
+      ...Object.fromEntries(
+        Array.from({ length: config.depformerNumLayers }, (_, l) => [
+          [StepIo.depformerKeys(l), f32(depformerCache)],
+          [StepIo.depformerValues(l), f32(depformerCache)],
         ]).flat(),
       ),
       [StepIo.extra]: f32([1, 1, config.dim]),

@@ -14,7 +14,7 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
     ["float32", "live"],
     ["float16", "capture"],
   ])(
-    "gives the CPU provider's text logits and releases its resident cache without crashing (%s KV, %s steps)",
+    "gives the CPU provider's text logits and tokens and releases its resident caches without crashing (%s KV, %s steps)",
     (kvCache, steps) => {
       const child = spawnSync(
         process.execPath,
@@ -31,10 +31,11 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
           status: 0,
         },
       )
-      const [difference, closed] = child.stdout.split("\n").filter((l) => l.length > 0)
+      const [difference, tokens, closed] = child.stdout.split("\n").filter((l) => l.length > 0)
       console.log(difference)
       // The bound of the CPU parity tests of the step graph (stepGraph.test.ts).
       expect(Number(difference!.split(": ")[1])).toBeLessThan(2e-3)
+      expect(tokens).toMatch(/^same tokens: true /)
       expect(closed).toBe("closed")
     },
     180_000,

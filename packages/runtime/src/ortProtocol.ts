@@ -97,7 +97,8 @@ export interface SessionSpec {
  * bound to the same buffer (onnxruntime's static KV cache: GroupQueryAttention's past and present
  * sharing one buffer). They live in the worker under `pool`; sessions that name the same pool
  * share the buffers. Made once as zeros and never cleared: callers track which part is valid (a
- * sequence length).
+ * sequence length). Several bindings may name one input: each of their outputs writes that buffer
+ * (nodes run one after another that all update one cache, as a depformer's steps do).
  *
  * The output is given to the run as a preallocated GPU fetch; onnxruntime-node 1.30 fills it only
  * because these outputs have no `preferredOutputLocation` (with one it returns a new buffer instead:

@@ -80,7 +80,7 @@ const acquirePool = async (resident: ResidentState, provider: string, spec: Sess
   const pool: Pool = existing ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
   const missing: StateBinding[] = []
   for (const b of resident.bindings) {
-    const known = pool.specs.get(b.input)
+    const known = pool.specs.get(b.input) ?? missing.find((m) => m.input === b.input)
     if (!known) missing.push(b)
     else if (known.type !== b.type || known.dims.join() !== b.dims.join())
       throw new Error(

@@ -37,11 +37,6 @@ export interface StepGraphOptions {
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
   /**
-   * GroupQueryAttention in the depformer too (default: with `gqa`). WebGPU graph capture needs it off:
-   * there each depformer step's cache is the previous node's output, not a buffer shared in place.
-   */
-  readonly depformerGqa?: boolean
-  /**
    * ONNX opset (default 18): a provider registers each kernel for a range of opset versions, and
    * WebGPU's ranges differ per op (`diagnose.ts` lists them).
    */
@@ -82,6 +77,14 @@ export const StepIo = {
   values: (l: number) => `values_${l}`,
   keysOut: (l: number) => `keys_${l}_out`,
   valuesOut: (l: number) => `values_${l}_out`,
+  /**
+   * `gqa`: depformer layer `l`'s keys and values of this frame's steps, f32 `[1, heads, steps, headDim]`,
+   * one buffer that step `k` writes in place as output `…_out_${k}` (resident, like the temporal cache).
+   */
+  depformerKeys: (l: number) => `depformer_keys_${l}`,
+  depformerValues: (l: number) => `depformer_values_${l}`,
+  depformerKeysOut: (l: number, k: number) => `depformer_keys_${l}_out_${k}`,
+  depformerValuesOut: (l: number, k: number) => `depformer_values_${l}_out_${k}`,
   /**
    * f32 `[1, 1 + steps]`: the text token, then each depformer step's audio token, as exact floats in
    * ONE output: a WebGPU run downloads each output separately, ~0.5 ms apiece on the H100 machine
@@ -403,34 +406,37 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     })
     return g.op("Reshape", [g.op("MatMul", [p, vh]), g.int64s([1, 1, D])])
   }
-  /** The same with one GroupQueryAttention (float32, no RoPE), each step's present cache the next step's past. */
-  const depformerGqa = options.depformerGqa ?? gqa
-  const lengths = depformerGqa
+  /**
+   * The same with one GroupQueryAttention (float32, no RoPE) over the layer's resident cache of this
+   * frame's steps: every step reads and writes that one buffer in place (graph capture requires a
+   * shared past/present buffer), attending to steps 0..k only, so what earlier frames left is never read.
+   */
+  const depformerCacheDims = [1, dHeads, S, dh]
+  const depformerCaches = gqa
+    ? Array.from({ length: config.depformerNumLayers }, (_, l) => [
+        g.input(StepIo.depformerKeys(l), "float32", depformerCacheDims),
+        g.input(StepIo.depformerValues(l), "float32", depformerCacheDims),
+      ])
+    : []
+  const lengths = gqa
     ? Array.from({ length: S }, (_, k) => [
         g.constant("int32", [1], [k], `dep_seqlens_${k}`),
         g.constant("int32", [1], [k + 1], `dep_total_${k}`),
       ])
     : []
   const gqaStepAttention = (l: number, k: number, qkv: string) => {
+    const [pastKeys, pastValues] = depformerCaches[l]!
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
-      [
-        qkv,
-        "",
-        "",
-        k === 0 ? "" : keys[l]![k - 1]!,
-        k === 0 ? "" : values[l]![k - 1]!,
-        lengths[k]![0]!,
-        lengths[k]![1]!,
-      ],
+      [qkv, "", "", pastKeys!, pastValues!, lengths[k]![0]!, lengths[k]![1]!],
       { num_heads: dHeads, kv_num_heads: dHeads, scale: Attr.float(1 / Math.sqrt(dh)) },
       3,
     )
-    keys[l]!.push(present!)
-    values[l]!.push(presentValues!)
+    g.output(present!, StepIo.depformerKeysOut(l, k), "float32", depformerCacheDims)
+    g.output(presentValues!, StepIo.depformerValuesOut(l, k), "float32", depformerCacheDims)
     return attended!
   }
-  const stepAttention = depformerGqa ? gqaStepAttention : matmulStepAttention
+  const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
   for (let k = 0; k < S; k++) {
     const emb = embedToken(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, prev)

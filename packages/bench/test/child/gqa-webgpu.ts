@@ -1,7 +1,7 @@
 // Run by webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
 // test instead of killing the test runner. The tiny LM's `gqa` step graph on WebGPU and on the CPU
-// provider, same tokens: prints the largest relative text-logit difference, then "closed" once
-// every session and resident buffer is released. Arguments: the KV cache's element type, then
+// provider, same tokens: prints the largest relative text-logit difference, whether the greedy text
+// and depformer tokens are the same, then "closed" once every session and resident buffer is released. Arguments: the KV cache's element type, then
 // "capture" to replay the WebGPU steps from a captured graph. A live prefill comes before the steps.
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -32,7 +32,7 @@ const weights = await convertWeights({
   workers: 0,
 })
 
-const textLogits = (provider: ExecutionProvider) =>
+const steps = (provider: ExecutionProvider) =>
   Effect.gen(function* () {
     const lm = yield* openGpuLm({
       config,
@@ -52,15 +52,20 @@ const textLogits = (provider: ExecutionProvider) =>
     const row = (t: number) => Int32Array.from({ length: 17 }, (_, k) => (t * 37 + k * 11) % config.card)
     yield* lm.prefill([row(6), row(7), row(8)])
     const logits: Float32Array[] = []
-    for (let t = 0; t < 6; t++) logits.push((yield* lm.step(row(t))).textLogits!)
-    return logits
+    const tokens: string[] = []
+    for (let t = 0; t < 6; t++) {
+      const step = yield* lm.step(row(t))
+      logits.push(step.textLogits!)
+      tokens.push(`${step.textToken}:${[...step.audioTokens].join(",")}`)
+    }
+    return { logits, tokens }
   }).pipe(Effect.scoped, Effect.provide(OrtSession.layer({ executionProviders: [provider] })))
 
-const onGpu = await Effect.runPromise(textLogits("webgpu"))
-const onCpu = await Effect.runPromise(textLogits("cpu"))
+const onGpu = await Effect.runPromise(steps("webgpu"))
+const onCpu = await Effect.runPromise(steps("cpu"))
 let worst = 0
-for (const [t, cpu] of onCpu.entries()) {
-  const gpu = onGpu[t]!
+for (const [t, cpu] of onCpu.logits.entries()) {
+  const gpu = onGpu.logits[t]!
   let diff = 0
   let scale = 0
   for (let i = 0; i < cpu.length; i++) {
@@ -71,4 +76,5 @@ for (const [t, cpu] of onCpu.entries()) {
 }
 fs.rmSync(dir, { recursive: true, force: true })
 console.log(`max relative text-logit difference: ${worst}`)
+console.log(`same tokens: ${onGpu.tokens.join(" ") === onCpu.tokens.join(" ")} (${onCpu.tokens.join(" ")})`)
 console.log("closed")
