@@ -98,7 +98,9 @@ export interface SessionSpec {
  * sharing one buffer). They live in the worker under `pool`; sessions that name the same pool
  * share the buffers. Made once as zeros and never cleared: callers track which part is valid (a
  * sequence length). Several bindings may name one input: each of their outputs writes that buffer
- * (nodes run one after another that all update one cache, as a depformer's steps do).
+ * (nodes run one after another that all update one cache, as a depformer's steps do). Such an output
+ * must not be read by another node: onnxruntime then computes it elsewhere and copies it to the buffer
+ * at the end of the run, over what later nodes wrote (seen on WebGPU).
  *
  * The output is given to the run as a preallocated GPU fetch; onnxruntime-node 1.30 fills it only
  * because these outputs have no `preferredOutputLocation` (with one it returns a new buffer instead:
