@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     "codec-spinning": { type: "string" },
     "codec-capture": { type: "string" },
     "fused-ops": { type: "string" },
-    variants: { type: "string", default: "gqa" },
+    variants: { type: "string" },
     "profile-dir": { type: "string" },
     schedules: { type: "string", default: FRAME_SCHEDULES.join(",") },
     "webgpu-validation": { type: "string" },
@@ -73,7 +73,7 @@ const report = await runBench({
   ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
   ...(args["codec-capture"] ? { codecGraphCapture: args["codec-capture"] === "on" } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
-  variants: list(args.variants).map(parseVariant),
+  ...(args.variants ? { variants: list(args.variants).map(parseVariant) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   schedules,
   ...(validation

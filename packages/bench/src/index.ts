@@ -9,7 +9,7 @@
 export {
   type BenchOptions,
   type BenchReport,
-  DEFAULT_VARIANTS,
+  defaultVariants,
   FRAME_SCHEDULES,
   type FrameFigures,
   type FrameSchedule,

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { parseVariant, renderTable, runBench, UPSTREAM } from "../src/index.ts"
+import { defaultVariants, parseVariant, renderTable, runBench, UPSTREAM } from "../src/index.ts"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -15,6 +15,13 @@ const summaryShape = {
   min: expect.any(Number),
   n: 8,
 }
+
+describe("the LM variants measured by default", () => {
+  it("are the captured step on WebGPU and plain gqa elsewhere", () => {
+    expect(defaultVariants("webgpu")).toEqual([parseVariant("gqa-capture")])
+    expect(defaultVariants("cpu")).toEqual([parseVariant("gqa")])
+  })
+})
 
 describe("the real-time benchmark on the CPU provider (tiny models)", () => {
   it("writes a JSON report with every figure for each precision and context, and a table", async () => {
