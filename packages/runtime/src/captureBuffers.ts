@@ -32,7 +32,7 @@ export const disposeWrappers = (
  * session that made them: it must outlive them (disposing a GPU output after its session was
  * released crashes onnxruntime-node 1.30).
  */
-const zerosOnDevice = async (groups: ReadonlyArray<ReadonlyArray<ValueSpec>>, provider: Provider) => {
+export const zerosOnDevice = async (groups: ReadonlyArray<ReadonlyArray<ValueSpec>>, provider: Provider) => {
   const named = (g: number, v: ValueSpec) => `${g}:${v.name}`
   const maker = await ort.InferenceSession.create(
     zerosModel(groups.flatMap((values, g) => values.map((v) => ({ ...v, name: named(g, v) })))),

@@ -13,8 +13,8 @@ import {
   type PingPongState,
   releaseIoBuffers,
   upload,
+  zerosOnDevice,
 } from "./captureBuffers.ts"
-import { zerosModel } from "./deviceModels.ts"
 import { runConfig, withWebGpuProviderOptions } from "./ortOptionsShim.ts"
 import type {
   Created,
@@ -91,17 +91,10 @@ const acquirePool = async (resident: ResidentState, provider: string, spec: Sess
     if (provider === "cpu") {
       for (const b of missing) pool.tensors.set(b.input, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
     } else {
-      const maker = await ort.InferenceSession.create(
-        zerosModel(missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))),
-        {
-          executionProviders: [providerEntry(provider, spec)],
-          graphOptimizationLevel: "disabled",
-          preferredOutputLocation: "gpu-buffer",
-        },
-      )
+      const values = missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))
+      const { maker, sets } = await zerosOnDevice([values], providerEntry(provider, spec))
       pool.makers.push(maker)
-      const made = await maker.run({})
-      for (const b of missing) pool.tensors.set(b.input, made[b.input]!)
+      for (const [name, t] of sets[0]!) pool.tensors.set(name, t)
     }
     for (const b of missing) pool.specs.set(b.input, b)
   }
