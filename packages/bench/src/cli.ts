@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     deadline: { type: "string" },
     "codec-provider": { type: "string" },
     "codec-threads": { type: "string" },
+    "user-codec-provider": { type: "string" },
     "codec-spinning": { type: "string" },
     "codec-capture": { type: "string" },
     "fused-ops": { type: "string" },
@@ -70,6 +71,9 @@ const report = await runBench({
   ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
   ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
   ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
+  ...(args["user-codec-provider"]
+    ? { userCodecProvider: args["user-codec-provider"] as ExecutionProvider }
+    : {}),
   ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
   ...(args["codec-capture"] ? { codecGraphCapture: args["codec-capture"] === "on" } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),

@@ -51,7 +51,6 @@ export {
   type KvCacheType,
   type StepGraphOptions,
   StepIo,
-  vocabularyGrid,
 } from "./graph/stepGraph.ts"
 export { numel, parameterCount } from "./lmShapes.ts"
 export {

@@ -16,7 +16,6 @@ import {
   parameterCount,
   StepIo,
   tokenInputs,
-  vocabularyGrid,
   writeRandomBf16Checkpoint,
 } from "../src/index.ts"
 
@@ -92,13 +91,6 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     expect(shapes.find((t) => t.name === "transformer.layers.31.gating.linear_in.weight")!.shape).toEqual([
       22528, 4096,
     ])
-  })
-
-  it("searches a vocabulary as the most square grid, whatever its size", () => {
-    expect(vocabularyGrid(32000)).toEqual({ rows: 200, cols: 160 })
-    expect(vocabularyGrid(2048)).toEqual({ rows: 64, cols: 32 })
-    expect(vocabularyGrid(1000)).toEqual({ rows: 40, cols: 25 })
-    expect(vocabularyGrid(13)).toEqual({ rows: 13, cols: 1 })
   })
 
   it.each([

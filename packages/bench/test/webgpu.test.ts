@@ -41,3 +41,26 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
     180_000,
   )
 })
+
+describe.skipIf(noWebGpu !== undefined)("the benchmark on WebGPU with the user decode on the CPU", () => {
+  it("measures both schedules: the user decode overlaps the LM step while the agent's codec is on the GPU", () => {
+    const child = spawnSync(
+      process.execPath,
+      [path.join(import.meta.dirname, "child/split-codec-webgpu.ts")],
+      {
+        encoding: "utf8",
+        timeout: 240_000,
+        env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
+      },
+    )
+    expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject({
+      signal: null,
+      status: 0,
+    })
+    expect(child.stdout.split("\n").filter((l) => l.length > 0)).toEqual([
+      "codecs: webgpu cpu",
+      "overlapped: 3 frames",
+      "sequential: 3 frames",
+    ])
+  }, 300_000)
+})

@@ -9,6 +9,7 @@ import {
   FrameLengthError,
   MimiConfigError,
 } from "./errors.ts"
+import type { CodeSearch } from "./graph/StepGraph.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
 import { CodecMetrics, timed } from "./metrics.ts"
 import {
@@ -72,6 +73,11 @@ export interface MimiCodecOptions {
    * which spares the host its per-kernel dispatch cost. Default false.
    */
   readonly graphCapture?: boolean
+  /**
+   * How the encoder finds each nearest code (`CodeSearch`): the same codes either way. Default: `grid`
+   * when `executionProviders` starts with a provider other than the CPU, `scan` on the CPU.
+   */
+  readonly codeSearch?: CodeSearch
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -108,10 +114,12 @@ const make = (options: MimiCodecOptions) =>
       catch: (e) =>
         e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
     })
-    const onDevice =
-      options.stateOnDevice ??
-      (options.executionProviders !== undefined && options.executionProviders[0] !== "cpu")
-    const built = yield* buildCodec(options.checkpoint, config, { ringsInGraph: onDevice })
+    const onGpu = options.executionProviders !== undefined && options.executionProviders[0] !== "cpu"
+    const onDevice = options.stateOnDevice ?? onGpu
+    const built = yield* buildCodec(options.checkpoint, config, {
+      ringsInGraph: onDevice,
+      codeSearch: options.codeSearch ?? (onGpu ? "grid" : "scan"),
+    })
     const ort = yield* OrtSession
     const sessionOptions = {
       ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),

@@ -9,7 +9,7 @@ import {
 } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { MimiCodec, MimiConfig } from "../src/index.ts"
+import { type CodeSearch, MimiCodec, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
@@ -38,14 +38,17 @@ if (available && noWebGpu) console.log(`skipping Mimi parity on WebGPU: ${noWebG
 // Both forms of the streaming state: here with ring writes by the host, and kept by the worker
 // (on the device with a GPU provider) with ring writes in the graph.
 // On WebGPU also with graph capture (each step replayed; needs the runtime's native shim).
+// The grid code search (the GPU providers' default) also runs on the CPU.
 const cases: ReadonlyArray<{
   provider: ExecutionProvider
   stateOnDevice: boolean
   graphCapture?: boolean
+  codeSearch?: CodeSearch
   name: string
 }> = [
   { provider: "cpu", stateOnDevice: false, name: "cpu, state here" },
   { provider: "cpu", stateOnDevice: true, name: "cpu, state in the worker" },
+  { provider: "cpu", stateOnDevice: false, codeSearch: "grid", name: "cpu, grid code search" },
   ...(noWebGpu
     ? []
     : [
@@ -59,13 +62,19 @@ const cases: ReadonlyArray<{
       ]),
 ]
 
-const codecLayer = (provider: ExecutionProvider, stateOnDevice: boolean, graphCapture: boolean) =>
+const codecLayer = (
+  provider: ExecutionProvider,
+  stateOnDevice: boolean,
+  graphCapture: boolean,
+  codeSearch: CodeSearch | undefined,
+) =>
   MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
     executionProviders: [provider],
     stateOnDevice,
     graphCapture,
+    ...(codeSearch ? { codeSearch } : {}),
     ...(provider === "cpu" ? {} : { disableCpuFallback: true }),
   }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider] })))
 
@@ -81,10 +90,12 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
 
 describe.skipIf(!available).each(cases)(
   "Mimi (mimi-tiny, $name) matches upstream streaming",
-  ({ provider, stateOnDevice, graphCapture, name }) => {
+  ({ provider, stateOnDevice, graphCapture, codeSearch, name }) => {
     const io = available ? readIo() : undefined
     const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
-      Effect.runPromise(Effect.provide(effect, codecLayer(provider, stateOnDevice, graphCapture ?? false)))
+      Effect.runPromise(
+        Effect.provide(effect, codecLayer(provider, stateOnDevice, graphCapture ?? false, codeSearch)),
+      )
 
     it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {
       const { input, codes } = io!

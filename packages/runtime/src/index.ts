@@ -61,6 +61,7 @@ export {
   type SaveOptions,
 } from "./onnx/GraphBuilder.ts"
 export { type LinearOptions, type LinearPrecision, type LinearWeight, linear } from "./onnx/linear.ts"
+export { searchGrid } from "./onnx/searchGrid.ts"
 export {
   type BlockwiseQuantized,
   dequantizeBlockwise,

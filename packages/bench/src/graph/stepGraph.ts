@@ -1,5 +1,5 @@
 import type { LmConfig } from "@personaplex/lm"
-import { Attr, GraphBuilder } from "@personaplex/runtime"
+import { Attr, GraphBuilder, searchGrid } from "@personaplex/runtime"
 import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
 
 /** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
@@ -192,7 +192,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
-    const { rows, cols } = vocabularyGrid(n)
+    const { rows, cols } = searchGrid(n)
     const scores = g.op("Reshape", [g.op("Add", [candidates, scaledNoise]), g.int64s([rows, cols])])
     const rowMaxima = g.op("ReduceMax", [scores, g.int64s([1])], { keepdims: 0 })
     const row = g.op("ArgMax", [rowMaxima], { axis: 0, keepdims: 1 })
@@ -463,13 +463,6 @@ interface SampledToken {
   readonly column: string
   readonly rows: number
   readonly cols: number
-}
-
-/** The most square `rows × cols = n` (cols ≤ rows): the two ArgMax scans then stay short. */
-export const vocabularyGrid = (n: number) => {
-  let cols = Math.floor(Math.sqrt(n))
-  while (n % cols !== 0) cols--
-  return { rows: n / cols, cols }
 }
 
 interface MutableNode {

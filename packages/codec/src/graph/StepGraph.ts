@@ -26,7 +26,16 @@ export interface StepGraphOptions {
    * never sees the rings.
    */
   readonly ringsInGraph?: boolean
+  /** How the RVQ encoder finds each nearest code (default `scan`). See `CodeSearch`. */
+  readonly codeSearch?: CodeSearch
 }
+
+/**
+ * `scan`: one `ArgMin` over all the codebook's entries. `grid`: the entries as a grid, the row
+ * holding the smallest distance, then the column within it: the same first minimum in a few short
+ * scans, for GPU providers whose `ArgMin` scans its axis in a single thread.
+ */
+export type CodeSearch = "scan" | "grid"
 
 /**
  * A GraphBuilder for one streaming step: weights by upstream name become initializers,
@@ -40,6 +49,7 @@ export class StepGraph {
 
   private readonly weights: Weights
   private readonly ringsInGraph: boolean
+  readonly codeSearch: CodeSearch
   private readonly ringAxes = new Map<string, number>()
   private ringSlots: { readonly value: string; readonly steps: number } | undefined
   private readonly slotMaskCache = new Map<string, ReadonlyArray<string>>()
@@ -48,6 +58,7 @@ export class StepGraph {
     this.g = new GraphBuilder(name, 21)
     this.weights = weights
     this.ringsInGraph = options.ringsInGraph ?? false
+    this.codeSearch = options.codeSearch ?? "scan"
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */

@@ -1,3 +1,4 @@
+import { searchGrid } from "@personaplex/runtime"
 import type { MimiConfig } from "../config.ts"
 import { usedCodebooks } from "../plan.ts"
 import { codebook, type Weights } from "../weights.ts"
@@ -35,16 +36,48 @@ const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, withNorms: bo
 const projection = (sg: StepGraph, x: string, name: string, outDim: number, inDim: number) =>
   sg.op("Gemm", [x, sg.weight(name, [outDim, inDim])], { transB: 1 })
 
+/** A nearest entry: its code (int32 `[1]`) and its vector (`[1, q]`). */
+interface Nearest {
+  readonly code: string
+  readonly vector: string
+}
+
 /**
  * Nearest codebook entry as PyTorch's `cdist` computes it for > 25 vectors
  * (`sqrt(max(|x|² − 2x·e + |e|², 1e-30))`), then the first index of the minimum.
+ * The code is int32, gathered from `codeTable` (`0..bins−1`, shaped like the search): WebGPU has
+ * no int64 Concat and no int64 Cast.
  */
-const nearest = (sg: StepGraph, x: string, book: Codebook): string => {
+const nearest = (sg: StepGraph, x: string, book: Codebook, codeTable: string, c: MimiConfig): Nearest => {
+  const { bins, dimension: q } = c.quantizer
   const cross = sg.op("Gemm", [sg.op("Mul", [x, sg.f32(-2)]), book.vectors], { transB: 1 })
   const xNorm = sg.op("ReduceSumSquare", [x, sg.i64([1])], { keepdims: 1 })
   const squared = sg.op("Add", [sg.op("Add", [cross, xNorm]), book.norms])
   const distance = sg.op("Sqrt", [sg.op("Max", [squared, sg.f32(1e-30)])])
-  return sg.op("ArgMin", [distance], { axis: 1, keepdims: 0, select_last_index: 0 })
+  if (sg.codeSearch === "scan") {
+    const index = sg.op("ArgMin", [distance], { axis: 1, keepdims: 0, select_last_index: 0 })
+    return {
+      code: sg.op("Gather", [codeTable, index], { axis: 0 }),
+      vector: sg.op("Gather", [book.vectors, index], { axis: 0 }),
+    }
+  }
+  const { rows, cols } = searchGrid(bins)
+  const grid = sg.op("Reshape", [distance, sg.i64([rows, cols])])
+  const row = sg.op("ArgMin", [sg.op("ReduceMin", [grid, sg.i64([1])], { keepdims: 0 })], {
+    axis: 0,
+    keepdims: 1,
+  })
+  const column = sg.op("ArgMin", [sg.op("Gather", [grid, row], { axis: 0 })], { axis: 1, keepdims: 0 })
+  /** Entry (row, column) of a table laid out as `[rows, cols, ...]`, with the grid axes dropped. */
+  const pick = (table: string, dims: ReadonlyArray<number>) =>
+    sg.op("Reshape", [
+      sg.op("Gather", [sg.op("Gather", [table, row], { axis: 0 }), column], { axis: 1 }),
+      sg.i64([...dims]),
+    ])
+  return {
+    code: pick(codeTable, [1]),
+    vector: pick(sg.op("Reshape", [book.vectors, sg.i64([rows, cols, q])]), [1, q]),
+  }
 }
 
 /**
@@ -55,21 +88,23 @@ const nearest = (sg: StepGraph, x: string, book: Codebook): string => {
 export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: MimiConfig): string => {
   const { dimension: q, inputDimension: d } = c.quantizer
   const [first, ...rest] = codebooks(sg, weights, c, true)
-  const codes = [nearest(sg, projection(sg, z, "quantizer.rvq_first.input_proj.weight", q, d), first!)]
+  const { bins } = c.quantizer
+  const grid = searchGrid(bins)
+  const table = sg.g.indices(
+    "int32",
+    sg.codeSearch === "grid" ? [grid.rows, grid.cols] : [bins],
+    "code_index",
+  )
+  const codes = [
+    nearest(sg, projection(sg, z, "quantizer.rvq_first.input_proj.weight", q, d), first!, table, c).code,
+  ]
   let residual = projection(sg, z, "quantizer.rvq_rest.input_proj.weight", q, d)
   for (const [j, book] of rest.entries()) {
-    const code = nearest(sg, residual, book)
-    codes.push(code)
-    if (j < rest.length - 1)
-      residual = sg.op("Sub", [residual, sg.op("Gather", [book.vectors, code], { axis: 0 })])
+    const found = nearest(sg, residual, book, table, c)
+    codes.push(found.code)
+    if (j < rest.length - 1) residual = sg.op("Sub", [residual, found.vector])
   }
-  // int64 → int32 by a Gather from an index table: WebGPU has no int64 Concat and no int64 Cast.
-  const indices = sg.g.indices("int32", [c.quantizer.bins], "bin_index")
-  return sg.op(
-    "Concat",
-    codes.map((code) => sg.op("Gather", [indices, code], { axis: 0 })),
-    { axis: 0 },
-  )
+  return sg.op("Concat", codes, { axis: 0 })
 }
 
 /** Split RVQ decode of int32 `codes` `[numCodebooks]` to the latent `[1, D]`. */

@@ -142,13 +142,11 @@ export const streamingTransformer = (
     const p = transformerLayerPrefix(which, l)
     const normed = layerNorm(sg, hidden, `${p}.norm1`, eps)
     const qkv = linear(sg, normed, `${p}.self_attn.in_proj_weight`, 3 * d, d)
-    const [q, k, v] = sg.g.opMulti("Split", [qkv, sg.i64([d, d, d])], 3, { axis: 1 }) as [
-      string,
-      string,
-      string,
-    ]
-    const qr = rope(sg, q, steps, h, headDim, ctx)
-    const kr = rope(sg, k, steps, h, headDim, ctx)
+    // One rotation for the queries and keys together (`[T, 2H, Dh]`): the same elementwise ops, half the nodes.
+    const [qk, v] = sg.g.opMulti("Split", [qkv, sg.i64([2 * d, d])], 2, { axis: 1 }) as [string, string]
+    const [qr, kr] = sg.g.opMulti("Split", [rope(sg, qk, steps, 2 * h, headDim, ctx), sg.i64([h, h])], 2, {
+      axis: 1,
+    }) as [string, string]
     const keysName = `${which}.layer${l}.keys`
     const valuesName = `${which}.layer${l}.values`
     const ringKeys = sg.ringState(keysName, [h, headDim, context], 2)
