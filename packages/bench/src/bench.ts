@@ -3,6 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import {
   FRAME_SIZE,
+  type GraphForms,
   MimiCodec,
   type MimiCodecShape,
   SAMPLE_RATE,
@@ -59,6 +60,8 @@ export interface BenchOptions {
    * on the H100 machine spinning made the frame 114 ms instead of 76 ms (RESULTS.md, run 8).
    */
   readonly codecSpinning?: boolean
+  /** The Mimi graphs' forms (`MimiCodecOptions.graphForms`; default by each codec's provider). */
+  readonly codecForms?: GraphForms
   /** Mimi on a GPU provider replays captured graphs (`MimiCodecOptions.graphCapture`; default false). */
   readonly codecGraphCapture?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
@@ -236,10 +239,14 @@ export interface BenchReport {
   readonly userCodecProvider?: ExecutionProvider
   /** Mimi replayed captured graphs (on WebGPU). */
   readonly codecGraphCapture?: boolean
+  /** The Mimi graphs' forms, where set. */
+  readonly codecForms?: GraphForms
   /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
   readonly mimiOnProvider?: MimiAlone
   /** `codecProvider: auto`: Mimi alone (30 frames) on each candidate provider, or why it failed. */
   readonly mimiCandidates?: Record<string, MimiAlone | { readonly error: string }>
+  /** With `profileDir`: the agent codec's sessions, profiled over the whole benchmark. */
+  readonly codecProfile?: { readonly encode?: ProfileSummary; readonly decode?: ProfileSummary }
   readonly upstream: typeof UPSTREAM
   readonly runs: RunResult[]
 }
@@ -541,6 +548,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         : options.codecProvider,
     ...(options.userCodecProvider ? { userCodecProvider: options.userCodecProvider } : {}),
     ...(options.codecGraphCapture ? { codecGraphCapture: true } : {}),
+    ...(options.codecForms ? { codecForms: options.codecForms } : {}),
     upstream: UPSTREAM,
     runs: [],
   }
@@ -555,8 +563,11 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   })
   const fallbackAllowed = new Map<ExecutionProvider, boolean>()
   /** A codec in a worker of its own, so that it can run beside the LM and the other codec. */
-  const codecLayer = (provider: ExecutionProvider) =>
+  const codecProfilePrefix = options.profileDir ? path.join(options.profileDir, "mimi-agent") : undefined
+  const codecLayer = (provider: ExecutionProvider, profileFilePrefix?: string) =>
     MimiCodec.layer({
+      ...(profileFilePrefix ? { profileFilePrefix } : {}),
+      ...(options.codecForms ? { graphForms: options.codecForms } : {}),
       checkpoint: mimiFile,
       config: models.mimi,
       executionProviders: [provider],
@@ -656,7 +667,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     }
     t0 = performance.now()
     const userProvider = options.userCodecProvider ?? codecProvider
-    const agent = Context.get(yield* Layer.build(codecLayer(codecProvider)), MimiCodec)
+    const agent = Context.get(yield* Layer.build(codecLayer(codecProvider, codecProfilePrefix)), MimiCodec)
     const user = Context.get(yield* Layer.build(codecLayer(userProvider)), MimiCodec)
     const allowed = askedSchedules.filter((s) => s === "sequential" || canOverlap(userProvider))
     const schedules: ReadonlyArray<FrameSchedule> = allowed.length > 0 ? allowed : ["sequential"]
@@ -738,20 +749,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
               ? findProfile(profilePrefix(options.profileDir, precision, context, variant))
               : undefined
           const summary = profile ? summarizeProfile(profile) : undefined
-          if (summary)
-            log(
-              `  profile (median of ${summary.runs} runs): ${summary.medianRunMs.toFixed(2)} ms, ${summary.nodes} nodes ${summary.nodeMs.toFixed(2)} ms; ${summary.byOp
-                .slice(0, 8)
-                .map((o) => `${o.op} ${o.ms.toFixed(2)}`)
-                .join(", ")}`,
-            )
-          if (summary?.gpu)
-            log(
-              `  GPU kernels (typical run): ${summary.gpu.ms.toFixed(2)} ms, ${summary.gpu.kernels} kernels; ${summary.gpu.byOp
-                .slice(0, 8)
-                .map((o) => `${o.op} ${o.ms.toFixed(2)} (${o.kernels})`)
-                .join(", ")}`,
-            )
+          if (summary) logProfile("LM step", summary, log)
           report.runs.push(summary ? { ...result, profile: summary } : result)
           save()
           log(renderTable(report))
@@ -764,6 +762,34 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   } finally {
     memory.stop()
   }
+  if (codecProfilePrefix) {
+    const summaries = Object.fromEntries(
+      (["encode", "decode"] as const).flatMap((direction) => {
+        const file = findProfile(`${codecProfilePrefix}-${direction}`)
+        return file ? [[direction, summarizeProfile(file)] as const] : []
+      }),
+    )
+    ;(report as { codecProfile?: BenchReport["codecProfile"] }).codecProfile = summaries
+    for (const [direction, summary] of Object.entries(summaries))
+      logProfile(`Mimi ${direction}`, summary, log)
+  }
   save()
   return report
+}
+
+/** A profile's median run by operator, and its GPU kernels where the provider timed them. */
+const logProfile = (what: string, summary: ProfileSummary, log: (line: string) => void) => {
+  log(
+    `  ${what} profile (median of ${summary.runs} runs): ${summary.medianRunMs.toFixed(2)} ms, ${summary.nodes} nodes ${summary.nodeMs.toFixed(2)} ms; ${summary.byOp
+      .slice(0, 8)
+      .map((o) => `${o.op} ${o.ms.toFixed(2)}`)
+      .join(", ")}`,
+  )
+  if (summary.gpu)
+    log(
+      `  ${what} GPU kernels (typical run): ${summary.gpu.ms.toFixed(2)} ms, ${summary.gpu.kernels} kernels; ${summary.gpu.byOp
+        .slice(0, 8)
+        .map((o) => `${o.op} ${o.ms.toFixed(2)} (${o.kernels})`)
+        .join(", ")}`,
+    )
 }

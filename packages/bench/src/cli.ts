@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     "user-codec-provider": { type: "string" },
     "codec-spinning": { type: "string" },
     "codec-capture": { type: "string" },
+    "codec-forms": { type: "string" },
     "fused-ops": { type: "string" },
     variants: { type: "string" },
     "profile-dir": { type: "string" },
@@ -46,6 +47,9 @@ const { values: args } = parseArgs({
 for (const flag of ["fused-ops", "codec-spinning", "codec-capture"] as const)
   if (args[flag] !== undefined && !["on", "off"].includes(args[flag]))
     throw new Error(`--${flag} must be "on" or "off", got "${args[flag]}"`)
+const codecForms = args["codec-forms"]
+if (codecForms !== undefined && codecForms !== "cpu" && codecForms !== "gpu")
+  throw new Error(`--codec-forms must be "cpu" or "gpu", got "${codecForms}"`)
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const schedules = list(args.schedules) as FrameSchedule[]
 for (const s of schedules)
@@ -76,6 +80,7 @@ const report = await runBench({
     : {}),
   ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
   ...(args["codec-capture"] ? { codecGraphCapture: args["codec-capture"] === "on" } : {}),
+  ...(codecForms ? { codecForms } : {}),
   ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
   ...(args.variants ? { variants: list(args.variants).map(parseVariant) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),

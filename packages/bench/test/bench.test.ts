@@ -117,7 +117,7 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     expect(table).toMatch(/\| int4 ctx 160 mha \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
   })
 
-  it("with profileDir, breaks the LM step session's median run down by operator", async () => {
+  it("with profileDir, breaks the LM step's and the codec's median runs down by operator", async () => {
     const profileDir = path.join(dir, "profiles")
     const report = await runBench({
       provider: "cpu",
@@ -143,5 +143,11 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     expect(profile.nodeMs).toBeLessThanOrEqual(profile.medianRunMs)
     expect(profile.byOp.map((o) => o.op)).toContain("GroupQueryAttention")
     expect(profile.byOp.reduce((n, o) => n + o.nodes, 0)).toBe(profile.nodes)
+    // The agent's codec, profiled too: its encode and decode sessions.
+    const codec = report.codecProfile!
+    expect(codec.encode!.file.startsWith(path.join(profileDir, "mimi-agent-encode"))).toBe(true)
+    expect(codec.encode!.byOp.map((o) => o.op)).toContain("ArgMin")
+    expect(codec.decode!.file.startsWith(path.join(profileDir, "mimi-agent-decode"))).toBe(true)
+    expect(codec.decode!.nodes).toBeGreaterThan(100)
   })
 })

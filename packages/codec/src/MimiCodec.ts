@@ -9,7 +9,7 @@ import {
   FrameLengthError,
   MimiConfigError,
 } from "./errors.ts"
-import type { CodeSearch } from "./graph/StepGraph.ts"
+import type { GraphForms } from "./graph/StepGraph.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
 import { CodecMetrics, timed } from "./metrics.ts"
 import {
@@ -74,10 +74,15 @@ export interface MimiCodecOptions {
    */
   readonly graphCapture?: boolean
   /**
-   * How the encoder finds each nearest code (`CodeSearch`): the same codes either way. Default: `grid`
-   * when `executionProviders` starts with a provider other than the CPU, `scan` on the CPU.
+   * Which provider's kernels the graphs' forms suit (`GraphForms`: the same codes, PCM within
+   * rounding). Default: `gpu` when `executionProviders` starts with a provider other than the CPU.
    */
-  readonly codeSearch?: CodeSearch
+  readonly graphForms?: GraphForms
+  /**
+   * Record onnxruntime's profile of each session: files `<prefix>-encode_*.json` and
+   * `<prefix>-decode_*.json`, written when the layer's scope closes. Profiling slows every step.
+   */
+  readonly profileFilePrefix?: string
 }
 
 const checkFrame = (frame: Float32Array, frameSize: number) =>
@@ -118,7 +123,7 @@ const make = (options: MimiCodecOptions) =>
     const onDevice = options.stateOnDevice ?? onGpu
     const built = yield* buildCodec(options.checkpoint, config, {
       ringsInGraph: onDevice,
-      codeSearch: options.codeSearch ?? (onGpu ? "grid" : "scan"),
+      forms: options.graphForms ?? (onGpu ? "gpu" : "cpu"),
     })
     const ort = yield* OrtSession
     const sessionOptions = {
@@ -127,22 +132,23 @@ const make = (options: MimiCodecOptions) =>
       ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
       ...(options.graphCapture ? { webGpu: { graphCapture: true } } : {}),
     }
-    const open = (step: BuiltStep) =>
-      onDevice
+    const open = (step: BuiltStep, direction: "encode" | "decode") => {
+      const spec = {
+        model: step.model,
+        ...sessionOptions,
+        ...(options.profileFilePrefix
+          ? { profileFilePrefix: `${options.profileFilePrefix}-${direction}` }
+          : {}),
+      }
+      return onDevice
         ? Effect.map(
-            ort.open({
-              model: step.model,
-              ...sessionOptions,
-              state: stateBindings(step.states),
-              stateOnDevice: true,
-            }),
+            ort.open({ ...spec, state: stateBindings(step.states), stateOnDevice: true }),
             makeSessionStateStep,
           )
-        : Effect.map(ort.open({ model: step.model, ...sessionOptions }), (session) =>
-            makeStreamingStep(session, step.states),
-          )
-    const encoder = yield* open(built.encoder)
-    const decoder = yield* open(built.decoder)
+        : Effect.map(ort.open(spec), (session) => makeStreamingStep(session, step.states))
+    }
+    const encoder = yield* open(built.encoder, "encode")
+    const decoder = yield* open(built.decoder, "decode")
     const { frameSize, numCodebooks } = config
     const { bins } = config.quantizer
 

@@ -14,7 +14,7 @@ export {
   FrameLengthError,
   MimiConfigError,
 } from "./errors.ts"
-export type { CodeSearch } from "./graph/StepGraph.ts"
+export type { GraphForms } from "./graph/StepGraph.ts"
 export { type CodeMatrix, MimiCodec, type MimiCodecOptions, type MimiCodecShape } from "./MimiCodec.ts"
 export { CodecMetrics } from "./metrics.ts"
 export { checkpointTensors, decoderTensors, encoderTensors, type TensorSpec } from "./plan.ts"

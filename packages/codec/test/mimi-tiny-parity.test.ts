@@ -9,7 +9,7 @@ import {
 } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { type CodeSearch, MimiCodec, MimiConfig } from "../src/index.ts"
+import { type GraphForms, MimiCodec, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
@@ -38,17 +38,17 @@ if (available && noWebGpu) console.log(`skipping Mimi parity on WebGPU: ${noWebG
 // Both forms of the streaming state: here with ring writes by the host, and kept by the worker
 // (on the device with a GPU provider) with ring writes in the graph.
 // On WebGPU also with graph capture (each step replayed; needs the runtime's native shim).
-// The grid code search (the GPU providers' default) also runs on the CPU.
+// The GPU providers' graph forms also run on the CPU.
 const cases: ReadonlyArray<{
   provider: ExecutionProvider
   stateOnDevice: boolean
   graphCapture?: boolean
-  codeSearch?: CodeSearch
+  graphForms?: GraphForms
   name: string
 }> = [
   { provider: "cpu", stateOnDevice: false, name: "cpu, state here" },
   { provider: "cpu", stateOnDevice: true, name: "cpu, state in the worker" },
-  { provider: "cpu", stateOnDevice: false, codeSearch: "grid", name: "cpu, grid code search" },
+  { provider: "cpu", stateOnDevice: false, graphForms: "gpu", name: "cpu, GPU graph forms" },
   ...(noWebGpu
     ? []
     : [
@@ -66,7 +66,7 @@ const codecLayer = (
   provider: ExecutionProvider,
   stateOnDevice: boolean,
   graphCapture: boolean,
-  codeSearch: CodeSearch | undefined,
+  graphForms: GraphForms | undefined,
 ) =>
   MimiCodec.layer({
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
@@ -74,7 +74,7 @@ const codecLayer = (
     executionProviders: [provider],
     stateOnDevice,
     graphCapture,
-    ...(codeSearch ? { codeSearch } : {}),
+    ...(graphForms ? { graphForms } : {}),
     ...(provider === "cpu" ? {} : { disableCpuFallback: true }),
   }).pipe(Layer.provide(OrtSession.layer({ executionProviders: [provider] })))
 
@@ -90,11 +90,11 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
 
 describe.skipIf(!available).each(cases)(
   "Mimi (mimi-tiny, $name) matches upstream streaming",
-  ({ provider, stateOnDevice, graphCapture, codeSearch, name }) => {
+  ({ provider, stateOnDevice, graphCapture, graphForms, name }) => {
     const io = available ? readIo() : undefined
     const run = <A, E>(effect: Effect.Effect<A, E, MimiCodec>) =>
       Effect.runPromise(
-        Effect.provide(effect, codecLayer(provider, stateOnDevice, graphCapture ?? false, codeSearch)),
+        Effect.provide(effect, codecLayer(provider, stateOnDevice, graphCapture ?? false, graphForms)),
       )
 
     it("streaming encode of input_pcm gives exactly the upstream codes, and again after reset", async () => {

@@ -26,16 +26,19 @@ export interface StepGraphOptions {
    * never sees the rings.
    */
   readonly ringsInGraph?: boolean
-  /** How the RVQ encoder finds each nearest code (default `scan`). See `CodeSearch`. */
-  readonly codeSearch?: CodeSearch
+  /** Which provider's kernels the graph's forms suit (default `cpu`). See `GraphForms`. */
+  readonly forms?: GraphForms
 }
 
 /**
- * `scan`: one `ArgMin` over all the codebook's entries. `grid`: the entries as a grid, the row
- * holding the smallest distance, then the column within it: the same first minimum in a few short
- * scans, for GPU providers whose `ArgMin` scans its axis in a single thread.
+ * The same math in the forms that run fastest on each kind of provider. `cpu`: linear layers as
+ * `Gemm` over the checkpoint's `[out, in]` weights, each nearest code by one `ArgMin` over the
+ * codebook. `gpu`: linear layers as `MatMul` over weights stored transposed (`[in, out]`, which the
+ * GPU reads coalesced), and the nearest code searched as a grid, the row holding the smallest
+ * distance and then the column within it, the same first minimum in two short scans (WebGPU's
+ * `ArgMin` scans its axis in a single thread). Codes are the same; PCM differs by rounding only.
  */
-export type CodeSearch = "scan" | "grid"
+export type GraphForms = "cpu" | "gpu"
 
 /**
  * A GraphBuilder for one streaming step: weights by upstream name become initializers,
@@ -49,7 +52,7 @@ export class StepGraph {
 
   private readonly weights: Weights
   private readonly ringsInGraph: boolean
-  readonly codeSearch: CodeSearch
+  readonly forms: GraphForms
   private readonly ringAxes = new Map<string, number>()
   private ringSlots: { readonly value: string; readonly steps: number } | undefined
   private readonly slotMaskCache = new Map<string, ReadonlyArray<string>>()
@@ -58,7 +61,7 @@ export class StepGraph {
     this.g = new GraphBuilder(name, 21)
     this.weights = weights
     this.ringsInGraph = options.ringsInGraph ?? false
-    this.codeSearch = options.codeSearch ?? "scan"
+    this.forms = options.forms ?? "cpu"
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */
@@ -79,6 +82,18 @@ export class StepGraph {
     })
     this.weightNames.set(key, value)
     return value
+  }
+
+  /**
+   * `x · Wᵀ (+ bias)` for the checkpoint weight `name`, `[outDim, inDim]` (any layout of that many
+   * values, e.g. a conv's `[out, in, k]`), in the graph's `forms`.
+   */
+  linear(x: string, name: string, outDim: number, inDim: number, bias?: string): string {
+    if (this.forms === "cpu")
+      return this.op("Gemm", [x, this.weight(name, [outDim, inDim]), ...(bias ? [bias] : [])], { transB: 1 })
+    const weight = this.weight(name, [inDim, outDim], (w) => transposed(w, outDim, inDim), `${name}.T`)
+    const y = this.op("MatMul", [x, weight])
+    return bias ? this.op("Add", [y, bias]) : y
   }
 
   /** A derived float tensor (codebooks, norms) as an initializer. */
@@ -202,4 +217,11 @@ export class StepGraph {
   output(value: string, name: string, type: ElementType, dims: ReadonlyArray<number>): void {
     this.g.output(value, name, type, dims)
   }
+}
+
+/** `[rows, cols]` row-major → `[cols, rows]`. */
+export const transposed = (data: Float32Array, rows: number, cols: number): Float32Array => {
+  const out = new Float32Array(rows * cols)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!
+  return out
 }

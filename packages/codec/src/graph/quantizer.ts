@@ -2,12 +2,14 @@ import { searchGrid } from "@personaplex/runtime"
 import type { MimiConfig } from "../config.ts"
 import { usedCodebooks } from "../plan.ts"
 import { codebook, type Weights } from "../weights.ts"
-import type { StepGraph } from "./StepGraph.ts"
+import { type StepGraph, transposed } from "./StepGraph.ts"
 
 interface Codebook {
   /** `[bins, q]` codebook vectors. */
   readonly vectors: string
-  /** `[bins]` squared norms. */
+  /** Encoder: `x · vectorsᵀ` for `x` `[1, q]`, in the graph's forms. */
+  readonly dot: (x: string) => string
+  /** Encoder: `[bins]` squared norms. */
   readonly norms: string
 }
 
@@ -21,20 +23,27 @@ const squaredNorms = (vectors: Float32Array, bins: number, dim: number): Float32
   return out
 }
 
-const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, withNorms: boolean): Codebook[] =>
+const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, forEncoder: boolean): Codebook[] =>
   usedCodebooks(c).map(({ half, layer }) => {
-    const vectors = codebook(weights, half, layer, c)
+    const data = codebook(weights, half, layer, c)
     const { bins, dimension } = c.quantizer
+    const name = `codebook.${half}.${layer}`
+    const vectors = sg.tensor(name, [bins, dimension], data)
+    const transposedVectors =
+      forEncoder && sg.forms === "gpu"
+        ? sg.tensor(`${name}.T`, [dimension, bins], transposed(data, bins, dimension))
+        : ""
     return {
-      vectors: sg.tensor(`codebook.${half}.${layer}`, [bins, dimension], vectors),
-      norms: withNorms
-        ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(vectors, bins, dimension))
+      vectors,
+      dot: (x) =>
+        sg.forms === "cpu"
+          ? sg.op("Gemm", [x, vectors], { transB: 1 })
+          : sg.op("MatMul", [x, transposedVectors]),
+      norms: forEncoder
+        ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(data, bins, dimension))
         : "",
     }
   })
-
-const projection = (sg: StepGraph, x: string, name: string, outDim: number, inDim: number) =>
-  sg.op("Gemm", [x, sg.weight(name, [outDim, inDim])], { transB: 1 })
 
 /** A nearest entry: its code (int32 `[1]`) and its vector (`[1, q]`). */
 interface Nearest {
@@ -50,11 +59,11 @@ interface Nearest {
  */
 const nearest = (sg: StepGraph, x: string, book: Codebook, codeTable: string, c: MimiConfig): Nearest => {
   const { bins, dimension: q } = c.quantizer
-  const cross = sg.op("Gemm", [sg.op("Mul", [x, sg.f32(-2)]), book.vectors], { transB: 1 })
+  const cross = book.dot(sg.op("Mul", [x, sg.f32(-2)]))
   const xNorm = sg.op("ReduceSumSquare", [x, sg.i64([1])], { keepdims: 1 })
   const squared = sg.op("Add", [sg.op("Add", [cross, xNorm]), book.norms])
   const distance = sg.op("Sqrt", [sg.op("Max", [squared, sg.f32(1e-30)])])
-  if (sg.codeSearch === "scan") {
+  if (sg.forms === "cpu") {
     const index = sg.op("ArgMin", [distance], { axis: 1, keepdims: 0, select_last_index: 0 })
     return {
       code: sg.op("Gather", [codeTable, index], { axis: 0 }),
@@ -90,15 +99,11 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
   const [first, ...rest] = codebooks(sg, weights, c, true)
   const { bins } = c.quantizer
   const grid = searchGrid(bins)
-  const table = sg.g.indices(
-    "int32",
-    sg.codeSearch === "grid" ? [grid.rows, grid.cols] : [bins],
-    "code_index",
-  )
+  const table = sg.g.indices("int32", sg.forms === "gpu" ? [grid.rows, grid.cols] : [bins], "code_index")
   const codes = [
-    nearest(sg, projection(sg, z, "quantizer.rvq_first.input_proj.weight", q, d), first!, table, c).code,
+    nearest(sg, sg.linear(z, "quantizer.rvq_first.input_proj.weight", q, d), first!, table, c).code,
   ]
-  let residual = projection(sg, z, "quantizer.rvq_rest.input_proj.weight", q, d)
+  let residual = sg.linear(z, "quantizer.rvq_rest.input_proj.weight", q, d)
   for (const [j, book] of rest.entries()) {
     const found = nearest(sg, residual, book, table, c)
     codes.push(found.code)
@@ -114,9 +119,9 @@ export const quantizeDecode = (sg: StepGraph, codes: string, weights: Weights, c
   // Gather, not Slice, picks code j: WebGPU has no int32 Slice.
   const lookup = (j: number) =>
     sg.op("Gather", [books[j]!.vectors, sg.op("Gather", [codes, sg.i64([j])], { axis: 0 })], { axis: 0 })
-  const semantic = projection(sg, lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
+  const semantic = sg.linear(lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
   if (books.length === 1) return semantic
   let acoustic = lookup(1)
   for (let j = 2; j < books.length; j++) acoustic = sg.op("Add", [acoustic, lookup(j)])
-  return sg.op("Add", [semantic, projection(sg, acoustic, "quantizer.rvq_rest.output_proj.weight", d, q)])
+  return sg.op("Add", [semantic, sg.linear(acoustic, "quantizer.rvq_rest.output_proj.weight", d, q)])
 }

@@ -51,9 +51,9 @@ export const streamingConv = (sg: StepGraph, x: Signal, p: ConvParams): Signal =
 const FEW_OUTPUTS = 4
 
 /**
- * A conv with very few outputs (the 12.5/25 Hz layers, two per frame) as one Gemm of the
- * gathered windows `[outputs, cin·k]` against the weight `[cout, cin·k]`: ORT's Conv kernel
- * is markedly slower than its (pre-packed) Gemm at these shapes.
+ * A conv with very few outputs (the 12.5/25 Hz layers, two per frame) as one linear layer over the
+ * gathered windows `[outputs, cin·k]` with the weight `[cout, cin·k]`: ORT's Conv kernel is
+ * markedly slower than its (pre-packed) Gemm at these shapes.
  */
 const fewOutputConv = (sg: StepGraph, input: string, p: ConvParams, outputs: number): string => {
   const windows = Array.from({ length: outputs }, (_, t) =>
@@ -63,8 +63,7 @@ const fewOutputConv = (sg: StepGraph, input: string, p: ConvParams, outputs: num
     ]),
   )
   const columns = outputs === 1 ? windows[0]! : sg.op("Concat", windows, { axis: 0 })
-  const weight = sg.weight(`${p.prefix}.weight`, [p.cout, p.cin * p.kernel])
-  const y = sg.op("Gemm", [columns, weight, sg.weight(`${p.prefix}.bias`)], { transB: 1 })
+  const y = sg.linear(columns, `${p.prefix}.weight`, p.cout, p.cin * p.kernel, sg.weight(`${p.prefix}.bias`))
   return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
 }
 
