@@ -127,11 +127,15 @@ const VARIANTS: Record<string, LmVariant> = {
   gqa: { attention: "gqa" },
   "gqa-capture": { attention: "gqa", graphCapture: true },
   "gqa-f32": { attention: "gqa", kvCache: "float32" },
+  "gqa-f32-capture": { attention: "gqa", kvCache: "float32", graphCapture: true },
   mha: { attention: "mha" },
   matmul: { attention: "matmul" },
 }
 
-/** `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache), `mha` or `matmul` (the CLI's `--variants`). */
+/**
+ * `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache), `gqa-f32-capture`, `mha`
+ * or `matmul` (the CLI's `--variants`).
+ */
 export const parseVariant = (text: string): LmVariant => {
   const variant = VARIANTS[text]
   if (!variant) throw new Error(`unknown LM variant "${text}" (${Object.keys(VARIANTS).join(", ")})`)
@@ -139,7 +143,7 @@ export const parseVariant = (text: string): LmVariant => {
 }
 
 export const variantName = (v: LmVariant): string =>
-  v.kvCache === "float32" ? "gqa-f32" : v.graphCapture ? "gqa-capture" : v.attention
+  [v.attention, ...(v.kvCache === "float32" ? ["f32"] : []), ...(v.graphCapture ? ["capture"] : [])].join("-")
 
 /** What runs without `variants`: on WebGPU the captured step (the fastest measured, run 12), else `gqa`. */
 export const defaultVariants = (provider: ExecutionProvider): ReadonlyArray<LmVariant> =>

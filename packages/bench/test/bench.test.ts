@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { defaultVariants, parseVariant, renderTable, runBench, UPSTREAM } from "../src/index.ts"
+import { defaultVariants, parseVariant, renderTable, runBench, UPSTREAM, variantName } from "../src/index.ts"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -20,6 +20,12 @@ describe("the LM variants measured by default", () => {
   it("are the captured step on WebGPU and plain gqa elsewhere", () => {
     expect(defaultVariants("webgpu")).toEqual([parseVariant("gqa-capture")])
     expect(defaultVariants("cpu")).toEqual([parseVariant("gqa")])
+  })
+
+  it("are named as parsed, each form and its combinations", () => {
+    for (const name of ["gqa", "gqa-capture", "gqa-f32", "gqa-f32-capture", "mha", "matmul"])
+      expect(variantName(parseVariant(name))).toBe(name)
+    expect(() => parseVariant("gqa-f16")).toThrow(/unknown LM variant "gqa-f16"/)
   })
 })
 

@@ -13,6 +13,7 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
     ["float16", "live"],
     ["float32", "live"],
     ["float16", "capture"],
+    ["float32", "capture"],
   ])(
     "gives the CPU provider's text logits and tokens and releases its resident caches without crashing (%s KV, %s steps)",
     (kvCache, steps) => {
