@@ -51,7 +51,7 @@ export class StepGraph {
   private readonly weightNames = new Map<string, string>()
 
   private readonly weights: Weights
-  private readonly ringsInGraph: boolean
+  readonly ringsInGraph: boolean
   readonly forms: GraphForms
   private readonly ringAxes = new Map<string, number>()
   private ringSlots: { readonly value: string; readonly steps: number } | undefined
@@ -124,20 +124,22 @@ export class StepGraph {
     return this.g.input(stateInput(name), "float32", dims)
   }
 
-  /** This step's new ring entries (`dims` with `steps` along the ring axis). */
-  setRingUpdate(name: string, value: string, steps: number): void {
+  /**
+   * This step's new ring entries (`dims` with `steps` along the ring axis). With `ringsInGraph`,
+   * returns the ring with them written in; otherwise the caller writes them and gets `undefined`.
+   */
+  setRingUpdate(name: string, value: string, steps: number): string | undefined {
     const spec = this.states.find((s) => s.name === name)
     const axis = this.ringAxes.get(name)
     if (!spec || axis === undefined || !this.pending.delete(name))
       throw new Error(`internal: ring "${name}" not declared or set twice`)
     if (this.ringsInGraph) {
-      this.g.output(
-        this.writeRing(stateInput(name), value, spec.dims, axis, steps),
-        stateOutput(name),
-        "float32",
-        spec.dims,
-      )
-      return
+      const written = this.writeRing(stateInput(name), value, spec.dims, axis, steps)
+      // The state output is a node of its own: the caller's attention reads `written`, and an output
+      // that other nodes also read is copied out after the run, which a graph-capture replay skips.
+      // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op).
+      this.g.output(this.op("Max", [written, written]), stateOutput(name), "float32", spec.dims)
+      return written
     }
     this.g.output(
       value,
@@ -145,6 +147,7 @@ export class StepGraph {
       "float32",
       spec.dims.map((d, i) => (i === spec.ring!.axis ? steps : d)),
     )
+    return undefined
   }
 
   /** The ring slots this step writes (float32 integers), one per new entry; declared once per graph. */

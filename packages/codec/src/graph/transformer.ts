@@ -10,9 +10,13 @@ export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Arra
 
 /** Values shared by every layer of one step: the rope tables and the attention bias. */
 interface StepContext {
+  /** `[T, Dh/2]`: cosines and sines of each step's angles, row t for step t. */
   readonly cos: string
   readonly sin: string
-  /** `[T, capacity + T]`: additive mask over the ring as it was before this step, then the new keys. */
+  /**
+   * Additive mask: `[T, capacity + T]` over the ring as it was before this step, then the new keys;
+   * or, when the graph writes the rings (`ringsInGraph`), `[T, capacity]` over the ring written.
+   */
   readonly bias: string
 }
 
@@ -22,9 +26,10 @@ interface StepContext {
  * position, so always masked) even when it holds the oldest key. Attention is allowed iff
  * `pos_k ≥ 0`, `0 ≤ pos_q − pos_k < context`.
  *
- * Attention runs over the ring as fed (slots about to be overwritten masked out) plus the new
- * keys, which is the same key set as upstream's written-then-read ring: the quirky slot
- * `end mod capacity` is never one of the new keys' slots, so they keep their true positions.
+ * When the graph writes the rings, attention runs over the ring written, as upstream's does.
+ * Otherwise (the host writes them) it runs over the ring as fed (slots about to be overwritten masked
+ * out) plus the new keys: the same key set, as the quirky slot `end mod capacity` is never one of
+ * the new keys' slots, so they keep their true positions.
  */
 const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig): StepContext => {
   const { numHeads: h, dModel: d, context } = c.transformer
@@ -61,32 +66,43 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
     sg.op("Unsqueeze", [queryPositions, sg.i64([1])]),
     sg.op("Unsqueeze", [positions, sg.i64([0])]),
   ])
-  const overwritten = sg.op("Less", [mod(sg.op("Sub", [slots, offset])), sg.f32(steps)])
-  const visibleUnlessOverwritten = sg.op("Where", [overwritten, hidden, sg.f32(0)])
-  const ringBias = sg.op("Where", [
-    sg.op("Less", [positions, sg.f32(0)]),
-    hidden,
+  /** `visible` where slot s holds a key that query t may see, −∞ elsewhere. */
+  const ringMask = (visible: string) =>
     sg.op("Where", [
-      sg.op("Less", [distance, sg.f32(0)]),
+      sg.op("Less", [positions, sg.f32(0)]),
       hidden,
-      sg.op("Where", [sg.op("Less", [distance, sg.f32(context)]), visibleUnlessOverwritten, hidden]),
-    ]),
-  ])
-  const causal = Float32Array.from({ length: steps * steps }, (_, i) =>
-    i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY,
-  )
-  const bias = sg.op("Concat", [ringBias, sg.tensor("causal_bias", [steps, steps], causal)], { axis: 1 })
+      sg.op("Where", [
+        sg.op("Less", [distance, sg.f32(0)]),
+        hidden,
+        sg.op("Where", [sg.op("Less", [distance, sg.f32(context)]), visible, hidden]),
+      ]),
+    ])
+  const fedRingBias = () => {
+    const overwritten = sg.op("Less", [mod(sg.op("Sub", [slots, offset])), sg.f32(steps)])
+    const causal = Float32Array.from({ length: steps * steps }, (_, i) =>
+      i % steps <= Math.floor(i / steps) ? 0 : Number.NEGATIVE_INFINITY,
+    )
+    return sg.op(
+      "Concat",
+      [
+        ringMask(sg.op("Where", [overwritten, hidden, sg.f32(0)])),
+        sg.tensor("causal_bias", [steps, steps], causal),
+      ],
+      { axis: 1 },
+    )
+  }
+  const bias = sg.ringsInGraph ? ringMask(sg.f32(0)) : fedRingBias()
 
   const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
   const angles = sg.op("Mul", [freqs, sg.op("Reshape", [queryPositions, sg.i64([steps, 1])])])
-  const table = (fn: "Cos" | "Sin") =>
-    sg.op("Reshape", [sg.op(fn, [angles]), sg.i64([steps, 1, headDim / 2, 1])])
-
   sg.setRingSlots(mod(queryPositions), steps)
-  return { cos: table("Cos"), sin: table("Sin"), bias }
+  return { cos: sg.op("Cos", [angles]), sin: sg.op("Sin", [angles]), bias }
 }
 
-/** Interleaved-pair rotation of `[T, H, Dh]` (upstream-spec §3.4). */
+/**
+ * Interleaved-pair rotation (upstream-spec §3.4) of `x` `[T, H·Dh]` → `[T, H, Dh]`, as one
+ * com.microsoft `RotaryEmbedding`: step t's row reads row t of the tables.
+ */
 const rope = (
   sg: StepGraph,
   x: string,
@@ -95,11 +111,13 @@ const rope = (
   headDim: number,
   ctx: StepContext,
 ): string => {
-  const pairs = sg.op("Reshape", [x, sg.i64([steps, heads, headDim / 2, 2])])
-  const [re, im] = sg.g.opMulti("Split", [pairs, sg.i64([1, 1])], 2, { axis: 3 }) as [string, string]
-  const outRe = sg.op("Sub", [sg.op("Mul", [re, ctx.cos]), sg.op("Mul", [im, ctx.sin])])
-  const outIm = sg.op("Add", [sg.op("Mul", [re, ctx.sin]), sg.op("Mul", [im, ctx.cos])])
-  return sg.op("Reshape", [sg.op("Concat", [outRe, outIm], { axis: 3 }), sg.i64([steps, heads, headDim])])
+  const rows = sg.g.indices("int64", [1, steps], "rope_rows")
+  const [roped] = sg.g.msOp(
+    "RotaryEmbedding",
+    [sg.op("Reshape", [x, sg.i64([1, steps, heads * headDim])]), rows, ctx.cos, ctx.sin],
+    { interleaved: 1, num_heads: heads },
+  )
+  return sg.op("Reshape", [roped!, sg.i64([steps, heads, headDim])])
 }
 
 /**
@@ -153,22 +171,36 @@ export const streamingTransformer = (
     const newValues = sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], {
       perm: [1, 0, 2],
     })
-    sg.setRingUpdate(keysName, newKeys, steps)
-    sg.setRingUpdate(valuesName, newValues, steps)
+    const keysWritten = sg.setRingUpdate(keysName, newKeys, steps)
+    const valuesWritten = sg.setRingUpdate(valuesName, newValues, steps)
     const queries = sg.op("Transpose", [qr], { perm: [1, 0, 2] })
-    const scores = sg.op(
-      "Concat",
-      [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])],
-      { axis: 2 },
-    )
-    const probs = sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
-    const attended = sg.op("Add", [
-      sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([0]), sg.i64([context]), sg.i64([2])]), ringValues]),
+    const attend = (keys: string, values: string) =>
       sg.op("MatMul", [
-        sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]),
-        newValues,
-      ]),
-    ])
+        sg.op(
+          "Softmax",
+          [sg.op("Add", [sg.op("Mul", [sg.op("MatMul", [queries, keys]), scale]), ctx.bias])],
+          {
+            axis: -1,
+          },
+        ),
+        values,
+      ])
+    const attended = keysWritten && valuesWritten ? attend(keysWritten, valuesWritten) : attendFedRing()
+    function attendFedRing() {
+      const scores = sg.op(
+        "Concat",
+        [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])],
+        { axis: 2 },
+      )
+      const probs = sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
+      return sg.op("Add", [
+        sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([0]), sg.i64([context]), sg.i64([2])]), ringValues]),
+        sg.op("MatMul", [
+          sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]),
+          newValues,
+        ]),
+      ])
+    }
     const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
     const attnOut = sg.linear(merged, `${p}.self_attn.out_proj.weight`, d, d)
     hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_1.scale`), attnOut])])
