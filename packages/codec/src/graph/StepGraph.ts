@@ -34,7 +34,7 @@ export interface StepGraphOptions {
  * The same math in the forms that run fastest on each kind of provider. `cpu`: linear layers as
  * `Gemm` over the checkpoint's `[out, in]` weights, each nearest code by one `ArgMin` over the
  * codebook. `gpu`: linear layers as `MatMul` over weights stored transposed (`[in, out]`, which the
- * GPU reads coalesced), and the nearest code searched as a grid, the row holding the smallest
+ * GPU reads coalesced), layer scales folded into those weights, and the nearest code searched as a grid, the row holding the smallest
  * distance and then the column within it, the same first minimum in two short scans (WebGPU's
  * `ArgMin` scans its axis in a single thread). Codes are the same; PCM differs by rounding only.
  */
@@ -94,6 +94,25 @@ export class StepGraph {
     const weight = this.weight(name, [inDim, outDim], (w) => transposed(w, outDim, inDim), `${name}.T`)
     const y = this.op("MatMul", [x, weight])
     return bias ? this.op("Add", [y, bias]) : y
+  }
+
+  /**
+   * `scale ⊙ (x · Wᵀ)` for the checkpoint weight `name` `[outDim, inDim]` and vector `scaleName`
+   * `[outDim]` (a layer scale). On a GPU the scale is folded into the weight (one node fewer; each
+   * product is rounded once before the dot product instead of after it).
+   */
+  scaledLinear(x: string, name: string, scaleName: string, outDim: number, inDim: number): string {
+    if (this.forms === "cpu")
+      return this.op("Mul", [this.weight(scaleName), this.linear(x, name, outDim, inDim)])
+    const scale = this.weights.get(scaleName)
+    if (!scale) throw new Error(`internal: weight "${scaleName}" was not loaded`)
+    const scaled = (w: Float32Array) =>
+      transposed(
+        w.map((v, i) => v * scale[Math.floor(i / inDim)]!),
+        outDim,
+        inDim,
+      )
+    return this.op("MatMul", [x, this.weight(name, [inDim, outDim], scaled, `${name}.scaled.T`)])
   }
 
   /** A derived float tensor (codebooks, norms) as an initializer. */

@@ -202,16 +202,19 @@ export const streamingTransformer = (
       ])
     }
     const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
-    const attnOut = sg.linear(merged, `${p}.self_attn.out_proj.weight`, d, d)
-    hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_1.scale`), attnOut])])
+    hidden = sg.op("Add", [
+      hidden,
+      sg.scaledLinear(merged, `${p}.self_attn.out_proj.weight`, `${p}.layer_scale_1.scale`, d, d),
+    ])
     const normed2 = layerNorm(sg, hidden, `${p}.norm2`, eps)
-    const ffOut = sg.linear(
+    const ffOut = sg.scaledLinear(
       sg.op("Gelu", [sg.linear(normed2, `${p}.linear1.weight`, ff, d)]),
       `${p}.linear2.weight`,
+      `${p}.layer_scale_2.scale`,
       d,
       ff,
     )
-    hidden = sg.op("Add", [hidden, sg.op("Mul", [sg.weight(`${p}.layer_scale_2.scale`), ffOut])])
+    hidden = sg.op("Add", [hidden, ffOut])
   }
   return hidden
 }
