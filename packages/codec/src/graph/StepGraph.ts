@@ -92,8 +92,18 @@ export class StepGraph {
     if (this.forms === "cpu")
       return this.op("Gemm", [x, this.weight(name, [outDim, inDim]), ...(bias ? [bias] : [])], { transB: 1 })
     const weight = this.weight(name, [inDim, outDim], (w) => transposed(w, outDim, inDim), `${name}.T`)
-    const y = this.op("MatMul", [x, weight])
+    const y = this.matMul(x, weight, inDim, outDim)
     return bias ? this.op("Add", [y, bias]) : y
+  }
+
+  /**
+   * `x` `[M, inDim]` · `weight` `[inDim, outDim]` as a MatMul over the view `[1, M, inDim]`: ORT's
+   * optimizer would fuse a MatMul whose result goes to an Add (a residual, a bias) into one Gemm,
+   * the slow kernel on a GPU (it took 3.6 of the encoder's 11.1 ms of GPU kernels on the H100).
+   */
+  matMul(x: string, weight: string, inDim: number, outDim: number): string {
+    const y = this.op("MatMul", [this.op("Reshape", [x, this.i64([1, -1, inDim])]), weight])
+    return this.op("Reshape", [y, this.i64([-1, outDim])])
   }
 
   /**
@@ -112,7 +122,7 @@ export class StepGraph {
         outDim,
         inDim,
       )
-    return this.op("MatMul", [x, this.weight(name, [inDim, outDim], scaled, `${name}.scaled.T`)])
+    return this.matMul(x, this.weight(name, [inDim, outDim], scaled, `${name}.scaled.T`), inDim, outDim)
   }
 
   /** A derived float tensor (codebooks, norms) as an initializer. */

@@ -38,7 +38,7 @@ const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, forEncoder: b
       dot: (x) =>
         sg.forms === "cpu"
           ? sg.op("Gemm", [x, vectors], { transB: 1 })
-          : sg.op("MatMul", [x, transposedVectors]),
+          : sg.matMul(x, transposedVectors, dimension, bins),
       norms: forEncoder
         ? sg.tensor(`codebook_norms.${half}.${layer}`, [bins], squaredNorms(data, bins, dimension))
         : "",
