@@ -48,8 +48,8 @@ export interface BenchOptions {
    */
   readonly codecProvider?: ExecutionProvider | "auto"
   /**
-   * Provider of the codec that decodes the user's stream (default: the codec provider). With the agent's
-   * codec on the GPU, `cpu` here lets the `overlapped` schedule hide the user decode behind the LM step.
+   * Provider of the codec that decodes the user's stream. Default: the CPU beside a GPU LM, where the
+   * `overlapped` schedule hides the user decode behind the LM step; the codec provider otherwise.
    */
   readonly userCodecProvider?: ExecutionProvider
   /** Intra-op threads of the Mimi sessions (CPU provider). */
@@ -62,7 +62,7 @@ export interface BenchOptions {
   readonly codecSpinning?: boolean
   /** The Mimi graphs' forms (`MimiCodecOptions.graphForms`; default by each codec's provider). */
   readonly codecForms?: GraphForms
-  /** Mimi on a GPU provider replays captured graphs (`MimiCodecOptions.graphCapture`; default false). */
+  /** Mimi on WebGPU replays captured graphs (`MimiCodecOptions.graphCapture`; default true). */
   readonly codecGraphCapture?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
   readonly depformerSteps: number
@@ -241,7 +241,7 @@ export interface BenchReport {
   readonly codecProvider: ExecutionProvider
   /** The user decode's codec, where it differs from `codecProvider`. */
   readonly userCodecProvider?: ExecutionProvider
-  /** Mimi replayed captured graphs (on WebGPU). */
+  /** Mimi on WebGPU replays captured graphs (the setting; it applies to a WebGPU codec). */
   readonly codecGraphCapture?: boolean
   /** The Mimi graphs' forms, where set. */
   readonly codecForms?: GraphForms
@@ -550,8 +550,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       options.codecProvider === undefined || options.codecProvider === "auto"
         ? options.provider
         : options.codecProvider,
-    ...(options.userCodecProvider ? { userCodecProvider: options.userCodecProvider } : {}),
-    ...(options.codecGraphCapture ? { codecGraphCapture: true } : {}),
+    ...(options.codecGraphCapture !== false ? { codecGraphCapture: true } : {}),
     ...(options.codecForms ? { codecForms: options.codecForms } : {}),
     upstream: UPSTREAM,
     runs: [],
@@ -577,7 +576,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       executionProviders: [provider],
       ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
       ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
-      ...(provider === "webgpu" && options.codecGraphCapture ? { graphCapture: true } : {}),
+      ...(provider === "webgpu" && options.codecGraphCapture !== false ? { graphCapture: true } : {}),
     }).pipe(
       Layer.provide(
         OrtSession.layer({
@@ -633,9 +632,11 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
    * provider's device context is one per process, so a GPU codec never runs beside a GPU LM.
    */
   const canOverlap = (userProvider: ExecutionProvider) => userProvider === "cpu" || options.provider === "cpu"
+  const userProviderBeside = (codecProvider: ExecutionProvider): ExecutionProvider =>
+    options.userCodecProvider ?? (options.provider === "cpu" ? codecProvider : "cpu")
   /** Mimi's share of the frame's critical path: the user decode hides behind the LM step when overlapped. */
   const frameCost = (provider: ExecutionProvider, m: MimiAlone) => {
-    const overlaps = askedSchedules[0] === "overlapped" && canOverlap(options.userCodecProvider ?? provider)
+    const overlaps = askedSchedules[0] === "overlapped" && canOverlap(userProviderBeside(provider))
     return m.encodeMs.p50 + (overlaps ? 1 : 2) * m.decodeMs.p50
   }
   const program = Effect.gen(function* () {
@@ -670,7 +671,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
       save()
     }
     t0 = performance.now()
-    const userProvider = options.userCodecProvider ?? codecProvider
+    const userProvider = userProviderBeside(codecProvider)
+    if (userProvider !== codecProvider)
+      (report as { userCodecProvider?: ExecutionProvider }).userCodecProvider = userProvider
     const agent = Context.get(yield* Layer.build(codecLayer(codecProvider, codecProfilePrefix)), MimiCodec)
     const user = Context.get(yield* Layer.build(codecLayer(userProvider)), MimiCodec)
     const allowed = askedSchedules.filter((s) => s === "sequential" || canOverlap(userProvider))
