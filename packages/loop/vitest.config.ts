@@ -1,5 +1,4 @@
 import { defineConfig } from "vitest/config"
+import { packageTests } from "../../vitest.base.ts"
 
-export default defineConfig({
-  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
-})
+export default defineConfig({ test: packageTests })

@@ -63,7 +63,8 @@ export interface MimiCodecOptions {
   /**
    * Keep the streaming state (conv buffers, KV rings) in the session's worker, in GPU memory with a
    * GPU provider, with the ring writes done by the graph: each frame moves only PCM and codes.
-   * Default: on when `executionProviders` starts with a provider other than the CPU. Off, the state
+   * Default: on when the sessions' first provider (`executionProviders`, else the `OrtSession`
+   * layer's) is not the CPU. Off, the state
    * lives here and the graph returns only the rings' new entries (cheapest on the CPU); there an
    * interrupted `encode` leaves the state untouched, which the worker-kept state cannot promise.
    */
@@ -75,7 +76,7 @@ export interface MimiCodecOptions {
   readonly graphCapture?: boolean
   /**
    * Which provider's kernels the graphs' forms suit (`GraphForms`: the same codes, PCM within
-   * rounding). Default: `gpu` when `executionProviders` starts with a provider other than the CPU.
+   * rounding). Default: `gpu` when the sessions' first provider is not the CPU (as `stateOnDevice`).
    */
   readonly graphForms?: GraphForms
   /**
@@ -119,13 +120,13 @@ const make = (options: MimiCodecOptions) =>
       catch: (e) =>
         e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
     })
-    const onGpu = options.executionProviders !== undefined && options.executionProviders[0] !== "cpu"
+    const ort = yield* OrtSession
+    const onGpu = (options.executionProviders ?? ort.config.executionProviders)[0] !== "cpu"
     const onDevice = options.stateOnDevice ?? onGpu
     const built = yield* buildCodec(options.checkpoint, config, {
       ringsInGraph: onDevice,
       forms: options.graphForms ?? (onGpu ? "gpu" : "cpu"),
     })
-    const ort = yield* OrtSession
     const sessionOptions = {
       ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
       ...(options.executionProviders === undefined ? {} : { executionProviders: options.executionProviders }),
