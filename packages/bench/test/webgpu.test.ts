@@ -1,7 +1,5 @@
-import { spawnSync } from "node:child_process"
-import * as os from "node:os"
 import * as path from "node:path"
-import { webGpuUnavailable } from "@personaplex/runtime"
+import { runNodeIsolated, webGpuUnavailable } from "@personaplex/runtime"
 import { describe, expect, it } from "vitest"
 
 // Needs a WebGPU adapter (a GPU, or Mesa's lavapipe); skipped with the reason otherwise.
@@ -17,22 +15,12 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
   ])(
     "gives the CPU provider's text logits and tokens and releases its resident caches without crashing (%s KV, %s steps)",
     (kvCache, steps) => {
-      const child = spawnSync(
-        process.execPath,
+      const child = runNodeIsolated(
         [path.join(import.meta.dirname, "child/gqa-webgpu.ts"), kvCache, steps],
-        {
-          encoding: "utf8",
-          timeout: 120_000,
-          env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
-        },
+        120_000,
       )
-      expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject(
-        {
-          signal: null,
-          status: 0,
-        },
-      )
-      const [difference, tokens, closed] = child.stdout.split("\n").filter((l) => l.length > 0)
+      expect(child).toMatchObject({ signal: null, status: 0 })
+      const [difference, tokens, closed] = child.lines
       console.log(difference)
       // The bound of the CPU parity tests of the step graph (stepGraph.test.ts).
       expect(Number(difference!.split(": ")[1])).toBeLessThan(2e-3)
@@ -45,23 +33,8 @@ describe.skipIf(noWebGpu !== undefined)("the gqa step graph on WebGPU", () => {
 
 describe.skipIf(noWebGpu !== undefined)("the benchmark on WebGPU with the user decode on the CPU", () => {
   it("measures both schedules: the user decode overlaps the LM step while the agent's codec is on the GPU", () => {
-    const child = spawnSync(
-      process.execPath,
-      [path.join(import.meta.dirname, "child/split-codec-webgpu.ts")],
-      {
-        encoding: "utf8",
-        timeout: 240_000,
-        env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
-      },
-    )
-    expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject({
-      signal: null,
-      status: 0,
-    })
-    expect(child.stdout.split("\n").filter((l) => l.length > 0)).toEqual([
-      "codecs: webgpu cpu",
-      "overlapped: 3 frames",
-      "sequential: 3 frames",
-    ])
+    const child = runNodeIsolated([path.join(import.meta.dirname, "child/split-codec-webgpu.ts")], 240_000)
+    expect(child).toMatchObject({ signal: null, status: 0 })
+    expect(child.lines).toEqual(["codecs: webgpu cpu", "overlapped: 3 frames", "sequential: 3 frames"])
   }, 300_000)
 })

@@ -74,4 +74,4 @@ export { Checkpoint, SHARD_INDEX, type Tensor } from "./safetensors/Checkpoint.t
 export { type TypedData, toFloat32, toInt32, viewAs } from "./safetensors/decode.ts"
 export { SafetensorsFile, type TensorInfo } from "./safetensors/SafetensorsFile.ts"
 export { type TensorToWrite, writeSafetensors } from "./safetensors/write.ts"
-export { webGpuUnavailable } from "./webGpuProbe.ts"
+export { type IsolatedRun, runNodeIsolated, webGpuUnavailable } from "./webGpuProbe.ts"

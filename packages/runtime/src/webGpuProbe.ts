@@ -24,17 +24,42 @@ export const webGpuUnavailable = (): string | undefined => {
     const { y } = await session.run({ x: new ort.Tensor("float32", Float32Array.of(2), [1]) })
     if (y.data[0] !== -2) throw new Error("WebGPU computed -x wrong: " + y.data[0])
     await session.release()`
-  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
-  })
+  const child = runNodeIsolated(["--input-type=module", "-e", script], 60_000)
   fs.rmSync(dir, { recursive: true, force: true })
   if (child.status === 0) return undefined
-  const lines = child.stderr.split("\n").map((line) => line.trim())
+  const lines = child.stderrTail.split("\n").map((line) => line.trim())
   const said =
     lines.findLast((line) => line.includes("Error")) ?? lines.findLast((line) => line.length > 0) ?? ""
   return child.signal
     ? `the probe process died (${child.signal}) ${said}`
     : said || `exit status ${child.status}`
+}
+
+/** How a Node process run by `runNodeIsolated` ended, and what it printed. */
+export interface IsolatedRun {
+  readonly signal: NodeJS.Signals | null
+  readonly status: number | null
+  /** The last 2,000 characters of its standard error. */
+  readonly stderrTail: string
+  /** Its standard output's non-empty lines. */
+  readonly lines: ReadonlyArray<string>
+}
+
+/**
+ * Node with `args` in a process of its own, for GPU work: a crash in a provider's native code then
+ * ends that process, which the caller sees as a signal or status, instead of killing the caller.
+ * `XDG_RUNTIME_DIR` is set (Vulkan loaders want one) unless the environment has it.
+ */
+export const runNodeIsolated = (args: ReadonlyArray<string>, timeoutMs: number): IsolatedRun => {
+  const child = spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    timeout: timeoutMs,
+    env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
+  })
+  return {
+    signal: child.signal,
+    status: child.status,
+    stderrTail: child.stderr.slice(-2000),
+    lines: child.stdout.split("\n").filter((line) => line.length > 0),
+  }
 }

@@ -1,9 +1,7 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { webGpuUnavailable } from "../src/index.ts"
+import { runNodeIsolated, webGpuUnavailable } from "../src/index.ts"
 
 // Needs a WebGPU adapter (a GPU, or Mesa's lavapipe) and the native shim built by
 // `node scripts/build-native.mjs` (g++); skipped with the reason otherwise.
@@ -13,20 +11,9 @@ if (skip) console.log(`skipping the WebGPU graph-capture test: ${skip}`)
 
 describe.skipIf(skip !== undefined)("WebGPU graph capture", () => {
   it("replays the captured graphs with each run's feeds and state, runs live with other shapes, and refuses what a replay cannot do", () => {
-    const child = spawnSync(
-      process.execPath,
-      [path.join(import.meta.dirname, "child/webgpu-graph-capture.ts")],
-      {
-        encoding: "utf8",
-        timeout: 60_000,
-        env: { XDG_RUNTIME_DIR: os.tmpdir(), ...process.env },
-      },
-    )
-    expect({ signal: child.signal, status: child.status, stderr: child.stderr.slice(-2000) }).toMatchObject({
-      signal: null,
-      status: 0,
-    })
-    expect(child.stdout.split("\n").filter((l) => l.length > 0)).toEqual([
+    const child = runNodeIsolated([path.join(import.meta.dirname, "child/webgpu-graph-capture.ts")], 60_000)
+    expect(child).toMatchObject({ signal: null, status: 0 })
+    expect(child.lines).toEqual([
       "captured run 0: 1,5",
       "captured run 1: 3,5",
       "live run: 3,9",
