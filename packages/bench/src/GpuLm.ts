@@ -3,6 +3,7 @@ import * as path from "node:path"
 import type { LmConfig } from "@personaplex/lm"
 import {
   type ExecutionProvider,
+  makeRng,
   OrtSession,
   type OrtSessionError,
   type OrtTensor,
@@ -19,7 +20,6 @@ import {
   ropeFrequencies,
   StepIo,
 } from "./graph/stepGraph.ts"
-import { makeRng } from "./randomCheckpoint.ts"
 
 export interface GpuLmOptions {
   readonly config: LmConfig

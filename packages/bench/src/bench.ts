@@ -10,7 +10,7 @@ import {
   writeRandomMimiCheckpoint,
 } from "@personaplex/codec"
 import { lmCheckpointTensors } from "@personaplex/lm"
-import { type ExecutionProvider, OrtSession, type WebGpuOptions } from "@personaplex/runtime"
+import { type ExecutionProvider, makeRng, OrtSession, type WebGpuOptions } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { BENCH_MODELS, type BenchModels } from "./configs.ts"
 import { convertWeights } from "./convert/convert.ts"
@@ -20,7 +20,7 @@ import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
 import type { GpuAttention, KvCacheType } from "./graph/stepGraph.ts"
 import { parameterCount } from "./lmShapes.ts"
 import { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
-import { makeRng, writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
+import { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 import { renderTable } from "./report.ts"
 
 export interface BenchOptions {

@@ -1,17 +1,7 @@
 import * as fs from "node:fs"
 import type { LmTensorShape } from "@personaplex/lm"
+import { makeRng } from "@personaplex/runtime"
 import { numel } from "./lmShapes.ts"
-
-/** xorshift32 uniform in [−1, 1). */
-export const makeRng = (seed: number) => {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 2 ** 31 - 1
-  }
-}
 
 /** Values per pool: pools are cycled through (from a random start) to fill big tensors fast. */
 const POOL_VALUES = 1 << 22

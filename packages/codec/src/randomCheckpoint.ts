@@ -1,17 +1,6 @@
-import { writeSafetensors } from "@personaplex/runtime"
+import { makeRng, writeSafetensors } from "@personaplex/runtime"
 import type { MimiConfig } from "./config.ts"
 import { checkpointTensors, type TensorSpec } from "./plan.ts"
-
-/** xorshift32 uniform in [−1, 1). */
-const makeRng = (seed: number) => {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 2 ** 31 - 1
-  }
-}
 
 /**
  * A random Mimi checkpoint for benchmarks and smoke runs (F32, upstream names from the codec's tensor

@@ -70,6 +70,7 @@ export {
   type QuantizeOptions,
   quantizeBlockwise,
 } from "./quant/blockwise.ts"
+export { makeRng } from "./random.ts"
 export { Checkpoint, SHARD_INDEX, type Tensor } from "./safetensors/Checkpoint.ts"
 export { type TypedData, toFloat32, toInt32, viewAs } from "./safetensors/decode.ts"
 export { SafetensorsFile, type TensorInfo } from "./safetensors/SafetensorsFile.ts"
