@@ -382,8 +382,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const textToken = sample(textLogits, textNoise, textTopK, textCard)
   const tokenValues = [tokenValue(textToken)]
   // Its own node: an output that the sampler also reads would go stale in a graph-capture replay.
+  // Max(x, x) is an exact copy that ORT keeps (its optimizer removes a × 1 as a no-op).
   if (options.outputLogits)
-    g.output(g.op("Mul", [textLogits, g.scalar(1)]), StepIo.textLogits, "float32", [1, 1, textCard])
+    g.output(g.op("Max", [textLogits, textLogits]), StepIo.textLogits, "float32", [1, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
   const dh = D / config.depformerNumHeads
