@@ -9,8 +9,8 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import type { ExecutionProvider, WebGpuOptions } from "@personaplex/runtime"
-import { FRAME_SCHEDULES, type FrameSchedule, parseVariant, runBench } from "./bench.ts"
+import type { ExecutionProvider } from "@personaplex/runtime"
+import { FRAME_SCHEDULES, parseVariant, runBench } from "./bench.ts"
 import type { GpuPrecision } from "./convert/layout.ts"
 import { renderTable } from "./report.ts"
 
@@ -44,50 +44,77 @@ const { values: args } = parseArgs({
   },
 })
 
-for (const flag of ["fused-ops", "codec-spinning", "codec-capture"] as const)
-  if (args[flag] !== undefined && !["on", "off"].includes(args[flag]))
-    throw new Error(`--${flag} must be "on" or "off", got "${args[flag]}"`)
-const codecForms = args["codec-forms"]
-if (codecForms !== undefined && codecForms !== "cpu" && codecForms !== "gpu")
-  throw new Error(`--codec-forms must be "cpu" or "gpu", got "${codecForms}"`)
+/** The flag's value if it is one of `allowed` (or absent); otherwise an error naming the flag and the choices. */
+const oneOf = <A extends string>(flag: string, value: string | undefined, allowed: ReadonlyArray<A>) => {
+  if (value !== undefined && !(allowed as ReadonlyArray<string>).includes(value))
+    throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
+  return value as A | undefined
+}
+const onOff = (flag: "fused-ops" | "codec-spinning" | "codec-capture") => {
+  const value = oneOf(flag, args[flag], ["on", "off"])
+  return value === undefined ? undefined : value === "on"
+}
+const PROVIDERS: ReadonlyArray<ExecutionProvider> = ["webgpu", "cpu", "cuda"]
+const provider = oneOf("provider", args.provider, PROVIDERS)!
+const codecProvider = oneOf("codec-provider", args["codec-provider"], [...PROVIDERS, "auto"])
+const userCodecProvider = oneOf("user-codec-provider", args["user-codec-provider"], PROVIDERS)
+const codecForms = oneOf("codec-forms", args["codec-forms"], ["cpu", "gpu"])
+const validation = oneOf("webgpu-validation", args["webgpu-validation"], [
+  "disabled",
+  "wgpuOnly",
+  "basic",
+  "full",
+])
+const [fusedOps, codecSpinning, codecCapture] = [
+  onOff("fused-ops"),
+  onOff("codec-spinning"),
+  onOff("codec-capture"),
+]
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
-const schedules = list(args.schedules) as FrameSchedule[]
-for (const s of schedules)
-  if (!FRAME_SCHEDULES.includes(s))
-    throw new Error(`--schedules: unknown schedule "${s}" (${FRAME_SCHEDULES.join(", ")})`)
-const validationModes = ["disabled", "wgpuOnly", "basic", "full"]
-const validation = args["webgpu-validation"]
-if (validation !== undefined && !validationModes.includes(validation))
-  throw new Error(`--webgpu-validation must be one of ${validationModes.join(", ")}, got "${validation}"`)
+const schedules = list(args.schedules).map((s) => oneOf("schedules", s, FRAME_SCHEDULES)!)
+const models = oneOf("models", args.models, ["personaplex", "tiny"])!
+const PRECISIONS: ReadonlyArray<GpuPrecision> = ["float16", "int8", "int4"]
+const precisions = list(args.precisions).map((p) => oneOf("precisions", p, PRECISIONS)!)
+const depformerSteps = Number(oneOf("depformer-steps", args["depformer-steps"], ["8", "16"]))
+/** A whole number of at least `min` (a count of frames, threads, seconds...), or an error naming the flag. */
+const whole = (flag: string, value: string, min: number) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
+  return n
+}
+const optionalWhole = (flag: "threads" | "deadline" | "codec-threads") =>
+  args[flag] === undefined ? undefined : whole(flag, args[flag], 1)
+const [threads, deadline, codecThreads] = [
+  optionalWhole("threads"),
+  optionalWhole("deadline"),
+  optionalWhole("codec-threads"),
+]
 const report = await runBench({
-  provider: args.provider as ExecutionProvider,
-  models: args.models as "personaplex" | "tiny",
-  precisions: list(args.precisions) as GpuPrecision[],
-  contexts: list(args.contexts).map(Number),
-  frames: Number(args.frames),
-  warmup: Number(args.warmup),
-  restarts: Number(args.restarts),
+  provider,
+  models,
+  precisions,
+  contexts: list(args.contexts).map((c) => whole("contexts", c, 1)),
+  frames: whole("frames", args.frames, 1),
+  warmup: whole("warmup", args.warmup, 0),
+  restarts: whole("restarts", args.restarts, 0),
   workDir: args["work-dir"],
   out: args.out,
-  workers: Number(args.workers),
-  ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
-  depformerSteps: Number(args["depformer-steps"]),
-  ...(args.deadline ? { deadlineSeconds: Number(args.deadline) } : {}),
-  ...(args["codec-provider"] ? { codecProvider: args["codec-provider"] as ExecutionProvider | "auto" } : {}),
-  ...(args["codec-threads"] ? { codecThreads: Number(args["codec-threads"]) } : {}),
-  ...(args["user-codec-provider"]
-    ? { userCodecProvider: args["user-codec-provider"] as ExecutionProvider }
-    : {}),
-  ...(args["codec-spinning"] ? { codecSpinning: args["codec-spinning"] === "on" } : {}),
-  ...(args["codec-capture"] ? { codecGraphCapture: args["codec-capture"] === "on" } : {}),
+  workers: whole("workers", args.workers, 0),
+  ...(threads ? { intraOpThreads: threads } : {}),
+  depformerSteps,
+  ...(deadline ? { deadlineSeconds: deadline } : {}),
+  ...(codecProvider ? { codecProvider } : {}),
+  ...(codecThreads ? { codecThreads } : {}),
+  ...(userCodecProvider ? { userCodecProvider } : {}),
+  ...(codecSpinning === undefined ? {} : { codecSpinning }),
+  ...(codecCapture === undefined ? {} : { codecGraphCapture: codecCapture }),
   ...(codecForms ? { codecForms } : {}),
-  ...(args["fused-ops"] ? { fusedOps: args["fused-ops"] === "on" } : {}),
+  ...(fusedOps === undefined ? {} : { fusedOps }),
   ...(args.variants ? { variants: list(args.variants).map(parseVariant) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   schedules,
-  ...(validation
-    ? { webGpu: { validationMode: validation as NonNullable<WebGpuOptions["validationMode"]> } }
-    : {}),
+  ...(validation ? { webGpu: { validationMode: validation } } : {}),
   command: `personaplex-bench ${process.argv.slice(2).join(" ")}`,
 })
 console.log(`\n${renderTable(report)}\nJSON: ${args.out}`)

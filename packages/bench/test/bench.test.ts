@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { runNodeIsolated } from "@personaplex/runtime"
 import { afterAll, describe, expect, it } from "vitest"
 import { defaultVariants, parseVariant, renderTable, runBench, UPSTREAM, variantName } from "../src/index.ts"
 
@@ -155,5 +156,18 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     expect(codec.encode!.byOp.map((o) => o.op)).toContain("ArgMin")
     expect(codec.decode!.file.startsWith(path.join(profileDir, "mimi-agent-decode"))).toBe(true)
     expect(codec.decode!.nodes).toBeGreaterThan(100)
+  })
+})
+
+describe("the benchmark's command line", () => {
+  it.each([
+    [["--user-codec-provider", "gpu"], '--user-codec-provider must be one of webgpu, cpu, cuda, got "gpu"'],
+    [["--codec-capture", "yes"], '--codec-capture must be one of on, off, got "yes"'],
+    [["--precisions", "int8,int3"], '--precisions must be one of float16, int8, int4, got "int3"'],
+    [["--frames", "0"], '--frames must be a whole number ≥ 1, got "0"'],
+  ])("refuses %j by name before any work", (flags, message) => {
+    const run = runNodeIsolated([path.join(import.meta.dirname, "../src/cli.ts"), ...flags], 60_000)
+    expect(run.status).not.toBe(0)
+    expect(run.stderrTail).toContain(message)
   })
 })
