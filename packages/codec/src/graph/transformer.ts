@@ -136,6 +136,32 @@ export const layerNorm = (sg: StepGraph, x: string, prefix: string, eps: number)
 }
 
 /**
+ * Attention over the ring as fed (`[H, Dh, capacity]` keys, `[H, capacity, Dh]` values) and this
+ * step's new keys and values, whose scores sit after the ring's: the ring is read in place, never copied.
+ */
+const attendFedRing = (
+  sg: StepGraph,
+  queries: string,
+  ring: { readonly keys: string; readonly values: string },
+  fresh: { readonly keys: string; readonly values: string },
+  weights: (scores: string) => string,
+  capacity: number,
+  steps: number,
+): string => {
+  const probs = weights(
+    sg.op("Concat", [sg.op("MatMul", [queries, ring.keys]), sg.op("MatMul", [queries, fresh.keys])], {
+      axis: 2,
+    }),
+  )
+  const part = (from: number, to: number) =>
+    sg.op("Slice", [probs, sg.i64([from]), sg.i64([to]), sg.i64([2])])
+  return sg.op("Add", [
+    sg.op("MatMul", [part(0, capacity), ring.values]),
+    sg.op("MatMul", [part(capacity, capacity + steps), fresh.values]),
+  ])
+}
+
+/**
  * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
  * RoPE, attention over a KV ring of `context` slots (keys stored `[H, Dh, capacity]`,
  * values `[H, capacity, Dh]`), exact-erf GELU FFN. `offset` (float32 `[1]`) is the number of
@@ -158,7 +184,7 @@ export const streamingTransformer = (
     const p = transformerLayerPrefix(which, l)
     const normed = layerNorm(sg, hidden, `${p}.norm1`, eps)
     const qkv = sg.linear(normed, `${p}.self_attn.in_proj_weight`, 3 * d, d)
-    // One rotation for the queries and keys together (`[T, 2H, Dh]`): the same elementwise ops, half the nodes.
+    // One rotation for the queries and keys together, as `[T, 2H, Dh]`.
     const [qk, v] = sg.g.opMulti("Split", [qkv, sg.i64([2 * d, d])], 2, { axis: 1 }) as [string, string]
     const [qr, kr] = sg.g.opMulti("Split", [rope(sg, qk, steps, 2 * h, headDim, ctx), sg.i64([h, h])], 2, {
       axis: 1,
@@ -174,33 +200,21 @@ export const streamingTransformer = (
     const keysWritten = sg.setRingUpdate(keysName, newKeys, steps)
     const valuesWritten = sg.setRingUpdate(valuesName, newValues, steps)
     const queries = sg.op("Transpose", [qr], { perm: [1, 0, 2] })
-    const attend = (keys: string, values: string) =>
-      sg.op("MatMul", [
-        sg.op(
-          "Softmax",
-          [sg.op("Add", [sg.op("Mul", [sg.op("MatMul", [queries, keys]), scale]), ctx.bias])],
-          {
-            axis: -1,
-          },
-        ),
-        values,
-      ])
-    const attended = keysWritten && valuesWritten ? attend(keysWritten, valuesWritten) : attendFedRing()
-    function attendFedRing() {
-      const scores = sg.op(
-        "Concat",
-        [sg.op("MatMul", [queries, ringKeys]), sg.op("MatMul", [queries, newKeys])],
-        { axis: 2 },
-      )
-      const probs = sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
-      return sg.op("Add", [
-        sg.op("MatMul", [sg.op("Slice", [probs, sg.i64([0]), sg.i64([context]), sg.i64([2])]), ringValues]),
-        sg.op("MatMul", [
-          sg.op("Slice", [probs, sg.i64([context]), sg.i64([context + steps]), sg.i64([2])]),
-          newValues,
-        ]),
-      ])
-    }
+    /** Attention weights of `scores` `[H, T, keys]`, scaled and masked by the step's bias. */
+    const weights = (scores: string) =>
+      sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
+    const attended =
+      keysWritten && valuesWritten
+        ? sg.op("MatMul", [weights(sg.op("MatMul", [queries, keysWritten])), valuesWritten])
+        : attendFedRing(
+            sg,
+            queries,
+            { keys: ringKeys, values: ringValues },
+            { keys: newKeys, values: newValues },
+            weights,
+            context,
+            steps,
+          )
     const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
     hidden = sg.op("Add", [
       hidden,
