@@ -86,7 +86,8 @@ export class StepGraph {
 
   /**
    * `x · Wᵀ (+ bias)` for the checkpoint weight `name`, `[outDim, inDim]` (any layout of that many
-   * values, e.g. a conv's `[out, in, k]`), in the graph's `forms`.
+   * values, e.g. a conv's `[out, in, k]`), in the graph's `forms`: one Gemm, or on a GPU `matMul`
+   * then the bias added to its result (which ORT cannot fuse back into a Gemm).
    */
   linear(x: string, name: string, outDim: number, inDim: number, bias?: string): string {
     if (this.forms === "cpu")

@@ -63,19 +63,8 @@ const fewOutputConv = (sg: StepGraph, input: string, p: ConvParams, outputs: num
     ]),
   )
   const columns = outputs === 1 ? windows[0]! : sg.op("Concat", windows, { axis: 0 })
-  const weight = `${p.prefix}.weight`
-  const bias = `${p.prefix}.bias`
-  if (sg.forms === "cpu") {
-    const y = sg.linear(columns, weight, p.cout, p.cin * p.kernel, sg.weight(bias))
-    return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
-  }
-  // ORT's optimizer turns a MatMul followed by a bias Add into one Gemm, the slow kernel on a GPU:
-  // there the bias goes on after the transpose, per channel.
-  const channels = sg.op("Transpose", [sg.linear(columns, weight, p.cout, p.cin * p.kernel)], {
-    perm: [1, 0],
-  })
-  const biased = sg.op("Add", [channels, sg.weight(bias, [p.cout, 1], undefined, `${bias}.column`)])
-  return sg.op("Reshape", [biased, sg.i64([1, p.cout, outputs])])
+  const y = sg.linear(columns, `${p.prefix}.weight`, p.cout, p.cin * p.kernel, sg.weight(`${p.prefix}.bias`))
+  return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
 }
 
 /**
