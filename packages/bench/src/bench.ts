@@ -41,10 +41,10 @@ export interface BenchOptions {
   readonly workers: number
   readonly intraOpThreads?: number
   /**
-   * Provider of the Mimi sessions in the frame (default: `provider`). `auto`: time Mimi alone on
-   * `provider` (CPU fallback disabled) and on the CPU, and use the one that adds less to the frame
-   * (encode + the decodes on the critical path: one in the `overlapped` schedule, which needs Mimi on
-   * the CPU beside a GPU LM, two otherwise).
+   * Provider of the agent's Mimi sessions in the frame (default: `provider`). `auto`: time Mimi alone
+   * on `provider` (CPU fallback disabled) and on the CPU, and use the one that adds less to the frame
+   * (encode + the decodes on the critical path: one in the `overlapped` schedule, which needs the user
+   * decode off the LM's GPU, two otherwise).
    */
   readonly codecProvider?: ExecutionProvider | "auto"
   /**
@@ -565,8 +565,8 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     ...webGpu,
   })
   const fallbackAllowed = new Map<ExecutionProvider, boolean>()
-  /** A codec in a worker of its own, so that it can run beside the LM and the other codec. */
   const codecProfilePrefix = options.profileDir ? path.join(options.profileDir, "mimi-agent") : undefined
+  /** A codec in a worker of its own, so that it can run beside the LM and the other codec. */
   const codecLayer = (provider: ExecutionProvider, profileFilePrefix?: string) =>
     MimiCodec.layer({
       ...(profileFilePrefix ? { profileFilePrefix } : {}),

@@ -199,6 +199,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const column = g.op("ArgMax", [g.op("Gather", [scores, row], { axis: 0 })], { axis: -1, keepdims: 0 })
     return { row, column, rows, cols }
   }
+  /** Entry (row, column) of a table laid out `[rows, cols, ...]` for a sampled token → `[1, 1, ...]`. */
+  const gridEntry = (table: string, token: SampledToken) =>
+    g.op("Gather", [g.op("Gather", [table, token.row], { axis: 0 }), token.column], { axis: 1 })
   /** Rows `[1, 1, width]` of an embedding table for a sampled token (its first `n` rows as a grid). */
   const embedToken = (key: string, token: SampledToken) => {
     const t = tensor(key)
@@ -209,7 +212,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       offset: t.data.offset,
       length: token.rows * token.cols * t.cols * 4,
     })
-    return g.op("Gather", [g.op("Gather", [table, token.row], { axis: 0 }), token.column], { axis: 1 })
+    return gridEntry(table, token)
   }
   // Each token becomes an exact float `[1, 1]` by Gathers from an index table (WebGPU has no int64 Cast).
   const valueTables = new Map<number, string>()
@@ -217,7 +220,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const n = token.rows * token.cols
     const values = valueTables.get(n) ?? g.indices("float32", [token.rows, token.cols], "token_values")
     valueTables.set(n, values)
-    return g.op("Gather", [g.op("Gather", [values, token.row], { axis: 0 }), token.column], { axis: 1 })
+    return gridEntry(values, token)
   }
 
   const ids = g.input(StepIo.ids, "int64", [1, "T", 17])
