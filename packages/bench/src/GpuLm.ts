@@ -357,9 +357,10 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
   const rng = makeRng(options.seed ?? 1)
   const S = options.layout.depformerSteps
-  const textNoise = new Float32Array(config.textCard)
-  const audioNoise = new Float32Array(S * config.card)
-  const sampler = (): Record<string, OrtTensor> => {
+  /** One run's sampler inputs; the Gumbel noise is fresh arrays, as the run hands its feeds' buffers over. */
+  const drawSampler = (): Record<string, OrtTensor> => {
+    const textNoise = new Float32Array(config.textCard)
+    const audioNoise = new Float32Array(S * config.card)
     if (!options.greedy) {
       scaledGumbel(TEXT_TEMPERATURE, rng, textNoise)
       scaledGumbel(AUDIO_TEMPERATURE, rng, audioNoise)
@@ -375,6 +376,20 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
         : {}),
     }
   }
+  /**
+   * The next run's sampler inputs, drawn while the run before it is on the GPU: the noise takes
+   * milliseconds of host time, which would otherwise delay every step. Runs take the draws in order,
+   * so the tokens are the same as drawing each run's noise just before it.
+   */
+  let drawnAhead: Record<string, OrtTensor> | undefined
+  const sampler = () => {
+    const drawn = drawnAhead ?? drawSampler()
+    drawnAhead = undefined
+    return drawn
+  }
+  const drawAhead = Effect.sync(() => {
+    drawnAhead = drawSampler()
+  })
   let position = 0
   const snapshots = new Map<string, number>()
   const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits] : [])]
@@ -402,7 +417,11 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined, live: boolean) =>
     Effect.gen(function* () {
       yield* fits(rows.length)
-      const out = yield* session.run(feedsFor(rows, extra), fetches, { live })
+      // The run posts its feeds at once and waits on the worker; the draw fills that wait.
+      const [out] = yield* Effect.all(
+        [session.run(feedsFor(rows, extra), fetches, { live, transferFeeds: true }), drawAhead],
+        { concurrency: 2 },
+      )
       position += rows.length
       return stepOf(out)
     })

@@ -107,7 +107,11 @@ type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> 
 
 /** One worker thread and the requests waiting on it. */
 interface WorkerClient {
-  call<A>(request: RequestBody, operation: Operation): Effect.Effect<A, OrtSessionError>
+  call<A>(
+    request: RequestBody,
+    operation: Operation,
+    transfer?: ReadonlyArray<ArrayBuffer>,
+  ): Effect.Effect<A, OrtSessionError>
   /** Why the worker is gone, once it is. */
   readonly deadReason: () => OrtSessionError | undefined
   readonly terminate: () => Promise<void>
@@ -143,13 +147,13 @@ const startWorkerClient = (spawn: () => Worker): WorkerClient => {
   worker.on("exit", (code) => die(`worker thread exited with code ${code}`))
   worker.unref()
 
-  const call = <A>(request: RequestBody, operation: Operation) =>
+  const call = <A>(request: RequestBody, operation: Operation, transfer: ReadonlyArray<ArrayBuffer> = []) =>
     Effect.suspend(() => {
       if (dead) return Effect.fail(dead)
       const id = nextId++
       const deferred = Deferred.makeUnsafe<unknown, OrtSessionError>()
       try {
-        worker.postMessage({ ...request, id } as Request)
+        worker.postMessage({ ...request, id } as Request, [...transfer])
       } catch (cause) {
         return Effect.fail(
           new OrtSessionError({
@@ -260,6 +264,9 @@ const buildLayer = (
                     ...(options?.live ? { live: true } : {}),
                   },
                   "run",
+                  options?.transferFeeds
+                    ? [...new Set(Object.values(compacted).map((t) => t.data.buffer as ArrayBuffer))]
+                    : [],
                 )
               },
               resetState: state({ action: "reset" }),

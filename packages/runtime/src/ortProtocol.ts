@@ -58,6 +58,11 @@ export interface WebGpuOptions {
 export interface RunOptions {
   /** For a graph-capture session: run node by node, outside the captured graph. Ignored otherwise. */
   readonly live?: boolean
+  /**
+   * Move the feeds' buffers to the worker instead of copying them: no copy on the calling thread, and
+   * the caller's arrays are left detached (empty). For large feeds made fresh for each run.
+   */
+  readonly transferFeeds?: boolean
 }
 
 export interface SessionSpec {

@@ -57,6 +57,27 @@ describe("GraphBuilder + OrtSession on the CPU provider", () => {
     expect(maxAbsDiff(out.y!.data as Float32Array, expected)).toBeLessThan(1e-5)
   })
 
+  it("transferFeeds hands the feeds' buffers to the worker: same result, the caller's array detached", async () => {
+    const g = new GraphBuilder("double")
+    g.output(g.op("Add", [g.input("x", "float32", [4]), "x"]), "y", "float32", [4])
+    const x = Float32Array.of(1, 2, 3, 4)
+    const kept = Float32Array.of(1, 2, 3, 4)
+    const [moved, copied] = await withSessions(
+      Effect.gen(function* () {
+        const session = yield* (yield* OrtSession).open({ model: g.toBytes() })
+        const moved = yield* session.run({ x: { type: "float32", dims: [4], data: x } }, undefined, {
+          transferFeeds: true,
+        })
+        const copied = yield* session.run({ x: { type: "float32", dims: [4], data: kept } })
+        return [moved, copied] as const
+      }),
+    )
+    expect([...(moved.y!.data as Float32Array)]).toEqual([2, 4, 6, 8])
+    expect([...(copied.y!.data as Float32Array)]).toEqual([2, 4, 6, 8])
+    expect(x.length).toBe(0)
+    expect(kept.length).toBe(4)
+  })
+
   it("reads a BF16 weight in place from a .safetensors file as external data", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ext-"))
     const [k, n] = [8, 4]
