@@ -56,11 +56,11 @@ const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number
 export interface IoBuffers {
   readonly inputs: Map<string, ort.Tensor>
   readonly outputs: Map<string, ort.Tensor>
-  /** Copies host feeds into `inputs` (outputs named `staged:<input>`). */
-  readonly uploader: ort.InferenceSession
-  /** Copies `outputs` to the host (outputs named `host:<output>`). */
-  readonly downloader: ort.InferenceSession
-  readonly maker: ort.InferenceSession
+  /** Copies host feeds into `inputs` (outputs named `staged:<input>`); none without inputs. */
+  readonly uploader?: ort.InferenceSession
+  /** Copies `outputs` to the host (outputs named `host:<output>`); none without outputs. */
+  readonly downloader?: ort.InferenceSession
+  readonly maker?: ort.InferenceSession
 }
 
 export const makeIoBuffers = async (
@@ -79,19 +79,22 @@ export const makeIoBuffers = async (
     return [{ name: m.name, type: m.type as OrtTensor["type"], dims: m.shape as number[] }]
   })
   const inputs = Object.entries(feeds).map(([name, t]) => ({ name, type: t.type, dims: t.dims }))
+  // A run whose inputs and outputs all live in bound buffers has nothing to copy.
+  if (inputs.length === 0 && outputs.length === 0) return { inputs: new Map(), outputs: new Map() }
   const {
     maker,
     sets: [fixedInputs, fixedOutputs],
   } = await zerosOnDevice([inputs, outputs], provider)
-  const [uploader, downloader] = await Promise.all([
-    ort.InferenceSession.create(copyModel(inputs, "staged:"), { executionProviders: [provider] }),
-    ort.InferenceSession.create(copyModel(outputs, "host:"), { executionProviders: [provider] }),
-  ])
+  const copier = (values: ReadonlyArray<ValueSpec>, prefix: string) =>
+    values.length === 0
+      ? undefined
+      : ort.InferenceSession.create(copyModel(values, prefix), { executionProviders: [provider] })
+  const [uploader, downloader] = await Promise.all([copier(inputs, "staged:"), copier(outputs, "host:")])
   return {
     inputs: fixedInputs!,
     outputs: fixedOutputs!,
-    uploader,
-    downloader,
+    ...(uploader ? { uploader } : {}),
+    ...(downloader ? { downloader } : {}),
     maker,
   }
 }
@@ -113,11 +116,17 @@ export const upload = async (io: IoBuffers, feeds: Feeds) => {
   for (const name of Object.keys(feeds))
     if (!io.inputs.has(name))
       throw new Error(`a graph-captured run feeds the first run's inputs: ${name} is new`)
-  disposeWrappers(await io.uploader.run(hostFeeds, staged), staged)
+  if (io.uploader) disposeWrappers(await io.uploader.run(hostFeeds, staged), staged)
 }
 
 /** Copy the fixed outputs named in `fetches` to the host. */
-export const download = async (io: IoBuffers, fetches: ReadonlyArray<string>) => {
+export const download = async (
+  io: IoBuffers,
+  fetches: ReadonlyArray<string>,
+): Promise<Record<string, OrtTensor>> => {
+  for (const name of fetches)
+    if (!io.outputs.has(name)) throw new Error(`a graph-captured run has no output ${name} to fetch`)
+  if (!io.downloader || fetches.length === 0) return {}
   const copied = await io.downloader.run(
     Object.fromEntries(io.outputs),
     fetches.map((n) => `host:${n}`),
@@ -127,9 +136,9 @@ export const download = async (io: IoBuffers, fetches: ReadonlyArray<string>) =>
 
 export const releaseIoBuffers = async (io: IoBuffers) => {
   for (const t of [...io.inputs.values(), ...io.outputs.values()]) t.dispose()
-  await io.uploader.release()
-  await io.downloader.release()
-  await io.maker.release()
+  await io.uploader?.release()
+  await io.downloader?.release()
+  await io.maker?.release()
 }
 
 /**

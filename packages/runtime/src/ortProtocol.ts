@@ -115,6 +115,23 @@ export interface SessionSpec {
 export interface ResidentState {
   readonly pool: string
   readonly bindings: ReadonlyArray<StateBinding>
+  /** Values of the session kept in buffers of the pool, for other sessions to read or write (see `SharedValue`). */
+  readonly shared?: ReadonlyArray<SharedValue>
+}
+
+/**
+ * An input or an output of a session that lives in the pool's buffer `buffer`, so that one session's
+ * output reaches another session's input without leaving the device (a codec's codes handed to the
+ * LM step, say). As an input, a run reads the buffer as it is, unless the run feeds the value: the
+ * feed is then copied into the buffer first. As an output, a run writes the buffer, and fetching the
+ * value copies it out. Sessions of one worker naming the same pool and buffer share it.
+ */
+export interface SharedValue {
+  /** The session's input or output. */
+  readonly name: string
+  readonly buffer: string
+  readonly type: TensorType
+  readonly dims: ReadonlyArray<number>
 }
 
 export type StateAction =

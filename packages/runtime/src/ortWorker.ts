@@ -26,7 +26,9 @@ import type {
   SessionSpec,
   StateAction,
   StateBinding,
+  TensorType,
 } from "./ortProtocol.ts"
+import { makeSharedIo, noSharedIo, type SharedIo } from "./sharedValues.ts"
 
 /** A session and the recurrent values it keeps between runs (see `StateBinding`). */
 interface Hosted {
@@ -36,6 +38,10 @@ interface Hosted {
   readonly snapshots: Map<string, Map<string, ort.Tensor>>
   /** Each binding's input and output bound to the same buffer of a resident pool. */
   readonly resident?: ResidentState
+  /** The resident pool's values this session reads or writes (`ResidentState.shared`). */
+  readonly shared: SharedIo
+  /** The outputs a run fetches when it names none: all but the state, resident and shared ones. */
+  readonly outputNames: ReadonlyArray<string>
   readonly profiling: boolean
   /** Graph capture is on (`WebGpuOptions.graphCapture`); its input and output buffers come with the first captured run. */
   readonly graphCapture: boolean
@@ -46,10 +52,16 @@ interface Hosted {
   readonly providerEntry: string | ort.InferenceSession.ExecutionProviderConfig
 }
 
-/** Resident device buffers by binding input name, and how many sessions use them. */
+/** A pool buffer's element type and shape. */
+interface BufferSpec {
+  readonly type: TensorType
+  readonly dims: ReadonlyArray<number>
+}
+
+/** Resident device buffers by name (a binding's input name, a shared value's buffer), and how many sessions use them. */
 interface Pool {
   readonly tensors: Map<string, ort.Tensor>
-  readonly specs: Map<string, StateBinding>
+  readonly specs: Map<string, BufferSpec>
   /**
    * The sessions that made the buffers: disposing a GPU output after its session was released
    * crashes the process (SIGSEGV, onnxruntime-node 1.30 WebGPU), so they live as long as the pool.
@@ -78,25 +90,27 @@ let nextSession = 1
 const acquirePool = async (resident: ResidentState, provider: string, spec: SessionSpec): Promise<void> => {
   const existing = pools.get(resident.pool)
   const pool: Pool = existing ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
-  const missing: StateBinding[] = []
-  for (const b of resident.bindings) {
-    const known = pool.specs.get(b.input) ?? missing.find((m) => m.input === b.input)
-    if (!known) missing.push(b)
+  const missing = new Map<string, BufferSpec>()
+  const wanted = [...resident.bindings.map((b) => ({ ...b, buffer: b.input })), ...(resident.shared ?? [])]
+  for (const b of wanted) {
+    const known = pool.specs.get(b.buffer) ?? missing.get(b.buffer)
+    if (!known) missing.set(b.buffer, { type: b.type, dims: b.dims })
     else if (known.type !== b.type || known.dims.join() !== b.dims.join())
       throw new Error(
-        `resident pool "${resident.pool}" holds ${b.input} as ${known.type}[${known.dims}], not ${b.type}[${b.dims}]`,
+        `resident pool "${resident.pool}" holds ${b.buffer} as ${known.type}[${known.dims}], not ${b.type}[${b.dims}]`,
       )
   }
-  if (missing.length > 0) {
+  if (missing.size > 0) {
     if (provider === "cpu") {
-      for (const b of missing) pool.tensors.set(b.input, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
+      for (const [name, b] of missing)
+        pool.tensors.set(name, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
     } else {
-      const values = missing.map((b) => ({ name: b.input, type: b.type, dims: b.dims }))
+      const values = [...missing].map(([name, b]) => ({ name, type: b.type, dims: b.dims }))
       const { maker, sets } = await zerosOnDevice([values], providerEntry(provider, spec))
       pool.makers.push(maker)
       for (const [name, t] of sets[0]!) pool.tensors.set(name, t)
     }
-    for (const b of missing) pool.specs.set(b.input, b)
+    for (const [name, b] of missing) pool.specs.set(name, b)
   }
   pool.users++
   pools.set(resident.pool, pool)
@@ -110,7 +124,7 @@ const releasePool = async (name: string) => {
   for (const maker of pool.makers) await maker.release()
 }
 
-const zeroData = (binding: StateBinding) => {
+const zeroData = (binding: BufferSpec) => {
   const n = binding.dims.reduce((a, b) => a * b, 1)
   switch (binding.type) {
     case "float32":
@@ -187,12 +201,26 @@ const create = async (
             })
           : undefined
       const resident = spec.resident
-      if (resident)
-        await acquirePool(resident, provider, spec).catch(async (error: unknown) => {
-          await pingPong?.release()
-          await session.release()
-          throw error
-        })
+      const undo = async (error: unknown) => {
+        await pingPong?.release()
+        await session.release()
+        throw error
+      }
+      if (resident) await acquirePool(resident, provider, spec).catch(undo)
+      const shared = resident?.shared
+        ? await makeSharedIo(session, resident.shared, pools.get(resident.pool)!.tensors, entry).catch(
+            async (error: unknown) => {
+              await releasePool(resident.pool)
+              return undo(error)
+            },
+          )
+        : noSharedIo
+      const stateNames = new Set([
+        ...bindings.flatMap((b) => [b.input, b.output]),
+        ...(resident?.bindings.flatMap((b) => [b.input, b.output]) ?? []),
+        ...(resident?.shared?.map((v) => v.name) ?? []),
+      ])
+      const outputNames = session.outputNames.filter((n) => !stateNames.has(n))
       sessions.set(id, {
         session,
         bindings,
@@ -200,19 +228,17 @@ const create = async (
         ...(pingPong ? { pingPong } : {}),
         snapshots: new Map(),
         ...(resident ? { resident } : {}),
+        shared,
+        outputNames,
         profiling: spec.profileFilePrefix !== undefined,
         graphCapture,
         providerEntry: entry,
       })
-      const stateNames = new Set([
-        ...bindings.flatMap((b) => [b.input, b.output]),
-        ...(resident?.bindings.flatMap((b) => [b.input, b.output]) ?? []),
-      ])
       return {
         session: id,
         provider: provider as Created["provider"],
         inputNames: session.inputNames.filter((n) => !stateNames.has(n)),
-        outputNames: session.outputNames.filter((n) => !stateNames.has(n)),
+        outputNames,
         fallbacks: fallbacks as Created["fallbacks"],
       }
     } catch (error) {
@@ -248,32 +274,49 @@ const residentIo = (hosted: Hosted) => {
       fetches[b.output] = pool.tensors.get(b.input)!
     }
   }
+  for (const [name, t] of hosted.shared.inputs) feeds[name] = t
+  for (const [name, t] of hosted.shared.outputs) fetches[name] = t
   return { feeds, fetches }
 }
 
-const run = async (session: number, feeds: Feeds, fetches?: ReadonlyArray<string>, live?: boolean) => {
+/** The fetches of a run's own outputs, and those of shared outputs (copied out of their buffers after it). */
+const splitFetches = (hosted: Hosted, fetches: ReadonlyArray<string> | undefined) => {
+  const all = fetches ?? hosted.outputNames
+  return {
+    own: all.filter((n) => !hosted.shared.outputs.has(n)),
+    shared: all.filter((n) => hosted.shared.outputs.has(n)),
+  }
+}
+
+const run = async (session: number, hostFeeds: Feeds, fetches?: ReadonlyArray<string>, live?: boolean) => {
   const hosted = hostedSession(session)
-  if (hosted.graphCapture) return live ? runLive(hosted, feeds, fetches) : runCaptured(hosted, feeds, fetches)
+  const feeds = await hosted.shared.write(hostFeeds)
+  const wanted = splitFetches(hosted, fetches)
+  const { out, transfer } = hosted.graphCapture
+    ? await (live ? runLive(hosted, feeds, wanted.own) : runCaptured(hosted, feeds, wanted.own))
+    : await runUncaptured(hosted, feeds, wanted.own)
+  if (wanted.shared.length === 0) return { out, transfer }
+  const shared = await hosted.shared.read(wanted.shared)
+  return { out: { ...out, ...shared }, transfer: [...transfer, ...transferList(shared)] }
+}
+
+const runUncaptured = async (hosted: Hosted, feeds: Feeds, fetches: ReadonlyArray<string>) => {
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = hostTensor(t)
   const resident = residentIo(hosted)
   Object.assign(ortFeeds, resident.feeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
-  const wanted = [
-    ...new Set([
-      ...(fetches ?? hosted.session.outputNames.filter((n) => !(n in resident.fetches))),
-      ...hosted.bindings.map((b) => b.output),
-    ]),
-  ]
-  const results: Record<string, ort.Tensor> = hosted.resident
-    ? {
-        ...(await hosted.session.run(ortFeeds, {
-          ...Object.fromEntries(wanted.map((n) => [n, null] as const)),
-          ...resident.fetches,
-        })),
-      }
-    : await hosted.session.run(ortFeeds, wanted)
-  if (hosted.resident) disposeWrappers(results, resident.fetches)
+  const wanted = [...new Set([...fetches, ...hosted.bindings.map((b) => b.output)])]
+  const results: Record<string, ort.Tensor> =
+    Object.keys(resident.fetches).length > 0
+      ? {
+          ...(await hosted.session.run(ortFeeds, {
+            ...Object.fromEntries(wanted.map((n) => [n, null] as const)),
+            ...resident.fetches,
+          })),
+        }
+      : await hosted.session.run(ortFeeds, wanted)
+  disposeWrappers(results, resident.fetches)
   const previous = [...hosted.state.values()]
   const stateOutputs = new Set<string>()
   for (const b of hosted.bindings) {
@@ -305,11 +348,10 @@ const boundIo = (hosted: Hosted) => {
 }
 
 /** A graph-capture session's run outside the captured graphs: host feeds, any shapes. */
-const runLive = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
+const runLive = async (hosted: Hosted, feeds: Feeds, wanted: ReadonlyArray<string>) => {
   const bound = boundIo(hosted)
   const ortFeeds: Record<string, ort.Tensor> = { ...bound.feeds }
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = hostTensor(t)
-  const wanted = fetches ?? hosted.session.outputNames.filter((n) => !(n in bound.fetches))
   const results = await hosted.session.run(
     ortFeeds,
     { ...Object.fromEntries(wanted.map((n) => [n, null] as const)), ...bound.fetches },
@@ -326,7 +368,7 @@ const runLive = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<str
 }
 
 /** A graph-capture session's run: feeds into the fixed inputs, the captured graph, the fixed outputs out. */
-const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray<string>) => {
+const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches: ReadonlyArray<string>) => {
   const bound = boundIo(hosted)
   hosted.io ??= await makeIoBuffers(
     hosted.session,
@@ -346,7 +388,7 @@ const runCaptured = async (hosted: Hosted, feeds: Feeds, fetches?: ReadonlyArray
     fixedOutputs,
   )
   hosted.pingPong?.advance()
-  const out = await download(io, fetches ?? [...io.outputs.keys()])
+  const out = await download(io, fetches)
   return { out, transfer: transferList(out) }
 }
 
@@ -430,6 +472,7 @@ const releaseSession = async (session: number) => {
   await hosted.session.release()
   if (hosted.io) await releaseIoBuffers(hosted.io)
   await hosted.pingPong?.release()
+  await hosted.shared.release()
   if (hosted.resident) await releasePool(hosted.resident.pool)
 }
 

@@ -1,0 +1,118 @@
+/**
+ * The resident pool's values that one session reads or writes (`ResidentState.shared`): which of its
+ * inputs and outputs they are, and the copies between the host and their buffers.
+ */
+import * as ort from "onnxruntime-node"
+import { disposeWrappers } from "./captureBuffers.ts"
+import { copyModel } from "./deviceModels.ts"
+import type { Feeds, OrtTensor, SharedValue } from "./ortProtocol.ts"
+
+type Provider = string | ort.InferenceSession.ExecutionProviderConfig
+
+export interface SharedIo {
+  /** The pool buffer of each shared input, by input name. */
+  readonly inputs: ReadonlyMap<string, ort.Tensor>
+  /** The pool buffer of each shared output, by output name. */
+  readonly outputs: ReadonlyMap<string, ort.Tensor>
+  /** Copy the feeds of shared inputs into their buffers; returns the other feeds, for the run. */
+  write(feeds: Feeds): Promise<Feeds>
+  /** Copy the buffers of the named shared outputs to the host. */
+  read(names: ReadonlyArray<string>): Promise<Record<string, OrtTensor>>
+  release(): Promise<void>
+}
+
+export const noSharedIo: SharedIo = {
+  inputs: new Map(),
+  outputs: new Map(),
+  write: async (feeds) => feeds,
+  read: async () => ({}),
+  release: async () => {},
+}
+
+const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
+  `${t.type}[${t.dims.join(", ")}]`
+
+/** A host copy of a CPU tensor's data, or of a device buffer through `reader`. */
+const hostCopy = (t: ort.Tensor): OrtTensor => ({
+  type: t.type as OrtTensor["type"],
+  dims: [...t.dims],
+  data: (t.data as OrtTensor["data"]).slice(),
+})
+
+export const makeSharedIo = async (
+  session: ort.InferenceSession,
+  values: ReadonlyArray<SharedValue>,
+  buffers: ReadonlyMap<string, ort.Tensor>,
+  provider: Provider,
+): Promise<SharedIo> => {
+  if (values.length === 0) return noSharedIo
+  const inputs = new Map<string, ort.Tensor>()
+  const outputs = new Map<string, ort.Tensor>()
+  const specs = new Map(values.map((v) => [v.name, v]))
+  for (const v of values) {
+    const into = session.inputNames.includes(v.name)
+      ? inputs
+      : session.outputNames.includes(v.name)
+        ? outputs
+        : undefined
+    if (!into) throw new Error(`shared value ${v.name} is neither an input nor an output of the session`)
+    into.set(v.name, buffers.get(v.buffer)!)
+  }
+  const onDevice = [...buffers.values()].some((t) => t.location === "gpu-buffer")
+  const copier = (v: SharedValue, prefix: string) =>
+    ort.InferenceSession.create(copyModel([v], prefix), {
+      executionProviders: [provider],
+      graphOptimizationLevel: "disabled",
+    })
+  const writers = new Map<string, ort.InferenceSession>()
+  const readers = new Map<string, ort.InferenceSession>()
+  if (onDevice) {
+    for (const name of inputs.keys()) writers.set(name, await copier(specs.get(name)!, "into:"))
+    for (const name of outputs.keys()) readers.set(name, await copier(specs.get(name)!, "host:"))
+  }
+  return {
+    inputs,
+    outputs,
+    write: async (feeds) => {
+      const rest: Record<string, OrtTensor> = {}
+      for (const [name, t] of Object.entries(feeds)) {
+        const buffer = inputs.get(name)
+        if (!buffer) {
+          rest[name] = t
+          continue
+        }
+        if (t.type !== buffer.type || t.dims.join() !== buffer.dims.join())
+          throw new Error(`shared input ${name} is ${shapeOf(buffer)}, the feed is ${shapeOf(t)}`)
+        const writer = writers.get(name)
+        if (!writer) {
+          ;(buffer.data as OrtTensor["data"]).set(t.data as never)
+          continue
+        }
+        const into = { [`into:${name}`]: buffer }
+        disposeWrappers(
+          await writer.run({ [name]: new ort.Tensor(t.type, t.data as never, t.dims) }, into),
+          into,
+        )
+      }
+      return rest
+    },
+    read: async (names) => {
+      const out: Record<string, OrtTensor> = {}
+      for (const name of names) {
+        const buffer = outputs.get(name)!
+        const reader = readers.get(name)
+        if (!reader) {
+          out[name] = hostCopy(buffer)
+          continue
+        }
+        const copied = await reader.run({ [name]: buffer })
+        out[name] = hostCopy(copied[`host:${name}`]!)
+        copied[`host:${name}`]!.dispose()
+      }
+      return out
+    },
+    release: async () => {
+      for (const s of [...writers.values(), ...readers.values()]) await s.release()
+    },
+  }
+}
