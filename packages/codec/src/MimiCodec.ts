@@ -33,6 +33,12 @@ export interface MimiCodecShape {
   encode(frame: Float32Array): Effect.Effect<Int32Array, CodecError>
   /** Streaming decode of one frame's codes to `frameSize` samples. */
   decode(codes: Int32Array): Effect.Effect<Float32Array, CodecError>
+  /**
+   * Streaming decode of the codes in the shared buffer `MimiCodecOptions.sharedCodes.decoded`, where
+   * another session of the same worker wrote them (an LM step, on the device). Fails with a
+   * `MimiConfigError` when no such buffer was configured.
+   */
+  readonly decodeShared: Effect.Effect<Float32Array, CodecError>
   readonly resetEncoder: Effect.Effect<void, CodecError>
   readonly resetDecoder: Effect.Effect<void, CodecError>
   /** Both. */
@@ -79,6 +85,13 @@ export interface MimiCodecOptions {
    * rounding). Default: `gpu` when the sessions' first provider is not the CPU (as `stateOnDevice`).
    */
   readonly graphForms?: GraphForms
+  /**
+   * Keep the codes in buffers of the `OrtSession` worker's resident pool `pool` (`ResidentState.shared`),
+   * so that they go to and from another session of the same `OrtSession` layer without leaving the
+   * device: `encode` also leaves each frame's codes in buffer `encoded`; `decodeShared` decodes the
+   * codes in buffer `decoded`, and `decode` writes its codes there first. Each is int32 `[numCodebooks]`.
+   */
+  readonly sharedCodes?: { readonly pool: string; readonly encoded?: string; readonly decoded?: string }
   /**
    * Record onnxruntime's profile of each session: files `<prefix>-encode_*.json` and
    * `<prefix>-decode_*.json`, written when the layer's scope closes. Profiling slows every step.
@@ -133,10 +146,20 @@ const make = (options: MimiCodecOptions) =>
       ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
       ...(options.graphCapture ? { webGpu: { graphCapture: true } } : {}),
     }
+    /** The session's codes value in the shared buffer named for its direction, if any. */
+    const sharedCodes = (direction: "encode" | "decode") => {
+      const shared = options.sharedCodes
+      const buffer = direction === "encode" ? shared?.encoded : shared?.decoded
+      if (!shared || !buffer) return {}
+      const name = direction === "encode" ? CODES_OUTPUT : CODES_INPUT
+      const value = { name, buffer, type: "int32" as const, dims: [config.numCodebooks] }
+      return { resident: { pool: shared.pool, bindings: [], shared: [value] } }
+    }
     const open = (step: BuiltStep, direction: "encode" | "decode") => {
       const spec = {
         model: step.model,
         ...sessionOptions,
+        ...sharedCodes(direction),
         ...(options.profileFilePrefix
           ? { profileFilePrefix: `${options.profileFilePrefix}-${direction}` }
           : {}),
@@ -167,6 +190,18 @@ const make = (options: MimiCodecOptions) =>
           Effect.map((t) => t.data as Float32Array),
         ),
       )
+
+    const decodeShared = options.sharedCodes?.decoded
+      ? Effect.suspend(() => decoder.step({}, PCM_OUTPUT)).pipe(
+          timed(CodecMetrics.decodeMs),
+          Effect.map((t) => t.data as Float32Array),
+        )
+      : Effect.fail(
+          new MimiConfigError({
+            field: "sharedCodes.decoded",
+            reason: "decodeShared needs the shared buffer to decode from",
+          }),
+        )
 
     const runClip = <I>(
       step: StreamingStep,
@@ -225,6 +260,7 @@ const make = (options: MimiCodecOptions) =>
       numCodebooks,
       encode,
       decode,
+      decodeShared,
       resetEncoder: encoder.reset,
       resetDecoder: decoder.reset,
       reset: Effect.andThen(encoder.reset, decoder.reset),

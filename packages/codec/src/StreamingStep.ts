@@ -73,24 +73,28 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
   const lock = Semaphore.makeUnsafe(1)
   let state = fresh()
   const stepFrom = (from: StepState, input: Record<string, OrtTensor>, output: string) =>
-    Effect.map(session.run({ ...from, ...input }), (results) => {
-      const next: Record<string, OrtTensor> = {}
-      for (const spec of specs) {
-        const key = stateInput(spec.name)
-        if (spec.ring) {
-          const ring = from[key]!
-          writeRing(
-            ring.data as Float32Array,
-            results[stateUpdate(spec.name)]!.data as Float32Array,
-            spec.dims,
-            spec.ring.axis,
-            results[RING_SLOTS]!.data as Float32Array,
-          )
-          next[key] = ring
-        } else next[key] = results[stateOutput(spec.name)]!
-      }
-      return [results[output]!, next] as const
-    })
+    // Every output, and `output` even where it is a shared value (`MimiCodecOptions.sharedCodes`).
+    Effect.map(
+      session.run({ ...from, ...input }, [...new Set([...session.outputNames, output])]),
+      (results) => {
+        const next: Record<string, OrtTensor> = {}
+        for (const spec of specs) {
+          const key = stateInput(spec.name)
+          if (spec.ring) {
+            const ring = from[key]!
+            writeRing(
+              ring.data as Float32Array,
+              results[stateUpdate(spec.name)]!.data as Float32Array,
+              spec.dims,
+              spec.ring.axis,
+              results[RING_SLOTS]!.data as Float32Array,
+            )
+            next[key] = ring
+          } else next[key] = results[stateOutput(spec.name)]!
+        }
+        return [results[output]!, next] as const
+      },
+    )
   return {
     step: (input, output) =>
       lock.withPermits(1)(

@@ -9,7 +9,7 @@ import {
 } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { type GraphForms, MimiCodec, MimiConfig } from "../src/index.ts"
+import { type GraphForms, MimiCodec, type MimiCodecOptions, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
@@ -67,8 +67,10 @@ const codecLayer = (
   stateOnDevice: boolean,
   graphCapture: boolean,
   graphForms: GraphForms | undefined,
+  sharedCodes?: MimiCodecOptions["sharedCodes"],
 ) =>
   MimiCodec.layer({
+    ...(sharedCodes ? { sharedCodes } : {}),
     checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
     config: MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8"))),
     executionProviders: [provider],
@@ -155,5 +157,45 @@ describe.skipIf(!available).each(cases)(
         expect(error).toBeLessThan(1e-4)
         expect(maxAbsDiff(again, decoded)).toBe(0)
       })
+
+    it("with shared codes, decodeShared of the codes each encode leaves in the buffer matches upstream's decode", async () => {
+      const { input, codes, decoded } = io!
+      const frames = codes.shape[1]!
+      const shared = { pool: "frame", encoded: "codes", decoded: "codes" }
+      const [got, pcm] = await Effect.runPromise(
+        Effect.gen(function* () {
+          const codec = yield* MimiCodec
+          const got: Int32Array[] = []
+          const pcm = new Float32Array(frames * 1920)
+          for (let t = 0; t < frames; t++) {
+            got.push(yield* codec.encode(input.subarray(t * 1920, (t + 1) * 1920)))
+            pcm.set(yield* codec.decodeShared, t * 1920)
+          }
+          return [got, pcm] as const
+        }).pipe(
+          Effect.provide(codecLayer(provider, stateOnDevice, graphCapture ?? false, graphForms, shared)),
+        ),
+      )
+      expect(got.map((frame) => [...frame].join())).toEqual(
+        got.map((_, t) => [...column(codes.data, 8, frames, t)].join()),
+      )
+      const error = maxAbsDiff(pcm, decoded)
+      console.log(`${name}: decodeShared: max abs error ${error.toExponential(3)}`)
+      expect(error).toBeLessThan(1e-4)
+    })
   },
 )
+
+describe.skipIf(!available)("MimiCodec without shared codes", () => {
+  it("refuses decodeShared with a typed error naming the missing option", async () => {
+    const error = await Effect.runPromise(
+      Effect.flip(
+        Effect.gen(function* () {
+          return yield* (yield* MimiCodec).decodeShared
+        }),
+      ).pipe(Effect.provide(codecLayer("cpu", false, false, undefined))),
+    )
+    expect(error._tag).toBe("MimiConfigError")
+    expect(error.message).toContain("sharedCodes.decoded")
+  })
+})

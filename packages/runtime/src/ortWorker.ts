@@ -306,7 +306,11 @@ const runUncaptured = async (hosted: Hosted, feeds: Feeds, fetches: ReadonlyArra
   const resident = residentIo(hosted)
   Object.assign(ortFeeds, resident.feeds)
   for (const [name, t] of hosted.state) ortFeeds[name] = t
-  const wanted = [...new Set([...fetches, ...hosted.bindings.map((b) => b.output)])]
+  // A session with a preferred output location ignores preallocated outputs (onnxruntime-node 1.30),
+  // so shared outputs come back as results, then are copied into their buffers.
+  const sharedOutputs = [...hosted.shared.outputs.keys()]
+  for (const name of sharedOutputs) delete resident.fetches[name]
+  const wanted = [...new Set([...fetches, ...hosted.bindings.map((b) => b.output), ...sharedOutputs])]
   const results: Record<string, ort.Tensor> =
     Object.keys(resident.fetches).length > 0
       ? {
@@ -324,6 +328,11 @@ const runUncaptured = async (hosted: Hosted, feeds: Feeds, fetches: ReadonlyArra
     stateOutputs.add(b.output)
   }
   release(hosted, previous)
+  for (const name of sharedOutputs) {
+    await hosted.shared.store(name, results[name]!)
+    results[name]!.dispose()
+    delete results[name]
+  }
   const out: Record<string, OrtTensor> = {}
   for (const [name, t] of Object.entries(results)) {
     if (stateOutputs.has(name)) continue

@@ -16,6 +16,8 @@ export interface SharedIo {
   readonly outputs: ReadonlyMap<string, ort.Tensor>
   /** Copy the feeds of shared inputs into their buffers; returns the other feeds, for the run. */
   write(feeds: Feeds): Promise<Feeds>
+  /** Copy a run's result for a shared output into its buffer (for runs that cannot write it in place). */
+  store(name: string, result: ort.Tensor): Promise<void>
   /** Copy the buffers of the named shared outputs to the host. */
   read(names: ReadonlyArray<string>): Promise<Record<string, OrtTensor>>
   release(): Promise<void>
@@ -25,6 +27,7 @@ export const noSharedIo: SharedIo = {
   inputs: new Map(),
   outputs: new Map(),
   write: async (feeds) => feeds,
+  store: async () => {},
   read: async () => ({}),
   release: async () => {},
 }
@@ -67,8 +70,18 @@ export const makeSharedIo = async (
   const writers = new Map<string, ort.InferenceSession>()
   const readers = new Map<string, ort.InferenceSession>()
   if (onDevice) {
-    for (const name of inputs.keys()) writers.set(name, await copier(specs.get(name)!, "into:"))
+    for (const v of values) writers.set(v.name, await copier(v, "into:"))
     for (const name of outputs.keys()) readers.set(name, await copier(specs.get(name)!, "host:"))
+  }
+  /** Copy `value` (on the host or the device) into `buffer`. */
+  const copyInto = async (name: string, buffer: ort.Tensor, value: ort.Tensor) => {
+    const writer = writers.get(name)
+    if (!writer) {
+      ;(buffer.data as OrtTensor["data"]).set(value.data as never)
+      return
+    }
+    const into = { [`into:${name}`]: buffer }
+    disposeWrappers(await writer.run({ [name]: value }, into), into)
   }
   return {
     inputs,
@@ -83,19 +96,11 @@ export const makeSharedIo = async (
         }
         if (t.type !== buffer.type || t.dims.join() !== buffer.dims.join())
           throw new Error(`shared input ${name} is ${shapeOf(buffer)}, the feed is ${shapeOf(t)}`)
-        const writer = writers.get(name)
-        if (!writer) {
-          ;(buffer.data as OrtTensor["data"]).set(t.data as never)
-          continue
-        }
-        const into = { [`into:${name}`]: buffer }
-        disposeWrappers(
-          await writer.run({ [name]: new ort.Tensor(t.type, t.data as never, t.dims) }, into),
-          into,
-        )
+        await copyInto(name, buffer, new ort.Tensor(t.type, t.data as never, t.dims))
       }
       return rest
     },
+    store: (name, result) => copyInto(name, outputs.get(name)!, result),
     read: async (names) => {
       const out: Record<string, OrtTensor> = {}
       for (const name of names) {

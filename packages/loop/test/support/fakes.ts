@@ -36,6 +36,7 @@ export const fakeCodec = (log: { resets: number } = { resets: 0 }) =>
       encode: (frame) =>
         Effect.succeed(Int32Array.from({ length: 8 }, (_, i) => Math.round(frame[0]! * 1000) + i)),
       decode: (codes) => Effect.succeed(new Float32Array(FRAME_SIZE).fill(codes[0]! / 1000)),
+      decodeShared: Effect.die("decodeShared is not used by the loop"),
       resetEncoder: Effect.void,
       resetDecoder: Effect.void,
       reset: Effect.sync(() => {
