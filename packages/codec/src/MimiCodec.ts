@@ -86,7 +86,7 @@ export interface MimiCodecOptions {
    */
   readonly graphForms?: GraphForms
   /**
-   * Keep the codes in buffers of the `OrtSession` worker's resident pool `pool` (`ResidentState.shared`),
+   * Keep the codes in buffers of the `OrtSession` worker's resident pool `pool` (`SessionSpec.shared`),
    * so that they go to and from another session of the same `OrtSession` layer without leaving the
    * device: `encode` also leaves each frame's codes in buffer `encoded`; `decodeShared` decodes the
    * codes in buffer `decoded`, and `decode` writes its codes there first. Each is int32 `[numCodebooks]`.
@@ -152,8 +152,9 @@ const make = (options: MimiCodecOptions) =>
       const buffer = direction === "encode" ? shared?.encoded : shared?.decoded
       if (!shared || !buffer) return {}
       const name = direction === "encode" ? CODES_OUTPUT : CODES_INPUT
-      const value = { name, buffer, type: "int32" as const, dims: [config.numCodebooks] }
-      return { resident: { pool: shared.pool, bindings: [], shared: [value] } }
+      return {
+        shared: [{ name, pool: shared.pool, buffer, type: "int32" as const, dims: [config.numCodebooks] }],
+      }
     }
     const open = (step: BuiltStep, direction: "encode" | "decode") => {
       const spec = {

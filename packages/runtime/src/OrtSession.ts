@@ -23,6 +23,7 @@ export type {
   OrtTensor,
   RunOptions,
   SessionSpec,
+  SharedValue,
   StateBinding,
   TensorType,
   WebGpuOptions,

@@ -43,6 +43,7 @@ export {
   type RunOptions,
   type Session,
   type SessionSpec,
+  type SharedValue,
   type StateBinding,
   type TensorType,
   type WebGpuOptions,

@@ -90,6 +90,8 @@ export interface SessionSpec {
   readonly stateOnDevice?: boolean
   /** Tensors updated in place on the device and shared with other sessions (see `ResidentState`). */
   readonly resident?: ResidentState
+  /** Inputs and outputs kept in buffers that other sessions of the worker read or write (see `SharedValue`). */
+  readonly shared?: ReadonlyArray<SharedValue>
   /**
    * Record onnxruntime's profile (a Chrome-trace JSON of every node run, host-side times) to a
    * file starting with this path; written when the session is released.
@@ -115,20 +117,20 @@ export interface SessionSpec {
 export interface ResidentState {
   readonly pool: string
   readonly bindings: ReadonlyArray<StateBinding>
-  /** Values of the session kept in buffers of the pool, for other sessions to read or write (see `SharedValue`). */
-  readonly shared?: ReadonlyArray<SharedValue>
 }
 
 /**
- * An input or an output of a session that lives in the pool's buffer `buffer`, so that one session's
- * output reaches another session's input without leaving the device (a codec's codes handed to the
- * LM step, say). As an input, a run reads the buffer as it is, unless the run feeds the value: the
- * feed is then copied into the buffer first. As an output, a run writes the buffer, and fetching the
- * value copies it out. Sessions of one worker naming the same pool and buffer share it.
+ * An input or an output of a session that lives in buffer `buffer` of the worker's resident pool
+ * `pool` (made as zeros by the first session naming it), so that one session's output reaches
+ * another session's input without leaving the device (a codec's codes handed to the LM step, say).
+ * As an input, a run reads the buffer as it is, unless the run feeds the value: the feed is then
+ * copied into the buffer first. As an output, a run writes the buffer, and fetching the value
+ * copies it out. Sessions of one worker naming the same pool and buffer share it.
  */
 export interface SharedValue {
   /** The session's input or output. */
   readonly name: string
+  readonly pool: string
   readonly buffer: string
   readonly type: TensorType
   readonly dims: ReadonlyArray<number>

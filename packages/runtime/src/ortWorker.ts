@@ -38,7 +38,9 @@ interface Hosted {
   readonly snapshots: Map<string, Map<string, ort.Tensor>>
   /** Each binding's input and output bound to the same buffer of a resident pool. */
   readonly resident?: ResidentState
-  /** The resident pool's values this session reads or writes (`ResidentState.shared`). */
+  /** The pools it holds (of `resident` and of `shared`). */
+  readonly pools: ReadonlyArray<string>
+  /** The pool buffers of its shared values (`SessionSpec.shared`). */
   readonly shared: SharedIo
   /** The outputs a run fetches when it names none: all but the state, resident and shared ones. */
   readonly outputNames: ReadonlyArray<string>
@@ -86,34 +88,62 @@ const sessions = new Map<number, Hosted>()
 const pools = new Map<string, Pool>()
 let nextSession = 1
 
-/** The pool's buffers for `resident` (zeros made on the provider's device at first use). */
-const acquirePool = async (resident: ResidentState, provider: string, spec: SessionSpec): Promise<void> => {
-  const existing = pools.get(resident.pool)
-  const pool: Pool = existing ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
+/** A pool buffer a session asks for. */
+interface WantedBuffer extends BufferSpec {
+  readonly buffer: string
+}
+
+/** Pool `name` with the buffers in `wanted` (zeros made on the provider's device at first use). */
+const acquirePool = async (
+  name: string,
+  wanted: ReadonlyArray<WantedBuffer>,
+  provider: string,
+  spec: SessionSpec,
+): Promise<Pool> => {
+  const pool: Pool = pools.get(name) ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
   const missing = new Map<string, BufferSpec>()
-  const wanted = [...resident.bindings.map((b) => ({ ...b, buffer: b.input })), ...(resident.shared ?? [])]
   for (const b of wanted) {
     const known = pool.specs.get(b.buffer) ?? missing.get(b.buffer)
     if (!known) missing.set(b.buffer, { type: b.type, dims: b.dims })
     else if (known.type !== b.type || known.dims.join() !== b.dims.join())
       throw new Error(
-        `resident pool "${resident.pool}" holds ${b.buffer} as ${known.type}[${known.dims}], not ${b.type}[${b.dims}]`,
+        `resident pool "${name}" holds ${b.buffer} as ${known.type}[${known.dims}], not ${b.type}[${b.dims}]`,
       )
   }
   if (missing.size > 0) {
     if (provider === "cpu") {
-      for (const [name, b] of missing)
-        pool.tensors.set(name, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
+      for (const [buffer, b] of missing)
+        pool.tensors.set(buffer, new ort.Tensor(b.type, zeroData(b) as never, b.dims))
     } else {
-      const values = [...missing].map(([name, b]) => ({ name, type: b.type, dims: b.dims }))
+      const values = [...missing].map(([buffer, b]) => ({ name: buffer, type: b.type, dims: b.dims }))
       const { maker, sets } = await zerosOnDevice([values], providerEntry(provider, spec))
       pool.makers.push(maker)
-      for (const [name, t] of sets[0]!) pool.tensors.set(name, t)
+      for (const [buffer, t] of sets[0]!) pool.tensors.set(buffer, t)
     }
-    for (const [name, b] of missing) pool.specs.set(name, b)
+    for (const [buffer, b] of missing) pool.specs.set(buffer, b)
   }
   pool.users++
-  pools.set(resident.pool, pool)
+  pools.set(name, pool)
+  return pool
+}
+
+/** The pools of `spec`'s resident bindings and shared values, acquired in turn (released again on failure). */
+const acquirePools = async (spec: SessionSpec, provider: string): Promise<ReadonlyArray<string>> => {
+  const wanted = new Map<string, WantedBuffer[]>()
+  const add = (pool: string, b: WantedBuffer) => wanted.set(pool, [...(wanted.get(pool) ?? []), b])
+  for (const b of spec.resident?.bindings ?? []) add(spec.resident!.pool, { ...b, buffer: b.input })
+  for (const v of spec.shared ?? []) add(v.pool, v)
+  const acquired: string[] = []
+  try {
+    for (const [name, buffers] of wanted) {
+      await acquirePool(name, buffers, provider, spec)
+      acquired.push(name)
+    }
+  } catch (error) {
+    for (const name of acquired) await releasePool(name)
+    throw error
+  }
+  return acquired
 }
 
 const releasePool = async (name: string) => {
@@ -206,19 +236,22 @@ const create = async (
         await session.release()
         throw error
       }
-      if (resident) await acquirePool(resident, provider, spec).catch(undo)
-      const shared = resident?.shared
-        ? await makeSharedIo(session, resident.shared, pools.get(resident.pool)!.tensors, entry).catch(
-            async (error: unknown) => {
-              await releasePool(resident.pool)
-              return undo(error)
-            },
-          )
+      const acquired = await acquirePools(spec, provider).catch(undo)
+      const shared = spec.shared
+        ? await makeSharedIo(
+            session,
+            spec.shared,
+            (v) => pools.get(v.pool)!.tensors.get(v.buffer)!,
+            entry,
+          ).catch(async (error: unknown) => {
+            for (const name of acquired) await releasePool(name)
+            return undo(error)
+          })
         : noSharedIo
       const stateNames = new Set([
         ...bindings.flatMap((b) => [b.input, b.output]),
         ...(resident?.bindings.flatMap((b) => [b.input, b.output]) ?? []),
-        ...(resident?.shared?.map((v) => v.name) ?? []),
+        ...(spec.shared?.map((v) => v.name) ?? []),
       ])
       const outputNames = session.outputNames.filter((n) => !stateNames.has(n))
       sessions.set(id, {
@@ -228,6 +261,7 @@ const create = async (
         ...(pingPong ? { pingPong } : {}),
         snapshots: new Map(),
         ...(resident ? { resident } : {}),
+        pools: acquired,
         shared,
         outputNames,
         profiling: spec.profileFilePrefix !== undefined,
@@ -482,7 +516,7 @@ const releaseSession = async (session: number) => {
   if (hosted.io) await releaseIoBuffers(hosted.io)
   await hosted.pingPong?.release()
   await hosted.shared.release()
-  if (hosted.resident) await releasePool(hosted.resident.pool)
+  for (const name of hosted.pools) await releasePool(name)
 }
 
 const handle = async (request: Request): Promise<void> => {

@@ -1,5 +1,5 @@
 /**
- * The resident pool's values that one session reads or writes (`ResidentState.shared`): which of its
+ * The resident pools' values that one session reads or writes (`SessionSpec.shared`): which of its
  * inputs and outputs they are, and the copies between the host and their buffers.
  */
 import * as ort from "onnxruntime-node"
@@ -45,7 +45,7 @@ const hostCopy = (t: ort.Tensor): OrtTensor => ({
 export const makeSharedIo = async (
   session: ort.InferenceSession,
   values: ReadonlyArray<SharedValue>,
-  buffers: ReadonlyMap<string, ort.Tensor>,
+  bufferOf: (value: SharedValue) => ort.Tensor,
   provider: Provider,
 ): Promise<SharedIo> => {
   if (values.length === 0) return noSharedIo
@@ -59,9 +59,9 @@ export const makeSharedIo = async (
         ? outputs
         : undefined
     if (!into) throw new Error(`shared value ${v.name} is neither an input nor an output of the session`)
-    into.set(v.name, buffers.get(v.buffer)!)
+    into.set(v.name, bufferOf(v))
   }
-  const onDevice = [...buffers.values()].some((t) => t.location === "gpu-buffer")
+  const onDevice = [...inputs.values(), ...outputs.values()].some((t) => t.location === "gpu-buffer")
   const copier = (v: SharedValue, prefix: string) =>
     ort.InferenceSession.create(copyModel([v], prefix), {
       executionProviders: [provider],

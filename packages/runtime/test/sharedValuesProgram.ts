@@ -1,4 +1,4 @@
-// The checks of `ResidentState.shared`, run on the CPU by shared-values.test.ts and on WebGPU (live
+// The checks of `SessionSpec.shared`, run on the CPU by shared-values.test.ts and on WebGPU (live
 // and graph-captured) by child/webgpu-shared-values.ts. Returns one line per check.
 import { Effect } from "effect"
 import { GraphBuilder, OrtSession, type SessionSpec, type TensorType } from "../src/index.ts"
@@ -22,7 +22,7 @@ const plusOne = () => {
   return g.toBytes()
 }
 const sharing = (name: string, dims = [2], type: TensorType = "float32") => ({
-  resident: { pool: "p", bindings: [], shared: [{ name, buffer: "h", type, dims }] },
+  shared: [{ name, pool: "p", buffer: "h", type, dims }],
 })
 
 export const sharedValuesProgram = (options: Pick<SessionSpec, "webGpu" | "disableCpuFallback"> = {}) =>
