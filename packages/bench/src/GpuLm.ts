@@ -50,6 +50,12 @@ export interface GpuLmOptions {
    * (`WebGpuOptions.graphCapture`); prefill runs live. Default false.
    */
   readonly graphCapture?: boolean
+  /**
+   * Exchange codes with Mimi sessions of the same `OrtSession` worker on the device (`SessionSpec.shared`):
+   * `stepShared` embeds the user codes in buffer `user` of pool `pool` (a Mimi encoder's output), and
+   * every run leaves the agent's codes in buffer `agent` (a Mimi decoder's input).
+   */
+  readonly sharedCodes?: { readonly pool: string; readonly user: string; readonly agent: string }
 }
 
 export interface GpuLmStep {
@@ -82,6 +88,11 @@ export interface GpuLm {
   /** One frame: 17 tokens (−1 embeds to zero) → text token and the depformer's audio tokens. */
   step(tokens: Int32Array, extra?: Float32Array): Effect.Effect<GpuLmStep, GpuLmError>
   /**
+   * One frame whose user codes are those in the shared buffer (`GpuLmOptions.sharedCodes`): 9 tokens,
+   * the text and the agent's; without shared codes, a `GpuLmNoSharedCodes` error.
+   */
+  stepShared(tokens: Int32Array): Effect.Effect<GpuLmStep, GpuLmError>
+  /**
    * Known rows (17 tokens each, optional `[rows, dim]` extra embeddings) in as few runs as exact:
    * one run for the linear cache and while a ring does not wrap, single steps beyond.
    */
@@ -111,7 +122,14 @@ export class GpuLmNoSnapshot extends Data.TaggedError("GpuLmNoSnapshot")<{ reado
   }
 }
 
-export type GpuLmError = OrtSessionError | GpuLmContextFull | GpuLmNoSnapshot
+/** `stepShared` on an LM opened without `sharedCodes`. */
+export class GpuLmNoSharedCodes extends Data.TaggedError("GpuLmNoSharedCodes")<{}> {
+  override get message() {
+    return "stepShared needs GpuLmOptions.sharedCodes (the buffers the user codes come from)"
+  }
+}
+
+export type GpuLmError = OrtSessionError | GpuLmContextFull | GpuLmNoSnapshot | GpuLmNoSharedCodes
 
 const TEXT_TEMPERATURE = 0.7
 const TEXT_TOP_K = 25
@@ -279,6 +297,17 @@ export const openGpuLm = (
       ],
     }
 
+    const codes = { type: "int32" as const, dims: [config.nQ / 2] }
+    const shared = options.sharedCodes && [
+      { name: StepIo.userCodes, pool: options.sharedCodes.pool, buffer: options.sharedCodes.user, ...codes },
+      {
+        name: StepIo.agentCodes,
+        pool: options.sharedCodes.pool,
+        buffer: options.sharedCodes.agent,
+        ...codes,
+      },
+    ]
+
     /** Graph capture needs the linear cache (fixed buffers) and no node on the CPU. */
     const captures = (attempt: Attempt) =>
       options.graphCapture === true &&
@@ -306,6 +335,7 @@ export const openGpuLm = (
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),
+            ...(options.sharedCodes ? { codesOnDevice: true } : {}),
           }).save(modelPath),
         )
         graphMs += performance.now() - t0
@@ -318,6 +348,7 @@ export const openGpuLm = (
             ...(options.profileFilePrefix ? { profileFilePrefix: options.profileFilePrefix } : {}),
             ...(attempt.attention === "gqa" ? { resident } : { state: ringState, stateOnDevice: true }),
             ...(capture ? { webGpu: { graphCapture: true } } : {}),
+            ...(shared ? { shared } : {}),
           })
           .pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(modelPath, { force: true }))))
       })
@@ -399,10 +430,17 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
   })
 
-  const feedsFor = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined) => {
+  const feedsFor = (
+    rows: ReadonlyArray<Int32Array>,
+    extra: Float32Array | undefined,
+    sharedUser: boolean,
+  ) => {
     const T = rows.length
     return {
       ...tokenInputs(config, rows),
+      ...(options.sharedCodes
+        ? { [StepIo.userCodesWeight]: f32(Float32Array.of(sharedUser ? 1 : 0), [1]) }
+        : {}),
       [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [1, T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
       ...sampler(),
@@ -414,12 +452,17 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       : Effect.fail(new GpuLmContextFull({ position, rows: T, capacity: context }))
 
   /** `live`: outside the captured graph (prefill: any number of rows). */
-  const run = (rows: ReadonlyArray<Int32Array>, extra: Float32Array | undefined, live: boolean) =>
+  const run = (
+    rows: ReadonlyArray<Int32Array>,
+    extra: Float32Array | undefined,
+    live: boolean,
+    sharedUser = false,
+  ) =>
     Effect.gen(function* () {
       yield* fits(rows.length)
       // The run posts its feeds at once and waits on the worker; the draw fills that wait.
       const [out] = yield* Effect.all(
-        [session.run(feedsFor(rows, extra), fetches, { live, transferFeeds: true }), drawAhead],
+        [session.run(feedsFor(rows, extra, sharedUser), fetches, { live, transferFeeds: true }), drawAhead],
         { concurrency: 2 },
       )
       position += rows.length
@@ -446,6 +489,13 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     position: () => position,
     capacity: linear ? context : undefined,
     step: (tokens, extra) => run([tokens], extra, false),
+    stepShared: (tokens) => {
+      if (!options.sharedCodes) return Effect.fail(new GpuLmNoSharedCodes())
+      // The user's streams embed to zero here; the graph adds the shared codes' embeddings.
+      const row = new Int32Array(17).fill(-1)
+      row.set(tokens.subarray(0, 9))
+      return run([row], undefined, false, true)
+    },
     prefill,
     reset: Effect.gen(function* () {
       if (!linear) yield* session.resetState

@@ -36,6 +36,7 @@ export {
   type GpuLm,
   GpuLmContextFull,
   type GpuLmError,
+  GpuLmNoSharedCodes,
   GpuLmNoSnapshot,
   type GpuLmOpened,
   type GpuLmOptions,

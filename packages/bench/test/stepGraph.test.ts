@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { LmConfig, lmCheckpointTensors, MoshiLm } from "@personaplex/lm"
-import { OrtSession, type OrtTensor } from "@personaplex/runtime"
+import { GraphBuilder, OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -12,6 +12,7 @@ import {
   cacheLengthInputs,
   convertWeights,
   type GpuLmOptions,
+  type GpuLmStep,
   openGpuLm,
   parameterCount,
   StepIo,
@@ -318,5 +319,58 @@ describe("the GPU step graph (run on the CPU provider)", () => {
       "the KV cache holds 6 frames: 2 more at position 5 do not fit (reset or restore a snapshot first)",
     )
     expect(errors[2]!.message).toContain('no snapshot "text"')
+  })
+
+  it("with shared codes, stepShared embeds the user codes in the buffer and leaves the agent's codes in one", async () => {
+    const input = rows(4, 9).map((row) => row.map((v) => Math.max(v, 0)))
+    const sharedCodes = { pool: "frame", user: "user-codes", agent: "agent-codes" }
+    // A codec's two ends in miniature: one session writes the user buffer, one reads the agent buffer.
+    const codesSession = (direction: "in" | "out") => {
+      const g = new GraphBuilder(`codes-${direction}`)
+      const codes = g.input("codes", "int32", [8])
+      g.output(g.op("Max", [codes, codes]), "copied", "int32", [8])
+      const value = direction === "in" ? "copied" : "codes"
+      const buffer = direction === "in" ? sharedCodes.user : sharedCodes.agent
+      return {
+        model: g.toBytes(),
+        shared: [{ name: value, pool: "frame", buffer, type: "int32" as const, dims: [8] }],
+      }
+    }
+    const [shared, plain, agentBuffers, refused] = await run(
+      Effect.gen(function* () {
+        const ort = yield* OrtSession
+        const open = (withShared: boolean) =>
+          openOnCpu(int8, {
+            context: 8,
+            attention: ["gqa"],
+            outputLogits: true,
+            ...(withShared ? { sharedCodes } : {}),
+          })
+        const a = yield* open(true)
+        const b = yield* open(false)
+        const writeUser = yield* ort.open(codesSession("in"))
+        const readAgent = yield* ort.open(codesSession("out"))
+        const shared: GpuLmStep[] = []
+        const plain: GpuLmStep[] = []
+        const agentBuffers: Int32Array[] = []
+        yield* a.prefill(input.slice(0, 1))
+        yield* b.prefill(input.slice(0, 1))
+        for (const row of input.slice(1)) {
+          yield* writeUser.run({ codes: { type: "int32", dims: [8], data: row.slice(9) } }, [])
+          shared.push(yield* a.stepShared(row.subarray(0, 9)))
+          agentBuffers.push((yield* readAgent.run({})).copied!.data as Int32Array)
+          plain.push(yield* b.step(row))
+        }
+        return [shared, plain, agentBuffers, yield* Effect.flip(b.stepShared(input[0]!))] as const
+      }),
+    )
+    const tokens = (steps: ReadonlyArray<GpuLmStep>) =>
+      steps.map((s) => `${s.textToken}:${[...s.audioTokens].join(",")}`)
+    expect(tokens(shared)).toEqual(tokens(plain))
+    for (const [t, step] of shared.entries()) {
+      expect(relativeError(step.textLogits!, plain[t]!.textLogits!)).toBeLessThan(1e-5)
+      expect([...agentBuffers[t]!]).toEqual([...step.audioTokens.subarray(0, 8)])
+    }
+    expect(refused._tag).toBe("GpuLmNoSharedCodes")
   })
 })

@@ -37,6 +37,12 @@ export interface StepGraphOptions {
   /** Also output the last row's text logits (tests). */
   readonly outputLogits?: boolean
   /**
+   * Take the user stream's codes from the int32 input `user_codes` (their embeddings, times
+   * `user_codes_weight`, added to every row) and also output the agent's codes as int32 `agent_codes`:
+   * a frame whose codes come from and go to Mimi sessions on the device (`SessionSpec.shared`).
+   */
+  readonly codesOnDevice?: boolean
+  /**
    * ONNX opset (default 18): a provider registers each kernel for a range of opset versions, and
    * WebGPU's ranges differ per op (`diagnose.ts` lists them).
    */
@@ -92,6 +98,12 @@ export const StepIo = {
    */
   tokens: "tokens",
   textLogits: "text_logits",
+  /** int32 `[nQ / 2]` (`codesOnDevice`): this frame's user codes, from the Mimi encoder. */
+  userCodes: "user_codes",
+  /** f32 `[1]` (`codesOnDevice`): 1 to embed `user_codes`, 0 where the rows' ids carry the user tokens. */
+  userCodesWeight: "user_codes_weight",
+  /** int32 `[nQ / 2]` (`codesOnDevice`): the agent's codes of this step, for the Mimi decoder. */
+  agentCodes: "agent_codes",
 } as const
 
 /**
@@ -223,6 +235,26 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return gridEntry(values, token)
   }
 
+  /** The summed embeddings `[dim]` of the user codes (streams 9..16 of the table group), times their weight. */
+  function userCodesEmbedding(table: string) {
+    const half = config.nQ / 2
+    const stride = card + 1
+    const codes = g.input(StepIo.userCodes, "int32", [half])
+    const weight = g.input(StepIo.userCodesWeight, "float32", [1])
+    const rows = g.op("Add", [
+      codes,
+      g.constant(
+        "int32",
+        [half],
+        Array.from({ length: half }, (_, q) => (half + q) * stride),
+      ),
+    ])
+    const summed = g.op("ReduceSum", [g.op("Gather", [table, rows], { axis: 0 }), g.int64s([0])], {
+      keepdims: 0,
+    })
+    return g.op("Mul", [summed, weight])
+  }
+
   const ids = g.input(StepIo.ids, "int64", [1, "T", 17])
   const keep = g.input(StepIo.keep, "float32", [1, "T", 17, 1])
   const extra = g.input(StepIo.extra, "float32", [1, "T", dim])
@@ -251,7 +283,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const gathered = g.op("Gather", [table, ids], { axis: 0 })
   let [x, normed] = addNorm(
     g.op("ReduceSum", [g.op("Mul", [gathered, keep]), g.int64s([2])], { keepdims: 0 }),
-    extra,
+    options.codesOnDevice ? g.op("Add", [extra, userCodesEmbedding(table)]) : extra,
     "t0.norm1",
     dim,
   )
@@ -458,6 +490,14 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     tokenValues.push(tokenValue(prev))
   }
   g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
+  if (options.codesOnDevice) {
+    const half = config.nQ / 2
+    const agent = g.op("Reshape", [
+      g.op("Concat", tokenValues.slice(1, 1 + half), { axis: 1 }),
+      g.int64s([half]),
+    ])
+    g.output(g.op("Cast", [agent], { to: 6 }), StepIo.agentCodes, "int32", [half])
+  }
   return withoutOutputIdentities(g)
 }
 
