@@ -64,6 +64,13 @@ export interface BenchOptions {
   readonly codecForms?: GraphForms
   /** Mimi on WebGPU replays captured graphs (`MimiCodecOptions.graphCapture`; default true). */
   readonly codecGraphCapture?: boolean
+  /**
+   * The agent's Mimi sessions run in the LM's worker and hand the codes to and from the LM step on
+   * the device (`MimiCodecOptions.sharedCodes`, `GpuLmOptions.sharedCodes`): the frame's three stages
+   * are posted at once and run back to back, with no host round trip between them (the user decode
+   * still gets its codes). Needs the agent codec on the LM's provider. Default false.
+   */
+  readonly codesOnDevice?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
   readonly depformerSteps: number
   /** Configurations not started after this many seconds are skipped (reported as such). */
@@ -245,6 +252,8 @@ export interface BenchReport {
   readonly codecGraphCapture?: boolean
   /** The Mimi graphs' forms, where set. */
   readonly codecForms?: GraphForms
+  /** Codes went between Mimi and the LM on the device (`BenchOptions.codesOnDevice`). */
+  readonly codesOnDevice?: boolean
   /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
   readonly mimiOnProvider?: MimiAlone
   /** `codecProvider: auto`: Mimi alone (30 frames) on each candidate provider, or why it failed. */
@@ -313,6 +322,10 @@ const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 const profilePrefix = (dir: string, precision: GpuPrecision, context: number, variant: LmVariant) =>
   path.join(dir, `lm-${precision}-ctx${context}-${variantName(variant)}`)
 
+/** The shared buffers of `BenchOptions.codesOnDevice`: the encoder's codes are the user's, the decoder's the agent's. */
+const LM_SHARED_CODES = { pool: "frame-codes", user: "user-codes", agent: "agent-codes" }
+const MIMI_SHARED_CODES = { pool: "frame-codes", encoded: "user-codes", decoded: "agent-codes" }
+
 /** The agent's codec (encode, then decode of the LM's tokens) and the user stream's, each in its own worker. */
 interface Codecs {
   readonly agent: MimiCodecShape
@@ -356,13 +369,65 @@ const measure = (
           }
         : {}),
       ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
+      ...(options.codesOnDevice ? { sharedCodes: LM_SHARED_CODES } : {}),
     })
     log(
       `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}${lm.opened.graphCapture ? ", graph capture" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
-    const frame = (t: number, schedule: FrameSchedule) =>
+    /**
+     * The codes stay on the device (`BenchOptions.codesOnDevice`): encode, step and decode are posted
+     * to the one worker at once (overlapped) and each starts as the one before it ends; a stage's time
+     * runs from the end of the one before it.
+     */
+    const frameOnDevice = (t: number, schedule: FrameSchedule) =>
+      Effect.gen(function* () {
+        const start = performance.now()
+        const tokens = new Int32Array(9)
+        tokens[0] = text
+        tokens.set(agent.subarray(0, 8), 1)
+        const stamped = <A, E>(self: Effect.Effect<A, E>) =>
+          Effect.map(self, (a) => [a, performance.now()] as const)
+        const encode = stamped(codecs.agent.encode(inputFrame(t, rng)))
+        const step = stamped(lm.stepShared(tokens))
+        const decode = stamped(codecs.agent.decodeShared)
+        const userDecode = (codes: Int32Array) => Effect.map(timed(codecs.user.decode(codes)), ([, ms]) => ms)
+        let encodedAt: number
+        let out: GpuLmStep
+        let steppedAt: number
+        let decodedAt: number
+        let userDecodeMs: number
+        if (schedule === "overlapped") {
+          const encodeThenUser = Effect.gen(function* () {
+            const [codes, at] = yield* encode
+            return [at, yield* userDecode(codes)] as const
+          })
+          ;[[encodedAt, userDecodeMs], [out, steppedAt], [, decodedAt]] = yield* Effect.all(
+            [encodeThenUser, step, decode],
+            { concurrency: "unbounded" },
+          )
+        } else {
+          const [codes, at] = yield* encode
+          encodedAt = at
+          ;[out, steppedAt] = yield* step
+          ;[, decodedAt] = yield* decode
+          userDecodeMs = yield* userDecode(codes)
+        }
+        const frameMs = performance.now() - start
+        text = out.textToken
+        agent = out.audioTokens
+        rss = Math.max(rss, process.memoryUsage().rss)
+        return {
+          encodeMs: encodedAt - start,
+          lmMs: steppedAt - encodedAt,
+          decodeMs: decodedAt - steppedAt,
+          userDecodeMs,
+          frameMs,
+          oneDecodeMs: decodedAt - start,
+        }
+      })
+    const frameViaHost = (t: number, schedule: FrameSchedule) =>
       Effect.gen(function* () {
         const start = performance.now()
         const [codes, encodeMs] = yield* timed(codecs.agent.encode(inputFrame(t, rng)))
@@ -396,6 +461,7 @@ const measure = (
         rss = Math.max(rss, process.memoryUsage().rss)
         return { encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start }
       })
+    const frame = options.codesOnDevice ? frameOnDevice : frameViaHost
     const [, firstFrameMs] = yield* timed(frame(0, schedules[0]!))
     const timeToFirstFrameMs = performance.now() - tLoad
     log(
@@ -511,6 +577,10 @@ const measure = (
  */
 export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const log = options.log ?? ((line: string) => console.log(line))
+  if (options.codesOnDevice && (options.codecProvider ?? options.provider) !== options.provider)
+    throw new Error(
+      `codesOnDevice needs the agent's codec on the LM's provider ${options.provider}, not ${options.codecProvider}`,
+    )
   const started = performance.now()
   const models = BENCH_MODELS[options.models]
   const variants = options.variants ?? defaultVariants(options.provider)
@@ -552,6 +622,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         : options.codecProvider,
     ...(options.codecGraphCapture !== false ? { codecGraphCapture: true } : {}),
     ...(options.codecForms ? { codecForms: options.codecForms } : {}),
+    ...(options.codesOnDevice ? { codesOnDevice: true } : {}),
     upstream: UPSTREAM,
     runs: [],
   }
@@ -566,18 +637,19 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   })
   const fallbackAllowed = new Map<ExecutionProvider, boolean>()
   const codecProfilePrefix = options.profileDir ? path.join(options.profileDir, "mimi-agent") : undefined
+  const codecOptions = (provider: ExecutionProvider, profileFilePrefix?: string) => ({
+    ...(profileFilePrefix ? { profileFilePrefix } : {}),
+    ...(options.codecForms ? { graphForms: options.codecForms } : {}),
+    checkpoint: mimiFile,
+    config: models.mimi,
+    executionProviders: [provider],
+    ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
+    ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
+    ...(provider === "webgpu" && options.codecGraphCapture !== false ? { graphCapture: true } : {}),
+  })
   /** A codec in a worker of its own, so that it can run beside the LM and the other codec. */
   const codecLayer = (provider: ExecutionProvider, profileFilePrefix?: string) =>
-    MimiCodec.layer({
-      ...(profileFilePrefix ? { profileFilePrefix } : {}),
-      ...(options.codecForms ? { graphForms: options.codecForms } : {}),
-      checkpoint: mimiFile,
-      config: models.mimi,
-      executionProviders: [provider],
-      ...(provider === "cpu" && options.codecThreads ? { intraOpThreads: options.codecThreads } : {}),
-      ...(provider !== "cpu" && fallbackAllowed.get(provider) !== true ? { disableCpuFallback: true } : {}),
-      ...(provider === "webgpu" && options.codecGraphCapture !== false ? { graphCapture: true } : {}),
-    }).pipe(
+    MimiCodec.layer(codecOptions(provider, profileFilePrefix)).pipe(
       Layer.provide(
         OrtSession.layer({
           executionProviders: [provider],
@@ -586,6 +658,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         }),
       ),
     )
+  /** The agent's codec in the LM's worker, its codes in the buffers the LM step shares (`codesOnDevice`). */
+  const codecBesideLm = (profileFilePrefix?: string) =>
+    MimiCodec.layer({ ...codecOptions(options.provider, profileFilePrefix), sharedCodes: MIMI_SHARED_CODES })
   const timeMimi = (provider: ExecutionProvider) =>
     Effect.gen(function* () {
       const t = performance.now()
@@ -674,7 +749,14 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     const userProvider = userProviderBeside(codecProvider)
     if (userProvider !== codecProvider)
       (report as { userCodecProvider?: ExecutionProvider }).userCodecProvider = userProvider
-    const agent = Context.get(yield* Layer.build(codecLayer(codecProvider, codecProfilePrefix)), MimiCodec)
+    const agent = Context.get(
+      yield* Layer.build(
+        options.codesOnDevice
+          ? codecBesideLm(codecProfilePrefix)
+          : codecLayer(codecProvider, codecProfilePrefix),
+      ),
+      MimiCodec,
+    )
     const user = Context.get(yield* Layer.build(codecLayer(userProvider)), MimiCodec)
     const allowed = askedSchedules.filter((s) => s === "sequential" || canOverlap(userProvider))
     const schedules: ReadonlyArray<FrameSchedule> = allowed.length > 0 ? allowed : ["sequential"]

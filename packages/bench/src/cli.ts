@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     "codec-spinning": { type: "string" },
     "codec-capture": { type: "string" },
     "codec-forms": { type: "string" },
+    "codes-on-device": { type: "string" },
     "fused-ops": { type: "string" },
     variants: { type: "string" },
     "profile-dir": { type: "string" },
@@ -50,7 +51,7 @@ const oneOf = <A extends string>(flag: string, value: string | undefined, allowe
     throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
   return value as A | undefined
 }
-const onOff = (flag: "fused-ops" | "codec-spinning" | "codec-capture") => {
+const onOff = (flag: "fused-ops" | "codec-spinning" | "codec-capture" | "codes-on-device") => {
   const value = oneOf(flag, args[flag], ["on", "off"])
   return value === undefined ? undefined : value === "on"
 }
@@ -65,10 +66,11 @@ const validation = oneOf("webgpu-validation", args["webgpu-validation"], [
   "basic",
   "full",
 ])
-const [fusedOps, codecSpinning, codecCapture] = [
+const [fusedOps, codecSpinning, codecCapture, codesOnDevice] = [
   onOff("fused-ops"),
   onOff("codec-spinning"),
   onOff("codec-capture"),
+  onOff("codes-on-device"),
 ]
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const schedules = list(args.schedules).map((s) => oneOf("schedules", s, FRAME_SCHEDULES)!)
@@ -110,6 +112,7 @@ const report = await runBench({
   ...(codecSpinning === undefined ? {} : { codecSpinning }),
   ...(codecCapture === undefined ? {} : { codecGraphCapture: codecCapture }),
   ...(codecForms ? { codecForms } : {}),
+  ...(codesOnDevice === undefined ? {} : { codesOnDevice }),
   ...(fusedOps === undefined ? {} : { fusedOps }),
   ...(args.variants ? { variants: list(args.variants).map(parseVariant) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),

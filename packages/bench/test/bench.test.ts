@@ -124,6 +124,39 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
     expect(table).toMatch(/\| int4 ctx 160 mha \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
   })
 
+  it("with codesOnDevice, runs the agent's codec in the LM's worker and measures both schedules' stages in turn", async () => {
+    const base = {
+      provider: "cpu" as const,
+      models: "tiny" as const,
+      precisions: ["int8" as const],
+      contexts: [160],
+      variants: [parseVariant("gqa")],
+      frames: 8,
+      warmup: 2,
+      restarts: 1,
+      workDir: path.join(dir, "work"),
+      out: path.join(dir, "on-device.json"),
+      workers: 1,
+      intraOpThreads: 1,
+      depformerSteps: 8,
+      codesOnDevice: true,
+      log: () => {},
+    }
+    const report = await runBench(base)
+    expect(report.codesOnDevice).toBe(true)
+    const run = report.runs[0]!
+    expect(run.status).toBe("ok")
+    for (const f of Object.values(run.schedules!)) {
+      expect(f.frameMs.n).toBe(8)
+      expect(f.frameOneDecodeMs!.min).toBeGreaterThanOrEqual(
+        f.encodeMs!.min + f.lmStepMs!.min + f.decodeMs!.min - 1,
+      )
+    }
+    await expect(runBench({ ...base, codecProvider: "auto" })).rejects.toThrow(
+      "codesOnDevice needs the agent's codec on the LM's provider cpu, not auto",
+    )
+  })
+
   it("with profileDir, breaks the LM step's and the codec's median runs down by operator", async () => {
     const profileDir = path.join(dir, "profiles")
     const report = await runBench({
