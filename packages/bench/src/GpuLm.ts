@@ -123,7 +123,7 @@ export class GpuLmNoSnapshot extends Data.TaggedError("GpuLmNoSnapshot")<{ reado
 }
 
 /** `stepShared` on an LM opened without `sharedCodes`. */
-export class GpuLmNoSharedCodes extends Data.TaggedError("GpuLmNoSharedCodes")<{}> {
+export class GpuLmNoSharedCodes extends Data.TaggedError("GpuLmNoSharedCodes") {
   override get message() {
     return "stepShared needs GpuLmOptions.sharedCodes (the buffers the user codes come from)"
   }

@@ -119,6 +119,15 @@ export interface FrameFigures {
   readonly frameMs: Summary
   /** Wall time until the agent's audio is decoded (what the loop waits for). */
   readonly frameOneDecodeMs: Summary
+  /** The slowest frame (its index among this schedule's measured frames) and its stages: where a p99 comes from. */
+  readonly slowest?: {
+    readonly frame: number
+    readonly encodeMs: number
+    readonly lmStepMs: number
+    readonly decodeMs: number
+    readonly userDecodeMs: number
+    readonly frameMs: number
+  }
 }
 
 /** How the LM runs: its attention and KV cache form (`GpuAttention`, `KvCacheType`). */
@@ -515,7 +524,17 @@ const measure = (
     )
     const figures = (frames: ReadonlyArray<Sample>): FrameFigures => {
       const of = (key: keyof Sample) => summarize(frames.map((f) => f[key]))
+      const slowest = frames.reduce((worst, f, i) => (f.frameMs > frames[worst]!.frameMs ? i : worst), 0)
+      const s = frames[slowest]!
       return {
+        slowest: {
+          frame: slowest,
+          encodeMs: s.encodeMs,
+          lmStepMs: s.lmMs,
+          decodeMs: s.decodeMs,
+          userDecodeMs: s.userDecodeMs,
+          frameMs: s.frameMs,
+        },
         encodeMs: of("encodeMs"),
         lmStepMs: of("lmMs"),
         decodeMs: of("decodeMs"),
