@@ -1,6 +1,7 @@
 import type { LmConfig } from "@personaplex/lm"
 import { Attr, GraphBuilder, searchGrid } from "@personaplex/runtime"
 import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
+import { kthLargest } from "./topK.ts"
 
 /** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
 export const ropeFrequencies = (headDim: number, maxPeriod: number) => {
@@ -200,8 +201,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const sample = (logits: string, scaledNoise: string, topK: string | undefined, n: number): SampledToken => {
     let candidates = logits
     if (topK) {
-      const [values] = g.opMulti("TopK", [logits, topK], 2, { axis: -1, largest: 1, sorted: 0 })
-      const kth = g.op("ReduceMin", [values!, g.int64s([-1])], { keepdims: 1 })
+      const kth = kthLargest(g, logits, topK, n)
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
     }
     const { rows, cols } = searchGrid(n)
