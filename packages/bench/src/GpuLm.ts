@@ -441,7 +441,8 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       ...(options.sharedCodes
         ? { [StepIo.userCodesWeight]: f32(Float32Array.of(sharedUser ? 1 : 0), [1]) }
         : {}),
-      [StepIo.extra]: f32(extra ?? new Float32Array(T * config.dim), [1, T, config.dim]),
+      // A copy: the run hands its feeds' buffers over, and `extra` is the caller's.
+      [StepIo.extra]: f32(extra ? extra.slice() : new Float32Array(T * config.dim), [1, T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
       ...sampler(),
     }

@@ -179,10 +179,12 @@ describe("the GPU step graph (run on the CPU provider)", () => {
   )
 
   it.each(["mha", "gqa"] as const)(
-    "prefills known rows in one run to the same state as single steps (%s)",
+    "prefills known rows in one run to the same state as single steps (%s), leaving the caller's extra embeddings intact",
     async (attention) => {
       const input = rows(12, 2)
       const next = rows(1, 3)[0]!
+      const extra = Float32Array.from({ length: 12 * config.dim }, (_, i) => Math.sin(i) * 0.1)
+      const before = extra.slice()
       const [batched, stepped] = await run(
         Effect.gen(function* () {
           const open = () =>
@@ -193,13 +195,15 @@ describe("the GPU step graph (run on the CPU provider)", () => {
             })
           const a = yield* open()
           const b = yield* open()
-          yield* a.prefill(input)
-          for (const row of input) yield* b.step(row)
+          yield* a.prefill(input, extra)
+          for (const [t, row] of input.entries())
+            yield* b.step(row, extra.subarray(t * config.dim, (t + 1) * config.dim))
           expect(a.position()).toBe(12)
           return [(yield* a.step(next)).textLogits!, (yield* b.step(next)).textLogits!] as const
         }),
       )
       expect(relativeError(batched, stepped)).toBeLessThan(1e-4)
+      expect(extra).toEqual(before)
     },
   )
 

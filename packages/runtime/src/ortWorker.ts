@@ -99,7 +99,7 @@ const acquirePool = async (
   wanted: ReadonlyArray<WantedBuffer>,
   provider: string,
   spec: SessionSpec,
-): Promise<Pool> => {
+): Promise<void> => {
   const pool: Pool = pools.get(name) ?? { tensors: new Map(), specs: new Map(), makers: [], users: 0 }
   const missing = new Map<string, BufferSpec>()
   for (const b of wanted) {
@@ -124,7 +124,6 @@ const acquirePool = async (
   }
   pool.users++
   pools.set(name, pool)
-  return pool
 }
 
 /** The pools of `spec`'s resident bindings and shared values, acquired in turn (released again on failure). */
