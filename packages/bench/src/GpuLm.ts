@@ -14,6 +14,7 @@ import { Data, Effect, type Scope } from "effect"
 import type { WeightLayout } from "./convert/layout.ts"
 import {
   buildStepGraph,
+  embeddingRow,
   type GpuAttention,
   type GpuSampling,
   type KvCacheType,
@@ -198,15 +199,13 @@ export const tokenInputs = (config: LmConfig, rows: ReadonlyArray<Int32Array>): 
   const T = rows.length
   const ids = new BigInt64Array(T * 17)
   const keep = new Float32Array(T * 17)
-  const stride = config.card + 1
   for (let t = 0; t < T; t++) {
     const row = rows[t]!
     if (row.length !== 17) throw new Error(`a row has ${row.length} tokens, 17 expected`)
     for (let k = 0; k < 17; k++) {
       const token = row[k]!
       if (token < 0) continue
-      // Stream 0 is text (the last table of the group); streams 1..16 are audio tables 0..15.
-      ids[t * 17 + k] = BigInt(k === 0 ? 16 * stride + token : (k - 1) * stride + token)
+      ids[t * 17 + k] = BigInt(embeddingRow(config, k, token))
       keep[t * 17 + k] = 1
     }
   }

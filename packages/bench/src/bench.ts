@@ -385,6 +385,13 @@ const measure = (
     )
     let text = models.lm.existingTextPaddingId
     let agent: Int32Array = new Int32Array(8)
+    /** The LM's input row of `length` tokens, led by the previous step's text and agent tokens. */
+    const previousTokens = (length: number) => {
+      const tokens = new Int32Array(length)
+      tokens[0] = text
+      tokens.set(agent.subarray(0, 8), 1)
+      return tokens
+    }
     /**
      * The codes stay on the device (`BenchOptions.codesOnDevice`): encode, step and decode are posted
      * to the one worker at once (overlapped) and each starts as the one before it ends; a stage's time
@@ -393,13 +400,10 @@ const measure = (
     const frameOnDevice = (t: number, schedule: FrameSchedule) =>
       Effect.gen(function* () {
         const start = performance.now()
-        const tokens = new Int32Array(9)
-        tokens[0] = text
-        tokens.set(agent.subarray(0, 8), 1)
         const stamped = <A, E>(self: Effect.Effect<A, E>) =>
           Effect.map(self, (a) => [a, performance.now()] as const)
         const encode = stamped(codecs.agent.encode(inputFrame(t, rng)))
-        const step = stamped(lm.stepShared(tokens))
+        const step = stamped(lm.stepShared(previousTokens(9)))
         const decode = stamped(codecs.agent.decodeShared)
         const userDecode = (codes: Int32Array) => Effect.map(timed(codecs.user.decode(codes)), ([, ms]) => ms)
         let encodedAt: number
@@ -424,10 +428,8 @@ const measure = (
           userDecodeMs = yield* userDecode(codes)
         }
         const frameMs = performance.now() - start
-        text = out.textToken
-        agent = out.audioTokens
-        rss = Math.max(rss, process.memoryUsage().rss)
         return {
+          out,
           encodeMs: encodedAt - start,
           lmMs: steppedAt - encodedAt,
           decodeMs: decodedAt - steppedAt,
@@ -440,9 +442,7 @@ const measure = (
       Effect.gen(function* () {
         const start = performance.now()
         const [codes, encodeMs] = yield* timed(codecs.agent.encode(inputFrame(t, rng)))
-        const tokens = new Int32Array(17)
-        tokens[0] = text
-        tokens.set(agent.subarray(0, 8), 1)
+        const tokens = previousTokens(17)
         tokens.set(codes.subarray(0, 8), 9)
         const lmStep = timed(lm.step(tokens))
         const userDecode = timed(codecs.user.decode(codes))
@@ -465,12 +465,19 @@ const measure = (
           ;[, userDecodeMs] = yield* userDecode
         }
         const frameMs = performance.now() - start
-        text = out.textToken
-        agent = out.audioTokens
-        rss = Math.max(rss, process.memoryUsage().rss)
-        return { encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start }
+        return { out, encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start }
       })
-    const frame = options.codesOnDevice ? frameOnDevice : frameViaHost
+    /** One frame's stage times; the next frame starts from this one's tokens. */
+    const frame = (t: number, schedule: FrameSchedule) =>
+      Effect.map(
+        (options.codesOnDevice ? frameOnDevice : frameViaHost)(t, schedule),
+        ({ out, ...stages }) => {
+          text = out.textToken
+          agent = out.audioTokens
+          rss = Math.max(rss, process.memoryUsage().rss)
+          return stages
+        },
+      )
     const [, firstFrameMs] = yield* timed(frame(0, schedules[0]!))
     const timeToFirstFrameMs = performance.now() - tLoad
     log(

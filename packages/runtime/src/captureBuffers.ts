@@ -43,13 +43,13 @@ export const zerosOnDevice = async (groups: ReadonlyArray<ReadonlyArray<ValueSpe
   return { maker, sets }
 }
 
-const plain = (t: ort.Tensor): OrtTensor => ({
+export const plain = (t: ort.Tensor): OrtTensor => ({
   type: t.type as OrtTensor["type"],
   dims: [...t.dims],
   data: t.data as OrtTensor["data"],
 })
 
-const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
+export const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
   `${t.type}[${t.dims.join(", ")}]`
 
 /** Fixed buffers for the inputs (shaped by the first captured run's feeds) and the outputs (as declared). */

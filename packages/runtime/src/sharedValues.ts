@@ -3,7 +3,7 @@
  * inputs and outputs they are, and the copies between the host and their buffers.
  */
 import * as ort from "onnxruntime-node"
-import { disposeWrappers } from "./captureBuffers.ts"
+import { disposeWrappers, plain, shapeOf } from "./captureBuffers.ts"
 import { copyModel } from "./deviceModels.ts"
 import type { Feeds, OrtTensor, SharedValue } from "./ortProtocol.ts"
 
@@ -32,16 +32,6 @@ export const noSharedIo: SharedIo = {
   release: async () => {},
 }
 
-const shapeOf = (t: { readonly type: string; readonly dims: ReadonlyArray<number> }) =>
-  `${t.type}[${t.dims.join(", ")}]`
-
-/** A host copy of a CPU tensor's data, or of a device buffer through `reader`. */
-const hostCopy = (t: ort.Tensor): OrtTensor => ({
-  type: t.type as OrtTensor["type"],
-  dims: [...t.dims],
-  data: (t.data as OrtTensor["data"]).slice(),
-})
-
 export const makeSharedIo = async (
   session: ort.InferenceSession,
   values: ReadonlyArray<SharedValue>,
@@ -51,7 +41,6 @@ export const makeSharedIo = async (
   if (values.length === 0) return noSharedIo
   const inputs = new Map<string, ort.Tensor>()
   const outputs = new Map<string, ort.Tensor>()
-  const specs = new Map(values.map((v) => [v.name, v]))
   for (const v of values) {
     const into = session.inputNames.includes(v.name)
       ? inputs
@@ -71,7 +60,7 @@ export const makeSharedIo = async (
   const readers = new Map<string, ort.InferenceSession>()
   if (onDevice) {
     for (const v of values) writers.set(v.name, await copier(v, "into:"))
-    for (const name of outputs.keys()) readers.set(name, await copier(specs.get(name)!, "host:"))
+    for (const v of values) if (outputs.has(v.name)) readers.set(v.name, await copier(v, "host:"))
   }
   /** Copy `value` (on the host or the device) into `buffer`. */
   const copyInto = async (name: string, buffer: ort.Tensor, value: ort.Tensor) => {
@@ -107,12 +96,12 @@ export const makeSharedIo = async (
         const buffer = outputs.get(name)!
         const reader = readers.get(name)
         if (!reader) {
-          out[name] = hostCopy(buffer)
+          // A copy: the result goes to the caller's thread, and the buffer stays in the pool.
+          out[name] = { ...plain(buffer), data: (buffer.data as OrtTensor["data"]).slice() }
           continue
         }
         const copied = await reader.run({ [name]: buffer })
-        out[name] = hostCopy(copied[`host:${name}`]!)
-        copied[`host:${name}`]!.dispose()
+        out[name] = plain(copied[`host:${name}`]!)
       }
       return out
     },

@@ -53,6 +53,13 @@ export interface StepGraphOptions {
   readonly weightsFile: string
 }
 
+/**
+ * The row of stream `stream`'s `token` in the `emb_all` table group: streams 1..nQ are audio tables
+ * 0..nQ−1, stream 0 (text) is the last table; each audio table has `card + 1` rows.
+ */
+export const embeddingRow = (config: LmConfig, stream: number, token: number): number =>
+  (stream === 0 ? config.nQ : stream - 1) * (config.card + 1) + token
+
 /** Names of the step graph's inputs and outputs. */
 export const StepIo = {
   /** int64 `[1, T, 17]`: row of each stream's token in the `emb_all` table group (−1 tokens: any row, `keep` 0). */
@@ -238,17 +245,10 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   /** The summed embeddings `[dim]` of the user codes (streams 9..16 of the table group), times their weight. */
   function userCodesEmbedding(table: string) {
     const half = config.nQ / 2
-    const stride = card + 1
     const codes = g.input(StepIo.userCodes, "int32", [half])
     const weight = g.input(StepIo.userCodesWeight, "float32", [1])
-    const rows = g.op("Add", [
-      codes,
-      g.constant(
-        "int32",
-        [half],
-        Array.from({ length: half }, (_, q) => (half + q) * stride),
-      ),
-    ])
+    const firstRows = Array.from({ length: half }, (_, q) => embeddingRow(config, 1 + half + q, 0))
+    const rows = g.op("Add", [codes, g.constant("int32", [half], firstRows)])
     const summed = g.op("ReduceSum", [g.op("Gather", [table, rows], { axis: 0 }), g.int64s([0])], {
       keepdims: 0,
     })
