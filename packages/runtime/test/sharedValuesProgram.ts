@@ -2,13 +2,7 @@
 // and graph-captured) by child/webgpu-shared-values.ts. Returns one line per check.
 import { Effect } from "effect"
 import { GraphBuilder, OrtSession, type SessionSpec, type TensorType } from "../src/index.ts"
-
-const f32 = (...values: number[]) => ({
-  type: "float32" as const,
-  dims: [values.length],
-  data: Float32Array.from(values),
-})
-const values = (t: { data: unknown }) => [...(t.data as Float32Array)].join(",")
+import { f32, values } from "./support/floats.ts"
 
 // The producer's output y = 3x and the consumer's input h share the pool buffer "h"; z = h + 1.
 const tripler = () => {

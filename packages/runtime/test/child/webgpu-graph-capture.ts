@@ -4,13 +4,7 @@ import { Effect } from "effect"
 import * as ort from "onnxruntime-node"
 import { GraphBuilder, OrtSession } from "../../src/index.ts"
 import { runConfig, withWebGpuProviderOptions } from "../../src/ortOptionsShim.ts"
-
-const f32 = (...values: number[]) => ({
-  type: "float32" as const,
-  dims: [values.length],
-  data: Float32Array.from(values),
-})
-const values = (t: { data: unknown }) => [...(t.data as Float32Array)].join(",")
+import { f32, values } from "../support/floats.ts"
 
 // The capturing run executes the graph more than once (onnxruntime runs it again to capture it), so
 // the in-place update here is idempotent, as a KV cache write at a position is: a running maximum.
