@@ -9,6 +9,7 @@ import {
   f16ToFloat32,
   float32ToBf16,
   float32ToF16,
+  SafetensorsFile,
   writeSafetensors,
 } from "../src/index.ts"
 
@@ -169,6 +170,32 @@ describe("widening F16 and BF16 in place", () => {
       expect([...b]).toEqual([...bf16ToFloat32(bf16)])
     } finally {
       ckpt.close()
+    }
+  })
+})
+
+describe("reading a region of a tensor (rows of a stacked projection)", () => {
+  it("gives exactly those rows for BF16 and F32, and a typed error for bytes outside the tensor", () => {
+    const file = path.join(tmp(), "r.safetensors")
+    const values = Float32Array.from({ length: 24 }, (_, i) => i - 7.5)
+    writeSafetensors(file, [
+      { name: "a", dtype: "F32", shape: [2, 4], data: Float32Array.from({ length: 8 }, (_, i) => 100 + i) },
+      { name: "bf", dtype: "BF16", shape: [6, 4], data: float32ToBf16(values) },
+      { name: "f", dtype: "F32", shape: [6, 4], data: values },
+    ])
+    const st = SafetensorsFile.open(file)
+    try {
+      for (const name of ["bf", "f"]) {
+        const whole = st.info(name)
+        const per = whole.byteLength / 24
+        const rows2to4 = { ...whole, byteOffset: whole.byteOffset + 8 * per, byteLength: 8 * per }
+        expect([...st.readRegionFloat32(rows2to4)]).toEqual([...values.subarray(8, 16)])
+        expect(() => st.readRegionFloat32({ ...whole, byteOffset: whole.byteOffset + per })).toThrow(
+          /not whole elements of tensor "\w+"/,
+        )
+      }
+    } finally {
+      st.close()
     }
   })
 })

@@ -25,9 +25,17 @@ export interface GraphOptions {
 /** A model onnxruntime can open: bytes, or a saved `.onnx` (with external data). */
 export interface PreparedModel {
   readonly model: string | Uint8Array
-  /** Weights in external data: open without pre-packing so onnxruntime maps them. */
+  /**
+   * Float linears read in place from the checkpoint: open without pre-packing so that onnxruntime
+   * maps them instead of copying them. Quantized graphs keep pre-packing: without it the CPU's
+   * `MatMulNBits` ignores `accuracy_level` and takes its slow f32 path (other numerics, too).
+   */
   readonly mapped: boolean
 }
+
+/** Whether a graph's linears reference the checkpoint in place (see `PreparedModel.mapped`). */
+const mapsCheckpoint = (storage: WeightStorage, quantization: Quantization) =>
+  storage === "external" && quantization === "none"
 
 export interface PreparedGraphs {
   readonly temporal: PreparedModel
@@ -72,13 +80,17 @@ const buildGraphs = (config: LmConfig, options: GraphOptions) =>
 const modelSource = (
   g: GraphBuilder,
   storage: WeightStorage,
+  quantization: Quantization,
   dir: () => string,
 ): Effect.Effect<PreparedModel, LmRuntimeError> =>
   Effect.try({
     try: () =>
       storage === "inline" && g.initializerBytes < MAX_INLINE_BYTES
         ? { model: g.toBytes() as string | Uint8Array, mapped: false }
-        : { model: g.save(path.join(dir(), `${g.name}.onnx`)) as string | Uint8Array, mapped: true },
+        : {
+            model: g.save(path.join(dir(), `${g.name}.onnx`)) as string | Uint8Array,
+            mapped: mapsCheckpoint(storage, quantization),
+          },
     catch: (error) =>
       new LmRuntimeError({
         stage: "build",
@@ -87,7 +99,7 @@ const modelSource = (
   })
 
 /** Bump when the graphs' inputs, outputs or numerics change: old cache entries are then ignored. */
-const GRAPH_FORMAT = "moshi-lm-graphs-1"
+const GRAPH_FORMAT = "moshi-lm-graphs-2"
 
 const checkpointStamp = (location: string) => {
   const resolved = path.resolve(location)
@@ -151,7 +163,7 @@ const cachedGraphs = (
         fs.mkdirSync(entry, { recursive: true })
         graphs.temporal.save(temporalPath)
         graphs.depformer.save(depformerPath)
-        const mapped = graphs.storage === "external"
+        const mapped = mapsCheckpoint(graphs.storage, options.quantization)
         fs.writeFileSync(
           marker,
           JSON.stringify({ mapped, checkpoint: options.checkpoint, created: new Date().toISOString() }),
@@ -193,8 +205,8 @@ export const prepareGraphs = (
     }
     const graphs = yield* buildGraphs(config, options)
     return {
-      temporal: yield* modelSource(graphs.temporal, graphs.storage, dir),
-      depformer: yield* modelSource(graphs.depformer, graphs.storage, dir),
+      temporal: yield* modelSource(graphs.temporal, graphs.storage, options.quantization, dir),
+      depformer: yield* modelSource(graphs.depformer, graphs.storage, options.quantization, dir),
       source: "built" as const,
     }
   })

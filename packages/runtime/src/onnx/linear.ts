@@ -54,7 +54,7 @@ const transposeToInOut = (w: Float32Array, out: number, inp: number): Float32Arr
 const readTensorFloat32 = (info: TensorInfo): Float32Array => {
   const file = SafetensorsFile.open(info.path)
   try {
-    return file.readFloat32(info.name)
+    return file.readRegionFloat32(info)
   } finally {
     file.close()
   }

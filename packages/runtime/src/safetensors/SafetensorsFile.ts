@@ -154,12 +154,37 @@ export class SafetensorsFile {
 
   /** The tensor widened to Float32; F16/BF16 are read into the result's upper half and widened in place. */
   readFloat32(name: string): Float32Array {
-    const info = this.info(name)
-    if (info.dtype !== "BF16" && info.dtype !== "F16") return toFloat32(info.dtype, this.readBytes(name))
+    return this.readRegionFloat32(this.info(name))
+  }
+
+  /**
+   * The bytes `info` describes, widened to Float32: a whole tensor of this file, or a region of one
+   * (rows of a stacked tensor, `byteOffset`/`byteLength` narrowed by the caller).
+   */
+  readRegionFloat32(info: TensorInfo): Float32Array {
+    const whole = this.info(info.name)
+    const bytes = DTYPE_BYTES[whole.dtype]
+    if (
+      info.byteOffset < whole.byteOffset ||
+      info.byteOffset + info.byteLength > whole.byteOffset + whole.byteLength ||
+      (info.byteOffset - whole.byteOffset) % bytes !== 0 ||
+      info.byteLength % bytes !== 0
+    )
+      throw new SafetensorsFormatError({
+        path: this.path,
+        reason: `bytes ${info.byteOffset}..${info.byteOffset + info.byteLength} are not whole elements of tensor "${info.name}" (bytes ${whole.byteOffset}..${whole.byteOffset + whole.byteLength})`,
+      })
+    if (this.fd === undefined) throw new SafetensorsFormatError({ path: this.path, reason: "file is closed" })
+    const what = `tensor "${info.name}"`
+    if (whole.dtype !== "BF16" && whole.dtype !== "F16") {
+      const raw = new Uint8Array(info.byteLength)
+      readFully(this.fd, this.path, raw, info.byteOffset, what)
+      return toFloat32(whole.dtype, raw)
+    }
     const count = info.byteLength / 2
     const out = new Float32Array(count)
-    this.readInto(name, new Uint8Array(out.buffer, 2 * count, 2 * count))
-    return widen16InPlace(out, info.dtype)
+    readFully(this.fd, this.path, new Uint8Array(out.buffer, 2 * count, 2 * count), info.byteOffset, what)
+    return widen16InPlace(out, whole.dtype)
   }
 
   close(): void {
