@@ -100,7 +100,8 @@ export const runConversation = (
     /** Reset the LM and prefill voice + silence + text + silence; fresh codec state after. */
     const injectPrompt = (window: number, prompt: string) =>
       Effect.gen(function* () {
-        const textTokens = tokenizer.encode(wrapWithSystemTags(prompt))
+        // An empty prompt injects no text at all, as upstream does (no `<system>  <system>`).
+        const textTokens = prompt.trim() === "" ? new Int32Array(0) : tokenizer.encode(wrapWithSystemTags(prompt))
         const start = yield* nowMs
         yield* lm.prompt({
           ...(options.voice !== undefined ? { voice: options.voice } : {}),
@@ -293,7 +294,7 @@ export const runConversation = (
         // The first prompt goes in before the first frame is read: a live source starts
         // delivering when first pulled, and must not pile up frames during the prefill.
         let next: NextPrompt = {
-          prompt: wrapWithSystemTags(options.initialPrompt),
+          prompt: options.initialPrompt.trim() === "" ? "" : wrapWithSystemTags(options.initialPrompt),
           source: "initial",
           reason: undefined,
         }
