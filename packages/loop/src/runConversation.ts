@@ -101,7 +101,8 @@ export const runConversation = (
     const injectPrompt = (window: number, prompt: string) =>
       Effect.gen(function* () {
         // An empty prompt injects no text at all, as upstream does (no `<system>  <system>`).
-        const textTokens = prompt.trim() === "" ? new Int32Array(0) : tokenizer.encode(wrapWithSystemTags(prompt))
+        const textTokens =
+          prompt.trim() === "" ? new Int32Array(0) : tokenizer.encode(wrapWithSystemTags(prompt))
         const start = yield* nowMs
         yield* lm.prompt({
           ...(options.voice !== undefined ? { voice: options.voice } : {}),
