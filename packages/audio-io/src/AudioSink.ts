@@ -54,7 +54,9 @@ export class AudioSink extends Context.Service<AudioSink, AudioSinkShape>()(
   /**
    * A mono 24 kHz WAV file (scoped). The header is rewritten after every frame and once more when
    * the layer's scope closes, so the file is a complete, valid WAV holding every frame written,
-   * whether the scope closes by success, failure or interruption.
+   * whether the scope closes by success, failure or interruption. An existing file at `path` is
+   * replaced only once the first frame is written: a run that fails or is interrupted before
+   * producing audio leaves it as it was (see `openWavWriter`).
    */
   static wavFile(path: string, options?: WavSinkOptions): Layer.Layer<AudioSink, AudioError> {
     return Layer.effect(

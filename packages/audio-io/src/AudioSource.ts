@@ -1,9 +1,9 @@
 import { Context, Effect, Layer, Stream } from "effect"
 import { AUDIO_FRAME_SIZE } from "./constants.ts"
 import { type MicrophoneOptions, openMicrophone } from "./devices.ts"
-import type { AudioError } from "./errors.ts"
-import { checkFrameLength } from "./frames.ts"
-import { type LoadOptions, loadFrames } from "./loadAudio.ts"
+import { type AudioError, AudioTooShortError } from "./errors.ts"
+import { checkFrameLength, toFrames } from "./frames.ts"
+import { type LoadOptions, loadMono24k } from "./loadAudio.ts"
 import { type Pace, paced } from "./pacer.ts"
 
 /** Where the user's audio comes from: 24 kHz mono 1920-sample frames, the last one zero-padded. */
@@ -25,15 +25,19 @@ export class AudioSource extends Context.Service<AudioSource, AudioSourceShape>(
 ) {
   /**
    * A WAV file of any rate and channel count, downmixed and resampled to 24 kHz mono. The file is
-   * read when the layer is built (so a bad path fails there); each run of `frames` replays it,
-   * paced in real time unless `pace: "fast"`.
+   * read when the layer is built (so a bad path, a truncated file or one shorter than a frame, an
+   * AudioTooShortError, fails there); each run of `frames` replays it, paced in real time unless
+   * `pace: "fast"`.
    */
   static wavFile(path: string, options?: PaceOptions & LoadOptions): Layer.Layer<AudioSource, AudioError> {
     return Layer.effect(
       AudioSource,
-      Effect.map(loadFrames(path, options), (frames) =>
-        AudioSource.of({ frames: paced(replay(frames), options?.pace ?? "realtime") }),
-      ),
+      Effect.gen(function* () {
+        const samples = yield* loadMono24k(path, options)
+        if (samples.length < AUDIO_FRAME_SIZE)
+          return yield* new AudioTooShortError({ path, samples: samples.length, minimum: AUDIO_FRAME_SIZE })
+        return AudioSource.of({ frames: paced(replay(toFrames(samples)), options?.pace ?? "realtime") })
+      }),
     )
   }
 

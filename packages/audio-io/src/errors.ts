@@ -41,6 +41,28 @@ export class UnsupportedWavEncodingError extends Data.TaggedError("UnsupportedWa
   }
 }
 
+/** A WAV file whose data chunk declares more bytes than the file holds (cut off in a copy or a download). */
+export class TruncatedWavError extends Data.TaggedError("TruncatedWavError")<{
+  readonly path: string
+  readonly declaredBytes: number
+  readonly presentBytes: number
+}> {
+  override get message() {
+    return `${this.path} is truncated: its data chunk declares ${this.declaredBytes} bytes of audio, the file holds ${this.presentBytes}`
+  }
+}
+
+/** Audio too short to make one 80 ms frame, where a whole frame is needed (the input of a conversation). */
+export class AudioTooShortError extends Data.TaggedError("AudioTooShortError")<{
+  readonly path: string
+  readonly samples: number
+  readonly minimum: number
+}> {
+  override get message() {
+    return `${this.path} holds ${this.samples} samples at 24 kHz (${((this.samples / 24000) * 1000).toFixed(1)} ms), less than one 80 ms frame (${this.minimum} samples)`
+  }
+}
+
 /** The audio holds no samples at all. */
 export class EmptyAudioError extends Data.TaggedError("EmptyAudioError")<{
   readonly path: string
@@ -116,11 +138,13 @@ export type WavReadError =
   | AudioFileNotFoundError
   | AudioFileReadError
   | NotAWavError
+  | TruncatedWavError
   | UnsupportedWavEncodingError
   | EmptyAudioError
 
 export type AudioError =
   | WavReadError
+  | AudioTooShortError
   | SampleRateMismatchError
   | FrameLengthError
   | AudioWriteError

@@ -6,6 +6,7 @@ import {
   AudioWriteError,
   EmptyAudioError,
   NotAWavError,
+  TruncatedWavError,
   UnsupportedWavEncodingError,
   type WavReadError,
 } from "./errors.ts"
@@ -31,6 +32,15 @@ const ascii = (view: DataView, offset: number) =>
     view.getUint8(offset + 3),
   )
 
+type DecodeWavError = NotAWavError | TruncatedWavError | UnsupportedWavEncodingError | EmptyAudioError
+
+/**
+ * Data sizes that mean "unknown length" rather than a length: 0 and 0xFFFFFFFF (what streaming
+ * writers leave when they cannot seek back), and anything from 2 GiB up (the 0x7FFFF000-style
+ * placeholders some tools write).
+ */
+const isStreamingSize = (size: number) => size === 0 || size >= 0x7fff_f000
+
 type SampleReader = (view: DataView, offset: number) => number
 
 const sampleReader = (formatTag: number, bits: number): SampleReader | undefined => {
@@ -50,75 +60,76 @@ const sampleReader = (formatTag: number, bits: number): SampleReader | undefined
 
 /**
  * Decodes a RIFF/WAVE byte buffer (PCM 8/16/24/32-bit, IEEE float 32/64-bit, plain or
- * WAVE_FORMAT_EXTENSIBLE). `name` only labels errors. A data chunk whose declared size is 0,
- * 0xFFFFFFFF or past the end of the buffer (a stream written without a final header) is read
- * up to the last whole sample frame present.
+ * WAVE_FORMAT_EXTENSIBLE). `name` only labels errors. A data chunk whose declared size is a
+ * streaming placeholder (0, or 2 GiB and more: a stream written without a final header) is read up
+ * to the last whole sample frame present; any other size past the end of the buffer is a file cut
+ * short (TruncatedWavError), never read silently as the part that is left.
  */
-export const decodeWav = (
-  bytes: Uint8Array,
-  name = "<buffer>",
-): Effect.Effect<WavAudio, NotAWavError | UnsupportedWavEncodingError | EmptyAudioError> =>
-  Effect.suspend(
-    (): Effect.Effect<WavAudio, NotAWavError | UnsupportedWavEncodingError | EmptyAudioError> => {
-      const notWav = (reason: string) => Effect.fail(new NotAWavError({ path: name, reason }))
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      if (bytes.byteLength < 12) return notWav(`only ${bytes.byteLength} bytes, too short for a RIFF header`)
-      if (ascii(view, 0) !== "RIFF" || ascii(view, 8) !== "WAVE")
-        return notWav(`starts with "${ascii(view, 0)}"…"${ascii(view, 8)}", expected "RIFF"…"WAVE"`)
+export const decodeWav = (bytes: Uint8Array, name = "<buffer>"): Effect.Effect<WavAudio, DecodeWavError> =>
+  Effect.suspend((): Effect.Effect<WavAudio, DecodeWavError> => {
+    const notWav = (reason: string) => Effect.fail(new NotAWavError({ path: name, reason }))
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    if (bytes.byteLength < 12) return notWav(`only ${bytes.byteLength} bytes, too short for a RIFF header`)
+    if (ascii(view, 0) !== "RIFF" || ascii(view, 8) !== "WAVE")
+      return notWav(`starts with "${ascii(view, 0)}"…"${ascii(view, 8)}", expected "RIFF"…"WAVE"`)
 
-      let fmt:
-        | { formatTag: number; channels: number; sampleRate: number; blockAlign: number; bits: number }
-        | undefined
-      let data: { offset: number; size: number } | undefined
-      let offset = 12
-      while (offset + 8 <= bytes.byteLength && data === undefined) {
-        const id = ascii(view, offset)
-        const size = view.getUint32(offset + 4, true)
-        const body = offset + 8
-        if (id === "fmt ") {
-          if (size < 16 || body + 16 > bytes.byteLength)
-            return notWav(`"fmt " chunk of ${size} bytes is too short`)
-          let formatTag = view.getUint16(body, true)
-          // WAVE_FORMAT_EXTENSIBLE keeps the real format in the first two bytes of the sub-format GUID.
-          if (formatTag === FORMAT_EXTENSIBLE && size >= 40 && body + 26 <= bytes.byteLength)
-            formatTag = view.getUint16(body + 24, true)
-          fmt = {
-            formatTag,
-            channels: view.getUint16(body + 2, true),
-            sampleRate: view.getUint32(body + 4, true),
-            blockAlign: view.getUint16(body + 12, true),
-            bits: view.getUint16(body + 14, true),
-          }
-        } else if (id === "data") {
-          const available = bytes.byteLength - body
-          data = {
-            offset: body,
-            size: size === 0 || size === 0xffffffff || size > available ? available : size,
-          }
+    let fmt:
+      | { formatTag: number; channels: number; sampleRate: number; blockAlign: number; bits: number }
+      | undefined
+    let data: { offset: number; size: number; declared: number } | undefined
+    let offset = 12
+    while (offset + 8 <= bytes.byteLength && data === undefined) {
+      const id = ascii(view, offset)
+      const size = view.getUint32(offset + 4, true)
+      const body = offset + 8
+      if (id === "fmt ") {
+        if (size < 16 || body + 16 > bytes.byteLength)
+          return notWav(`"fmt " chunk of ${size} bytes is too short`)
+        let formatTag = view.getUint16(body, true)
+        // WAVE_FORMAT_EXTENSIBLE keeps the real format in the first two bytes of the sub-format GUID.
+        if (formatTag === FORMAT_EXTENSIBLE && size >= 40 && body + 26 <= bytes.byteLength)
+          formatTag = view.getUint16(body + 24, true)
+        fmt = {
+          formatTag,
+          channels: view.getUint16(body + 2, true),
+          sampleRate: view.getUint32(body + 4, true),
+          blockAlign: view.getUint16(body + 12, true),
+          bits: view.getUint16(body + 14, true),
         }
-        offset = body + size + (size % 2)
+      } else if (id === "data") {
+        const available = bytes.byteLength - body
+        data = { offset: body, size: isStreamingSize(size) ? available : size, declared: size }
       }
-      if (fmt === undefined) return notWav(`no "fmt " chunk before the data`)
-      if (data === undefined) return notWav(`no "data" chunk`)
-      if (fmt.channels === 0) return notWav(`"fmt " chunk declares 0 channels`)
-      if (fmt.sampleRate === 0) return notWav(`"fmt " chunk declares a sample rate of 0`)
-      const read = sampleReader(fmt.formatTag, fmt.bits)
-      if (read === undefined)
-        return Effect.fail(
-          new UnsupportedWavEncodingError({ path: name, formatTag: fmt.formatTag, bitsPerSample: fmt.bits }),
-        )
-      const bytesPerSample = fmt.bits / 8
-      const blockAlign = Math.max(fmt.blockAlign, bytesPerSample * fmt.channels)
-      const frames = Math.floor(data.size / blockAlign)
-      if (frames === 0) return Effect.fail(new EmptyAudioError({ path: name }))
-      const channels = Array.from({ length: fmt.channels }, () => new Float32Array(frames))
-      for (let i = 0; i < frames; i++) {
-        const base = data.offset + i * blockAlign
-        for (let c = 0; c < fmt.channels; c++) channels[c]![i] = read(view, base + c * bytesPerSample)
-      }
-      return Effect.succeed({ sampleRate: fmt.sampleRate, channels })
-    },
-  )
+      offset = body + size + (size % 2)
+    }
+    if (fmt === undefined) return notWav(`no "fmt " chunk before the data`)
+    if (data === undefined) return notWav(`no "data" chunk`)
+    if (fmt.channels === 0) return notWav(`"fmt " chunk declares 0 channels`)
+    if (fmt.sampleRate === 0) return notWav(`"fmt " chunk declares a sample rate of 0`)
+    if (data.size > bytes.byteLength - data.offset)
+      return Effect.fail(
+        new TruncatedWavError({
+          path: name,
+          declaredBytes: data.declared,
+          presentBytes: bytes.byteLength - data.offset,
+        }),
+      )
+    const read = sampleReader(fmt.formatTag, fmt.bits)
+    if (read === undefined)
+      return Effect.fail(
+        new UnsupportedWavEncodingError({ path: name, formatTag: fmt.formatTag, bitsPerSample: fmt.bits }),
+      )
+    const bytesPerSample = fmt.bits / 8
+    const blockAlign = Math.max(fmt.blockAlign, bytesPerSample * fmt.channels)
+    const frames = Math.floor(data.size / blockAlign)
+    if (frames === 0) return Effect.fail(new EmptyAudioError({ path: name }))
+    const channels = Array.from({ length: fmt.channels }, () => new Float32Array(frames))
+    for (let i = 0; i < frames; i++) {
+      const base = data.offset + i * blockAlign
+      for (let c = 0; c < fmt.channels; c++) channels[c]![i] = read(view, base + c * bytesPerSample)
+    }
+    return Effect.succeed({ sampleRate: fmt.sampleRate, channels })
+  })
 
 /** Byte layout of the header this package writes, so a streaming writer can rewrite it in place. */
 export interface WavFormat {
