@@ -1,3 +1,7 @@
 import { packageBuild } from "../../tsup.base.ts"
 
-export default packageBuild()
+// The weight-conversion worker is its own entry: convertWeights starts it from a file beside the built index.
+export default packageBuild({
+  entry: { index: "src/index.ts", convertWorker: "src/fused/convert/worker.ts" },
+  dts: { entry: { index: "src/index.ts" } },
+})

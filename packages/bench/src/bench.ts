@@ -9,18 +9,24 @@ import {
   SAMPLE_RATE,
   writeRandomMimiCheckpoint,
 } from "@personaplex/codec"
-import { lmCheckpointTensors } from "@personaplex/lm"
+import {
+  buildStepGraph,
+  convertWeights,
+  type GpuAttention,
+  type GpuLm,
+  type GpuLmStep,
+  type GpuPrecision,
+  type KvCacheType,
+  lmCheckpointTensors,
+  openGpuLm,
+  parameterCount,
+  writeRandomLmCheckpoint,
+} from "@personaplex/lm"
 import { type ExecutionProvider, makeRng, OrtSession, type WebGpuOptions } from "@personaplex/runtime"
 import { Context, Effect, Layer } from "effect"
 import { BENCH_MODELS, type BenchModels } from "./configs.ts"
-import { convertWeights } from "./convert/convert.ts"
-import type { GpuPrecision } from "./convert/layout.ts"
-import { type GpuLm, type GpuLmStep, openGpuLm } from "./GpuLm.ts"
 import { type GpuMemorySampler, startGpuMemorySampler } from "./gpuMemory.ts"
-import type { GpuAttention, KvCacheType } from "./graph/stepGraph.ts"
-import { parameterCount } from "./lmShapes.ts"
 import { findProfile, type ProfileSummary, summarizeProfile } from "./profile.ts"
-import { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 import { renderTable } from "./report.ts"
 
 export interface BenchOptions {
@@ -617,7 +623,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const mimiFile = path.join(options.workDir, "mimi-random.safetensors")
   const shapes = lmCheckpointTensors(models.lm)
   let t0 = performance.now()
-  const written = writeRandomBf16Checkpoint(lmFile, shapes)
+  const written = writeRandomLmCheckpoint(lmFile, shapes)
   const checkpointMs = performance.now() - t0
   const mimiParameters = writeRandomMimiCheckpoint(mimiFile, models.mimi).parameters
   log(

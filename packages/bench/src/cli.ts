@@ -9,9 +9,9 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
+import type { GpuPrecision } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
 import { FRAME_SCHEDULES, parseVariant, runBench } from "./bench.ts"
-import type { GpuPrecision } from "./convert/layout.ts"
 import { renderTable } from "./report.ts"
 
 const { values: args } = parseArgs({

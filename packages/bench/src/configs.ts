@@ -1,5 +1,5 @@
 import { MimiConfig } from "@personaplex/codec"
-import { LmConfig } from "@personaplex/lm"
+import { LmConfig, tinyLmConfig } from "@personaplex/lm"
 
 /** A model size the benchmark can generate: the real one, or a tiny one for CPU tests. */
 export interface BenchModels {
@@ -7,25 +7,6 @@ export interface BenchModels {
   readonly lm: LmConfig
   readonly mimi: MimiConfig
 }
-
-const tinyLm = LmConfig.fromJson({
-  dim: 64,
-  text_card: 1000,
-  existing_text_padding_id: 3,
-  n_q: 16,
-  dep_q: 16,
-  card: 2048,
-  num_heads: 4,
-  num_layers: 2,
-  hidden_scale: 4.125,
-  context: 3000,
-  max_period: 10000,
-  depformer_dim: 32,
-  depformer_dim_feedforward: 132,
-  depformer_num_heads: 4,
-  depformer_num_layers: 2,
-  delays: [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1],
-})
 
 const base = MimiConfig.personaplex
 const tinyMimi: MimiConfig = {
@@ -37,5 +18,5 @@ const tinyMimi: MimiConfig = {
 
 export const BENCH_MODELS: Readonly<Record<BenchModels["name"], BenchModels>> = {
   personaplex: { name: "personaplex", lm: LmConfig.personaplex, mimi: MimiConfig.personaplex },
-  tiny: { name: "tiny", lm: tinyLm, mimi: tinyMimi },
+  tiny: { name: "tiny", lm: tinyLmConfig, mimi: tinyMimi },
 }

@@ -9,13 +9,22 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { lmCheckpointTensors } from "@personaplex/lm"
+import {
+  buildStepGraph,
+  convertWeights,
+  type GpuAttention,
+  type GpuLm,
+  type GpuLmStep,
+  type GpuPrecision,
+  type KvCacheType,
+  lmCheckpointTensors,
+  openGpuLm,
+  parameterCount,
+  writeRandomLmCheckpoint,
+} from "@personaplex/lm"
 import { type ElementType, GraphBuilder } from "@personaplex/runtime"
 import * as ort from "onnxruntime-node"
 import { BENCH_MODELS } from "./configs.ts"
-import { convertWeights } from "./convert/convert.ts"
-import { buildStepGraph } from "./graph/stepGraph.ts"
-import { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 
 const provider = process.argv[2] ?? "webgpu"
 const out = process.argv[3] ?? "ops.json"
@@ -157,7 +166,7 @@ for (const [name, r] of Object.entries(results))
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "diagnose-"))
 const tiny = BENCH_MODELS.tiny.lm
 const checkpoint = path.join(dir, "lm.safetensors")
-writeRandomBf16Checkpoint(checkpoint, lmCheckpointTensors(tiny))
+writeRandomLmCheckpoint(checkpoint, lmCheckpointTensors(tiny))
 const steps: Record<string, string> = {}
 for (const precision of ["int8", "float16"] as const) {
   const w = await convertWeights({

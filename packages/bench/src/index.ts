@@ -23,37 +23,6 @@ export {
   variantName,
 } from "./bench.ts"
 export { BENCH_MODELS, type BenchModels } from "./configs.ts"
-export { type ConvertedWeights, type ConvertOptions, convertWeights } from "./convert/convert.ts"
-export {
-  type ConvertedTensor,
-  type Extent,
-  type GpuPrecision,
-  planLayout,
-  type WeightLayout,
-} from "./convert/layout.ts"
-export {
-  cacheLengthInputs,
-  type GpuLm,
-  GpuLmContextFull,
-  type GpuLmError,
-  GpuLmNoSharedCodes,
-  GpuLmNoSnapshot,
-  type GpuLmOpened,
-  type GpuLmOptions,
-  type GpuLmStep,
-  openGpuLm,
-  positionInputs,
-  tokenInputs,
-} from "./GpuLm.ts"
-export {
-  buildStepGraph,
-  type GpuAttention,
-  type GpuSampling,
-  type KvCacheType,
-  type StepGraphOptions,
-  StepIo,
-} from "./graph/stepGraph.ts"
-export { numel, parameterCount } from "./lmShapes.ts"
 export {
   findProfile,
   type GpuKernelSummary,
@@ -62,5 +31,4 @@ export {
   summarizeProfile,
   type TraceEvent,
 } from "./profile.ts"
-export { writeRandomBf16Checkpoint } from "./randomCheckpoint.ts"
 export { renderTable } from "./report.ts"

@@ -1,13 +1,16 @@
 import { type CodecError, MimiCodec } from "@personaplex/codec"
-import type { OrtSession } from "@personaplex/runtime"
+import { OrtSession } from "@personaplex/runtime"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import { DEFAULT_SILENCE_FRAMES, STREAMS, ZERO_TOKEN } from "./constants.ts"
+import type { LmEngineForm, LmEngineShape, LmEngineState } from "./engine/LmEngine.ts"
+import { twoGraphEngine } from "./engine/twoGraph.ts"
 import { type LmError, LmInputError } from "./errors.ts"
-import { type StepResult, stepTokens } from "./generation.ts"
+import { type FusedEngineOptions, openFusedEngine } from "./fused/FusedEngine.ts"
+import { providedRows, type StepResult, stepTokens } from "./generation.ts"
 import type { LmConfig } from "./LmConfig.ts"
-import { MoshiLm, type MoshiLmOptions, type MoshiLmShape, type MoshiLmState } from "./MoshiLm.ts"
+import { MoshiLm, type MoshiLmOptions } from "./MoshiLm.ts"
 import { LmMetrics, timed } from "./metrics.ts"
-import { silenceAndTextPhases, voicePhaseFromAudio } from "./prompts.ts"
+import { silenceAndTextSteps, voiceSteps } from "./prompts.ts"
 import { defaultSampling, Samplers, type SamplingOptions } from "./sampling.ts"
 import { type ProvidedTokens, TokenRing, type TokenRingState } from "./TokenRing.ts"
 import { scriptedMoshiLm } from "./testing.ts"
@@ -25,14 +28,14 @@ export interface SystemPrompt {
 /** Everything LmGen's next step depends on: token ring, KV ring and position, PRNG. */
 export interface LmGenSnapshot {
   readonly ring: TokenRingState
-  readonly lm: MoshiLmState
+  readonly lm: LmEngineState
   readonly prng: ReadonlyArray<number>
 }
 
 export interface LmGenShape {
   readonly config: LmConfig
-  /** The graphs underneath (context, quantization, depformer steps). */
-  readonly lm: MoshiLmShape
+  /** The engine underneath (its form, context, quantization, depformer steps, capacity). */
+  readonly lm: LmEngineShape
   /** Feed one frame of user codes; returns the 17 output tokens, or undefined during warm-up. */
   step(userCodes: Int32Array): Effect.Effect<Int32Array | undefined, LmError>
   /** `step` with everything it computed (logits when the layer has `returnLogits`). */
@@ -41,45 +44,80 @@ export interface LmGenShape {
   stepProvided(tokens: ProvidedTokens): Effect.Effect<StepResult, LmError>
   /**
    * reset + voice phase (encodes Audio voice with MimiCodec, then resets the codec) + silence + text +
-   * silence, then resets the codec (as upstream does after the prompts). Interruptible between steps.
+   * silence, then resets the codec (as upstream does after the prompts). Each phase is one batched
+   * prefill; on an engine with cheap snapshots the state after a voice is kept, and the next prompt
+   * with the same voice starts from it. Interruptible between phases (interrupted, the LM is reset).
    */
   prompt(system: SystemPrompt): Effect.Effect<void, LmError | CodecError, MimiCodec>
   /** reset + the voice phase from audio, returned as a replayable cache (save it with `saveVoicePrompt`). */
   recordVoicePrompt(pcm: Float32Array): Effect.Effect<CachedVoicePrompt, LmError | CodecError, MimiCodec>
   readonly reset: Effect.Effect<void, LmError>
   readonly tokenRing: Effect.Effect<TokenRingState>
-  readonly snapshot: Effect.Effect<LmGenSnapshot>
+  readonly snapshot: Effect.Effect<LmGenSnapshot, LmError>
   restore(snapshot: LmGenSnapshot): Effect.Effect<void, LmError>
 }
 
-export interface LmGenOptions extends MoshiLmOptions {
+export interface LmGenOptions extends MoshiLmOptions, Omit<FusedEngineOptions, keyof MoshiLmOptions> {
   readonly sampling?: Partial<SamplingOptions>
   /** Fetch text and audio logits on every step (`stepFrame`); costs a copy per step. */
   readonly returnLogits?: boolean
+  /**
+   * Which engine runs the model (`LmEngineForm`). Default `auto`: the two-graph form when the
+   * `OrtSession` layer's first provider is the CPU, the fused form on a GPU provider.
+   */
+  readonly engine?: LmEngineForm | "auto"
 }
 
-const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSession | Scope.Scope> =>
-  Effect.flatMap(MoshiLm.make(options), (lm) => makeWith(lm, options))
+/** The engine `options.engine` names, on the `OrtSession` layer's first provider. */
+const openEngine = (options: LmGenOptions): Effect.Effect<LmEngineShape, LmError, OrtSession | Scope.Scope> =>
+  Effect.gen(function* () {
+    const provider = (yield* OrtSession).config.executionProviders[0] ?? "cpu"
+    const form =
+      options.engine === undefined || options.engine === "auto"
+        ? provider === "cpu"
+          ? "two-graph"
+          : "fused"
+        : options.engine
+    if (form === "fused")
+      return yield* openFusedEngine({ ...options, provider, outputLogits: options.returnLogits ?? false })
+    return twoGraphEngine(yield* MoshiLm.make(options), { returnLogits: options.returnLogits ?? false })
+  })
 
-/** LmGen over any `MoshiLmShape` (the graphs, or a stand-in for tests). */
-const makeWith = (
-  lm: MoshiLmShape,
-  options: Pick<LmGenOptions, "sampling" | "returnLogits">,
-): Effect.Effect<LmGenShape> =>
+const make = (options: LmGenOptions): Effect.Effect<LmGenShape, LmError, OrtSession | Scope.Scope> =>
+  Effect.flatMap(openEngine(options), (engine) => makeWith(engine, options))
+
+/** LmGen over any engine (the two-graph or fused form, or a stand-in for tests). */
+const makeWith = (lm: LmEngineShape, options: Pick<LmGenOptions, "sampling">): Effect.Effect<LmGenShape> =>
   Effect.gen(function* () {
     const config = lm.config
     const sampling: SamplingOptions = { ...defaultSampling, ...options.sampling }
     const samplers = new Samplers(sampling, config.textCard, config.card, lm.depformerSteps)
     const ring = new TokenRing(config.delays, config.textCard, config.card)
-    const returnLogits = options.returnLogits ?? false
     const lock = yield* Semaphore.make(1)
     const serial = lock.withPermits(1)
+    /** The state after the last voice phase (`LmEngineShape.cheapSnapshots`), by voice. */
+    let afterVoice: { readonly voice: unknown; readonly snapshot: LmGenSnapshot } | undefined
 
-    const step = (tokens: ProvidedTokens) => stepTokens(lm, ring, samplers, tokens, returnLogits)
+    const step = (tokens: ProvidedTokens) => stepTokens(lm, ring, samplers, tokens)
     const reset = Effect.gen(function* () {
       ring.reset()
       yield* lm.reset
     })
+    const prefill = (steps: ReadonlyArray<ProvidedTokens>, embeddings = false) =>
+      Effect.uninterruptible(lm.prefill(providedRows(ring, steps), { embeddings }))
+    const takeSnapshot = Effect.gen(function* () {
+      return {
+        ring: ring.snapshot(),
+        lm: yield* lm.snapshot,
+        prng: samplers.prngState,
+      } satisfies LmGenSnapshot
+    })
+    const restoreSnapshot = (snapshot: LmGenSnapshot) =>
+      Effect.gen(function* () {
+        yield* lm.restore(snapshot.lm)
+        ring.restore(snapshot.ring)
+        samplers.prngState = snapshot.prng
+      })
 
     const checkUser = (codes: Int32Array) =>
       codes.length === 8
@@ -105,19 +143,10 @@ const makeWith = (
             reason: `${voice.cache.length} values, expected ${STREAMS * 4}`,
           })
         const tokens = new Int32Array(STREAMS).fill(ZERO_TOKEN)
-        for (let i = 0; i < voice.frames; i++)
-          yield* Effect.uninterruptible(
-            lm.temporal({
-              tokens,
-              extraEmbedding: voice.embeddings.subarray(i * config.dim, (i + 1) * config.dim),
-              text: samplers.text(),
-            }),
-          )
+        const rows = Array.from({ length: voice.frames }, () => tokens)
+        yield* Effect.uninterruptible(lm.prefill(rows, { extra: voice.embeddings }))
         ring.restoreAfterReplay(voice.frames, voice.cache)
-      }).pipe(
-        // Stopped midway the KV ring is ahead of the token ring: leave a clean reset state instead.
-        Effect.onInterrupt(() => reset),
-      )
+      })
 
     const prompt = (system: SystemPrompt) =>
       serial(
@@ -128,23 +157,32 @@ const makeWith = (
               field: "silenceFrames",
               reason: `expected a non-negative integer, found ${silenceFrames}`,
             })
-          yield* reset
-          if (system.voice?._tag === "Audio") yield* voicePhaseFromAudio(system.voice.pcm, step)
-          else if (system.voice?._tag === "Cached") yield* replay(system.voice)
-          yield* silenceAndTextPhases(system.textTokens, silenceFrames, step)
+          const voice = system.voice
+          if (voice !== undefined && lm.cheapSnapshots && afterVoice?.voice === voice)
+            yield* restoreSnapshot(afterVoice.snapshot)
+          else {
+            yield* reset
+            if (voice?._tag === "Audio") yield* prefill(yield* voiceSteps(voice.pcm))
+            else if (voice?._tag === "Cached") yield* replay(voice)
+            if (voice !== undefined && lm.cheapSnapshots)
+              afterVoice = { voice, snapshot: yield* takeSnapshot }
+          }
+          yield* prefill(silenceAndTextSteps(system.textTokens, silenceFrames))
           // Upstream resets Mimi after the prompts whatever the voice source: the conversation starts fresh.
           yield* (yield* MimiCodec).reset
-        }).pipe(timed(LmMetrics.promptMs)),
+        }).pipe(
+          // Stopped midway the KV cache is ahead of the token ring: leave a clean reset state instead.
+          Effect.onInterrupt(() => Effect.ignore(reset)),
+          timed(LmMetrics.promptMs),
+        ),
       )
 
     const recordVoicePrompt = (pcm: Float32Array) =>
       serial(
         Effect.gen(function* () {
           yield* reset
-          const embeddings = yield* voicePhaseFromAudio(pcm, step)
-          const flat = new Float32Array(embeddings.length * config.dim)
-          for (const [i, e] of embeddings.entries()) flat.set(e, i * config.dim)
-          return VoicePrompt.cached(flat, embeddings.length, ring.cache.slice())
+          const embeddings = (yield* prefill(yield* voiceSteps(pcm), true))!
+          return VoicePrompt.cached(embeddings, embeddings.length / config.dim, ring.cache.slice())
         }),
       )
 
@@ -158,25 +196,14 @@ const makeWith = (
       recordVoicePrompt,
       reset: serial(reset),
       tokenRing: Effect.sync(() => ring.snapshot()),
-      snapshot: serial(
-        Effect.gen(function* () {
-          return { ring: ring.snapshot(), lm: yield* lm.snapshot, prng: samplers.prngState }
-        }),
-      ),
-      restore: (snapshot) =>
-        serial(
-          Effect.gen(function* () {
-            yield* lm.restore(snapshot.lm)
-            ring.restore(snapshot.ring)
-            samplers.prngState = snapshot.prng
-          }),
-        ),
+      snapshot: serial(takeSnapshot),
+      restore: (snapshot) => serial(restoreSnapshot(snapshot)),
     })
   })
 
 /**
  * Upstream's LMGen with PersonaPlex prompting: the delayed token ring, teacher forcing, warm-up,
- * sampling, system prompts, over the `MoshiLm` graphs.
+ * sampling, system prompts, over an engine (`LmEngineShape`: the two-graph `MoshiLm` or the fused step).
  */
 export class LmGen extends Context.Service<LmGen, LmGenShape>()("@personaplex/lm/LmGen") {
   static readonly make = make
@@ -187,7 +214,10 @@ export class LmGen extends Context.Service<LmGen, LmGenShape>()("@personaplex/lm
    * phases over `scriptedMoshiLm` (default: PAD text and the silence codes every frame).
    */
   static layerTest(options: Parameters<typeof scriptedMoshiLm>[0] = {}): Layer.Layer<LmGen> {
-    return Layer.effect(LmGen, makeWith(scriptedMoshiLm(options), { sampling: { useSampling: false } }))
+    return Layer.effect(
+      LmGen,
+      makeWith(twoGraphEngine(scriptedMoshiLm(options)), { sampling: { useSampling: false } }),
+    )
   }
 
   static layer(options: LmGenOptions): Layer.Layer<LmGen, LmError, OrtSession> {

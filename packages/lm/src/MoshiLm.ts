@@ -3,7 +3,7 @@ import { Context, Effect, Layer, type Scope } from "effect"
 import { LmConfigError, type LmError, LmRuntimeError } from "./errors.ts"
 import { DepformerIo } from "./graph/depformer.ts"
 import { type PreparedModel, prepareGraphs } from "./graph/prepare.ts"
-import type { Quantization } from "./graph/quantize.ts"
+import { QUANTIZATIONS, type Quantization } from "./graph/quantize.ts"
 import { TemporalIo } from "./graph/temporal.ts"
 import type { WeightStorage } from "./graph/weights.ts"
 import { LmConfig } from "./LmConfig.ts"
@@ -135,10 +135,10 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
           reason: `expected 8 or 16, found ${depformerSteps}`,
         })
       const quantization = options.quantization ?? "none"
-      if (!["none", "int8", "int4"].includes(quantization))
+      if (!QUANTIZATIONS.includes(quantization))
         return yield* new LmConfigError({
           field: "quantization",
-          reason: `expected "none", "int8" or "int4", found ${quantization}`,
+          reason: `expected ${QUANTIZATIONS.map((q) => `"${q}"`).join(", ")}, found ${quantization}`,
         })
       const upstreamRingQuirk = options.upstreamRingQuirk ?? false
       const prepared = yield* prepareGraphs(

@@ -52,3 +52,8 @@ export const lmCheckpointTensors = (config: LmConfig): LmTensorShape[] => {
   }
   return t
 }
+
+export const numel = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
+
+export const parameterCount = (tensors: ReadonlyArray<LmTensorShape>): number =>
+  tensors.reduce((sum, t) => sum + numel(t.shape), 0)

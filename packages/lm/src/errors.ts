@@ -43,7 +43,7 @@ export class VoicePromptFileError extends Data.TaggedError("VoicePromptFileError
 
 /** onnxruntime failed to build or run one of the LM graphs. */
 export class LmRuntimeError extends Data.TaggedError("LmRuntimeError")<{
-  readonly stage: "build" | "open" | "temporal" | "depformer"
+  readonly stage: "build" | "convert" | "open" | "temporal" | "depformer" | "step" | "prefill" | "state"
   readonly reason: string
 }> {
   override get message() {

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
+import type { LmEngineShape } from "./engine/LmEngine.ts"
 import { LmInputError, type LmRuntimeError } from "./errors.ts"
-import type { MoshiLmShape } from "./MoshiLm.ts"
 import type { Samplers } from "./sampling.ts"
 import type { ProvidedTokens, TokenRing } from "./TokenRing.ts"
 
@@ -10,8 +10,6 @@ export interface StepResult {
   readonly output: Int32Array | undefined
   /** Whether the model ran (false only on the first call after a reset). */
   readonly ran: boolean
-  /** The step's input embedding (what a voice-prompt cache stores). */
-  readonly embedding?: Float32Array
   /** `[textCard]`, with `returnLogits`. */
   readonly textLogits?: Float32Array
   /** `[depformerSteps, card]`, with `returnLogits`. */
@@ -31,19 +29,18 @@ const checkCodes = (field: string, codes: ArrayLike<number> | undefined, card: n
 }
 
 /**
- * The LMGen step (upstream-spec §4.3-4.4) over a token ring, the two graphs and the samplers.
- * A step is uninterruptible: interruption (a cancelled prompt) takes effect between steps, so the
- * token ring and the KV ring always agree.
+ * The LMGen step (upstream-spec §4.3-4.4) over a token ring, an engine and the samplers. A step is
+ * uninterruptible: interruption (a cancelled prompt) takes effect between steps, so the token ring
+ * and the KV cache always agree. The next frame's noise is drawn while this one runs.
  */
 export const stepTokens = (
-  lm: MoshiLmShape,
+  engine: LmEngineShape,
   ring: TokenRing,
   samplers: Samplers,
   tokens: ProvidedTokens,
-  returnLogits: boolean,
 ): Effect.Effect<StepResult, LmInputError | LmRuntimeError> =>
   Effect.gen(function* () {
-    const { card, textCard } = lm.config
+    const { card, textCard } = engine.config
     const bad = checkCodes("user", tokens.user, card) ?? checkCodes("agent", tokens.agent, card)
     if (bad) return yield* bad
     if (
@@ -53,27 +50,41 @@ export const stepTokens = (
       return yield* new LmInputError({ field: "text", reason: `token ${tokens.text} outside 0..${textCard}` })
     const inputs = ring.prepare(tokens)
     if (!inputs) return { output: undefined, ran: false } satisfies StepResult
-    const temporal = yield* lm.temporal({ tokens: inputs.input, text: samplers.text(), returnLogits })
-    // When every target token is provided (all prompt steps) nothing the depformer samples is kept:
-    // skip it, unless its logits were asked for.
-    const allProvided = inputs.targetProvided.every((p) => p === 1)
-    const depformer =
-      allProvided && !returnLogits
-        ? { tokens: new Int32Array(0) }
-        : yield* lm.depformer({
-            hidden: temporal.hidden,
-            text: inputs.targetProvided[0] ? inputs.target[0]! : temporal.textToken,
-            forced: inputs.target.subarray(1),
-            forcedMask: inputs.targetProvided.subarray(1),
-            audio: samplers.audio(),
-            returnLogits,
-          })
-    const output = ring.commit(temporal.textToken, depformer.tokens)
+    const { text, audio } = samplers.take()
+    const [out] = yield* Effect.all(
+      [
+        engine.step({
+          tokens: inputs.input,
+          text,
+          audio,
+          ...(inputs.targetProvided[0] ? { textForced: inputs.target[0]! } : {}),
+          forced: inputs.target.subarray(1),
+          forcedMask: inputs.targetProvided.subarray(1),
+        }),
+        Effect.sync(() => samplers.drawAhead()),
+      ],
+      { concurrency: 2 },
+    )
+    const output = ring.commit(out.textToken, out.audioTokens)
     return {
       output,
       ran: true,
-      embedding: temporal.embedding,
-      ...(temporal.textLogits ? { textLogits: temporal.textLogits } : {}),
-      ...("logits" in depformer && depformer.logits ? { audioLogits: depformer.logits } : {}),
+      ...(out.textLogits ? { textLogits: out.textLogits } : {}),
+      ...(out.audioLogits ? { audioLogits: out.audioLogits } : {}),
     } satisfies StepResult
   }).pipe(Effect.uninterruptible)
+
+/**
+ * The model input rows of steps whose every token is provided (the prompt phases), advancing the
+ * token ring as those steps would: what a batched prefill runs.
+ */
+export const providedRows = (ring: TokenRing, steps: ReadonlyArray<ProvidedTokens>): Int32Array[] => {
+  const rows: Int32Array[] = []
+  for (const tokens of steps) {
+    const inputs = ring.prepare(tokens)
+    if (!inputs) continue
+    rows.push(inputs.input)
+    ring.commit(-1, [])
+  }
+  return rows
+}

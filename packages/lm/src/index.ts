@@ -1,4 +1,4 @@
-export { type LmTensorShape, lmCheckpointTensors } from "./checkpointTensors.ts"
+export { type LmTensorShape, lmCheckpointTensors, numel, parameterCount } from "./checkpointTensors.ts"
 export {
   CONTEXT_CHOICES,
   DEFAULT_SILENCE_FRAMES,
@@ -8,6 +8,15 @@ export {
   TEXT_PAD,
   ZERO_TOKEN,
 } from "./constants.ts"
+export { eightStepSource, resolveDepformerTensor, stackedStep } from "./depformerPatch.ts"
+export type {
+  EngineStepInput,
+  EngineStepOutput,
+  LmEngineForm,
+  LmEngineShape,
+  LmEngineState,
+} from "./engine/LmEngine.ts"
+export { twoGraphEngine } from "./engine/twoGraph.ts"
 export {
   LmConfigError,
   type LmError,
@@ -16,8 +25,40 @@ export {
   LmWeightsError,
   VoicePromptFileError,
 } from "./errors.ts"
+export { type ConvertedWeights, type ConvertOptions, convertWeights } from "./fused/convert/convert.ts"
+export {
+  type ConvertedTensor,
+  type Extent,
+  type GpuPrecision,
+  planLayout,
+  type WeightLayout,
+} from "./fused/convert/layout.ts"
+export { type FusedEngineOptions, openFusedEngine } from "./fused/FusedEngine.ts"
+export {
+  cacheLengthInputs,
+  type GpuLm,
+  GpuLmContextFull,
+  type GpuLmError,
+  GpuLmNoSharedCodes,
+  GpuLmNoSnapshot,
+  type GpuLmOpened,
+  type GpuLmOptions,
+  type GpuLmSampling,
+  type GpuLmStep,
+  openGpuLm,
+  positionInputs,
+  tokenInputs,
+} from "./fused/FusedStep.ts"
+export {
+  buildStepGraph,
+  type GpuAttention,
+  type GpuSampling,
+  type KvCacheType,
+  type StepGraphOptions,
+  StepIo,
+} from "./fused/stepGraph.ts"
 export type { StepResult } from "./generation.ts"
-export type { Quantization } from "./graph/quantize.ts"
+export { QUANTIZATIONS, type Quantization } from "./graph/quantize.ts"
 export type { WeightStorage } from "./graph/weights.ts"
 export { LmConfig } from "./LmConfig.ts"
 export { LmGen, type LmGenOptions, type LmGenShape, type LmGenSnapshot, type SystemPrompt } from "./LmGen.ts"
@@ -35,10 +76,11 @@ export {
 } from "./MoshiLm.ts"
 export { LmMetrics } from "./metrics.ts"
 export { voiceFrames, wrapWithSystemTags } from "./prompts.ts"
-export { defaultSampling, Prng, type SamplingOptions } from "./sampling.ts"
+export { writeRandomLmCheckpoint } from "./randomCheckpoint.ts"
+export { defaultSampling, type FrameSamplers, Prng, Samplers, type SamplingOptions } from "./sampling.ts"
 export { generateFrames } from "./streams.ts"
 export type { ProvidedTokens, TokenRingState } from "./TokenRing.ts"
-export { type ScriptedFrame, scriptedMoshiLm } from "./testing.ts"
+export { type ScriptedFrame, scriptedMoshiLm, tinyLmConfig } from "./testing.ts"
 export * from "./tokenizer/index.ts"
 export {
   type AudioVoicePrompt,

@@ -1,8 +1,6 @@
 import { type CodecError, MimiCodec } from "@personaplex/codec"
 import { Effect } from "effect"
 import { FRAME_SIZE, SAMPLE_RATE, SILENCE_TOKENS, SINE_TOKENS, TEXT_PAD } from "./constants.ts"
-import type { LmInputError, LmRuntimeError } from "./errors.ts"
-import type { StepResult } from "./generation.ts"
 import { normalizeLoudness } from "./loudness.ts"
 import type { ProvidedTokens } from "./TokenRing.ts"
 
@@ -29,25 +27,19 @@ export const voiceFrames = (pcm: Float32Array): Float32Array[] => {
   return frames
 }
 
-type Step = (tokens: ProvidedTokens) => Effect.Effect<StepResult, LmInputError | LmRuntimeError>
-
 /**
- * Phase 1a (§5.3): encode each voice chunk with the streaming codec (reset before and after,
- * also when interrupted) and step with agent = codes, user = sine, text = PAD. Returns the
- * input embeddings of the steps where the model ran (what a voice-prompt cache stores).
+ * Phase 1a (§5.3): encode each voice chunk with the streaming codec (reset before and after, also
+ * when interrupted); each chunk's step provides agent = its codes, user = sine, text = PAD.
  */
-export const voicePhaseFromAudio = (pcm: Float32Array, step: Step) =>
+export const voiceSteps = (pcm: Float32Array) =>
   Effect.gen(function* () {
     const codec = yield* MimiCodec
     yield* codec.reset
-    const embeddings: Float32Array[] = []
-    for (const frame of voiceFrames(pcm)) {
-      const codes = yield* codec.encode(frame)
-      const result = yield* step({ user: SINE_TOKENS, agent: codes, text: TEXT_PAD })
-      if (result.ran && result.embedding) embeddings.push(result.embedding)
-    }
+    const steps: ProvidedTokens[] = []
+    for (const frame of voiceFrames(pcm))
+      steps.push({ user: SINE_TOKENS, agent: yield* codec.encode(frame), text: TEXT_PAD })
     yield* codec.reset
-    return embeddings
+    return steps
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.gen(function* () {
@@ -55,16 +47,18 @@ export const voicePhaseFromAudio = (pcm: Float32Array, step: Step) =>
         yield* Effect.ignore(codec.reset)
       }),
     ),
-  ) as Effect.Effect<Float32Array[], CodecError | LmInputError | LmRuntimeError, MimiCodec>
+  ) as Effect.Effect<ProvidedTokens[], CodecError, MimiCodec>
 
 /** Phases 2-4 (§5.3): silence, one step per text token, silence; agent = SILENCE, user = SINE. */
-export const silenceAndTextPhases = (textTokens: Int32Array, silenceFrames: number, step: Step) =>
-  Effect.gen(function* () {
-    const silence = Effect.gen(function* () {
-      for (let i = 0; i < silenceFrames; i++)
-        yield* step({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: TEXT_PAD })
-    })
-    yield* silence
-    for (const id of textTokens) yield* step({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: id })
-    yield* silence
-  })
+export const silenceAndTextSteps = (textTokens: Int32Array, silenceFrames: number): ProvidedTokens[] => {
+  const silence = Array.from({ length: silenceFrames }, () => ({
+    user: SINE_TOKENS,
+    agent: SILENCE_TOKENS,
+    text: TEXT_PAD,
+  }))
+  return [
+    ...silence,
+    ...Array.from(textTokens, (id) => ({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text: id })),
+    ...silence,
+  ]
+}

@@ -1,7 +1,6 @@
 import * as fs from "node:fs"
-import type { LmTensorShape } from "@personaplex/lm"
 import { makeRng } from "@personaplex/runtime"
-import { numel } from "./lmShapes.ts"
+import { type LmTensorShape, numel } from "./checkpointTensors.ts"
 
 /** Values per pool: pools are cycled through (from a random start) to fill big tensors fast. */
 const POOL_VALUES = 1 << 22
@@ -21,7 +20,7 @@ const BF16_ONE = 0x3f80
  * disk takes to absorb 16.7 GB. Values are uniform with standard deviation 1/√fan-in (linears),
  * 1 (embeddings); norm scales are 1.
  */
-export const writeRandomBf16Checkpoint = (
+export const writeRandomLmCheckpoint = (
   file: string,
   tensors: ReadonlyArray<LmTensorShape>,
   seed = 20261125,

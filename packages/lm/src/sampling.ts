@@ -73,28 +73,36 @@ export class Prng {
   }
 }
 
+/** The samplers of one frame: the text head and the depformer's steps. */
+export interface FrameSamplers {
+  readonly text: Sampler
+  readonly audio: Sampler
+}
+
 /**
- * Turns the options into per-head samplers. Greedy (no sampling, or temperature ≤ 0) feeds zero
- * noise and temperature 1, which makes the in-graph Gumbel-max an argmax.
+ * Turns the options into per-frame samplers. Greedy (no sampling, or temperature ≤ 0) feeds zero
+ * noise and temperature 1, which makes the in-graph Gumbel-max an argmax. Each frame's noise is a
+ * fresh array (an engine may hand it to its worker), drawn in frame order: `drawAhead` draws the
+ * next frame's while the current one runs, which changes no token.
  */
 export class Samplers {
   private readonly prng: Prng
-  private readonly textNoise: Float32Array
-  private readonly audioNoise: Float32Array
+  private pending: FrameSamplers | undefined
+  /** The PRNG state before the pending draw: what the next frame starts from. */
+  private stateBeforePending: ReadonlyArray<number> | undefined
 
   constructor(
     readonly options: SamplingOptions,
-    textCard: number,
+    private readonly textCard: number,
     private readonly card: number,
-    audioSteps: number,
+    private readonly audioSteps: number,
   ) {
     this.prng = new Prng(options.seed)
-    this.textNoise = new Float32Array(textCard)
-    this.audioNoise = new Float32Array(card * audioSteps)
   }
 
-  private make(temp: number, topK: number, noise: Float32Array, vocab: number): Sampler {
-    if (!this.options.useSampling || temp <= 0) return { temperature: 1, topK: 1, noise: noise.fill(0) }
+  private make(temp: number, topK: number, vocab: number, rows: number): Sampler {
+    const noise = new Float32Array(vocab * rows)
+    if (!this.options.useSampling || temp <= 0) return { temperature: 1, topK: 1, noise }
     return {
       temperature: temp,
       topK: topK > 0 ? Math.min(topK, vocab) : vocab,
@@ -102,19 +110,35 @@ export class Samplers {
     }
   }
 
-  text(): Sampler {
-    return this.make(this.options.tempText, this.options.topKText, this.textNoise, this.textNoise.length)
+  private draw(): FrameSamplers {
+    return {
+      text: this.make(this.options.tempText, this.options.topKText, this.textCard, 1),
+      audio: this.make(this.options.temp, this.options.topK, this.card, this.audioSteps),
+    }
   }
 
-  audio(): Sampler {
-    return this.make(this.options.temp, this.options.topK, this.audioNoise, this.card)
+  /** This frame's samplers: the ones drawn ahead, else drawn now. */
+  take(): FrameSamplers {
+    const drawn = this.pending ?? this.draw()
+    this.pending = undefined
+    this.stateBeforePending = undefined
+    return drawn
+  }
+
+  /** Draw the next frame's samplers now (while the GPU works on this one). */
+  drawAhead(): void {
+    if (this.pending) return
+    this.stateBeforePending = this.prng.state
+    this.pending = this.draw()
   }
 
   get prngState(): ReadonlyArray<number> {
-    return this.prng.state
+    return this.stateBeforePending ?? this.prng.state
   }
 
   set prngState(s: ReadonlyArray<number>) {
+    this.pending = undefined
+    this.stateBeforePending = undefined
     this.prng.state = s
   }
 }

@@ -3,6 +3,26 @@ import { SILENCE_TOKENS, SINE_TOKENS, TEXT_PAD } from "./constants.ts"
 import { LmConfig } from "./LmConfig.ts"
 import type { MoshiLmShape, MoshiLmState } from "./MoshiLm.ts"
 
+/** The tiny upstream LM architecture at real vocabulary sizes: random-weight checkpoints for tests and the CPU benchmark. */
+export const tinyLmConfig: LmConfig = LmConfig.fromJson({
+  dim: 64,
+  text_card: 1000,
+  existing_text_padding_id: 3,
+  n_q: 16,
+  dep_q: 16,
+  card: 2048,
+  num_heads: 4,
+  num_layers: 2,
+  hidden_scale: 4.125,
+  context: 3000,
+  max_period: 10000,
+  depformer_dim: 32,
+  depformer_dim_feedforward: 132,
+  depformer_num_heads: 4,
+  depformer_num_layers: 2,
+  delays: [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1],
+})
+
 /** What the stand-in model "says" each frame: text id and 8 agent codes. */
 export interface ScriptedFrame {
   readonly text: number

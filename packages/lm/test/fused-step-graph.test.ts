@@ -1,33 +1,35 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { LmConfig, lmCheckpointTensors, MoshiLm } from "@personaplex/lm"
 import { GraphBuilder, OrtSession, type OrtTensor } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
-  BENCH_MODELS,
   buildStepGraph,
   type ConvertedWeights,
   cacheLengthInputs,
   convertWeights,
   type GpuLmOptions,
   type GpuLmStep,
+  LmConfig,
+  lmCheckpointTensors,
+  MoshiLm,
   openGpuLm,
   parameterCount,
   StepIo,
+  tinyLmConfig,
   tokenInputs,
-  writeRandomBf16Checkpoint,
+  writeRandomLmCheckpoint,
 } from "../src/index.ts"
 
-const config = BENCH_MODELS.tiny.lm
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-step-"))
+const config = tinyLmConfig
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fused-step-"))
 const checkpoint = path.join(dir, "lm.safetensors")
 let float16: ConvertedWeights
 let int8: ConvertedWeights
 
 beforeAll(async () => {
-  writeRandomBf16Checkpoint(checkpoint, lmCheckpointTensors(config))
+  writeRandomLmCheckpoint(checkpoint, lmCheckpointTensors(config))
   float16 = await convertWeights({
     checkpoint,
     config,
@@ -68,7 +70,6 @@ const openOnCpu = (
     layout: weights.layout,
     weightsFile: weights.weightsFile,
     provider: "cpu",
-    greedy: true,
     ...options,
   })
 

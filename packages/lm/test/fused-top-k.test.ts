@@ -7,7 +7,7 @@ import {
 } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { kthLargest, ONE_PASS_TOPK } from "../src/graph/topK.ts"
+import { kthLargest, ONE_PASS_TOPK } from "../src/fused/topK.ts"
 
 const kthGraph = (n: number) => {
   const g = new GraphBuilder("kth")

@@ -24,13 +24,16 @@ const compare = (
 }
 
 describe.skipIf(!haveFixtures)("parity with the upstream PersonaPlex fixtures", () => {
-  for (const [name, quirk, weightStorage] of [
-    ["lm-tiny", true, "inline"],
-    ["lm-tiny-ctx12", true, "inline"],
-    ["lm-tiny", false, "inline"],
-    ["lm-tiny-ctx12", true, "external"],
+  for (const [name, quirk, weightStorage, engine] of [
+    ["lm-tiny", true, "inline", "two-graph"],
+    ["lm-tiny-ctx12", true, "inline", "two-graph"],
+    ["lm-tiny", false, "inline", "two-graph"],
+    ["lm-tiny-ctx12", true, "external", "two-graph"],
+    ["lm-tiny", true, "converted", "fused"],
+    ["lm-tiny-ctx12", true, "converted", "fused"],
+    ["lm-tiny", false, "converted", "fused"],
   ] as const)
-    it(`${name}${quirk ? " (upstreamRingQuirk)" : " (exact window)"}, ${weightStorage} weights: token ring after the prompts, logits within 1e-3, tokens equal`, async () => {
+    it(`${engine} form, ${name}${quirk ? " (upstreamRingQuirk)" : " (exact window)"}, ${weightStorage} weights: token ring after the prompts, logits within 1e-3, tokens equal`, async () => {
       const scenario = readScenario(name)
       const result = await Effect.runPromise(
         runScenario(scenario).pipe(
@@ -39,7 +42,8 @@ describe.skipIf(!haveFixtures)("parity with the upstream PersonaPlex fixtures", 
               returnLogits: true,
               depformerSteps: 16,
               upstreamRingQuirk: quirk,
-              weightStorage,
+              engine,
+              ...(weightStorage === "converted" ? {} : { weightStorage }),
             }),
           ),
         ),
@@ -47,7 +51,7 @@ describe.skipIf(!haveFixtures)("parity with the upstream PersonaPlex fixtures", 
       // Without the quirk only depformer step 15 (a user codebook, always overwritten) differs at context 3000.
       const cmp = compare(scenario, result, !quirk)
       console.log(
-        `${name} quirk=${quirk} ${weightStorage} weights: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`,
+        `${engine} ${name} quirk=${quirk} ${weightStorage} weights: max |Δ text logits| ${cmp.text.toExponential(2)}, max |Δ audio logits| ${cmp.audio.toExponential(2)}`,
       )
       expect(cmp.text).toBeLessThan(1e-3)
       expect(cmp.audio).toBeLessThan(1e-3)

@@ -68,7 +68,7 @@ const probe = (
       Effect.gen(function* () {
         const { config } = readScenario("lm-tiny")
         const lm = yield* MoshiLm.make({ checkpoint, config, ...options })
-        let hidden = new Float32Array(0)
+        let hidden: Float32Array = new Float32Array(0)
         const textLogits: number[] = []
         for (let t = 0; t < 3; t++) {
           const tokens = Int32Array.from({ length: 17 }, (_, k) => (k * 101 + t * 7) % 1000)

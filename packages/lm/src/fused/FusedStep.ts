@@ -1,9 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { LmConfig } from "@personaplex/lm"
 import {
   type ExecutionProvider,
-  makeRng,
   OrtSession,
   type OrtSessionError,
   type OrtTensor,
@@ -11,6 +9,7 @@ import {
   type StateBinding,
 } from "@personaplex/runtime"
 import { Data, Effect, type Scope } from "effect"
+import type { LmConfig } from "../LmConfig.ts"
 import type { WeightLayout } from "./convert/layout.ts"
 import {
   buildStepGraph,
@@ -20,7 +19,7 @@ import {
   type KvCacheType,
   ropeFrequencies,
   StepIo,
-} from "./graph/stepGraph.ts"
+} from "./stepGraph.ts"
 
 export interface GpuLmOptions {
   readonly config: LmConfig
@@ -30,10 +29,12 @@ export interface GpuLmOptions {
   readonly provider: ExecutionProvider
   /** Sampling variants to try, in order (default: top-k, then whole-vocabulary Gumbel-max). */
   readonly sampling?: ReadonlyArray<GpuSampling>
-  /** Zero noise (greedy argmax): tests. */
-  readonly greedy?: boolean
+  /** Output the text and audio logits of every run's last row. */
   readonly outputLogits?: boolean
-  readonly seed?: number
+  /** `gqa`: each row sees its last `window` frames (`StepGraphOptions.window`); default the whole cache. */
+  readonly window?: number
+  /** `gqa`: the depformer steps' window (`StepGraphOptions.depformerWindow`). */
+  readonly depformerWindow?: number
   /** Allow onnxruntime to run nodes the GPU provider lacks on the CPU, as a last resort (default true). */
   readonly allowCpuFallback?: boolean
   /** ONNX opsets to try, in order (default 18, then 21). */
@@ -63,6 +64,21 @@ export interface GpuLmStep {
   readonly textToken: number
   readonly audioTokens: Int32Array
   readonly textLogits?: Float32Array
+  /** `[steps, card]` */
+  readonly audioLogits?: Float32Array
+}
+
+/**
+ * A run's sampling inputs: Gumbel noise already multiplied by the temperature (the graph adds it to the
+ * logits: argmax(l + T·g) = argmax(l/T + g)) and each head's top-k. Absent: zero noise, top-1 (greedy).
+ */
+export interface GpuLmSampling {
+  /** `[textCard]` */
+  readonly textNoise: Float32Array
+  /** `[steps, card]` */
+  readonly audioNoise: Float32Array
+  readonly textTopK: number
+  readonly audioTopK: number
 }
 
 /** How the session was created: which variant, and why the ones before it failed. */
@@ -87,12 +103,16 @@ export interface GpuLm {
   /** Frames the KV cache holds after a reset (`gqa`: `context`, then `GpuLmContextFull`); unbounded for the rings. */
   readonly capacity: number | undefined
   /** One frame: 17 tokens (−1 embeds to zero) → text token and the depformer's audio tokens. */
-  step(tokens: Int32Array, extra?: Float32Array): Effect.Effect<GpuLmStep, GpuLmError>
+  step(
+    tokens: Int32Array,
+    extra?: Float32Array,
+    sampling?: GpuLmSampling,
+  ): Effect.Effect<GpuLmStep, GpuLmError>
   /**
    * One frame whose user codes are those in the shared buffer (`GpuLmOptions.sharedCodes`): 9 tokens,
    * the text and the agent's; without shared codes, a `GpuLmNoSharedCodes` error.
    */
-  stepShared(tokens: Int32Array): Effect.Effect<GpuLmStep, GpuLmError>
+  stepShared(tokens: Int32Array, sampling?: GpuLmSampling): Effect.Effect<GpuLmStep, GpuLmError>
   /**
    * Known rows (17 tokens each, optional `[rows, dim]` extra embeddings) in as few runs as exact:
    * one run for the linear cache and while a ring does not wrap, single steps beyond.
@@ -131,11 +151,6 @@ export class GpuLmNoSharedCodes extends Data.TaggedError("GpuLmNoSharedCodes") {
 }
 
 export type GpuLmError = OrtSessionError | GpuLmContextFull | GpuLmNoSnapshot | GpuLmNoSharedCodes
-
-const TEXT_TEMPERATURE = 0.7
-const TEXT_TOP_K = 25
-const AUDIO_TEMPERATURE = 0.8
-const AUDIO_TOP_K = 250
 
 const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
 const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
@@ -210,13 +225,6 @@ export const tokenInputs = (config: LmConfig, rows: ReadonlyArray<Int32Array>): 
     }
   }
   return { [StepIo.ids]: i64(ids, [1, T, 17]), [StepIo.keep]: f32(keep, [1, T, 17, 1]) }
-}
-
-/** Gumbel noise `−log(−log u)` times `temperature` (the graph adds it to the logits unscaled). */
-const scaledGumbel = (temperature: number, rng: () => number, into: Float32Array) => {
-  for (let i = 0; i < into.length; i++)
-    into[i] = -temperature * Math.log(-Math.log((rng() + 1) / 2 + 1e-12) + 1e-12)
-  return into
 }
 
 /** One way of building and opening the sessions, tried in order until one opens. */
@@ -334,6 +342,8 @@ export const openGpuLm = (
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),
+            ...(options.window !== undefined ? { window: options.window } : {}),
+            ...(options.depformerWindow !== undefined ? { depformerWindow: options.depformerWindow } : {}),
             ...(options.sharedCodes ? { codesOnDevice: true } : {}),
           }).save(modelPath),
         )
@@ -385,54 +395,45 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
   const { config, context } = options
   const linear = opened.attention === "gqa"
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
-  const rng = makeRng(options.seed ?? 1)
   const S = options.layout.depformerSteps
-  /** One run's sampler inputs; the Gumbel noise is fresh arrays, as the run hands its feeds' buffers over. */
-  const drawSampler = (): Record<string, OrtTensor> => {
-    const textNoise = new Float32Array(config.textCard)
-    const audioNoise = new Float32Array(S * config.card)
-    if (!options.greedy) {
-      scaledGumbel(TEXT_TEMPERATURE, rng, textNoise)
-      scaledGumbel(AUDIO_TEMPERATURE, rng, audioNoise)
-    }
+  /** A run's sampler inputs (fresh arrays: the run hands its feeds' buffers over). */
+  const samplerFeeds = (sampling: GpuLmSampling | undefined): Record<string, OrtTensor> => {
+    const textNoise = sampling?.textNoise ?? new Float32Array(config.textCard)
+    const audioNoise = sampling?.audioNoise ?? new Float32Array(S * config.card)
+    if (textNoise.length !== config.textCard || audioNoise.length !== S * config.card)
+      throw new Error(
+        `sampling noise of ${textNoise.length} and ${audioNoise.length} values; ${config.textCard} and ${S * config.card} expected`,
+      )
     return {
       [StepIo.textNoise]: f32(textNoise, [config.textCard]),
       [StepIo.audioNoise]: f32(audioNoise, [S, config.card]),
       ...(opened.sampling === "topk"
         ? {
-            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(TEXT_TOP_K)), [1]),
-            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(AUDIO_TOP_K)), [1]),
+            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(sampling?.textTopK ?? 1)), [1]),
+            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(sampling?.audioTopK ?? 1)), [1]),
           }
         : {}),
     }
   }
-  /**
-   * The next run's sampler inputs, drawn while the run before it is on the GPU: the noise takes
-   * milliseconds of host time, which would otherwise delay every step. Runs take the draws in order,
-   * so the tokens are the same as drawing each run's noise just before it.
-   */
-  let drawnAhead: Record<string, OrtTensor> | undefined
-  const sampler = () => {
-    const drawn = drawnAhead ?? drawSampler()
-    drawnAhead = undefined
-    return drawn
-  }
-  const drawAhead = Effect.sync(() => {
-    drawnAhead = drawSampler()
-  })
   let position = 0
   const snapshots = new Map<string, number>()
-  const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits] : [])]
+  const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits, StepIo.audioLogits] : [])]
   const stepOf = (out: Record<string, OrtTensor>): GpuLmStep => ({
     textToken: (out[StepIo.tokens]!.data as Float32Array)[0]!,
     audioTokens: Int32Array.from((out[StepIo.tokens]!.data as Float32Array).subarray(1)),
-    ...(options.outputLogits ? { textLogits: out[StepIo.textLogits]!.data as Float32Array } : {}),
+    ...(options.outputLogits
+      ? {
+          textLogits: out[StepIo.textLogits]!.data as Float32Array,
+          audioLogits: out[StepIo.audioLogits]!.data as Float32Array,
+        }
+      : {}),
   })
 
   const feedsFor = (
     rows: ReadonlyArray<Int32Array>,
     extra: Float32Array | undefined,
     sharedUser: boolean,
+    sampling: GpuLmSampling | undefined,
   ) => {
     const T = rows.length
     return {
@@ -443,7 +444,7 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       // A copy: the run hands its feeds' buffers over, and `extra` is the caller's.
       [StepIo.extra]: f32(extra ? extra.slice() : new Float32Array(T * config.dim), [1, T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
-      ...sampler(),
+      ...samplerFeeds(sampling),
     }
   }
   const fits = (T: number) =>
@@ -456,15 +457,15 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     rows: ReadonlyArray<Int32Array>,
     extra: Float32Array | undefined,
     live: boolean,
-    sharedUser = false,
+    sharedUser: boolean,
+    sampling: GpuLmSampling | undefined,
   ) =>
     Effect.gen(function* () {
       yield* fits(rows.length)
-      // The run posts its feeds at once and waits on the worker; the draw fills that wait.
-      const [out] = yield* Effect.all(
-        [session.run(feedsFor(rows, extra, sharedUser), fetches, { live, transferFeeds: true }), drawAhead],
-        { concurrency: 2 },
-      )
+      const out = yield* session.run(feedsFor(rows, extra, sharedUser, sampling), fetches, {
+        live,
+        transferFeeds: true,
+      })
       position += rows.length
       return stepOf(out)
     })
@@ -476,7 +477,13 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       while (done < rows.length) {
         // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees.
         const T = linear ? rows.length : Math.min(rows.length - done, Math.max(1, context - position))
-        yield* run(rows.slice(done, done + T), extra?.subarray(done * dim, (done + T) * dim), true)
+        yield* run(
+          rows.slice(done, done + T),
+          extra?.subarray(done * dim, (done + T) * dim),
+          true,
+          false,
+          undefined,
+        )
         done += T
       }
     })
@@ -488,13 +495,13 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     opened,
     position: () => position,
     capacity: linear ? context : undefined,
-    step: (tokens, extra) => run([tokens], extra, false),
-    stepShared: (tokens) => {
+    step: (tokens, extra, sampling) => run([tokens], extra, false, false, sampling),
+    stepShared: (tokens, sampling) => {
       if (!options.sharedCodes) return Effect.fail(new GpuLmNoSharedCodes())
       // The user's streams embed to zero here; the graph adds the shared codes' embeddings.
       const row = new Int32Array(17).fill(-1)
       row.set(tokens.subarray(0, 9))
-      return run([row], undefined, false, true)
+      return run([row], undefined, false, true, sampling)
     },
     prefill,
     reset: Effect.gen(function* () {

@@ -1,6 +1,6 @@
-import type { LmConfig } from "@personaplex/lm"
 import { Attr, GraphBuilder, searchGrid } from "@personaplex/runtime"
-import type { ConvertedTensor, WeightLayout } from "../convert/layout.ts"
+import type { LmConfig } from "../LmConfig.ts"
+import type { ConvertedTensor, WeightLayout } from "./convert/layout.ts"
 import { kthLargest } from "./topK.ts"
 
 /** RoPE frequencies as upstream computes them in f32: `exp(i · (−ln(maxPeriod)·2/D))`. */
@@ -35,8 +35,18 @@ export interface StepGraphOptions {
    * add followed by an RMSNorm (default true); false builds both from elementwise ops (more nodes).
    */
   readonly fusedOps?: boolean
-  /** Also output the last row's text logits (tests). */
+  /** Also output the last row's text logits and each depformer step's audio logits. */
   readonly outputLogits?: boolean
+  /**
+   * `gqa`: each row attends to its last `window` frames only (itself included), however many the
+   * cache holds (GroupQueryAttention's `local_window_size`). Default: every frame in the cache.
+   */
+  readonly window?: number
+  /**
+   * `gqa`: depformer step k attends to its last `depformerWindow` steps (default: all k + 1). Upstream's
+   * depformer ring of 16 sees 15 at step 15 (upstream-spec §3.5): `upstreamRingQuirk`.
+   */
+  readonly depformerWindow?: number
   /**
    * Take the user stream's codes from the int32 input `user_codes` (their embeddings, times
    * `user_codes_weight`, added to every row) and also output the agent's codes as int32 `agent_codes`:
@@ -106,6 +116,8 @@ export const StepIo = {
    */
   tokens: "tokens",
   textLogits: "text_logits",
+  /** f32 `[1, steps, card]` (`outputLogits`): each depformer step's logits. */
+  audioLogits: "audio_logits",
   /** int32 `[nQ / 2]` (`codesOnDevice`): this frame's user codes, from the Mimi encoder. */
   userCodes: "user_codes",
   /** f32 `[1]` (`codesOnDevice`): 1 to embed `user_codes`, 0 where the rows' ids carry the user tokens. */
@@ -150,6 +162,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
 
   const linear = (x: string, key: string): string => {
     const t = tensor(key)
+    if (layout.precision === "float32") return g.op("MatMul", [x, ext(key, "float32", [t.cols, t.rows])])
     if (layout.precision === "float16") {
       const w = ext(key, "float16", [t.cols, t.rows])
       const y = g.op("MatMul", [g.op("Cast", [x], { to: 10 }), w])
@@ -324,6 +337,9 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
           do_rotary: 1,
           rotary_interleaved: 1,
           scale: Attr.float(1 / Math.sqrt(hd)),
+          ...(options.window !== undefined && options.window < ctx
+            ? { local_window_size: options.window }
+            : {}),
         },
         3,
       )
@@ -465,7 +481,14 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
       [qkv, "", "", pastKeys!, pastValues!, lengths[k]![0]!, lengths[k]![1]!],
-      { num_heads: dHeads, kv_num_heads: dHeads, scale: Attr.float(1 / Math.sqrt(dh)) },
+      {
+        num_heads: dHeads,
+        kv_num_heads: dHeads,
+        scale: Attr.float(1 / Math.sqrt(dh)),
+        ...(options.depformerWindow !== undefined && k + 1 > options.depformerWindow
+          ? { local_window_size: options.depformerWindow }
+          : {}),
+      },
       3,
     )
     g.output(present!, StepIo.depformerKeysOut(l, k), "float32", depformerCacheDims)
@@ -474,6 +497,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   }
   const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
+  const audioLogits: string[] = []
   for (let k = 0; k < S; k++) {
     const emb = embedToken(k === 0 ? "d.text_emb" : `d.emb${k - 1}`, prev)
     let [y, yNormed] = addNorm(linear(hidden, `d${k}.in`), emb, "d0.norm1", D)
@@ -485,11 +509,16 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       else y = g.op("Add", [attended, ffn])
     }
     const logits = linear(y, `d${k}.head`)
+    audioLogits.push(logits)
     const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
     prev = sample(logits, noise, audioTopK, card)
     tokenValues.push(tokenValue(prev))
   }
   g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
+  if (options.outputLogits) {
+    const all = g.op("Concat", audioLogits, { axis: 1 })
+    g.output(g.op("Max", [all, all]), StepIo.audioLogits, "float32", [1, S, card])
+  }
   if (options.codesOnDevice) {
     const half = config.nQ / 2
     const agent = g.op("Reshape", [

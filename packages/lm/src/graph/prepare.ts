@@ -101,7 +101,7 @@ const modelSource = (
 /** Bump when the graphs' inputs, outputs or numerics change: old cache entries are then ignored. */
 const GRAPH_FORMAT = "moshi-lm-graphs-2"
 
-const checkpointStamp = (location: string) => {
+export const checkpointStamp = (location: string) => {
   const resolved = path.resolve(location)
   const stat = fs.statSync(resolved)
   const files = stat.isDirectory()

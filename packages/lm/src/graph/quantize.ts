@@ -1,2 +1,8 @@
-/** Weight-only quantization of the LM linears (com.microsoft `MatMulNBits`, block-wise, runtime `quantizeBlockwise`). */
-export type Quantization = "none" | "int8" | "int4"
+/**
+ * How the LM's linear weights are stored and multiplied: `none` as float32 (the checkpoint's values),
+ * `float16` rounded to half precision, `int8`/`int4` weight-only block-wise (com.microsoft
+ * `MatMulNBits`, runtime `quantizeBlockwise`).
+ */
+export type Quantization = "none" | "float16" | "int8" | "int4"
+
+export const QUANTIZATIONS: ReadonlyArray<Quantization> = ["none", "float16", "int8", "int4"]

@@ -1,4 +1,5 @@
 import type { Checkpoint, TensorInfo } from "@personaplex/runtime"
+import { resolveDepformerTensor, stackedStep } from "../depformerPatch.ts"
 import { LmWeightsError } from "../errors.ts"
 
 /**
@@ -83,10 +84,10 @@ export class LmWeights {
       if (rows !== out) this.fail(name, `expected shape [${out}, ${inFeatures}], found [${info.shape}]`)
     } else {
       // Stacked per-step rows: a checkpoint with fewer steps repeats them (upstream's concatenation patch).
-      const stored = rows / out
-      if (!Number.isInteger(stored) || stored < 1 || step.steps % stored !== 0)
+      const stored = stackedStep(rows, out, step.steps, step.index)
+      if (stored === undefined)
         this.fail(name, `expected ${step.steps} (or 8) steps of ${out} rows, found shape [${info.shape}]`)
-      k = step.index % stored
+      k = stored
     }
     const label = step ? `${name}[step ${step.index}]` : name
     const bytes = out * inFeatures * DTYPE_BYTES[info.dtype]!
@@ -109,16 +110,10 @@ export class LmWeights {
   }
 
   private resolve(name: string): string {
-    if (this.checkpoint.has(name)) return name
-    const patched = name.replace(
-      /(gating|linears|depformer_in|depformer_emb)\.(\d+)\./,
-      (match, group: string, index: string) => {
-        const n = Number(index)
-        return n >= 8 ? `${group}.${n - 8}.` : match
-      },
+    return (
+      resolveDepformerTensor((n) => this.checkpoint.has(n), name) ??
+      this.fail(name, "missing from the checkpoint")
     )
-    if (patched !== name && this.checkpoint.has(patched)) return patched
-    return this.fail(name, "missing from the checkpoint")
   }
 
   private read(name: string): Float32Array {

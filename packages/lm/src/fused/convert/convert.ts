@@ -2,8 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
-import type { LmConfig } from "@personaplex/lm"
 import { Checkpoint } from "@personaplex/runtime"
+import { resolveDepformerTensor, stackedStep } from "../../depformerPatch.ts"
+import type { LmConfig } from "../../LmConfig.ts"
 import { type ConvertJob, FileCache, runConvertJob } from "./job.ts"
 import { type GpuPrecision, planLayout, type WeightLayout } from "./layout.ts"
 
@@ -17,6 +18,8 @@ export interface ConvertOptions {
   readonly outDir: string
   /** Worker threads (0: convert on this thread). */
   readonly workers: number
+  /** Called after each tensor with the bytes of checkpoint read so far and in all. */
+  readonly onProgress?: (doneBytes: number, totalBytes: number) => void
 }
 
 export interface ConvertedWeights {
@@ -33,18 +36,13 @@ const workerPath = () => {
     : path.join(path.dirname(here), "convertWorker.js")
 }
 
-/** A checkpoint tensor name, or for an 8-step depformer checkpoint the step it repeats (upstream-spec §3.9). */
 const resolveSource = (checkpoint: Checkpoint, name: string): string => {
-  if (checkpoint.has(name)) return name
-  const patched = name.replace(
-    /(gating|linears|depformer_in|depformer_emb)\.(\d+)\./,
-    (m, g: string, i: string) => (Number(i) >= 8 ? `${g}.${Number(i) - 8}.` : m),
-  )
-  if (checkpoint.has(patched)) return patched
-  throw new Error(`${checkpoint.source}: tensor "${name}" is missing`)
+  const resolved = resolveDepformerTensor((n) => checkpoint.has(n), name)
+  if (resolved === undefined) throw new Error(`${checkpoint.source}: tensor "${name}" is missing`)
+  return resolved
 }
 
-const runPool = async (jobs: ReadonlyArray<ConvertJob>, workers: number) => {
+const runPool = async (jobs: ReadonlyArray<ConvertJob>, workers: number, done: (job: ConvertJob) => void) => {
   const pool = Array.from({ length: workers }, () => new Worker(workerPath()))
   let next = 0
   let failure: Error | undefined
@@ -67,9 +65,12 @@ const runPool = async (jobs: ReadonlyArray<ConvertJob>, workers: number) => {
       pool.map(async (worker) => {
         while (failure === undefined && next < jobs.length) {
           const job = jobs[next++]!
-          await send(worker, { job }).catch((e: Error) => {
-            failure ??= new Error(`converting ${job.tensor.key} (${job.tensor.source}): ${e.message}`)
-          })
+          await send(worker, { job }).then(
+            () => done(job),
+            (e: Error) => {
+              failure ??= new Error(`converting ${job.tensor.key} (${job.tensor.source}): ${e.message}`)
+            },
+          )
         }
         await send(worker, { close: true }).catch(() => undefined)
       }),
@@ -94,10 +95,19 @@ export const convertWeights = async (options: ConvertOptions): Promise<Converted
   fs.ftruncateSync(fd, layout.bytes)
   fs.closeSync(fd)
   const checkpoint = Checkpoint.openSync(options.checkpoint)
-  const jobs: ConvertJob[] = Object.values(layout.tensors).map((tensor) => {
-    const info = checkpoint.infoSync(resolveSource(checkpoint, tensor.source))
+  const jobs: ConvertJob[] = Object.values(layout.tensors).map((planned) => {
+    const info = checkpoint.infoSync(resolveSource(checkpoint, planned.source))
     const cols = info.shape[info.shape.length - 1]!
     const rows = info.shape.reduce((a, b) => a * b, 1) / cols
+    const step =
+      planned.stackedStep === undefined
+        ? undefined
+        : stackedStep(rows, planned.rows, options.depformerSteps, planned.stackedStep)
+    if (planned.stackedStep !== undefined && step === undefined)
+      throw new Error(
+        `${options.checkpoint}: tensor "${info.name}" has shape [${info.shape}]; expected ${options.depformerSteps} (or 8) steps of ${planned.rows} rows`,
+      )
+    const tensor = step === undefined ? planned : { ...planned, rowOffset: step * planned.rows }
     if (cols !== tensor.cols || rows < tensor.rowOffset + tensor.rows)
       throw new Error(
         `${options.checkpoint}: tensor "${info.name}" has shape [${info.shape}]; the config needs rows ${tensor.rowOffset}..${tensor.rowOffset + tensor.rows} of ${tensor.cols} columns`,
@@ -116,14 +126,25 @@ export const convertWeights = async (options: ConvertOptions): Promise<Converted
     }
   })
   jobs.sort((a, b) => b.tensor.rows * b.tensor.cols - a.tensor.rows * a.tensor.cols)
+  const sourceBytes = (job: ConvertJob) =>
+    job.tensor.rows * job.tensor.cols * (job.sourceDtype === "F32" ? 4 : 2)
+  const totalBytes = jobs.reduce((sum, job) => sum + sourceBytes(job), 0)
+  let doneBytes = 0
+  const done = (job: ConvertJob) => {
+    doneBytes += sourceBytes(job)
+    options.onProgress?.(doneBytes, totalBytes)
+  }
   if (options.workers <= 0) {
     const files = new FileCache()
     try {
-      for (const job of jobs) runConvertJob(job, files)
+      for (const job of jobs) {
+        runConvertJob(job, files)
+        done(job)
+      }
     } finally {
       files.close()
     }
-  } else await runPool(jobs, options.workers)
+  } else await runPool(jobs, options.workers, done)
   fs.writeFileSync(`${weightsFile}.layout.json`, JSON.stringify(layout))
   return { layout, weightsFile, ms: performance.now() - t0 }
 }

@@ -86,10 +86,11 @@ export const runConvertJob = (job: ConvertJob, files: FileCache): void => {
   if (tensor.kind === "vector" || tensor.kind === "table") {
     check("data", values.byteLength, tensor.data.length)
     writeFully(out, values, tensor.data.offset)
-  } else if (job.precision === "float16") {
-    const half = float32ToF16(transpose(values, tensor.rows, tensor.cols))
-    check("data", half.byteLength, tensor.data.length)
-    writeFully(out, half, tensor.data.offset)
+  } else if (job.precision === "float32" || job.precision === "float16") {
+    const transposed = transpose(values, tensor.rows, tensor.cols)
+    const stored = job.precision === "float16" ? float32ToF16(transposed) : transposed
+    check("data", stored.byteLength, tensor.data.length)
+    writeFully(out, stored, tensor.data.offset)
   } else {
     const q = quantizeBlockwise(values, [tensor.rows, tensor.cols], {
       bits: job.precision === "int4" ? 4 : 8,

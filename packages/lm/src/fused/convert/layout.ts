@@ -1,7 +1,7 @@
-import type { LmConfig } from "@personaplex/lm"
+import type { LmConfig } from "../../LmConfig.ts"
 
 /** How the GPU graphs store the LM's linear layers. */
-export type GpuPrecision = "float16" | "int8" | "int4"
+export type GpuPrecision = "float32" | "float16" | "int8" | "int4"
 
 export const QUANT_BLOCK = 32
 
@@ -14,7 +14,7 @@ export interface Extent {
 /**
  * One converted tensor, made from rows `[rowOffset, rowOffset + rows)` of checkpoint tensor `source`
  * (BF16/F16/F32, `[.., cols]`):
- * - `linear`: float16 stored transposed `[cols(in), rows(out)]` for `MatMul`, or `MatMulNBits`
+ * - `linear`: float32 or float16 stored transposed `[cols(in), rows(out)]` for `MatMul`, or `MatMulNBits`
  *   blocks (`packed` uint8 `[rows, kBlocks, blob]`, `scales` f32 `[rows·kBlocks]`);
  * - `table`: an embedding table, float32 `[rows, cols]` (exact from BF16; the graph gathers rows
  *   straight into the float32 activations, no Cast);
@@ -24,6 +24,8 @@ export interface ConvertedTensor {
   readonly key: string
   readonly kind: "linear" | "table" | "vector"
   readonly source: string
+  /** For rows of a per-step stacked projection: the depformer step (the checkpoint's stack decides which rows, §3.9). */
+  readonly stackedStep?: number
   readonly rowOffset: number
   readonly rows: number
   readonly cols: number
@@ -46,7 +48,8 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN
 
 /** Bytes of a linear `[rows, cols]` in the given precision: data, then scales for int8/int4. */
 const linearBytes = (rows: number, cols: number, precision: GpuPrecision) => {
-  if (precision === "float16") return { data: rows * cols * 2, scales: 0 }
+  if (precision === "float32" || precision === "float16")
+    return { data: rows * cols * (precision === "float32" ? 4 : 2), scales: 0 }
   const bits = precision === "int4" ? 4 : 8
   const kBlocks = Math.ceil(cols / QUANT_BLOCK)
   return { data: (rows * kBlocks * QUANT_BLOCK * bits) / 8, scales: rows * kBlocks * 4 }
@@ -76,6 +79,7 @@ export const planLayout = (
     cols: number,
     rowOffset = 0,
     packed = false,
+    stackedStep?: number,
   ) => {
     let data: Extent
     let scales: Extent | undefined
@@ -93,9 +97,19 @@ export const planLayout = (
       // Tables of a group lie back to back so that one initializer spans them.
       offset = packed ? offset + length : align(offset + length)
     }
-    tensors[key] = { key, kind, source, rowOffset, rows, cols, data, ...(scales ? { scales } : {}) }
+    tensors[key] = {
+      key,
+      kind,
+      source,
+      rowOffset,
+      rows,
+      cols,
+      data,
+      ...(scales ? { scales } : {}),
+      ...(stackedStep === undefined ? {} : { stackedStep }),
+    }
   }
-  const { dim, card, textCard, depformerDim: D, depQ } = config
+  const { dim, card, textCard, depformerDim: D } = config
   // Temporal embeddings: audio tables 0..15 then the text table, contiguous.
   const groupStart = offset
   for (let k = 0; k < config.nQ; k++) add(`emb${k}`, "table", `emb.${k}.weight`, card + 1, dim, 0, true)
@@ -132,14 +146,13 @@ export const planLayout = (
     add(`d${l}.norm1`, "vector", `${p}.norm1.alpha`, 1, D)
     add(`d${l}.norm2`, "vector", `${p}.norm2.alpha`, 1, D)
     for (let k = 0; k < depformerSteps; k++) {
-      // Per-step projections are stacked along rows (steps beyond the checkpoint's repeat: §3.9).
-      const s = k % depQ
-      add(`d${l}.${k}.qkv`, "linear", `${p}.self_attn.in_proj_weight`, 3 * D, D, s * 3 * D)
-      add(`d${l}.${k}.out`, "linear", `${p}.self_attn.out_proj.weight`, D, D, s * D)
+      // Per-step projections are stacked along rows: which rows serve step k depends on the checkpoint.
+      add(`d${l}.${k}.qkv`, "linear", `${p}.self_attn.in_proj_weight`, 3 * D, D, 0, false, k)
+      add(`d${l}.${k}.out`, "linear", `${p}.self_attn.out_proj.weight`, D, D, 0, false, k)
       const hidden = config.depformerFfnHidden
-      add(`d${l}.${k}.ffn_gate`, "linear", `${p}.gating.${s}.linear_in.weight`, hidden, D)
-      add(`d${l}.${k}.ffn_up`, "linear", `${p}.gating.${s}.linear_in.weight`, hidden, D, hidden)
-      add(`d${l}.${k}.ffn_out`, "linear", `${p}.gating.${s}.linear_out.weight`, D, config.depformerFfnHidden)
+      add(`d${l}.${k}.ffn_gate`, "linear", `${p}.gating.${k}.linear_in.weight`, hidden, D)
+      add(`d${l}.${k}.ffn_up`, "linear", `${p}.gating.${k}.linear_in.weight`, hidden, D, hidden)
+      add(`d${l}.${k}.ffn_out`, "linear", `${p}.gating.${k}.linear_out.weight`, D, config.depformerFfnHidden)
     }
   }
   return { precision, depformerSteps, bytes: offset, tensors, groups }

@@ -1,4 +1,4 @@
-// Run by webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
+// Run by fused-webgpu.test.ts in its own process, so that a crash in onnxruntime's native code fails that
 // test instead of killing the test runner. The tiny LM's `gqa` step graph on WebGPU and on the CPU
 // provider, same tokens: prints the largest relative text-logit difference, whether the greedy text
 // and depformer tokens are the same, then "closed" once every session and resident buffer is released. Arguments: the KV cache's element type, then
@@ -6,23 +6,23 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { lmCheckpointTensors } from "@personaplex/lm"
 import { type ExecutionProvider, OrtSession } from "@personaplex/runtime"
 import { Effect } from "effect"
 import {
-  BENCH_MODELS,
   convertWeights,
   type KvCacheType,
+  lmCheckpointTensors,
   openGpuLm,
-  writeRandomBf16Checkpoint,
+  tinyLmConfig,
+  writeRandomLmCheckpoint,
 } from "../../src/index.ts"
 
 const kvCache = (process.argv[2] ?? "float16") as KvCacheType
 const graphCapture = process.argv[3] === "capture"
-const config = BENCH_MODELS.tiny.lm
+const config = tinyLmConfig
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-webgpu-"))
 const checkpoint = path.join(dir, "lm.safetensors")
-writeRandomBf16Checkpoint(checkpoint, lmCheckpointTensors(config))
+writeRandomLmCheckpoint(checkpoint, lmCheckpointTensors(config))
 const weights = await convertWeights({
   checkpoint,
   config,
@@ -43,7 +43,6 @@ const steps = (provider: ExecutionProvider) =>
       attention: ["gqa"],
       kvCache,
       allowCpuFallback: false,
-      greedy: true,
       outputLogits: true,
       graphCapture,
     })
