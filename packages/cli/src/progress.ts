@@ -115,7 +115,12 @@ export const formatSummary = (
     "  transcript",
     ...report.windows.map((w) => `    ${w.index + 1}. ${shorten(w.agentText.trim() || "(no text)", 100)}`),
   ]
-  if (files.output !== undefined) lines.push(`  output audio   ${files.output}`)
+  if (files.output !== undefined)
+    lines.push(
+      report.outputFrames > 0 || report.status === "completed"
+        ? `  output audio   ${files.output}`
+        : `  output audio   none produced (${files.output} not written)`,
+    )
   lines.push(`  run report     ${files.report}`)
   return lines.join("\n")
 }

@@ -27,3 +27,50 @@ export const runBin = (args: ReadonlyArray<string>, cwd: string) => {
     all: result.stdout + result.stderr,
   }
 }
+
+/** Runs the built bin under this Node with extra Node options (e.g. `--import` of a preload). */
+export const runBinWith = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, cwd: string) => {
+  const result = spawnSync(process.execPath, [...nodeArgs, bin, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 240_000,
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** A preload that makes this Node report another version (`process.versions.node`). */
+export const pretendNodeVersion = (version: string) => [
+  "--import",
+  `data:text/javascript,Object.defineProperty(process.versions,"node",{value:${JSON.stringify(version)}})`,
+]
+
+/**
+ * `run.yaml` in `cwd` naming the smoke models (generated into the shared cache) and their configs,
+ * followed by `lines`; `omit` leaves model keys out (e.g. "mimi_config").
+ */
+export const writeSmokeConfig = (
+  cwd: string,
+  models: {
+    readonly mimi: string
+    readonly lm: string
+    readonly tokenizer: string
+    readonly mimiConfig: string
+    readonly lmConfig: string
+  },
+  lines: ReadonlyArray<string> = [],
+  omit: ReadonlyArray<string> = [],
+) => {
+  const model = Object.entries({
+    mimi: models.mimi,
+    lm: models.lm,
+    tokenizer: models.tokenizer,
+    mimi_config: models.mimiConfig,
+    lm_config: models.lmConfig,
+  })
+    .filter(([key]) => !omit.includes(key))
+    .map(([key, value]) => `  ${key}: ${value}`)
+  const file = path.join(cwd, "run.yaml")
+  fs.writeFileSync(file, ["model:", ...model, ...lines, ""].join("\n"))
+  return file
+}
