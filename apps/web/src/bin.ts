@@ -11,7 +11,7 @@ const usage = `personaplex-web: talk to PersonaPlex in a browser (http://127.0.0
 
   --port N              listen port (default 8998; 0 = any free port)
   --host H              listen address (default 127.0.0.1)
-  --voices DIR          folder of allowed voices (.safetensors voice prompts or .wav files)
+  --voices DIR          folder of allowed voices: release .pt voices, .safetensors voice caches, .wav files
   --voice NAME          default voice when the client names none
   --max-sessions N      concurrent conversations (default 1); more are answered "busy"
   --window-frames N     frames (80 ms) per conversation window (default 125 = 10 s)
