@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from "@evan/opus"
 import CodecParser, { type OggPage } from "codec-parser"
+import { OggPageScanner } from "./ogg-pages.ts"
 import { EncodedAudioPacketSource, EncodedPacket, NullTarget, OggOutputFormat, Output } from "mediabunny"
 
 /** Model audio: 24 kHz mono, 1920-sample (80 ms) frames. */
@@ -32,25 +33,34 @@ export interface ReadResult {
 
 /**
  * Incoming audio: Ogg pages (any chunking) → Opus packets → 24 kHz mono PCM → 1920-sample frames.
- * Garbage between pages is skipped by the Ogg parser (it re-syncs on the next valid page with a good CRC);
- * a packet libopus rejects is reported and skipped.
+ * `OggPageScanner` frames the pages, checks each page's CRC and reports bytes that are not Ogg; only
+ * intact pages reach the Ogg parser (codec-parser, which re-assembles packets). A page that fails its CRC
+ * and a packet libopus rejects are reported and skipped.
  */
 export class OggOpusReader {
+  private readonly scanner = new OggPageScanner()
   private readonly parser = new CodecParser<OggPage>("audio/ogg", { enableLogging: false })
   private readonly decoder = new Decoder({ channels: 1, sample_rate: SAMPLE_RATE })
   private pending = new Float32Array(0)
   packetsDecoded = 0
   samplesDecoded = 0
 
+  get pagesRejected(): number {
+    return this.scanner.pagesRejected
+  }
+
   push(chunk: Uint8Array): ReadResult {
-    const problems: string[] = []
+    const scanned = this.scanner.push(chunk)
+    const problems: string[] = [...scanned.problems]
     const decoded: Float32Array[] = []
-    let pages: OggPage[]
-    try {
-      // typed as an Iterator, but it is a generator (iterable)
-      pages = [...(this.parser.parseChunk(chunk) as unknown as Iterable<OggPage>)]
-    } catch (cause) {
-      return { frames: [], problems: [`unreadable Ogg data: ${String(cause)}`] }
+    const pages: OggPage[] = []
+    for (const bytes of scanned.pages) {
+      try {
+        // typed as an Iterator, but it is a generator (iterable)
+        pages.push(...(this.parser.parseChunk(bytes) as unknown as Iterable<OggPage>))
+      } catch (cause) {
+        problems.push(`unreadable Ogg page: ${String(cause)}`)
+      }
     }
     for (const page of pages) {
       for (const frame of page.codecFrames) {
