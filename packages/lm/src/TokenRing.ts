@@ -34,13 +34,11 @@ export class TokenRing {
   cache = new Int32Array(STREAMS * RING).fill(-2)
   provided = new Uint8Array(STREAMS * RING)
   private readonly initial: Int32Array
+  readonly delays: ReadonlyArray<number>
   readonly maxDelay: number
 
-  constructor(
-    readonly delays: ReadonlyArray<number>,
-    textInitial: number,
-    audioInitial: number,
-  ) {
+  constructor(delays: ReadonlyArray<number>, textInitial: number, audioInitial: number) {
+    this.delays = delays
     this.initial = Int32Array.from({ length: STREAMS }, (_, k) => (k === 0 ? textInitial : audioInitial))
     this.maxDelay = Math.max(...delays)
   }

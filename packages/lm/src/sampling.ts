@@ -86,17 +86,21 @@ export interface FrameSamplers {
  * next frame's while the current one runs, which changes no token.
  */
 export class Samplers {
+  readonly options: SamplingOptions
+  private readonly textCard: number
+  private readonly card: number
+  private readonly audioSteps: number
   private readonly prng: Prng
   private pending: FrameSamplers | undefined
   /** The PRNG state before the pending draw: what the next frame starts from. */
   private stateBeforePending: ReadonlyArray<number> | undefined
 
-  constructor(
-    readonly options: SamplingOptions,
-    private readonly textCard: number,
-    private readonly card: number,
-    private readonly audioSteps: number,
-  ) {
+  // Plain fields, no parameter properties: the module also runs under Node's type stripping (test children).
+  constructor(options: SamplingOptions, textCard: number, card: number, audioSteps: number) {
+    this.options = options
+    this.textCard = textCard
+    this.card = card
+    this.audioSteps = audioSteps
     this.prng = new Prng(options.seed)
   }
 

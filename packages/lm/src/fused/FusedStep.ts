@@ -162,6 +162,30 @@ export const cacheLengthInputs = (position: number, T: number): Record<string, O
   [StepIo.totalLength]: i32(Int32Array.of(position + T), [1]),
 })
 
+/**
+ * The windowed linear cache's inputs for a run of `T` rows from `position` (`StepGraphOptions.window`):
+ * each row's position, and its bias over the `capacity` cache frames, open on its last `window` frames.
+ */
+export const windowInputs = (
+  position: number,
+  T: number,
+  window: number,
+  capacity: number,
+): Record<string, OrtTensor> => {
+  const bias = new Float32Array(T * capacity).fill(-1e4)
+  for (let t = 0; t < T; t++) {
+    const q = position + t
+    bias.fill(0, t * capacity + Math.max(0, q - window + 1), t * capacity + q + 1)
+  }
+  return {
+    [StepIo.positions]: i64(
+      BigInt64Array.from({ length: T }, (_, t) => BigInt(position + t)),
+      [1, T],
+    ),
+    [StepIo.windowBias]: f32(bias, [T, capacity]),
+  }
+}
+
 /** Host-side inputs of a run of `T` rows starting at `position` over the rings (see `StepIo`). */
 export const positionInputs = (
   config: LmConfig,
@@ -394,6 +418,7 @@ export const openGpuLm = (
 const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened): GpuLm => {
   const { config, context } = options
   const linear = opened.attention === "gqa"
+  const windowed = options.window !== undefined && options.window < context
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
   const S = options.layout.depformerSteps
   /** A run's sampler inputs (fresh arrays: the run hands its feeds' buffers over). */
@@ -444,6 +469,7 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       // A copy: the run hands its feeds' buffers over, and `extra` is the caller's.
       [StepIo.extra]: f32(extra ? extra.slice() : new Float32Array(T * config.dim), [1, T, config.dim]),
       ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
+      ...(linear && windowed ? windowInputs(position, T, options.window!, context) : {}),
       ...samplerFeeds(sampling),
     }
   }

@@ -39,7 +39,9 @@ export interface StepGraphOptions {
   readonly outputLogits?: boolean
   /**
    * `gqa`: each row attends to its last `window` frames only (itself included), however many the
-   * cache holds (GroupQueryAttention's `local_window_size`). Default: every frame in the cache.
+   * cache holds. GroupQueryAttention still writes the cache in place; the attention itself is then a
+   * MultiHeadAttention over that cache with a host-made bias (`StepIo.windowBias`): WebGPU's
+   * GroupQueryAttention ignores `local_window_size`. Default: every frame in the cache.
    */
   readonly window?: number
   /**
@@ -87,6 +89,10 @@ export const StepIo = {
   bias: "attn_bias",
   /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
   writeIndex: "write_index",
+  /** int64 `[1, T]` (`gqa` with a window): each row's position, for the query's RoPE. */
+  positions: "positions",
+  /** f32 `[T, context]` (`gqa` with a window): 0 where row t sees cache frame s, −1e4 elsewhere. */
+  windowBias: "window_bias",
   /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
   seqlensK: "seqlens_k",
   /** int32 `[1]`: frames in the cache after this run (`gqa`). */
@@ -316,6 +322,32 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const cacheDims = [1, heads, ctx, hd]
     const toCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
     const fromCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 1 }) : v)
+    const windowed = options.window !== undefined && options.window < ctx
+    const positions = windowed ? g.input(StepIo.positions, "int64", [1, "T"]) : ""
+    const windowBias = windowed
+      ? g.op("Reshape", [
+          toCache(g.input(StepIo.windowBias, "float32", ["T", ctx])),
+          g.int64s([1, 1, -1, ctx]),
+        ])
+      : ""
+    /** The rows' roped queries attending to the cache frames the bias leaves them → `[1, T, dim]`. */
+    const windowAttention = (packed: string, keys: string, values: string) => {
+      const [query] = g.msOp(
+        "RotaryEmbedding",
+        [
+          g.op("Slice", [packed, g.int64s([0]), g.int64s([dim]), g.int64s([-1])]),
+          positions,
+          cosCache,
+          sinCache,
+        ],
+        { interleaved: 1, num_heads: heads },
+      )
+      const [attended] = g.msOp("MultiHeadAttention", [query!, keys, values, "", "", windowBias], {
+        num_heads: heads,
+        scale: Attr.float(1 / Math.sqrt(hd)),
+      })
+      return attended!
+    }
     return (l: number, qkv: string) => {
       const packed = toCache(qkv)
       const [attended, kOut, vOut] = g.msOp(
@@ -337,15 +369,12 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
           do_rotary: 1,
           rotary_interleaved: 1,
           scale: Attr.float(1 / Math.sqrt(hd)),
-          ...(options.window !== undefined && options.window < ctx
-            ? { local_window_size: options.window }
-            : {}),
         },
         3,
       )
       g.output(kOut!, StepIo.keysOut(l), kv, cacheDims)
       g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
-      return fromCache(attended!)
+      return fromCache(windowed ? windowAttention(packed, kOut!, vOut!) : attended!)
     }
   }
 
@@ -481,19 +510,26 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const [attended, present, presentValues] = g.msOp(
       "GroupQueryAttention",
       [qkv, "", "", pastKeys!, pastValues!, lengths[k]![0]!, lengths[k]![1]!],
-      {
-        num_heads: dHeads,
-        kv_num_heads: dHeads,
-        scale: Attr.float(1 / Math.sqrt(dh)),
-        ...(options.depformerWindow !== undefined && k + 1 > options.depformerWindow
-          ? { local_window_size: options.depformerWindow }
-          : {}),
-      },
+      { num_heads: dHeads, kv_num_heads: dHeads, scale: Attr.float(1 / Math.sqrt(dh)) },
       3,
     )
     g.output(present!, StepIo.depformerKeysOut(l, k), "float32", depformerCacheDims)
     g.output(presentValues!, StepIo.depformerValuesOut(l, k), "float32", depformerCacheDims)
-    return attended!
+    const window = options.depformerWindow
+    if (window === undefined || k + 1 <= window) return attended!
+    // Steps k − window + 1..k only: a MatMul attention over that slice of the cache GQA just wrote.
+    const recent = (v: string) =>
+      g.op("Slice", [v, g.int64s([k + 1 - window]), g.int64s([k + 1]), g.int64s([2])])
+    const q = g.op("Reshape", [
+      g.op("Slice", [qkv, g.int64s([0]), g.int64s([D]), g.int64s([-1])]),
+      g.int64s([1, dHeads, 1, dh]),
+    ])
+    const scores = g.op("Mul", [
+      g.op("MatMul", [q, g.op("Transpose", [recent(present!)], { perm: [0, 1, 3, 2] })]),
+      g.scalar(1 / Math.sqrt(dh)),
+    ])
+    const mixed = g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), recent(presentValues!)])
+    return g.op("Reshape", [g.op("Transpose", [mixed], { perm: [0, 2, 1, 3] }), g.int64s([1, 1, D])])
   }
   const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken

@@ -5,12 +5,15 @@ import type { LinearWeight, WeightSource } from "./weights.ts"
 /** Emits the LM's building blocks (upstream-spec §3.3-3.4) into a graph; every value is f32 `[rows, features]`. */
 export class Layers {
   private weightCount = 0
+  readonly g: GraphBuilder
+  readonly quantization: Quantization
+  readonly blockSize: 16 | 32 | 64 | 128 | 256
 
-  constructor(
-    readonly g: GraphBuilder,
-    readonly quantization: Quantization,
-    readonly blockSize: 16 | 32 | 64 | 128 | 256 = 32,
-  ) {}
+  constructor(g: GraphBuilder, quantization: Quantization, blockSize: 16 | 32 | 64 | 128 | 256 = 32) {
+    this.g = g
+    this.quantization = quantization
+    this.blockSize = blockSize
+  }
 
   /** A unique initializer name (the builder's `fresh` names are reserved for op outputs). */
   weightName(prefix: string): string {

@@ -29,11 +29,13 @@ const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
  */
 export class LmWeights {
   private readonly cache = new Map<string, Float32Array>()
+  private readonly checkpoint: Checkpoint
+  readonly storage: WeightStorage
 
-  constructor(
-    private readonly checkpoint: Checkpoint,
-    readonly storage: WeightStorage = "inline",
-  ) {}
+  constructor(checkpoint: Checkpoint, storage: WeightStorage = "inline") {
+    this.checkpoint = checkpoint
+    this.storage = storage
+  }
 
   private fail(tensor: string, reason: string): never {
     throw new LmWeightsError({ checkpoint: this.checkpoint.source, tensor, reason })

@@ -27,12 +27,12 @@ const WIRE_FIXED32 = 5
 
 class ProtoReader {
   pos: number
-  constructor(
-    private readonly bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
+  private readonly bytes: Uint8Array
+  readonly end: number
+  constructor(bytes: Uint8Array, start: number, end: number) {
+    this.bytes = bytes
     this.pos = start
+    this.end = end
   }
 
   get done(): boolean {
