@@ -1,7 +1,7 @@
 import { Decoder, Encoder } from "@evan/opus"
 import CodecParser, { type OggPage } from "codec-parser"
-import { OggPageScanner } from "./ogg-pages.ts"
 import { EncodedAudioPacketSource, EncodedPacket, NullTarget, OggOutputFormat, Output } from "mediabunny"
+import { OggPageScanner } from "./ogg-pages.ts"
 
 /** Model audio: 24 kHz mono, 1920-sample (80 ms) frames. */
 export const SAMPLE_RATE = 24000
