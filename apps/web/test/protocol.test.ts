@@ -105,6 +105,8 @@ describe("malformed messages", () => {
         "ignored empty message (no kind byte)",
         "ignored unknown message kind 0x09",
         "ignored a text frame: the protocol uses binary messages",
+        "skipped 3000 bytes that are not Ogg pages",
+        `skipped ${"OggS but not really a page".length} bytes that are not Ogg pages`,
       ]),
     )
     expect(client.ws.readyState).toBe(client.ws.OPEN)
@@ -180,10 +182,10 @@ describe("session lifecycle", () => {
     await Promise.all([a.close(), b.close()])
   })
 
-  it("answers busy (error message, then close code 1013) when every slot is taken, and frees the slot on leave", async () => {
+  it("answers busy (error message, then close code 1013) when every slot is taken and no one may wait, and frees the slot on leave", async () => {
     const busyRefusals = Metric.withAttributes(WebMetrics.refusals, { reason: "busy" })
     const before = (await Effect.runPromise(Metric.value(busyRefusals))).count
-    const server = await start(EchoEngine.layer(), { maxSessions: 1 })
+    const server = await start(EchoEngine.layer(), { maxSessions: 1, maxWaiting: 0 })
     const first = Client.connect(server, { text_prompt: "first" })
     await first.handshake
     const second = Client.connect(server, { text_prompt: "second" })
@@ -256,6 +258,15 @@ describe("http", () => {
     expect((await fetch(`${server.url}/%2e%2e/outside.txt`)).status).toBe(404)
     expect((await fetch(`${server.url}/..%2foutside.txt`)).status).toBe(404)
     const health = await (await fetch(`${server.url}/api/health`)).json()
-    expect(health).toEqual({ engine: "echo", sessions: 0, maxSessions: 1 })
+    expect(health).toEqual({
+      status: "ok",
+      engine: "echo",
+      device: "none",
+      sessions: 0,
+      maxSessions: 1,
+      waiting: 0,
+      maxWaiting: 16,
+      waitTimeoutMs: 300_000,
+    })
   })
 })

@@ -36,8 +36,10 @@ const promptWords = (prompt: string): string[] =>
     .split(/\s+/)
     .filter((w) => w.length > 0)
 
+/** As the loop: `<system>` tags around the text, and no prompt at all for an empty one (as upstream). */
 export const wrapPrompt = (text: string): string => {
   const t = text.trim()
+  if (t === "") return ""
   return t.startsWith("<system>") && t.endsWith("<system>") && t.length >= 16 ? t : `<system> ${t} <system>`
 }
 
@@ -166,6 +168,7 @@ export const EchoEngine = {
       const live = { n: 0 }
       return ConversationEngine.of({
         name: "echo",
+        device: "none",
         start: (start) => startEchoSession(resolved, start, live),
         liveSessions: Effect.sync(() => live.n),
       })

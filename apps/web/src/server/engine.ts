@@ -50,6 +50,8 @@ export interface EngineSession {
 export interface ConversationEngineShape {
   /** Shown to clients ("echo", "personaplex-loop", ...). */
   readonly name: string
+  /** Where it computes ("cpu", "webgpu", "cuda"; "none" for a model-free engine), for /api/health. */
+  readonly device?: string
   /** Prompts the model and starts a conversation; it lives until the caller's scope closes. */
   readonly start: (options: EngineStartOptions) => Effect.Effect<EngineSession, EngineError, Scope.Scope>
   /** Conversations started and not yet stopped (for leak checks). */

@@ -12,6 +12,7 @@ import {
   encodeText,
 } from "../shared/protocol.ts"
 import { ConversationEngine, type EngineEvent } from "./engine.ts"
+import { logEvent } from "./logging.ts"
 import { WebMetrics } from "./metrics.ts"
 import { OggOpusReader, OggOpusWriter } from "./opus-ogg.ts"
 import type { Voice } from "./voices.ts"
@@ -23,6 +24,8 @@ export interface SessionRequest {
   /** The client asked for the JSON event channel (`events=json`). */
   readonly events: boolean
   readonly maxSessions: number
+  /** `performance.now()` when the socket opened (close lines give the session's duration). */
+  readonly connectedAt: number
 }
 
 /** Live resource counts, for the health endpoint and leak checks. */
@@ -31,7 +34,7 @@ export interface SessionCounters {
   opusWriters: number
 }
 
-const send = (ws: WebSocket, message: Uint8Array): void => {
+export const send = (ws: WebSocket, message: Uint8Array): void => {
   if (ws.readyState === ws.OPEN) ws.send(message)
 }
 
@@ -85,8 +88,18 @@ class StatsWindow {
  * pages (0x01); engine text → 0x02; and, when asked for, engine events → 0x04 JSON.
  * Everything it opened is released when it returns (the socket closed, or the engine failed).
  */
-export const runSession = (ws: WebSocket, request: SessionRequest, counters: SessionCounters) =>
-  Effect.scoped(
+export const runSession = (ws: WebSocket, request: SessionRequest, counters: SessionCounters) => {
+  // how the socket ended: set by the client's close frame, or by the server when it closes first
+  const ending: { code: number | undefined; reason: string; by: "client" | "server" } = {
+    code: undefined,
+    reason: "",
+    by: "client",
+  }
+  const traffic = { framesIn: 0, framesOut: 0 }
+  const serverCloses = (code: number, reason: string) => {
+    if (ending.code === undefined) Object.assign(ending, { code, reason, by: "server" })
+  }
+  return Effect.scoped(
     Effect.gen(function* () {
       const engine = yield* ConversationEngine
       const closed = yield* Deferred.make<void>()
@@ -99,22 +112,38 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
             : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         Queue.offerUnsafe(inbound, { data: bytes, isBinary })
       }
-      const onClose = () => Deferred.doneUnsafe(closed, Effect.void)
+      const onClose = (code?: number, reason?: Buffer) => {
+        if (ending.code === undefined && code !== undefined)
+          Object.assign(ending, { code, reason: reason?.toString() ?? "", by: "client" })
+        Deferred.doneUnsafe(closed, Effect.void)
+      }
+      const onError = () => onClose()
       yield* Effect.acquireRelease(
         Effect.sync(() => {
           counters.sessions++
           ws.on("message", onMessage)
           ws.on("close", onClose)
-          ws.on("error", onClose)
+          ws.on("error", onError)
           if (ws.readyState !== ws.OPEN) onClose()
         }),
         () =>
-          Effect.sync(() => {
+          Effect.gen(function* () {
             counters.sessions--
             ws.off("message", onMessage)
             ws.off("close", onClose)
-            ws.off("error", onClose)
-            if (ws.readyState === ws.OPEN) ws.close(CloseCode.Normal, "session ended")
+            ws.off("error", onError)
+            if (ws.readyState === ws.OPEN) {
+              serverCloses(CloseCode.Normal, "session ended")
+              ws.close(CloseCode.Normal, "session ended")
+            }
+            const durationMs = Math.round(performance.now() - request.connectedAt)
+            const code = ending.code ?? CloseCode.Abnormal
+            yield* logEvent(
+              "Info",
+              "close",
+              `closed by the ${ending.by}: code ${code}${ending.reason === "" ? "" : ` (${ending.reason})`}, after ${(durationMs / 1000).toFixed(1)} s, ${traffic.framesIn} frames in, ${traffic.framesOut} out`,
+              { code, reason: ending.reason, by: ending.by, durationMs, ...traffic },
+            )
           }),
       )
 
@@ -123,6 +152,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       }
 
       // Prompting (voice, silence, text) happens here; a client that leaves meanwhile ends it.
+      const promptStart = performance.now()
       const started = yield* Effect.raceFirst(
         Effect.map(
           engine.start({
@@ -152,6 +182,8 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       // Audio sent while the model was being prompted is dropped, as upstream does.
       yield* Queue.clear(inbound)
       send(ws, encodeHandshake())
+      const promptMs = Math.round(performance.now() - promptStart)
+      yield* logEvent("Info", "handshake", `handshake after ${promptMs} ms of prompting`, { promptMs })
       yield* Metric.update(WebMetrics.sessionsStarted, 1)
       const t0 = performance.now()
       const now = () => Math.round(performance.now() - t0)
@@ -165,7 +197,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       })
 
       const warn = (message: string) =>
-        Effect.logDebug(`session ${request.sessionId}: ${message}`).pipe(
+        logEvent("Warn", "warning", message).pipe(
           Effect.andThen(Metric.update(WebMetrics.ignoredMessages, 1)),
           Effect.andThen(Effect.sync(() => emit({ type: "warning", message }))),
         )
@@ -183,6 +215,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
               for (const problem of problems) yield* warn(problem)
               for (const frame of frames) {
                 stats.framesIn++
+                traffic.framesIn++
                 yield* session.pushFrame(frame)
               }
               if (frames.length > 0) yield* Metric.update(WebMetrics.framesIn, frames.length)
@@ -196,13 +229,18 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       )
       const play = Stream.runForEach(session.frames, (frame) =>
         Effect.promise(() => writer.write(frame)).pipe(
-          Effect.andThen(Effect.sync(() => stats.framesOut++)),
+          Effect.andThen(
+            Effect.sync(() => {
+              stats.framesOut++
+              traffic.framesOut++
+            }),
+          ),
           Effect.andThen(Metric.update(WebMetrics.framesOut, 1)),
         ),
       )
       const speak = Stream.runForEach(session.text, (piece) => Effect.sync(() => send(ws, encodeText(piece))))
       const report = Stream.runForEach(session.events, (event: EngineEvent) =>
-        Effect.sync(() => {
+        Effect.gen(function* () {
           switch (event._tag) {
             case "FrameTiming":
               return stats.add(event.computeMs)
@@ -214,8 +252,18 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
                 windowIndex: event.windowIndex,
               })
             case "WindowStart":
+              yield* logEvent("Info", "window", `window ${event.index} starts`, {
+                window: event.index,
+                phase: "start",
+              })
               return emit({ type: "window", phase: "start", index: event.index, atMs: now() })
             case "WindowEnd":
+              yield* logEvent(
+                "Info",
+                "window",
+                `window ${event.index} ends (${event.agentText.length} characters of agent text)`,
+                { window: event.index, phase: "end", agentChars: event.agentText.length },
+              )
               return emit({
                 type: "window",
                 phase: "end",
@@ -224,6 +272,18 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
                 agentText: event.agentText,
               })
             case "Compaction":
+              yield* logEvent(
+                "Info",
+                "compaction",
+                `switch after window ${event.index}: ${Math.round(event.pauseMs)} ms pause, prompt from ${event.source} in ${Math.round(event.durationMs)} ms`,
+                {
+                  window: event.index,
+                  pauseMs: Math.round(event.pauseMs),
+                  durationMs: Math.round(event.durationMs),
+                  source: event.source,
+                  ...(event.reason === undefined ? {} : { reason: event.reason }),
+                },
+              )
               return emit({
                 type: "compaction",
                 index: event.index,
@@ -252,9 +312,16 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
     }).pipe(
       // inside the scope: the error message must go out before the finalizer closes the socket
       Effect.catch((error) =>
-        Metric.update(Metric.withAttributes(WebMetrics.refusals, { reason: "engine" }), 1).pipe(
-          Effect.andThen(refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)),
-        ),
+        Effect.gen(function* () {
+          yield* logEvent("Error", "engine-error", `engine failed: ${error.message}`, {
+            reason: error.reason,
+            ...(error.cause === undefined ? {} : { cause: String(error.cause) }),
+          })
+          yield* Metric.update(Metric.withAttributes(WebMetrics.refusals, { reason: "engine" }), 1)
+          serverCloses(CloseCode.InternalError, `engine failed: ${error.message}`)
+          yield* refuse(ws, `engine failed: ${error.message}`, CloseCode.InternalError)
+        }),
       ),
     ),
   )
+}

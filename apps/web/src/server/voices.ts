@@ -30,9 +30,25 @@ const isPlainName = (name: string): boolean =>
  * one of them; nothing it sends is joined to a path before it matched the list.
  */
 export class VoiceCatalog {
-  constructor(readonly folder: string | undefined) {}
+  /**
+   * `folder`: its files are the voices, read at each request. `listed`: a fixed list instead (the smoke
+   * voices: upstream's names, files of our format), the names still checked the same way.
+   */
+  constructor(
+    readonly folder: string | undefined,
+    private readonly listed?: ReadonlyArray<Voice>,
+  ) {}
+
+  /** A catalog of exactly these voices. */
+  static of(voices: ReadonlyArray<Voice>): VoiceCatalog {
+    return new VoiceCatalog(
+      undefined,
+      [...voices].sort((a, b) => a.name.localeCompare(b.name)),
+    )
+  }
 
   readonly list: Effect.Effect<ReadonlyArray<Voice>, VoicesFolderError> = Effect.suspend(() => {
+    if (this.listed !== undefined) return Effect.succeed(this.listed.filter((v) => isPlainName(v.name)))
     const folder = this.folder
     if (folder === undefined) return Effect.succeed([])
     return Effect.try({

@@ -16,6 +16,19 @@ export interface HelloEvent {
   readonly maxSessions: number
 }
 
+/**
+ * Before the handshake: every conversation slot is taken and the client waits in line; `position` 1 is
+ * next. Sent when the client joins the line and whenever its place changes.
+ */
+export interface QueueEvent {
+  readonly type: "queue"
+  readonly sessionId: string
+  readonly position: number
+  readonly maxSessions: number
+  /** How long the client may wait in all before it is refused. */
+  readonly waitTimeoutMs: number
+}
+
 /** The system prompt the model is conditioned on now (at the start and after every compaction). */
 export interface PromptEvent {
   readonly type: "prompt"
@@ -67,4 +80,11 @@ export interface WarningEvent {
   readonly message: string
 }
 
-export type ServerEvent = HelloEvent | PromptEvent | WindowEvent | CompactionEvent | StatsEvent | WarningEvent
+export type ServerEvent =
+  | HelloEvent
+  | QueueEvent
+  | PromptEvent
+  | WindowEvent
+  | CompactionEvent
+  | StatsEvent
+  | WarningEvent

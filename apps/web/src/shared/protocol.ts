@@ -76,6 +76,8 @@ export const decodeMessage = (data: Uint8Array): IncomingMessage | MalformedMess
 /** WebSocket close codes this server uses. */
 export const CloseCode = {
   Normal: 1000,
+  /** No close frame: the connection dropped (never sent, only reported). */
+  Abnormal: 1006,
   /** The request was refused (e.g. an unknown voice). */
   PolicyViolation: 1008,
   /** The server failed. */
