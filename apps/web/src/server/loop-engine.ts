@@ -18,12 +18,12 @@ import type { Voice } from "./voices.ts"
 /** Services each conversation gets fresh (streaming state is per conversation). */
 export type ConversationModels = MimiCodec | LmGen
 
-export interface LoopEngineOptions<E> {
+export interface LoopEngineOptions<E, R = OrtSession> {
   /**
    * Builds the codec and LM of one conversation. It is built anew for every session (each has its own
    * streaming state and KV cache) and released when the session ends.
    */
-  readonly models: Layer.Layer<ConversationModels, E, OrtSession>
+  readonly models: Layer.Layer<ConversationModels, E, R>
   /** Input frames per window (12.5 per second). */
   readonly windowFrames: number
   /** The thinking clip played at each window switch (1920-sample frames). */
@@ -33,6 +33,8 @@ export interface LoopEngineOptions<E> {
   readonly compactionDeadlineMs?: number
   /** How a voice file becomes a voice prompt (default: `.wav` → audio, `.safetensors` → cached embeddings). */
   readonly loadVoice?: (voice: Voice) => Effect.Effect<VoicePrompt, EngineError>
+  /** Where the models compute, for `/api/health` (default "cpu"). */
+  readonly device?: string
 }
 
 /**
@@ -53,7 +55,11 @@ export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, Engin
 const errorOf = (cause: Cause.Cause<unknown>): EngineError =>
   new EngineError({ reason: "the conversation loop failed", cause: Cause.pretty(cause) })
 
-const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOptions, live: { n: number }) =>
+const startLoopSession = <E>(
+  options: LoopEngineOptions<E, never>,
+  start: EngineStartOptions,
+  live: { n: number },
+) =>
   Effect.gen(function* () {
     const voice =
       start.voice === undefined ? undefined : yield* (options.loadVoice ?? defaultLoadVoice)(start.voice)
@@ -179,34 +185,50 @@ const startLoopSession = <E>(options: LoopEngineOptions<E>, start: EngineStartOp
     } satisfies EngineSession
   })
 
+const makeEngine = <E>(options: LoopEngineOptions<E, never>) =>
+  Effect.gen(function* () {
+    // Only these services are shared: the layer's whole context would also carry the layer's Scope,
+    // and each session's resources must go to the session's own scope.
+    const tokenizer = yield* TextTokenizer
+    const compactor = yield* Compactor
+    const live = { n: 0 }
+    return ConversationEngine.of({
+      name: "personaplex-loop",
+      device: options.device ?? "cpu",
+      start: (start) =>
+        startLoopSession(options, start, live).pipe(
+          Effect.provideService(TextTokenizer, tokenizer),
+          Effect.provideService(Compactor, compactor),
+        ),
+      liveSessions: Effect.sync(() => live.n),
+    })
+  })
+
 /**
  * The real conversation loop (`@personaplex/loop`) behind the web protocol: one loop run per session,
- * at real-time pace, on its own freshly built codec and LM; the tokenizer, compactor and ONNX runtime
- * are shared.
+ * at real-time pace, on its own freshly built codec and LM; the tokenizer and compactor are shared.
  */
 export const LoopEngine = {
+  /** Every session's models run on the one shared `OrtSession` this layer is given. */
   layer: <E>(
     options: LoopEngineOptions<E>,
   ): Layer.Layer<ConversationEngine, never, OrtSession | TextTokenizer | Compactor> =>
     Layer.effect(
       ConversationEngine,
       Effect.gen(function* () {
-        // Only these three services are shared: the layer's whole context would also carry the layer's
-        // Scope, and each session's resources must go to the session's own scope.
         const ort = yield* OrtSession
-        const tokenizer = yield* TextTokenizer
-        const compactor = yield* Compactor
-        const live = { n: 0 }
-        return ConversationEngine.of({
-          name: "personaplex-loop",
-          start: (start) =>
-            startLoopSession(options, start, live).pipe(
-              Effect.provideService(OrtSession, ort),
-              Effect.provideService(TextTokenizer, tokenizer),
-              Effect.provideService(Compactor, compactor),
-            ),
-          liveSessions: Effect.sync(() => live.n),
+        return yield* makeEngine({
+          ...options,
+          models: options.models.pipe(Layer.provide(Layer.succeed(OrtSession, ort))),
         })
       }),
     ),
+  /**
+   * The models bring their own runtime (the CLI's `modelLayer`: an `OrtSession` on the settings' device
+   * for each build, so each session has its own).
+   */
+  layerSelfContained: <E>(
+    options: LoopEngineOptions<E, never>,
+  ): Layer.Layer<ConversationEngine, never, TextTokenizer | Compactor> =>
+    Layer.effect(ConversationEngine, makeEngine(options)),
 }

@@ -1,13 +1,22 @@
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { assets, loadThinkingClip } from "@personaplex/audio-io"
-import { ensureSmokeModels } from "@personaplex/cli"
-import { MimiCodec, MimiConfig } from "@personaplex/codec"
-import { Compactor } from "@personaplex/compaction"
-import { LmConfig, LmGen, TextTokenizer } from "@personaplex/lm"
-import { OrtSession } from "@personaplex/runtime"
-import { Effect, Layer } from "effect"
+import { loadThinkingClip } from "@personaplex/audio-io"
+import {
+  compactorLayer,
+  ensureSmokeModels,
+  type ModelFiles,
+  modelLayer,
+  type RunConfig,
+  type RunOverrides,
+  type RunSettings,
+  resolveModelFiles,
+  resolveSettings,
+  type SmokeModels,
+} from "@personaplex/cli"
+import type { Compactor } from "@personaplex/compaction"
+import { TextTokenizer } from "@personaplex/lm"
+import { Data, Effect, Layer } from "effect"
+import { EngineError } from "./errors.ts"
 import { LoopEngine } from "./loop-engine.ts"
 
 /** Model files for the loop: checkpoints, their architecture configs (upstream JSON layout), tokenizer. */
@@ -24,42 +33,94 @@ export interface ModelEngineOptions {
   readonly windowFrames: number
   /** The thinking clip (WAV); default audio-io's "Hmm, let me think". */
   readonly thinkingClip?: string
-  /** Default: the model-free compactor. */
+  /** Default: the compactor of the settings (model-free unless the config names one). */
   readonly compactor?: Layer.Layer<Compactor, unknown>
 }
 
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
+/** The run configuration and flags do not make settings (`resolveSettings`'s cross-field checks). */
+export class EngineSettingsError extends Data.TaggedError("EngineSettingsError")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `invalid engine settings:\n  ${this.problems.join("\n  ")}`
+  }
+}
+
+/** The CLI's settings (what `personaplex run` runs with) from a validated config and flags. */
+export const settingsFromConfig = (
+  config: RunConfig,
+  overrides: RunOverrides = {},
+): Effect.Effect<RunSettings, EngineSettingsError> => {
+  const resolved = resolveSettings(config, overrides)
+  return "problems" in resolved
+    ? Effect.fail(new EngineSettingsError({ problems: resolved.problems }))
+    : Effect.succeed(resolved.settings)
+}
 
 /**
- * The real conversation loop on model files, on the CPU. Every session gets its own Mimi and LM
- * (built from these files when it starts); the tokenizer, compactor and ONNX runtime are shared.
+ * The real conversation loop from the CLI's settings. Every session builds its own Mimi and LM with the
+ * CLI's `modelLayer(settings, files)` (device, quantization, context, threads, graph capture, sampling:
+ * whatever `personaplex run` would build) when it starts, and releases them when it ends; the tokenizer
+ * and the compactor (`compactorLayer(settings)`) are shared.
  */
-export const modelLoopEngine = (paths: ModelPaths, options: ModelEngineOptions) =>
+export const settingsLoopEngine = (
+  settings: RunSettings,
+  files: ModelFiles,
+  extra: { readonly compactor?: Layer.Layer<Compactor, unknown> } = {},
+) =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const thinkingClip = yield* loadThinkingClip(options.thinkingClip ?? assets.thinkingWav)
-      const models = Layer.mergeAll(
-        MimiCodec.layer({
-          checkpoint: paths.mimi,
-          ...(paths.mimiConfig === undefined
-            ? {}
-            : { config: MimiConfig.fromJson(readJson(paths.mimiConfig)) }),
-        }),
-        LmGen.layer({
-          checkpoint: paths.lm,
-          ...(paths.lmConfig === undefined ? {} : { config: LmConfig.fromJson(readJson(paths.lmConfig)) }),
-        }),
+      const thinkingClip = yield* loadThinkingClip(settings.thinkingClip).pipe(
+        Effect.mapError(
+          (cause) =>
+            new EngineError({ reason: `cannot load the thinking clip ${settings.thinkingClip}`, cause }),
+        ),
       )
-      return LoopEngine.layer({ models, windowFrames: options.windowFrames, thinkingClip })
+      return LoopEngine.layerSelfContained({
+        models: modelLayer(settings, files),
+        windowFrames: settings.windowFrames,
+        thinkingClip,
+        device: settings.device,
+        compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
+        ...(settings.wordBudget === undefined ? {} : { wordBudget: settings.wordBudget }),
+      })
     }),
   ).pipe(
     Layer.provide(
-      Layer.mergeAll(
-        OrtSession.layerCpu,
-        TextTokenizer.layer(paths.tokenizer),
-        options.compactor ?? Compactor.modelFree,
-      ),
+      Layer.mergeAll(TextTokenizer.layer(files.tokenizer), extra.compactor ?? compactorLayer(settings)),
     ),
+  )
+
+/** The config's `model` section naming these files (configs included). */
+export const filesConfig = (paths: ModelPaths): NonNullable<RunConfig["model"]> => ({
+  mimi: paths.mimi,
+  lm: paths.lm,
+  tokenizer: paths.tokenizer,
+  ...(paths.mimiConfig === undefined ? {} : { mimi_config: paths.mimiConfig }),
+  ...(paths.lmConfig === undefined ? {} : { lm_config: paths.lmConfig }),
+})
+
+/** A run config whose models are the smoke models (everything else from `base`). */
+export const smokeConfig = (smoke: SmokeModels, base: RunConfig = {}): RunConfig => ({
+  ...base,
+  model: filesConfig(smoke),
+})
+
+const optionsConfig = (options: ModelEngineOptions): RunConfig => ({
+  conversation: {
+    window_frames: options.windowFrames,
+    ...(options.thinkingClip === undefined ? {} : { thinking_clip: options.thinkingClip }),
+  },
+})
+
+/** The real loop on model files, on the CPU (the CLI's settings for them: `model.mimi`, `model.lm`, ...). */
+export const modelLoopEngine = (paths: ModelPaths, options: ModelEngineOptions) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const settings = yield* settingsFromConfig({ ...optionsConfig(options), model: filesConfig(paths) })
+      const files = yield* resolveModelFiles(settings.models)
+      return settingsLoopEngine(settings, files, options.compactor ? { compactor: options.compactor } : {})
+    }),
   )
 
 export const defaultSmokeCache = (): string => path.join(os.tmpdir(), "personaplex-smoke-models")
@@ -70,7 +131,7 @@ export const defaultSmokeCache = (): string => path.join(os.tmpdir(), "personapl
  */
 export const smokeLoopEngine = (options: ModelEngineOptions & { readonly cacheDir?: string }) =>
   Layer.unwrap(
-    Effect.map(ensureSmokeModels(options.cacheDir ?? defaultSmokeCache()), (models) =>
-      modelLoopEngine(models, options),
+    Effect.map(ensureSmokeModels(options.cacheDir ?? defaultSmokeCache()), (smoke) =>
+      modelLoopEngine(smoke, options),
     ),
   )
