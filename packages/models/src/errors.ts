@@ -29,6 +29,29 @@ export class HubRequestError extends Data.TaggedError("HubRequestError")<{
   }
 }
 
+/**
+ * The hub could not be reached at all: the connection failed, or no answer came within the request
+ * timeout. `hint` says what to do: the network, `HF_ENDPOINT`, `HF_TOKEN`, or a local folder.
+ */
+export class HubUnreachableError extends Data.TaggedError("HubUnreachableError")<{
+  readonly endpoint: string
+  readonly url: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot reach the Hugging Face hub at ${this.endpoint}: ${this.reason} (${this.url})`
+  }
+
+  get hint() {
+    return (
+      `check the network, or set HF_ENDPOINT to a hub or mirror you can reach (now ${this.endpoint}); ` +
+      "the release is gated, so HF_TOKEN must hold a token with access to it. Without the network: copy the " +
+      "release files into a folder and name it as model.dir in the run configuration (ModelStore.layerLocal " +
+      "in code), which never downloads."
+    )
+  }
+}
+
 /** A download stopped before the end and could not be resumed within the retry budget. */
 export class DownloadIncompleteError extends Data.TaggedError("DownloadIncompleteError")<{
   readonly file: string

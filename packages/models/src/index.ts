@@ -34,6 +34,7 @@ export {
   DownloadIncompleteError,
   HubAuthError,
   HubRequestError,
+  HubUnreachableError,
   IntegrityError,
   ModelFileMissingError,
   TorchFormatError,
@@ -49,8 +50,15 @@ export {
   type ProgressRendererOptions,
   renderProgress,
 } from "./hub/progress.ts"
+export { RequestTimeout, type RequestTiming, withRequestTimeout } from "./hub/timedFetch.ts"
 export { type Env, type FoundToken, findHuggingFaceToken, huggingFaceHome } from "./hub/token.ts"
-export { DEFAULT_ENDPOINT, defaultCacheDir, type ModelStoreConfig, modelStoreConfig } from "./store/config.ts"
+export {
+  DEFAULT_ENDPOINT,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  defaultCacheDir,
+  type ModelStoreConfig,
+  modelStoreConfig,
+} from "./store/config.ts"
 export {
   type FetchEvent,
   type ModelFiles,

@@ -368,8 +368,10 @@ describe("ModelStore without the network", () => {
     const error = await Effect.runPromise(
       Effect.flip(ModelStore.make(config).resolve({ files: ["textTokenizer"] })),
     )
-    expect(error._tag).toBe("HubRequestError")
-    expect(error.message).toMatch(/hub unreachable/)
+    expect(error._tag).toBe("HubUnreachableError")
+    expect(error.message).toMatch(
+      /^cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1:9: fetch failed/,
+    )
     const folder = path.join(config.cacheDir, "nvidia--personaplex-7b-v1", "main")
     fs.mkdirSync(folder, { recursive: true })
     fs.writeFileSync(path.join(folder, PersonaPlexFiles.textTokenizer), "cached")

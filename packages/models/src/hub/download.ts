@@ -14,8 +14,12 @@ export interface DownloadOptions {
   /** How many times a dropped connection is resumed before giving up (the partial file is kept). */
   readonly retries: number
   readonly retryDelayMs: number
+  /** A transfer that delivers no byte for this long counts as a dropped connection (and is resumed). */
+  readonly stallTimeoutMs?: number
   readonly onProgress: ProgressListener
 }
+
+const DEFAULT_STALL_TIMEOUT_MS = 60_000
 
 export type DownloadError = HubAuthError | HubRequestError | DownloadIncompleteError | IntegrityError
 
@@ -96,9 +100,19 @@ const attempt = async (
   const headers: Record<string, string> = {}
   if (hub.token) headers.authorization = `Bearer ${hub.token}`
   if (offset > 0) headers.range = `bytes=${offset}-`
+  // Aborted by the caller (signal) or, mid-transfer, when no byte came for stallTimeoutMs.
+  const transfer = new AbortController()
+  if (signal.aborted) transfer.abort(signal.reason)
+  else signal.addEventListener("abort", () => transfer.abort(signal.reason), { once: true })
+  const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
+  let stall: ReturnType<typeof setTimeout> | undefined
+  const armStall = () => {
+    clearTimeout(stall)
+    stall = setTimeout(() => transfer.abort(new ConnectionLost(`no data for ${stallMs / 1000} s`)), stallMs)
+  }
   let response: Response
   try {
-    response = await hub.fetch(url, { headers, signal, redirect: "follow" })
+    response = await hub.fetch(url, { headers, signal: transfer.signal, redirect: "follow" })
   } catch (error) {
     if (signal.aborted) throw error
     throw new ConnectionLost(describe(error))
@@ -144,7 +158,9 @@ const attempt = async (
   let lastReport = 0
   try {
     if (!response.body) throw new ConnectionLost("response has no body")
+    armStall()
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      armStall()
       if (received + chunk.length > file.size)
         throw new IntegrityError({
           file: file.path,
@@ -163,8 +179,10 @@ const attempt = async (
     }
   } catch (error) {
     if (error instanceof IntegrityError || signal.aborted) throw error
-    throw new ConnectionLost(describe(error))
+    const reason = transfer.signal.reason
+    throw reason instanceof ConnectionLost ? reason : new ConnectionLost(describe(error))
   } finally {
+    clearTimeout(stall)
     fs.closeSync(fd)
   }
   if (received < file.size)

@@ -1,6 +1,6 @@
 import { listFiles } from "@huggingface/hub"
 import { Effect } from "effect"
-import { HubAuthError, HubRequestError } from "../errors.ts"
+import { HubAuthError, HubRequestError, HubUnreachableError } from "../errors.ts"
 
 /** One file of a hub repository as the tree API describes it. */
 export interface RemoteFile {
@@ -34,7 +34,7 @@ const causeText = (error: unknown): string => {
 /** Lists the repository's top-level files with sizes and hashes (`GET /api/models/<repo>/tree/<revision>`). */
 export const listRepoFiles = (
   hub: HubLocation,
-): Effect.Effect<ReadonlyMap<string, RemoteFile>, HubAuthError | HubRequestError> => {
+): Effect.Effect<ReadonlyMap<string, RemoteFile>, HubAuthError | HubRequestError | HubUnreachableError> => {
   const url = `${hub.endpoint}/api/models/${hub.repo}/tree/${encodeURIComponent(hub.revision)}`
   return Effect.tryPromise({
     try: async () => {
@@ -60,11 +60,9 @@ export const listRepoFiles = (
       const status = statusOf(error)
       if (status === 401 || status === 403)
         return new HubAuthError({ repo: hub.repo, url, status, hadToken: hub.token !== undefined })
-      return new HubRequestError({
-        url,
-        ...(status === undefined ? {} : { status }),
-        reason: status === undefined ? `hub unreachable: ${causeText(error)}` : causeText(error),
-      })
+      return status === undefined
+        ? new HubUnreachableError({ endpoint: hub.endpoint, url, reason: causeText(error) })
+        : new HubRequestError({ url, status, reason: causeText(error) })
     },
   })
 }
@@ -80,7 +78,7 @@ const HEX40 = /^[0-9a-f]{40}$/i
 export const headRemoteFile = (
   hub: HubLocation,
   file: string,
-): Effect.Effect<RemoteFile, HubAuthError | HubRequestError> => {
+): Effect.Effect<RemoteFile, HubAuthError | HubRequestError | HubUnreachableError> => {
   const url = `${hub.endpoint}/${hub.repo}/resolve/${encodeURIComponent(hub.revision)}/${file.split("/").map(encodeURIComponent).join("/")}`
   return Effect.tryPromise({
     try: (signal) =>
@@ -93,41 +91,47 @@ export const headRemoteFile = (
           ...(hub.token ? { authorization: `Bearer ${hub.token}` } : {}),
         },
       }),
-    catch: (error) => new HubRequestError({ url, reason: `hub unreachable: ${causeText(error)}` }),
+    catch: (error) => new HubUnreachableError({ endpoint: hub.endpoint, url, reason: causeText(error) }),
   }).pipe(
-    Effect.flatMap((response): Effect.Effect<RemoteFile, HubAuthError | HubRequestError> => {
-      if (response.status === 401 || response.status === 403)
-        return Effect.fail(
-          new HubAuthError({
-            repo: hub.repo,
-            url,
-            status: response.status,
-            hadToken: hub.token !== undefined,
-          }),
-        )
-      if (response.status >= 400)
-        return Effect.fail(
-          new HubRequestError({ url, status: response.status, reason: response.statusText || "HEAD failed" }),
-        )
-      const headers = response.headers
-      const size = Number(headers.get("x-linked-size") ?? headers.get("content-length") ?? Number.NaN)
-      const etag = (headers.get("x-linked-etag") ?? headers.get("etag") ?? "")
-        .replace(/^W\//, "")
-        .replace(/"/g, "")
-      if (!Number.isSafeInteger(size) || size < 0)
-        return Effect.fail(
-          new HubRequestError({
-            url,
-            status: response.status,
-            reason: "response gives no X-Linked-Size or Content-Length",
-          }),
-        )
-      return Effect.succeed<RemoteFile>({
-        path: file,
-        size,
-        ...(HEX64.test(etag) ? { sha256: etag.toLowerCase() } : {}),
-        ...(HEX40.test(etag) ? { gitSha1: etag.toLowerCase() } : {}),
-      })
-    }),
+    Effect.flatMap(
+      (response): Effect.Effect<RemoteFile, HubAuthError | HubRequestError | HubUnreachableError> => {
+        if (response.status === 401 || response.status === 403)
+          return Effect.fail(
+            new HubAuthError({
+              repo: hub.repo,
+              url,
+              status: response.status,
+              hadToken: hub.token !== undefined,
+            }),
+          )
+        if (response.status >= 400)
+          return Effect.fail(
+            new HubRequestError({
+              url,
+              status: response.status,
+              reason: response.statusText || "HEAD failed",
+            }),
+          )
+        const headers = response.headers
+        const size = Number(headers.get("x-linked-size") ?? headers.get("content-length") ?? Number.NaN)
+        const etag = (headers.get("x-linked-etag") ?? headers.get("etag") ?? "")
+          .replace(/^W\//, "")
+          .replace(/"/g, "")
+        if (!Number.isSafeInteger(size) || size < 0)
+          return Effect.fail(
+            new HubRequestError({
+              url,
+              status: response.status,
+              reason: "response gives no X-Linked-Size or Content-Length",
+            }),
+          )
+        return Effect.succeed<RemoteFile>({
+          path: file,
+          size,
+          ...(HEX64.test(etag) ? { sha256: etag.toLowerCase() } : {}),
+          ...(HEX40.test(etag) ? { gitSha1: etag.toLowerCase() } : {}),
+        })
+      },
+    ),
   )
 }

@@ -1,6 +1,16 @@
 /** What a model fetch reports while it works; render it with `renderProgress` or consume it as a Stream. */
 export type ProgressEvent =
   | { readonly _tag: "Listing"; readonly repo: string; readonly endpoint: string }
+  /** A request has had no answer for `elapsedMs` so far (sent every few seconds while it waits). */
+  | { readonly _tag: "Waiting"; readonly url: string; readonly elapsedMs: number }
+  /** A request to the hub failed (unreachable, no answer in time) and is tried again after `delayMs`. */
+  | {
+      readonly _tag: "RetryingRequest"
+      readonly url: string
+      readonly attempt: number
+      readonly reason: string
+      readonly delayMs: number
+    }
   | { readonly _tag: "Cached"; readonly file: string; readonly path: string; readonly size: number }
   | { readonly _tag: "Started"; readonly file: string; readonly size: number; readonly resumeFrom: number }
   | { readonly _tag: "Bytes"; readonly file: string; readonly received: number; readonly size: number }
@@ -59,6 +69,16 @@ export const renderProgress = (
     switch (event._tag) {
       case "Listing":
         stream.write(`Listing ${event.repo} on ${event.endpoint}\n`)
+        return
+      case "Waiting":
+        stream.write(
+          `waiting for the hub… ${(event.elapsedMs / 1000).toFixed(0)} s without an answer (${event.url})\n`,
+        )
+        return
+      case "RetryingRequest":
+        stream.write(
+          `${event.url}: ${event.reason}; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s\n`,
+        )
         return
       case "Cached":
         stream.write(`${event.file}: cached (${formatBytes(event.size)})\n`)

@@ -8,6 +8,7 @@ import {
   type DownloadIncompleteError,
   type HubAuthError,
   HubRequestError,
+  HubUnreachableError,
   type IntegrityError,
   ModelFileMissingError,
   WrongModelError,
@@ -16,6 +17,7 @@ import { ALL_FILES, type PersonaPlexFile, PersonaPlexFiles } from "../files.ts"
 import { downloadFile, verifyFile } from "../hub/download.ts"
 import { type HubLocation, headRemoteFile, listRepoFiles, type RemoteFile } from "../hub/listing.ts"
 import type { ProgressEvent, ProgressListener } from "../hub/progress.ts"
+import { withRequestTimeout } from "../hub/timedFetch.ts"
 import { type ModelStoreConfig, modelStoreConfig } from "./config.ts"
 import { extractVoices } from "./voicesArchive.ts"
 
@@ -43,6 +45,7 @@ export interface ResolveOptions {
 export type ModelStoreError =
   | HubAuthError
   | HubRequestError
+  | HubUnreachableError
   | DownloadIncompleteError
   | IntegrityError
   | ModelFileMissingError
@@ -146,6 +149,32 @@ const cachedFiles = (folder: string, wanted: ReadonlyArray<PersonaPlexFile>): Mo
   return { source: "cache", folder, ...found } as ModelFiles
 }
 
+/** Listing attempts after the first when the hub is unreachable (none when the cache could serve instead). */
+const LISTING_RETRIES = 2
+
+/** The listing, tried again with backoff (and a `RetryingRequest` event) while the hub cannot be reached. */
+const listWithRetries = (
+  hub: HubLocation,
+  config: ModelStoreConfig,
+  onProgress: ProgressListener,
+  allCached: boolean,
+  attempt = 0,
+): ReturnType<typeof listRepoFiles> =>
+  listRepoFiles(hub).pipe(
+    Effect.catchIf(
+      (error) => error instanceof HubUnreachableError && !allCached && attempt < LISTING_RETRIES,
+      (error) => {
+        const delayMs = Math.min(config.retryDelayMs * 2 ** attempt, 30_000)
+        const { url, reason } = error as HubUnreachableError
+        onProgress({ _tag: "RetryingRequest", url, attempt: attempt + 1, reason, delayMs })
+        return Effect.andThen(
+          Effect.sleep(delayMs),
+          listWithRetries(hub, config, onProgress, allCached, attempt + 1),
+        )
+      },
+    ),
+  )
+
 const resolveFromHub = (
   config: ModelStoreConfig,
   wanted: ReadonlyArray<PersonaPlexFile>,
@@ -172,14 +201,19 @@ const resolveFromHub = (
       repo: config.repo,
       revision: config.revision,
       token: config.token,
-      fetch: config.fetch,
+      // No request waits silently: a deadline for the headers, a notice every few seconds meanwhile.
+      fetch: withRequestTimeout(config.fetch, {
+        timeoutMs: config.requestTimeoutMs,
+        noticeMs: config.waitingNoticeMs,
+        onWaiting: (url, elapsedMs) => onProgress({ _tag: "Waiting", url, elapsedMs }),
+      }),
     }
     onProgress({ _tag: "Listing", repo: config.repo, endpoint: config.endpoint })
-    const listing = yield* listRepoFiles(hub).pipe(
+    const listing = yield* listWithRetries(hub, config, onProgress, allCached).pipe(
       Effect.map((files): ReadonlyMap<string, RemoteFile> | undefined => files),
       // Unreachable hub but everything already downloaded and verified: work offline.
       Effect.catchIf(
-        (error) => error instanceof HubRequestError && error.status === undefined && allCached,
+        (error) => error instanceof HubUnreachableError && allCached,
         () => Effect.succeed(undefined),
       ),
       // An endpoint without the tree API (some mirrors): ask each file's resolve URL instead.
@@ -220,6 +254,7 @@ const resolveFromHub = (
           dest,
           retries: config.retries,
           retryDelayMs: config.retryDelayMs,
+          stallTimeoutMs: config.stallTimeoutMs,
           onProgress,
         })
         downloaded = true

@@ -20,8 +20,19 @@ export interface ModelStoreConfig {
   /** Resumptions of a dropped download before giving up (the partial file stays for the next run). */
   readonly retries: number
   readonly retryDelayMs: number
+  /**
+   * How long one request waits for the hub's response headers before it counts as failed (and is
+   * retried): `HF_HUB_DOWNLOAD_TIMEOUT` seconds as for huggingface_hub, default 15 s.
+   */
+  readonly requestTimeoutMs: number
+  /** A download that receives no byte for this long is resumed on a new connection (default 60 s). */
+  readonly stallTimeoutMs: number
+  /** While a request waits, a `Waiting` progress event every this many ms (default 5 s). */
+  readonly waitingNoticeMs: number
   readonly fetch: typeof globalThis.fetch
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -32,7 +43,12 @@ export const defaultCacheDir = (env: Env = process.env): string =>
 const truthy = (value: string | undefined) =>
   value !== undefined && ["1", "true", "yes", "on"].includes(value.toLowerCase())
 
-/** The configuration from the environment (HF_ENDPOINT, HF_TOKEN / token file, HF_HUB_OFFLINE, PERSONAPLEX_CACHE) plus overrides. */
+const secondsFromEnv = (value: string | undefined) => {
+  const seconds = Number(value)
+  return value !== undefined && value.trim() !== "" && seconds > 0 ? seconds * 1000 : undefined
+}
+
+/** The configuration from the environment (HF_ENDPOINT, HF_TOKEN / token file, HF_HUB_OFFLINE, HF_HUB_DOWNLOAD_TIMEOUT, PERSONAPLEX_CACHE) plus overrides. */
 export const modelStoreConfig = (
   overrides: Partial<ModelStoreConfig> = {},
   env: Env = process.env,
@@ -49,6 +65,10 @@ export const modelStoreConfig = (
     offline: overrides.offline ?? truthy(env.HF_HUB_OFFLINE),
     retries: overrides.retries ?? 5,
     retryDelayMs: overrides.retryDelayMs ?? 1000,
+    requestTimeoutMs:
+      overrides.requestTimeoutMs ?? secondsFromEnv(env.HF_HUB_DOWNLOAD_TIMEOUT) ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    stallTimeoutMs: overrides.stallTimeoutMs ?? 60_000,
+    waitingNoticeMs: overrides.waitingNoticeMs ?? 5_000,
     fetch: overrides.fetch ?? globalThis.fetch,
     ...(overrides.localDir ? { localDir: overrides.localDir } : {}),
     ...(found ? { token: found.token, tokenSource: found.source } : {}),

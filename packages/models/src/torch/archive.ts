@@ -93,6 +93,12 @@ export const readTorchArchive = (bytes: Uint8Array): unknown => {
   const pickleName = Object.keys(entries).find((name) => /^[^/]+\/data\.pkl$/.test(name))
   if (!pickleName) throw new TorchArchiveError("zip holds no <archive>/data.pkl: not a torch.save file")
   const prefix = pickleName.slice(0, -"data.pkl".length)
+  const pickle = entries[pickleName]!
+  // torch.save pickles with protocol 2 and more: the first byte is the PROTO opcode (0x80).
+  if (pickle[0] !== 0x80)
+    throw new TorchArchiveError(
+      `a zip whose ${pickleName} is not a pickle (it starts with ${pickle.length === 0 ? "nothing" : `byte 0x${pickle[0]!.toString(16).padStart(2, "0")}`}, not the PROTO opcode 0x80 torch.save writes): not a torch.save file`,
+    )
   const byteorder = entries[`${prefix}byteorder`]
   if (byteorder && new TextDecoder().decode(byteorder).trim() !== "little")
     throw new TorchArchiveError(
@@ -145,13 +151,20 @@ export const readTorchArchive = (bytes: Uint8Array): unknown => {
     "collections.OrderedDict": () => new Map(),
     "torch.Tensor": { name: "Tensor" },
   }
-  return unpickle(entries[pickleName]!, {
-    resolveGlobal: (module, name) => {
-      if (module === "torch" && name in STORAGE_DTYPES) return { name }
-      return globals[`${module}.${name}`]
-    },
-    persistentLoad: loadStorage,
-  })
+  try {
+    return unpickle(pickle, {
+      resolveGlobal: (module, name) => {
+        if (module === "torch" && name in STORAGE_DTYPES) return { name }
+        return globals[`${module}.${name}`]
+      },
+      persistentLoad: loadStorage,
+    })
+  } catch (error) {
+    if (!(error instanceof PickleError)) throw error
+    throw new TorchArchiveError(
+      `a zip whose ${pickleName} is not a pickle torch.save wrote (${error.message}): not a torch.save file`,
+    )
+  }
 }
 
 export { PickleError }
