@@ -29,9 +29,23 @@ export const LOG_FORMATS = ["pretty", "json"] as const
 export type LogFormat = (typeof LOG_FORMATS)[number]
 export const LOG_LEVELS = ["Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"] as const
 
-/** `pretty`: one human line per event (annotations after the message); `json`: one JSON object per line. */
+const time = (iso: string) => iso.slice(11, 23)
+
+/**
+ * One human line per event: `[time] LEVEL session event: message` (the annotations' facts are in the
+ * message; a cause follows on its own lines).
+ */
+export const prettyLine = Logger.map(Logger.formatStructured, (entry) => {
+  const { session, event } = entry.annotations as { session?: unknown; event?: unknown }
+  const message = Array.isArray(entry.message) ? entry.message.map(String).join(" ") : String(entry.message)
+  const who = [session, event].filter((x) => x !== undefined).map(String)
+  const head = `[${time(entry.timestamp)}] ${entry.level.padEnd(5)} ${who.length > 0 ? `${who.join(" ")}: ` : ""}${message}`
+  return entry.cause === undefined ? head : `${head}\n${entry.cause}`
+})
+
+/** `pretty`: one human line per event; `json`: one JSON object per line (message, level, timestamp, annotations). */
 export const loggerLayer = (format: LogFormat, level: LogLevel.LogLevel = "Info") =>
   Layer.mergeAll(
-    Logger.layer([format === "json" ? Logger.consoleJson : Logger.consolePretty({ colors: "auto" })]),
+    Logger.layer([format === "json" ? Logger.consoleJson : Logger.withConsoleLog(prettyLine)]),
     Layer.succeed(References.MinimumLogLevel, level),
   )
