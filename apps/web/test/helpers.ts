@@ -1,11 +1,12 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, Scope } from "effect"
 import WebSocket from "ws"
 import type { ConversationEngine } from "../src/server/engine.ts"
+import { parseServerArgs, type Started, startServer as startFromArgs } from "../src/server/main.ts"
 import { OggOpusReader, OggOpusWriter } from "../src/server/opus-ogg.ts"
-import { serve, type WebServer, type WebServerOptions } from "../src/server/server.ts"
+import { type Health, serve, type WebServer, type WebServerOptions } from "../src/server/server.ts"
 import type { ServerEvent } from "../src/shared/events.ts"
 import { decodeMessage, encodeAudio } from "../src/shared/protocol.ts"
 
@@ -14,9 +15,30 @@ export interface RunningServer extends WebServer {
   readonly countsNow: () => Promise<{ sessions: number; engineSessions: number; opusWriters: number }>
 }
 
+/** One captured log line: level, message, annotations (session, event and the event's facts). */
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+/** A logger that keeps every line (and nothing printed). */
+export const captureLogs = () => {
+  const lines: LogLine[] = []
+  const logger = Logger.map(Logger.formatStructured, (entry) => {
+    lines.push({
+      level: entry.level,
+      message: Array.isArray(entry.message) ? entry.message.join(" ") : String(entry.message),
+      annotations: entry.annotations,
+    })
+  })
+  return { lines, layer: Logger.layer([logger]) }
+}
+
 export const startServer = async (
   engine: Layer.Layer<ConversationEngine, unknown>,
   options: WebServerOptions = {},
+  logs: Layer.Layer<never> = Logger.layer([]),
 ): Promise<RunningServer> => {
   const scope = Effect.runSync(Scope.make())
   // The engine layer is built in the server's scope: `Effect.provide` would release it (and its ONNX
@@ -25,6 +47,7 @@ export const startServer = async (
     Layer.build(engine).pipe(
       Effect.flatMap((context) => serve({ port: 0, ...options }).pipe(Effect.provideContext(context))),
       Scope.provide(scope),
+      Effect.provide(logs),
     ),
   )
   return {
@@ -112,9 +135,15 @@ export class Client {
     })
   }
 
-  static connect(server: { port: number }, query: Record<string, string> = {}): Client {
+  static connect(
+    server: { port: number },
+    query: Record<string, string> = {},
+    tls?: { readonly ca: string },
+  ): Client {
     const params = new URLSearchParams(query)
-    return new Client(new WebSocket(`ws://127.0.0.1:${server.port}/api/chat?${params}`))
+    return tls === undefined
+      ? new Client(new WebSocket(`ws://127.0.0.1:${server.port}/api/chat?${params}`))
+      : new Client(new WebSocket(`wss://127.0.0.1:${server.port}/api/chat?${params}`, { ca: tls.ca }))
   }
 
   sendRaw(bytes: Uint8Array | string) {
@@ -155,3 +184,29 @@ export const waitFor = async (what: string, check: () => boolean | Promise<boole
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** The server as `personaplex-web` starts it from these flags (port 0 unless given), in its own scope. */
+export const startFromFlags = async (
+  flags: ReadonlyArray<string>,
+  logs: Layer.Layer<never> = Logger.layer([]),
+): Promise<RunningServer & { readonly started: Started }> => {
+  const scope = Effect.runSync(Scope.make())
+  const withPort = flags.includes("--port") ? flags : ["--port", "0", ...flags]
+  const started = await Effect.runPromise(
+    parseServerArgs(withPort).pipe(
+      Effect.flatMap((args) => (args === "help" ? Effect.die("help") : startFromArgs(args))),
+      Scope.provide(scope),
+      Effect.provide(logs),
+    ),
+  )
+  return {
+    ...started.server,
+    started,
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+    countsNow: () => Effect.runPromise(started.server.counts),
+  }
+}
+
+/** `GET /api/health` */
+export const health = async (server: { url: string }): Promise<Health> =>
+  (await (await fetch(`${server.url}/api/health`)).json()) as Health
