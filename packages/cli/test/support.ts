@@ -28,12 +28,17 @@ export const runBin = (args: ReadonlyArray<string>, cwd: string) => {
   }
 }
 
-/** Runs the built bin under this Node with extra Node options (e.g. `--import` of a preload). */
-export const runBinWith = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, cwd: string) => {
+/** Runs the built bin under this Node with extra Node options (e.g. `--import` of a preload) and variables. */
+export const runBinWith = (
+  nodeArgs: ReadonlyArray<string>,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+) => {
   const result = spawnSync(process.execPath, [...nodeArgs, bin, ...args], {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
     timeout: 240_000,
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
