@@ -20,6 +20,13 @@ const integerAtLeast = (min: number) => {
     Schema.isGreaterThanOrEqualTo(min, { expected }),
   )
 }
+const integerBetween = (min: number, max: number) => {
+  const expected = `an integer between ${min} and ${max}`
+  return Schema.Number.annotate({ expected }).check(
+    Schema.isInt({ expected }),
+    Schema.isBetween({ minimum: min, maximum: max }, { expected }),
+  )
+}
 const oneOf = <const L extends ReadonlyArray<string | number>>(values: L) =>
   Schema.Literals(values).annotate({ expected: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}` })
 const text = (what: string) => expecting(Schema.String, what)
@@ -43,11 +50,19 @@ const ModelSection = Schema.Struct({
 
 const RuntimeSection = Schema.Struct({
   device: Schema.optionalKey(oneOf(["cpu", "webgpu", "cuda"])),
-  quantization: Schema.optionalKey(oneOf(["none", "int8", "int4"])),
-  context_window: Schema.optionalKey(oneOf([187, 375, 750, 1500, 3000])),
+  quantization: Schema.optionalKey(oneOf(["none", "float16", "int8", "int4"])),
+  /** Attention window in frames (upstream's choices: 187, 375, 750, 1500, 3000). */
+  context_window: Schema.optionalKey(integerBetween(12, 3000)),
   threads: Schema.optionalKey(integerAtLeast(1)),
-  /** WebGPU only: Mimi replays each step's recorded GPU work instead of dispatching it kernel by kernel. */
+  /**
+   * WebGPU only (default true there): Mimi and the LM step replay each step's recorded GPU work
+   * instead of dispatching it kernel by kernel.
+   */
   graph_capture: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
+  /** How the LM runs: "fused" (one graph a frame, the GPU form), "two-graph" (the CPU form), or "auto" (by device). */
+  engine: Schema.optionalKey(oneOf(["auto", "fused", "two-graph"])),
+  /** Where converted LM weights are kept between runs (default $PERSONAPLEX_CACHE/converted). */
+  cache_dir: Schema.optionalKey(text("a folder")),
 })
 
 const ConversationSection = Schema.Struct({

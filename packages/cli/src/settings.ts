@@ -1,5 +1,7 @@
+import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { Pace } from "@personaplex/loop"
+import { defaultCacheDir } from "@personaplex/models"
 import type { RunConfig } from "./config.ts"
 import { defined } from "./defined.ts"
 
@@ -27,8 +29,11 @@ export interface RunSettings {
   readonly device: "cpu" | "webgpu" | "cuda"
   /** Mimi replays captured GPU steps (WebGPU only). */
   readonly graphCapture: boolean
-  readonly quantization: "none" | "int8" | "int4"
+  readonly quantization: "none" | "float16" | "int8" | "int4"
   readonly context?: number
+  readonly engine: "auto" | "fused" | "two-graph"
+  /** Converted LM weights between runs. */
+  readonly cacheDir: string
   readonly threads?: number
   readonly voice?: string
   readonly windowFrames: number
@@ -124,7 +129,7 @@ export const resolveSettings = (
   if (overrides.maxSeconds !== undefined && !(overrides.maxSeconds > 0))
     problems.push(`--max-seconds: expected a positive number, got ${overrides.maxSeconds}`)
   const device = overrides.device ?? config.runtime?.device ?? "cpu"
-  const graphCapture = overrides.graphCapture ?? config.runtime?.graph_capture ?? false
+  const graphCapture = overrides.graphCapture ?? config.runtime?.graph_capture ?? device === "webgpu"
   if (graphCapture && device !== "webgpu")
     problems.push(`runtime.graph_capture: needs device webgpu, the device is ${device}`)
   if (problems.length > 0) return { problems }
@@ -144,6 +149,8 @@ export const resolveSettings = (
       graphCapture,
       quantization: config.runtime?.quantization ?? "none",
       context: config.runtime?.context_window,
+      engine: config.runtime?.engine ?? "auto",
+      cacheDir: config.runtime?.cache_dir ?? path.join(defaultCacheDir(process.env), "converted"),
       threads: config.runtime?.threads,
       voice: overrides.voice ?? config.voice,
       windowFrames,

@@ -68,7 +68,22 @@ export const resolveModelFiles = (source: ModelSource) =>
     return { mimi: files.mimi!, lm: files.lm!, tokenizer: files.textTokenizer! } satisfies ModelFiles
   })
 
-/** Mimi + LM on onnxruntime with the settings' execution provider. */
+/** Prints the weight conversion's progress (a first run on new weights) on stderr, every tenth. */
+const conversionProgress = () => {
+  let shown = -1
+  return (done: number, total: number) => {
+    const tenth = Math.floor((10 * done) / total)
+    if (tenth === shown) return
+    shown = tenth
+    process.stderr.write(`converting LM weights: ${10 * tenth}% of ${(total / 2 ** 30).toFixed(1)} GiB\n`)
+  }
+}
+
+/**
+ * Mimi + LM on onnxruntime with the settings' execution provider: on WebGPU the fused LM step and
+ * Mimi, both replaying captured graphs (the fastest schedule the benchmark found), on the CPU the
+ * two-graph LM. The web server and the benchmark build theirs here too.
+ */
 export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
   Layer.mergeAll(
     MimiCodec.layer(
@@ -86,6 +101,10 @@ export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
         sampling: settings.sampling,
         context: settings.context,
         quantization: settings.quantization,
+        engine: settings.engine,
+        graphCapture: settings.graphCapture,
+        cacheDir: settings.cacheDir,
+        onConvertProgress: conversionProgress(),
       }),
     ),
   ).pipe(

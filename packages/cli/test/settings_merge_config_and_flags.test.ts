@@ -44,8 +44,12 @@ describe("settings", () => {
     }
   })
 
-  it("graph capture comes from runtime.graph_capture or --graph-capture, and only with WebGPU", () => {
-    assert.isFalse(settingsOf(resolveSettings({ runtime: { device: "webgpu" } }, {})).graphCapture)
+  it("graph capture comes from runtime.graph_capture or --graph-capture (default on with WebGPU), and only with WebGPU", () => {
+    assert.isTrue(settingsOf(resolveSettings({ runtime: { device: "webgpu" } }, {})).graphCapture)
+    assert.isFalse(
+      settingsOf(resolveSettings({ runtime: { device: "webgpu", graph_capture: false } }, {})).graphCapture,
+    )
+    assert.isFalse(settingsOf(resolveSettings({}, {})).graphCapture)
     assert.isTrue(
       settingsOf(resolveSettings({ runtime: { device: "webgpu", graph_capture: true } }, {})).graphCapture,
     )

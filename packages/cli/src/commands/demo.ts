@@ -80,6 +80,8 @@ export const demoCommand = Command.make("demo", flags, (f) =>
       graphCapture: false,
       quantization: "none",
       context: undefined,
+      engine: "auto",
+      cacheDir: path.join(cacheDir, "converted"),
       threads: 1,
       // The thinking clip's speaker doubles as the agent's voice prompt.
       voice: assets.thinkingWav,
