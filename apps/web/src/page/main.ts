@@ -23,6 +23,9 @@ const debug = {
   handshake: false,
   errors: [] as string[],
   closeCode: 0,
+  closeReason: "",
+  /** Place in the server's line while every conversation slot is taken (0: not waiting). */
+  queuePosition: 0,
   get audio() {
     return live?.playback.stats ?? lastStats
   },
@@ -80,6 +83,8 @@ const connect = async () => {
   debug.state = "connecting"
   debug.handshake = false
   debug.events = []
+  debug.errors = []
+  debug.queuePosition = 0
   view.status("connecting…", "connecting")
   setButtons(true)
   const stream = await navigator.mediaDevices.getUserMedia({
@@ -109,6 +114,8 @@ const connect = async () => {
     switch (message.kind) {
       case "handshake": {
         debug.handshake = true
+        debug.queuePosition = 0
+        view.queue(undefined)
         debug.state = "live"
         view.status("live", "live")
         view.connected()
@@ -124,6 +131,10 @@ const connect = async () => {
       case "metadata": {
         const parsed = JSON.parse(message.text) as ServerEvent
         debug.events.push(parsed)
+        if (parsed.type === "queue") {
+          debug.queuePosition = parsed.position
+          view.status(`waiting · place ${parsed.position}`, "connecting")
+        }
         return view.event(parsed)
       }
       case "error":
@@ -135,9 +146,20 @@ const connect = async () => {
   }
   ws.onclose = (event) => {
     debug.closeCode = event.code
+    debug.closeReason = event.reason
     if (debug.state !== "error") debug.state = "closed"
+    view.queue(undefined)
     const refused = debug.errors.length > 0
-    view.status(refused ? "refused" : "disconnected", refused ? "error" : "idle")
+    // every 0x05 message, and how the socket closed unless it was a plain goodbye
+    const abnormal = event.code !== 1000 && event.code !== 1005 && live === state
+    if (refused || abnormal) {
+      const how = `connection closed (code ${event.code}${event.reason === "" ? "" : `: ${event.reason}`})`
+      view.error([...debug.errors, how].join("\n"))
+    }
+    view.status(
+      refused ? "refused" : abnormal ? "closed" : "disconnected",
+      refused || abnormal ? "error" : "idle",
+    )
     void teardown(state)
   }
 }

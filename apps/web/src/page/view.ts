@@ -46,6 +46,16 @@ export class ConversationView {
     el.textContent = message ?? ""
   }
 
+  /** The place in the server's line (every conversation slot taken); `undefined` hides it. */
+  queue(event: { position: number; maxSessions: number; waitTimeoutMs: number } | undefined) {
+    const el = $("queue")
+    el.hidden = event === undefined
+    el.textContent =
+      event === undefined
+        ? ""
+        : `All ${event.maxSessions} conversation slot(s) are taken: you are number ${event.position} in line (the server waits up to ${Math.round(event.waitTimeoutMs / 1000)} s).`
+  }
+
   connected() {
     this.handshakeAt = performance.now()
     this.windows = [{ index: 0, startMs: 0, endMs: undefined }]
@@ -108,6 +118,8 @@ export class ConversationView {
         return this.stats(event)
       case "warning":
         return console.warn(`server: ${event.message}`)
+      case "queue":
+        return this.queue(event)
       case "hello":
         return
     }
