@@ -158,9 +158,11 @@ const makeWith = (lm: LmEngineShape, options: Pick<LmGenOptions, "sampling">): E
               reason: `expected a non-negative integer, found ${silenceFrames}`,
             })
           const voice = system.voice
-          if (voice !== undefined && lm.cheapSnapshots && afterVoice?.voice === voice)
-            yield* restoreSnapshot(afterVoice.snapshot)
-          else {
+          const kept = voice !== undefined && lm.cheapSnapshots && afterVoice?.voice === voice
+          // A sliding cache forgets its snapshots once it moves: the voice phase then runs again.
+          const restored =
+            kept && (yield* Effect.result(restoreSnapshot(afterVoice!.snapshot)))._tag === "Success"
+          if (!restored) {
             yield* reset
             if (voice?._tag === "Audio") yield* prefill(yield* voiceSteps(voice.pcm))
             else if (voice?._tag === "Cached") yield* replay(voice)

@@ -37,14 +37,22 @@ describe.skipIf(noWebGpu !== undefined || !haveFixtures)(
   `the fused engine on WebGPU through LmGen${why}`,
   () => {
     it.each([
-      ["lm-tiny", "quirk", "float32", "capture"],
-      ["lm-tiny-ctx12", "quirk", "float32", "capture"],
-      ["lm-tiny", "exact", "float16", "live"],
+      ["lm-tiny", "quirk", "float32", "capture", "default"],
+      ["lm-tiny-ctx12", "quirk", "float32", "capture", "default"],
+      ["lm-tiny-ctx12", "quirk", "float32", "capture", "20"],
+      ["lm-tiny", "exact", "float16", "live", "default"],
     ])(
-      "passes the upstream fixture scenario (%s, %s window, %s KV, %s steps): logits within 1e-3 (float16 KV: 2e-2), tokens equal",
-      (scenario, window, kvCache, steps) => {
+      "passes the upstream fixture scenario (%s, %s window, %s KV, %s steps, cache slots %s): logits within 1e-3 (float16 KV: 2e-2), tokens equal",
+      (scenario, window, kvCache, steps, slots) => {
         const child = runNodeIsolated(
-          [path.join(import.meta.dirname, "child/fused-engine-webgpu.ts"), scenario, window, kvCache, steps],
+          [
+            path.join(import.meta.dirname, "child/fused-engine-webgpu.ts"),
+            scenario,
+            window,
+            kvCache,
+            steps,
+            ...(slots === "default" ? [] : [slots]),
+          ],
           240_000,
         )
         expect(child).toMatchObject({ signal: null, status: 0 })
@@ -54,7 +62,7 @@ describe.skipIf(noWebGpu !== undefined || !haveFixtures)(
           tokensEqual: boolean
           ring: boolean
         }
-        console.log(`${scenario} ${window} ${kvCache} ${steps}: ${child.lines[0]}`)
+        console.log(`${scenario} ${window} ${kvCache} ${steps} ${slots}: ${child.lines[0]}`)
         const bound = kvCache === "float32" ? 1e-3 : 2e-2
         expect(result.ring).toBe(true)
         expect(result.text).toBeLessThan(bound)

@@ -42,7 +42,13 @@ export interface FusedEngineOptions {
   readonly graphCapture?: boolean
   /** Element type of the KV cache (default: float16 on a GPU, float32 on the CPU). */
   readonly kvCache?: KvCacheType
-  /** Frames the KV cache holds after a reset, at least `context` (default: the larger of `context` and 1024). */
+  /**
+   * Slots of the KV cache, at least `context` (default: the larger of `context` and 1024). Equal to
+   * `context`, the cache holds that many frames after a reset (`capacity`), and each step's attention
+   * is one GroupQueryAttention. Larger, the attention slides over the last `context` frames (one
+   * fewer with `upstreamRingQuirk`) for windows of any length, the cache moving its last frames to
+   * the front each time it fills.
+   */
   readonly maxFrames?: number
   /** Threads converting the weights (default: the cores less one, at most 8). */
   readonly convertWorkers?: number

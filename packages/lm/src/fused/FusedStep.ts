@@ -12,6 +12,7 @@ import { Data, Effect, type Scope } from "effect"
 import type { LmConfig } from "../LmConfig.ts"
 import type { WeightLayout } from "./convert/layout.ts"
 import {
+  buildShiftGraph,
   buildStepGraph,
   embeddingRow,
   type GpuAttention,
@@ -163,23 +164,36 @@ export const cacheLengthInputs = (position: number, T: number): Record<string, O
 })
 
 /**
- * The windowed linear cache's inputs for a run of `T` rows from `position` (`StepGraphOptions.window`):
- * each row's position, and its bias over the `capacity` cache frames, open on its last `window` frames.
+ * The sliding cache's inputs (`StepGraphOptions.window`) for a run of `T` rows from `position`, slot
+ * 0 holding frame `offset`: each row's RoPE angles at its absolute position, and its bias over the
+ * `capacity` slots, open on the frames among its last `window`.
  */
 export const windowInputs = (
   position: number,
   T: number,
   window: number,
   capacity: number,
+  offset: number,
+  freqs: Float32Array,
 ): Record<string, OrtTensor> => {
+  const half = freqs.length
+  const cos = new Float32Array(T * half)
+  const sin = new Float32Array(T * half)
   const bias = new Float32Array(T * capacity).fill(-1e4)
   for (let t = 0; t < T; t++) {
     const q = position + t
-    bias.fill(0, t * capacity + Math.max(0, q - window + 1), t * capacity + q + 1)
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(q * freqs[i]!)
+      cos[t * half + i] = Math.cos(angle)
+      sin[t * half + i] = Math.sin(angle)
+    }
+    bias.fill(0, t * capacity + Math.max(0, q - window + 1 - offset), t * capacity + q - offset + 1)
   }
   return {
-    [StepIo.positions]: i64(
-      BigInt64Array.from({ length: T }, (_, t) => BigInt(position + t)),
+    [StepIo.cos]: f32(cos, [T, half]),
+    [StepIo.sin]: f32(sin, [T, half]),
+    [StepIo.ropeRows]: i64(
+      BigInt64Array.from({ length: T }, (_, t) => BigInt(t)),
       [1, T],
     ),
     [StepIo.windowBias]: f32(bias, [T, capacity]),
@@ -404,7 +418,21 @@ export const openGpuLm = (
           sessionMs: performance.now() - t0 - graphMs,
           failedAttempts: failed,
         }
-        return makeGpuLm(options, result.success, opened)
+        // The sliding cache's move: a session of its own over the step's resident buffers.
+        const shift =
+          attempt.attention === "gqa" && options.window !== undefined && options.window < context
+            ? yield* ort.open({
+                model: buildShiftGraph(config, {
+                  capacity: context,
+                  keep: options.window - 1,
+                  kvCache,
+                }).toBytes(),
+                executionProviders: [options.provider],
+                disableCpuFallback: !attempt.fallback,
+                resident: { pool, bindings: resident.bindings.slice(0, 2 * config.numLayers) },
+              })
+            : undefined
+        return makeGpuLm(options, result.success, opened, shift)
       }
       failed.push(
         `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
@@ -415,7 +443,12 @@ export const openGpuLm = (
   })
 
 /** Steps, prefill and restarts over an opened session. */
-const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened): GpuLm => {
+const makeGpuLm = (
+  options: GpuLmOptions,
+  session: Session,
+  opened: GpuLmOpened,
+  shift: Session | undefined,
+): GpuLm => {
   const { config, context } = options
   const linear = opened.attention === "gqa"
   const windowed = options.window !== undefined && options.window < context
@@ -441,7 +474,10 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     }
   }
   let position = 0
-  const snapshots = new Map<string, number>()
+  /** The frame in slot 0 of the sliding cache (`windowed`): it moves its last `keep` frames to the front when full. */
+  let offset = 0
+  const keep = windowed ? options.window! - 1 : 0
+  const snapshots = new Map<string, { readonly position: number; readonly offset: number }>()
   const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits, StepIo.audioLogits] : [])]
   const stepOf = (out: Record<string, OrtTensor>): GpuLmStep => ({
     textToken: (out[StepIo.tokens]!.data as Float32Array)[0]!,
@@ -468,15 +504,30 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
         : {}),
       // A copy: the run hands its feeds' buffers over, and `extra` is the caller's.
       [StepIo.extra]: f32(extra ? extra.slice() : new Float32Array(T * config.dim), [1, T, config.dim]),
-      ...(linear ? cacheLengthInputs(position, T) : positionInputs(config, context, position, T, freqs)),
-      ...(linear && windowed ? windowInputs(position, T, options.window!, context) : {}),
+      ...(linear
+        ? cacheLengthInputs(position - offset, T)
+        : positionInputs(config, context, position, T, freqs)),
+      ...(windowed ? windowInputs(position, T, options.window!, context, offset, freqs) : {}),
       ...samplerFeeds(sampling),
     }
   }
+  /** Room for `T` more rows: the sliding cache moves its last frames to the front, the fixed one refuses. */
   const fits = (T: number) =>
-    !linear || position + T <= context
-      ? Effect.void
-      : Effect.fail(new GpuLmContextFull({ position, rows: T, capacity: context }))
+    Effect.gen(function* () {
+      if (!linear || position - offset + T <= context) return
+      if (!windowed || !shift) return yield* new GpuLmContextFull({ position, rows: T, capacity: context })
+      const from = position - offset - keep
+      yield* shift.run(
+        {
+          [StepIo.shiftFrom]: i64(BigInt64Array.of(BigInt(from)), [1]),
+          [StepIo.shiftUntil]: i64(BigInt64Array.of(BigInt(from + keep)), [1]),
+        },
+        [],
+      )
+      offset = position - keep
+      // Every slot a snapshot relied on may have been overwritten.
+      snapshots.clear()
+    })
 
   /** `live`: outside the captured graph (prefill: any number of rows). */
   const run = (
@@ -501,8 +552,13 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
       let done = 0
       const dim = config.dim
       while (done < rows.length) {
-        // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees.
-        const T = linear ? rows.length : Math.min(rows.length - done, Math.max(1, context - position))
+        // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees;
+        // a sliding cache's batch fits beside the frames it keeps.
+        const T = windowed
+          ? Math.min(rows.length - done, context - keep)
+          : linear
+            ? rows.length
+            : Math.min(rows.length - done, Math.max(1, context - position))
         yield* run(
           rows.slice(done, done + T),
           extra?.subarray(done * dim, (done + T) * dim),
@@ -515,12 +571,12 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     })
 
   const forgetPast = (p: number) => {
-    for (const [key, at] of snapshots) if (at > p) snapshots.delete(key)
+    for (const [key, at] of snapshots) if (at.position > p) snapshots.delete(key)
   }
   return {
     opened,
     position: () => position,
-    capacity: linear ? context : undefined,
+    capacity: linear && !windowed ? context : undefined,
     step: (tokens, extra, sampling) => run([tokens], extra, false, false, sampling),
     stepShared: (tokens, sampling) => {
       if (!options.sharedCodes) return Effect.fail(new GpuLmNoSharedCodes())
@@ -533,20 +589,22 @@ const makeGpuLm = (options: GpuLmOptions, session: Session, opened: GpuLmOpened)
     reset: Effect.gen(function* () {
       if (!linear) yield* session.resetState
       position = 0
+      offset = 0
       if (linear) forgetPast(0)
     }),
     snapshot: (key) =>
       Effect.gen(function* () {
         if (!linear) yield* session.snapshotState(key)
-        snapshots.set(key, position)
+        snapshots.set(key, { position, offset })
       }),
     restore: (key) =>
       Effect.gen(function* () {
         const at = snapshots.get(key)
         if (at === undefined) return yield* Effect.fail(new GpuLmNoSnapshot({ key }))
         if (!linear) yield* session.restoreState(key)
-        position = at
-        if (linear) forgetPast(at)
+        position = at.position
+        offset = at.offset
+        if (linear) forgetPast(at.position)
       }),
   }
 }

@@ -38,10 +38,11 @@ export interface StepGraphOptions {
   /** Also output the last row's text logits and each depformer step's audio logits. */
   readonly outputLogits?: boolean
   /**
-   * `gqa`: each row attends to its last `window` frames only (itself included), however many the
-   * cache holds. GroupQueryAttention still writes the cache in place; the attention itself is then a
-   * MultiHeadAttention over that cache with a host-made bias (`StepIo.windowBias`): WebGPU's
-   * GroupQueryAttention ignores `local_window_size`. Default: every frame in the cache.
+   * `gqa`: each row attends to its last `window` frames only (itself included), and the cache slides
+   * (`buildShiftGraph`): GroupQueryAttention still writes it in place, keys roped at their absolute
+   * positions (`StepIo.cos`/`sin`), and the attention is a MultiHeadAttention over the cache with a
+   * host-made bias (`StepIo.windowBias`; WebGPU's GroupQueryAttention ignores `local_window_size`).
+   * Default: every frame in the cache, which then holds `context` frames after a reset.
    */
   readonly window?: number
   /**
@@ -80,7 +81,7 @@ export const StepIo = {
   keep: "keep",
   /** f32 `[1, T, dim]` added to the embeddings (voice-prompt replay). */
   extra: "extra",
-  /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position. */
+  /** f32 `[T, headDim/2]` cosines and sines of the RoPE angles of each row's absolute position (rings, windowed `gqa`). */
   cos: "rope_cos",
   sin: "rope_sin",
   /** int64 `[1, T]`: 0..T−1, row t's index into `rope_cos`/`rope_sin` (RotaryEmbedding's position_ids). */
@@ -89,10 +90,12 @@ export const StepIo = {
   bias: "attn_bias",
   /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
   writeIndex: "write_index",
-  /** int64 `[1, T]` (`gqa` with a window): each row's position, for the query's RoPE. */
-  positions: "positions",
   /** f32 `[T, context]` (`gqa` with a window): 0 where row t sees cache frame s, −1e4 elsewhere. */
   windowBias: "window_bias",
+  /** int64 `[1]` (`buildShiftGraph`): the first frame moved to the cache's front. */
+  shiftFrom: "shift_from",
+  /** int64 `[1]` (`buildShiftGraph`): `shiftFrom` plus the frames kept. */
+  shiftUntil: "shift_until",
   /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
   seqlensK: "seqlens_k",
   /** int32 `[1]`: frames in the cache after this run (`gqa`). */
@@ -323,58 +326,79 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     const toCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
     const fromCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 1 }) : v)
     const windowed = options.window !== undefined && options.window < ctx
-    const positions = windowed ? g.input(StepIo.positions, "int64", [1, "T"]) : ""
-    const windowBias = windowed
-      ? g.op("Reshape", [
-          toCache(g.input(StepIo.windowBias, "float32", ["T", ctx])),
-          g.int64s([1, 1, -1, ctx]),
-        ])
-      : ""
-    /** The rows' roped queries attending to the cache frames the bias leaves them → `[1, T, dim]`. */
-    const windowAttention = (packed: string, keys: string, values: string) => {
-      const [query] = g.msOp(
-        "RotaryEmbedding",
-        [
-          g.op("Slice", [packed, g.int64s([0]), g.int64s([dim]), g.int64s([-1])]),
-          positions,
-          cosCache,
-          sinCache,
-        ],
-        { interleaved: 1, num_heads: heads },
-      )
-      const [attended] = g.msOp("MultiHeadAttention", [query!, keys, values, "", "", windowBias], {
-        num_heads: heads,
-        scale: Attr.float(1 / Math.sqrt(hd)),
-      })
-      return attended!
-    }
-    return (l: number, qkv: string) => {
-      const packed = toCache(qkv)
-      const [attended, kOut, vOut] = g.msOp(
-        "GroupQueryAttention",
-        [
-          packed,
-          "",
-          "",
-          g.input(StepIo.keys(l), kv, cacheDims),
-          g.input(StepIo.values(l), kv, cacheDims),
-          seqlensK,
-          totalLength,
-          cosCache,
-          sinCache,
-        ],
-        {
+    return windowed
+      ? windowedAttention()
+      : (l: number, qkv: string) => {
+          const [attended, kOut, vOut] = g.msOp(
+            "GroupQueryAttention",
+            [
+              toCache(qkv),
+              "",
+              "",
+              g.input(StepIo.keys(l), kv, cacheDims),
+              g.input(StepIo.values(l), kv, cacheDims),
+              seqlensK,
+              totalLength,
+              cosCache,
+              sinCache,
+            ],
+            {
+              num_heads: heads,
+              kv_num_heads: heads,
+              do_rotary: 1,
+              rotary_interleaved: 1,
+              scale: Attr.float(1 / Math.sqrt(hd)),
+            },
+            3,
+          )
+          g.output(kOut!, StepIo.keysOut(l), kv, cacheDims)
+          g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
+          return fromCache(attended!)
+        }
+
+    /**
+     * The cache slides (`FusedStep` moves its last frames to the front when full), so a frame's slot
+     * is not its position: keys are roped at their absolute positions before GroupQueryAttention writes
+     * them, and the rows attend with a MultiHeadAttention over the cache under the host's window bias.
+     */
+    function windowedAttention() {
+      const cast = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
+      const rowCos = cast(g.input(StepIo.cos, "float32", ["T", hd / 2]))
+      const rowSin = cast(g.input(StepIo.sin, "float32", ["T", hd / 2]))
+      const rows = g.input(StepIo.ropeRows, "int64", [1, "T"])
+      const bias = g.op("Reshape", [
+        toCache(g.input(StepIo.windowBias, "float32", ["T", ctx])),
+        g.int64s([1, 1, -1, ctx]),
+      ])
+      const part = (packed: string, i: number) =>
+        g.op("Slice", [packed, g.int64s([i * dim]), g.int64s([(i + 1) * dim]), g.int64s([-1])])
+      const rope = (v: string) =>
+        g.msOp("RotaryEmbedding", [v, rows, rowCos, rowSin], { interleaved: 1, num_heads: heads })[0]!
+      return (l: number, qkv: string) => {
+        const packed = toCache(qkv)
+        const query = rope(part(packed, 0))
+        const [, kOut, vOut] = g.msOp(
+          "GroupQueryAttention",
+          [
+            query,
+            rope(part(packed, 1)),
+            part(packed, 2),
+            g.input(StepIo.keys(l), kv, cacheDims),
+            g.input(StepIo.values(l), kv, cacheDims),
+            seqlensK,
+            totalLength,
+          ],
+          { num_heads: heads, kv_num_heads: heads, scale: Attr.float(1 / Math.sqrt(hd)) },
+          3,
+        )
+        g.output(kOut!, StepIo.keysOut(l), kv, cacheDims)
+        g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
+        const [attended] = g.msOp("MultiHeadAttention", [query, kOut!, vOut!, "", "", bias], {
           num_heads: heads,
-          kv_num_heads: heads,
-          do_rotary: 1,
-          rotary_interleaved: 1,
           scale: Attr.float(1 / Math.sqrt(hd)),
-        },
-        3,
-      )
-      g.output(kOut!, StepIo.keysOut(l), kv, cacheDims)
-      g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
-      return fromCache(windowed ? windowAttention(packed, kOut!, vOut!) : attended!)
+        })
+        return fromCache(attended!)
+      }
     }
   }
 
@@ -601,4 +625,35 @@ const withoutOutputIdentities = (g: GraphBuilder): GraphBuilder => {
   nodes.length = 0
   nodes.push(...kept)
   return g
+}
+
+/**
+ * The sliding cache's move (windowed `gqa`): every temporal layer's keys and values, frames
+ * `[from, from + keep)` copied to `[0, keep)` in place, the rest left as it was (hidden by the window
+ * bias until overwritten). Run once each time the cache fills, so a frame costs no copy.
+ */
+export const buildShiftGraph = (
+  config: LmConfig,
+  options: { readonly capacity: number; readonly keep: number; readonly kvCache: KvCacheType },
+): GraphBuilder => {
+  const g = new GraphBuilder("moshi_kv_shift", 18)
+  const { capacity, keep, kvCache } = options
+  const dims = [1, config.numHeads, capacity, config.dim / config.numHeads]
+  // Both ends fed: an int64 Add would run on the CPU, which a GPU session without fallback refuses.
+  const from = g.input(StepIo.shiftFrom, "int64", [1])
+  const until = g.input(StepIo.shiftUntil, "int64", [1])
+  const moved = (cache: string) =>
+    g.op(
+      "Concat",
+      [
+        g.op("Slice", [cache, from, until, g.int64s([2])]),
+        g.op("Slice", [cache, g.int64s([keep]), g.int64s([capacity]), g.int64s([2])]),
+      ],
+      { axis: 2 },
+    )
+  for (let l = 0; l < config.numLayers; l++) {
+    g.output(moved(g.input(StepIo.keys(l), kvCache, dims)), StepIo.keysOut(l), kvCache, dims)
+    g.output(moved(g.input(StepIo.values(l), kvCache, dims)), StepIo.valuesOut(l), kvCache, dims)
+  }
+  return withoutOutputIdentities(g)
 }

@@ -2,7 +2,8 @@
 // test instead of killing the test runner. The fixture scenario through LmGen on the fused engine on
 // WebGPU (Mimi on the CPU): prints one JSON line (largest text and audio logit differences to upstream's,
 // whether the tokens and the token ring after the prompts are upstream's), then "closed" once every
-// session is released. Arguments: scenario, "quirk" or "exact", the KV cache's type, "capture" or "live".
+// session is released. Arguments: scenario, "quirk" or "exact", the KV cache's type, "capture" or "live",
+// and optionally the cache's slots (`maxFrames`: fewer than the scenario's frames make it slide).
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { MimiCodec, MimiConfig } from "@personaplex/codec"
@@ -12,11 +13,12 @@ import { LmGen } from "../../src/LmGen.ts"
 import { fixturesDir, maxLogitErrors, readScenario } from "../support/fixtures.ts"
 import { runScenario } from "../support/scenario.ts"
 
-const [name, window, kvCache, steps] = process.argv.slice(2) as [
+const [name, window, kvCache, steps, slots] = process.argv.slice(2) as [
   "lm-tiny" | "lm-tiny-ctx12",
   string,
   "float16" | "float32",
   string,
+  string | undefined,
 ]
 const scenario = readScenario(name)
 const layer = Layer.mergeAll(
@@ -30,6 +32,7 @@ const layer = Layer.mergeAll(
     engine: "fused",
     kvCache,
     graphCapture: steps === "capture",
+    ...(slots === undefined ? {} : { maxFrames: Number(slots) }),
   }),
   MimiCodec.layer({
     checkpoint: path.join(fixturesDir, "mimi-tiny.safetensors"),
