@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Packs what the GPU machine (no Node, no registry) needs to run the benchmarks into .gpu/:
-# Node 22, the Vulkan loaders (shared/device/pack.sh), and a self-contained deploy of
-# @personaplex/bench with its production dependencies (linux-x64 onnxruntime binaries only).
+# Packs what the GPU machine (no Node, no registry) needs into .gpu/: Node 22, the Vulkan loaders
+# (shared/device/pack.sh), and a self-contained deploy of @personaplex/cli (`personaplex run`, what
+# users run) with the benchmark's built files beside it (bench/, resolving the same packages) and
+# real-models.mjs (random weights of the real configuration, input audio, run configs).
+# linux-x64 onnxruntime binaries only; node-llama-cpp's CPU binaries only.
 set -euo pipefail
 root="$(git rev-parse --show-toplevel)"
 cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"   # pack Node 22, not the system Node
+command -v pnpm >/dev/null || pnpm() { npx --yes pnpm@12.4.2 "$@"; }
 bash ../shared/device/pack.sh
 cp ../shared/device/enter.sh .gpu/enter.sh
-pnpm turbo run build --filter @personaplex/bench... --output-logs=errors-only
-deploy="$(mktemp -d)/bench"
-pnpm --filter @personaplex/bench deploy --prod "$deploy" >/dev/null
+pnpm turbo run build --filter @personaplex/cli... --filter @personaplex/bench... --output-logs=errors-only
+deploy="$(mktemp -d)/app"
+pnpm --filter @personaplex/cli deploy --prod "$deploy" >/dev/null
 find "$deploy/node_modules" -path '*onnxruntime-node/bin/napi-v6/*' -mindepth 0 -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
-cp -r packages/bench/probe packages/bench/bench "$deploy/" 2>/dev/null || true
-tar -C "$(dirname "$deploy")" -cJf .gpu/extra.tar.xz bench
+find "$deploy/node_modules" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
+# Within the carry limit: other platforms' native builds, TypeScript sources and maps, the TypeScript compiler.
+store="$deploy/node_modules/.pnpm"
+rm -rf "$store"/@node-llama-cpp+linux-arm* "$store"/typescript@* "$store"/effect@*/node_modules/effect/src
+find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
+find "$store" -name '*.map' -delete
+rm -rf "$deploy/src" "$deploy/test"
+mkdir -p "$deploy/bench"
+cp -r packages/bench/dist "$deploy/bench/dist"
+cp packages/bench/gpu/real-models.mjs "$deploy/"
+tar -C "$(dirname "$deploy")" -cJf .gpu/extra.tar.xz app
 du -sh .gpu/extra.tar.xz .gpu

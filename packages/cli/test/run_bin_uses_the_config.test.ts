@@ -53,7 +53,11 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
     expect(report.windowFrames).toBe(6)
     expect(report.inputFrames).toBe(13)
     expect(report.windows[0]!.prompt).toBe("<system> You are a calm librarian. <system>")
-    expect(report.meta).toMatchObject({ config: path.join(cwd, "run.yaml"), device: "cpu" })
+    expect(report.meta).toMatchObject({
+      config: path.join(cwd, "run.yaml"),
+      device: "cpu",
+      lm: { engine: "two-graph" },
+    })
     expect(fs.statSync(path.join(cwd, "out", "talk.wav")).size).toBe(
       44 + (13 + 2 * report.thinkingClipFrames) * 1920 * 2,
     )
@@ -62,7 +66,7 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
   const noWebGpu = built ? webGpuUnavailable() : "the bin is not built"
   if (noWebGpu !== undefined) console.log(`skipping the WebGPU graph-capture run: ${noWebGpu}`)
   it.skipIf(noWebGpu !== undefined)(
-    "--device webgpu --graph-capture runs Mimi from captured graphs",
+    `--device webgpu --graph-capture runs the fused LM step and Mimi from captured graphs${noWebGpu === undefined ? "" : ` (skipped: ${noWebGpu.replace(/^.* was false\. /, "").slice(-80)})`}`,
     () => {
       const cwd = configuredFolder("cli-capture-", [
         "conversation: { window_frames: 6 }",
@@ -72,7 +76,7 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       const captured = runBin([...args, "--device", "webgpu", "--graph-capture", "--output", "gpu.wav"], cwd)
       expect(captured.status, captured.all).toBe(0)
       const report = JSON.parse(fs.readFileSync(path.join(cwd, "gpu.report.json"), "utf8")) as RunReport
-      expect(report.meta).toMatchObject({ device: "webgpu", graphCapture: true })
+      expect(report.meta).toMatchObject({ device: "webgpu", graphCapture: true, lm: { engine: "fused" } })
       expect(report.inputFrames).toBe(13)
       const refused = runBin([...args, "--graph-capture", "--output", "cpu.wav"], cwd)
       expect(refused.status).toBe(1)

@@ -91,7 +91,17 @@ export const runConversation = (
       pace,
       windowFrames: options.windowFrames,
       thinkingClipFrames: clip.length,
-      meta: options.reportMeta ?? {},
+      meta: {
+        ...options.reportMeta,
+        // What ran the LM, whichever layer provided it.
+        lm: {
+          engine: lm.lm.form,
+          context: lm.lm.context,
+          quantization: lm.lm.quantization,
+          depformerSteps: lm.lm.depformerSteps,
+          weights: lm.lm.graphSource,
+        },
+      },
     })
 
     const write = (frame: Float32Array) =>
