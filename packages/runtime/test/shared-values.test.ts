@@ -16,16 +16,25 @@ describe("values shared between sessions through a resident pool", () => {
   const noWebGpu = webGpuUnavailable()
   const shim = path.join(import.meta.dirname, "../native/build/ortOptionsShim.node")
   if (noWebGpu) console.log(`skipping the WebGPU shared-value tests: ${noWebGpu}`)
-  it.skipIf(noWebGpu !== undefined).each(["live", "capture"])("does the same on WebGPU (%s)", (mode) => {
-    if (mode === "capture" && !fs.existsSync(shim)) {
-      console.log(`skipping the captured case: no ${shim} (needs g++)`)
-      return
-    }
-    const child = runNodeIsolated(
-      [path.join(import.meta.dirname, "child/webgpu-shared-values.ts"), mode],
-      60_000,
+  /** Why the WebGPU case `mode` cannot run here, or `undefined` where it can. */
+  const skip = (mode: string) =>
+    noWebGpu !== undefined
+      ? `no WebGPU adapter: ${noWebGpu.replace(/^.* was false\. /, "").slice(-80)}`
+      : mode === "capture" && !fs.existsSync(shim)
+        ? `no ${shim} (needs g++)`
+        : undefined
+  for (const mode of ["live", "capture"]) {
+    const why = skip(mode)
+    it.skipIf(why !== undefined)(
+      `does the same on WebGPU (${mode})${why ? ` (skipped: ${why})` : ""}`,
+      () => {
+        const child = runNodeIsolated(
+          [path.join(import.meta.dirname, "child/webgpu-shared-values.ts"), mode],
+          60_000,
+        )
+        expect(child).toMatchObject({ signal: null, status: 0 })
+        expect(child.lines).toEqual([...expectedSharedValuesLines, "closed"])
+      },
     )
-    expect(child).toMatchObject({ signal: null, status: 0 })
-    expect(child.lines).toEqual([...expectedSharedValuesLines, "closed"])
-  })
+  }
 })

@@ -6,10 +6,16 @@ import { runNodeIsolated, webGpuUnavailable } from "../src/index.ts"
 // Needs a WebGPU adapter (a GPU, or Mesa's lavapipe) and the native shim built by
 // `node scripts/build-native.mjs` (g++); skipped with the reason otherwise.
 const shim = path.join(import.meta.dirname, "../native/build/ortOptionsShim.node")
-const skip = webGpuUnavailable() ?? (fs.existsSync(shim) ? undefined : `no ${shim} (needs g++)`)
-if (skip) console.log(`skipping the WebGPU graph-capture test: ${skip}`)
+const noWebGpu = webGpuUnavailable()
+const skip =
+  noWebGpu !== undefined
+    ? `no WebGPU adapter: ${noWebGpu.replace(/^.* was false\. /, "").slice(-80)}`
+    : fs.existsSync(shim)
+      ? undefined
+      : `no ${shim} (needs g++)`
+if (skip) console.log(`skipping the WebGPU graph-capture test: ${noWebGpu ?? skip}`)
 
-describe.skipIf(skip !== undefined)("WebGPU graph capture", () => {
+describe.skipIf(skip !== undefined)(`WebGPU graph capture${skip ? ` (skipped: ${skip})` : ""}`, () => {
   it("replays the captured graphs with each run's feeds and state, runs live with other shapes, and refuses what a replay cannot do", () => {
     const child = runNodeIsolated([path.join(import.meta.dirname, "child/webgpu-graph-capture.ts")], 60_000)
     expect(child).toMatchObject({ signal: null, status: 0 })

@@ -5,11 +5,15 @@ import { runNodeIsolated, webGpuUnavailable } from "../src/index.ts"
 // Needs a WebGPU adapter (a GPU, or Mesa's lavapipe); skipped with the reason otherwise.
 const noWebGpu = webGpuUnavailable()
 if (noWebGpu) console.log(`skipping the WebGPU resident-pool test: ${noWebGpu}`)
+const why =
+  noWebGpu === undefined
+    ? ""
+    : ` (skipped: no WebGPU adapter: ${noWebGpu.replace(/^.* was false\. /, "").slice(-80)})`
 
 const lifecycle = (...args: string[]) =>
   runNodeIsolated([path.join(import.meta.dirname, "child/webgpu-resident-lifecycle.ts"), ...args], 60_000)
 
-describe.skipIf(noWebGpu !== undefined)("resident pool on WebGPU", () => {
+describe.skipIf(noWebGpu !== undefined)(`resident pool on WebGPU${why}`, () => {
   it.each(["default", "disabled"])(
     "updates the pool's buffer in place run after run, and releases it without crashing (validation: %s)",
     (mode) => {
