@@ -256,6 +256,15 @@ const make = (options: MimiCodecOptions) =>
         return out
       })
 
+    if (options.graphCapture) {
+      // A captured session records its graph on its first runs: do them now, not in the first frames.
+      for (let i = 0; i < 2; i++) {
+        yield* encode(new Float32Array(frameSize))
+        if (!options.sharedCodes?.decoded) yield* decode(new Int32Array(numCodebooks))
+      }
+      yield* encoder.reset
+      yield* decoder.reset
+    }
     return MimiCodec.of({
       config,
       numCodebooks,

@@ -43,7 +43,7 @@ export interface FusedEngineOptions {
   /** Element type of the KV cache (default: float16 on a GPU, float32 on the CPU). */
   readonly kvCache?: KvCacheType
   /**
-   * Slots of the KV cache, at least `context` (default: the larger of `context` and 1024). Equal to
+   * Slots of the KV cache, at least `context` (default: `context` from 1024 frames on, twice it below). Equal to
    * `context`, the cache holds that many frames after a reset (`capacity`), and each step's attention
    * is one GroupQueryAttention. Larger, the attention slides over the last `context` frames (one
    * fewer with `upstreamRingQuirk`) for windows of any length, the cache moving its last frames to
@@ -58,7 +58,7 @@ export interface FusedEngineOptions {
 
 /** Bump when the converted file's layout or numerics change: older cache entries are then ignored. */
 const CONVERTED_FORMAT = "fused-weights-1"
-const DEFAULT_MAX_FRAMES = 1024
+const FIXED_CACHE_FROM = 1024
 
 const PRECISION: Record<Quantization, GpuPrecision> = {
   none: "float32",
@@ -186,7 +186,9 @@ export const openFusedEngine = (
         field: "quantization",
         reason: `expected "none", "float16", "int8" or "int4", found ${quantization}`,
       })
-    const maxFrames = options.maxFrames ?? Math.max(context, DEFAULT_MAX_FRAMES)
+    // Short contexts slide through twice their length (a cheap move every `context` frames); long ones
+    // keep the fixed cache, whose attention is one GroupQueryAttention, for `context` frames a window.
+    const maxFrames = options.maxFrames ?? (context >= FIXED_CACHE_FROM ? context : 2 * context)
     if (!Number.isInteger(maxFrames) || maxFrames < context)
       return yield* new LmConfigError({
         field: "maxFrames",
@@ -290,6 +292,12 @@ export const openFusedEngine = (
         }
       }).pipe(Effect.uninterruptible)
 
+    if (options.graphCapture ?? provider === "webgpu") {
+      // The captured step records its graph on its first runs: do them now, not in the first frames.
+      const row = new Int32Array(17).fill(-1)
+      for (let i = 0; i < 2; i++) yield* lm.step(row).pipe(Effect.mapError(runtimeError("open")))
+      yield* lm.reset.pipe(Effect.mapError(runtimeError("open")))
+    }
     let snapshots = 0
     return {
       form: "fused",
