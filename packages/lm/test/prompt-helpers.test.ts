@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { LmConfig } from "../src/LmConfig.ts"
+import { tinyLmConfig } from "../src/testing.ts"
 import { integratedLoudness, normalizeLoudness } from "../src/loudness.ts"
 import { voiceFrames, wrapWithSystemTags } from "../src/prompts.ts"
 
@@ -50,25 +51,7 @@ describe("LmConfig", () => {
   it("derives the gating widths as upstream (11264 / 2816 for PersonaPlex, 176 / 88 for lm-tiny)", () => {
     expect(LmConfig.personaplex.ffnHidden).toBe(11264)
     expect(LmConfig.personaplex.depformerFfnHidden).toBe(2816)
-    const tiny = LmConfig.fromJson({
-      config: {
-        dim: 64,
-        text_card: 1000,
-        n_q: 16,
-        dep_q: 16,
-        card: 2048,
-        num_heads: 4,
-        num_layers: 2,
-        hidden_scale: 4.125,
-        context: 3000,
-        max_period: 10000,
-        depformer_dim: 32,
-        depformer_dim_feedforward: 132,
-        depformer_num_heads: 4,
-        depformer_num_layers: 2,
-        delays: [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1],
-      },
-    })
+    const tiny = tinyLmConfig
     expect([tiny.ffnHidden, tiny.depformerFfnHidden]).toEqual([176, 88])
   })
 

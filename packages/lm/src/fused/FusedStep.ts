@@ -163,10 +163,31 @@ export const cacheLengthInputs = (position: number, T: number): Record<string, O
   [StepIo.totalLength]: i32(Int32Array.of(position + T), [1]),
 })
 
+/** The RoPE inputs of `T` rows from `position`: each row's angles at its absolute position, in f32 as upstream. */
+const ropeInputs = (position: number, T: number, freqs: Float32Array): Record<string, OrtTensor> => {
+  const half = freqs.length
+  const cos = new Float32Array(T * half)
+  const sin = new Float32Array(T * half)
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround((position + t) * freqs[i]!)
+      cos[t * half + i] = Math.cos(angle)
+      sin[t * half + i] = Math.sin(angle)
+    }
+  return {
+    [StepIo.cos]: f32(cos, [T, half]),
+    [StepIo.sin]: f32(sin, [T, half]),
+    [StepIo.ropeRows]: i64(
+      BigInt64Array.from({ length: T }, (_, t) => BigInt(t)),
+      [1, T],
+    ),
+  }
+}
+
 /**
  * The sliding cache's inputs (`StepGraphOptions.window`) for a run of `T` rows from `position`, slot
- * 0 holding frame `offset`: each row's RoPE angles at its absolute position, and its bias over the
- * `capacity` slots, open on the frames among its last `window`.
+ * 0 holding frame `offset`: the rows' RoPE angles, and each row's bias over the `capacity` slots,
+ * open on the frames among its last `window`.
  */
 export const windowInputs = (
   position: number,
@@ -176,28 +197,12 @@ export const windowInputs = (
   offset: number,
   freqs: Float32Array,
 ): Record<string, OrtTensor> => {
-  const half = freqs.length
-  const cos = new Float32Array(T * half)
-  const sin = new Float32Array(T * half)
   const bias = new Float32Array(T * capacity).fill(-1e4)
   for (let t = 0; t < T; t++) {
     const q = position + t
-    for (let i = 0; i < half; i++) {
-      const angle = Math.fround(q * freqs[i]!)
-      cos[t * half + i] = Math.cos(angle)
-      sin[t * half + i] = Math.sin(angle)
-    }
     bias.fill(0, t * capacity + Math.max(0, q - window + 1 - offset), t * capacity + q - offset + 1)
   }
-  return {
-    [StepIo.cos]: f32(cos, [T, half]),
-    [StepIo.sin]: f32(sin, [T, half]),
-    [StepIo.ropeRows]: i64(
-      BigInt64Array.from({ length: T }, (_, t) => BigInt(t)),
-      [1, T],
-    ),
-    [StepIo.windowBias]: f32(bias, [T, capacity]),
-  }
+  return { ...ropeInputs(position, T, freqs), [StepIo.windowBias]: f32(bias, [T, capacity]) }
 }
 
 /** Host-side inputs of a run of `T` rows starting at `position` over the rings (see `StepIo`). */
@@ -209,15 +214,6 @@ export const positionInputs = (
   freqs: Float32Array,
 ): Record<string, OrtTensor> => {
   const heads = config.numHeads
-  const half = freqs.length
-  const cos = new Float32Array(T * half)
-  const sin = new Float32Array(T * half)
-  for (let t = 0; t < T; t++)
-    for (let i = 0; i < half; i++) {
-      const angle = Math.fround((position + t) * freqs[i]!)
-      cos[t * half + i] = Math.cos(angle)
-      sin[t * half + i] = Math.sin(angle)
-    }
   // After this run's writes, slot s holds the latest position ≡ s (mod context) below position + T.
   const end = position + T - 1
   const bias = new Float32Array(T * context).fill(-1e30)
@@ -236,12 +232,7 @@ export const positionInputs = (
       write[(h * T + t) * 2 + 1] = BigInt((position + t) % context)
     }
   return {
-    [StepIo.cos]: f32(cos, [T, half]),
-    [StepIo.sin]: f32(sin, [T, half]),
-    [StepIo.ropeRows]: i64(
-      BigInt64Array.from({ length: T }, (_, t) => BigInt(t)),
-      [1, T],
-    ),
+    ...ropeInputs(position, T, freqs),
     [StepIo.bias]: f32(bias, [T, context]),
     [StepIo.writeIndex]: i64(write, [heads, T, 2]),
   }

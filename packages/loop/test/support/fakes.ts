@@ -6,6 +6,7 @@
 import { AudioSink, AudioSource } from "@personaplex/audio-io"
 import { MimiConfig } from "@personaplex/codec"
 import { GenerationError } from "@personaplex/compaction"
+import { scriptedMoshiLm, twoGraphEngine } from "@personaplex/lm"
 import { Duration, Effect, Layer, Stream } from "effect"
 import {
   type CompactionInput,
@@ -58,8 +59,9 @@ export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: n
   let sincePrompt = 0
   return Layer.succeed(
     LmGen,
-    // The loop uses only step, prompt and reset; the rest of LmGen's surface is left out.
+    // The loop uses only step, prompt, reset and the engine's description (`lm`); the rest of LmGen's surface is left out.
     LmGen.of({
+      lm: twoGraphEngine(scriptedMoshiLm()),
       step: (userCodes: Int32Array) =>
         Effect.sync(() => {
           log.steps++
