@@ -1,0 +1,45 @@
+import { OrtSession } from "@personaplex/runtime"
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import type { LmEngineForm } from "../src/engine/LmEngine.ts"
+import { LmGen } from "../src/LmGen.ts"
+import { haveFixtures, readScenario } from "./support/fixtures.ts"
+import { mimiLayer } from "./support/scenario.ts"
+
+/** The fixture's prompts, then its 30 user frames, SAMPLED (temperature, top-k, Gumbel noise from `seed`). */
+const sampled = (engine: LmEngineForm, seed: number) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const scenario = readScenario("lm-tiny")
+      const gen = yield* LmGen
+      yield* gen.prompt({ textTokens: scenario.textPromptTokens, silenceFrames: scenario.silenceFrames })
+      const out: string[] = []
+      for (let t = 0; t < 30; t++) {
+        const codes = Int32Array.from({ length: 8 }, (_, q) => scenario.userCodes[q * 30 + t]!)
+        out.push(`${yield* gen.step(codes)}`)
+      }
+      return out
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(
+          LmGen.layer({
+            checkpoint: readScenario("lm-tiny").checkpoint,
+            config: readScenario("lm-tiny").config,
+            sampling: { seed },
+            engine,
+          }),
+          mimiLayer(),
+        ).pipe(Layer.provide(OrtSession.layerCpu)),
+      ),
+    ),
+  )
+
+describe.skipIf(!haveFixtures)("sampling with a seed", () => {
+  it("gives the same tokens on the two-graph and the fused form, and other tokens with another seed", async () => {
+    const twoGraph = await sampled("two-graph", 7)
+    const fused = await sampled("fused", 7)
+    const otherSeed = await sampled("fused", 8)
+    expect(fused).toEqual(twoGraph)
+    expect(otherSeed).not.toEqual(fused)
+  })
+})
