@@ -31,6 +31,7 @@ export {
   type Extent,
   type GpuPrecision,
   planLayout,
+  QUANT_BLOCK,
   type WeightLayout,
 } from "./fused/convert/layout.ts"
 export { type FusedEngineOptions, openFusedEngine } from "./fused/FusedEngine.ts"

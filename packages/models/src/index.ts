@@ -19,12 +19,10 @@ export {
 } from "./checkpoint/detect.ts"
 export {
   type CheckpointSummary,
-  CONTEXTS,
   type DtypeCount,
   inspectCheckpoints,
   type KvCacheEstimate,
   type MemoryEstimate,
-  QUANT_BLOCK,
   type Quantization,
   type RenderOptions,
   renderInspection,

@@ -1,10 +1,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { CONTEXT_CHOICES } from "@personaplex/lm"
 import { upstreamFixturesDir } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { CONTEXTS, inspectCheckpoints, renderInspection } from "../src/index.ts"
+import { inspectCheckpoints, renderInspection } from "../src/index.ts"
 import { writeTinyLm, writeUnrelatedCheckpoint } from "./helpers/tinyModels.ts"
 
 const fixtures = upstreamFixturesDir()
@@ -50,7 +51,7 @@ describe("inspectCheckpoints", () => {
     expect(int4).toBeLessThan(int8)
     expect(int8).toBeLessThan(2 * lm.parameters)
     // KV: layers × (K, V) × dim × 2 bytes per frame of context (upstream-spec §9.3)
-    expect(lm.kvCache.map((kv) => kv.context)).toEqual([...CONTEXTS])
+    expect(lm.kvCache.map((kv) => kv.context)).toEqual([...CONTEXT_CHOICES])
     expect(lm.kvCache.at(-1)!.bf16Bytes).toBe(config.num_layers * 2 * config.dim * 2 * 3000)
     expect(lm.kvCache[0]!.seconds).toBeCloseTo(14.96, 2)
 

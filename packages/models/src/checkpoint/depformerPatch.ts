@@ -1,3 +1,4 @@
+import { eightStepSource } from "@personaplex/lm"
 import {
   type Checkpoint,
   DTYPE_BYTES,
@@ -14,8 +15,6 @@ import { detectModel, type LmArchitecture } from "./detect.ts"
 
 /** PersonaPlex instantiates the LM with dep_q = 16 depformer steps (upstream-spec §3.1). */
 export const DEPFORMER_STEPS = 16
-/** Groups whose step-n module is copied from step n-8 when missing (upstream loader, patch 2). */
-const PER_STEP_GROUPS = ["gating", "linears", "depformer_in", "depformer_emb"] as const
 
 /** A byte range of a file: what ONNX external data can point at. */
 export interface TensorSegment {
@@ -145,16 +144,6 @@ const perStepNames = (arch: LmArchitecture): ReadonlyArray<string> => {
   return names
 }
 
-const sourceForMissing = (name: string): string | undefined => {
-  for (const group of PER_STEP_GROUPS) {
-    const match = new RegExp(`(^|\\.)${group}\\.(\\d+)\\.`).exec(name)
-    if (!match) continue
-    const n = Number(match[2])
-    if (n >= 8 && n < 16) return name.replace(`${group}.${n}.`, `${group}.${n - 8}.`)
-  }
-  return undefined
-}
-
 /** The view, or a thrown WrongModelError; see `patchDepformerSteps`. */
 export const patchDepformerStepsSync = (checkpoint: Checkpoint): CheckpointView => {
   const detection = detectModel(checkpoint)
@@ -206,7 +195,7 @@ export const patchDepformerStepsSync = (checkpoint: Checkpoint): CheckpointView 
   const missing: string[] = []
   for (const name of perStepNames(arch)) {
     if (tensors.has(name)) continue
-    const from = sourceForMissing(name)
+    const from = eightStepSource(name)
     const source = from ? tensors.get(from) : undefined
     if (!from || !source || source.origin._tag !== "Stored") {
       missing.push(name)

@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { CONTEXT_CHOICES, QUANT_BLOCK } from "@personaplex/lm"
 import {
   Checkpoint,
   DTYPE_BYTES,
@@ -18,10 +19,6 @@ import {
   modelKindLabel,
 } from "./detect.ts"
 
-/** LM attention contexts the project supports, in 80 ms frames (upstream-spec §9, DESIGN). */
-export const CONTEXTS = [187, 375, 750, 1500, 3000] as const
-/** Block size and scale width assumed for weight-only int8/int4 (`MatMulNBits`, fp32 scale per block). */
-export const QUANT_BLOCK = 32
 const SCALE_BYTES = 4
 
 export interface DtypeCount {
@@ -92,7 +89,7 @@ const memoryEstimates = (tensors: CheckpointSummary["tensors"]): ReadonlyArray<M
 }
 
 const kvCacheEstimates = (lm: LmArchitecture): ReadonlyArray<KvCacheEstimate> =>
-  CONTEXTS.map((context) => {
+  CONTEXT_CHOICES.map((context) => {
     const elements = lm.numLayers * 2 * lm.dim * context
     return { context, seconds: context / 12.5, bf16Bytes: elements * 2, fp32Bytes: elements * 4 }
   })

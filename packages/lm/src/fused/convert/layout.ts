@@ -3,6 +3,7 @@ import type { LmConfig } from "../../LmConfig.ts"
 /** How the GPU graphs store the LM's linear layers. */
 export type GpuPrecision = "float32" | "float16" | "int8" | "int4"
 
+/** Inputs per scale of the weight-only int8/int4 blocks (`MatMulNBits`, one f32 scale a block), both forms. */
 export const QUANT_BLOCK = 32
 
 /** A byte range of the converted-weights file. */
