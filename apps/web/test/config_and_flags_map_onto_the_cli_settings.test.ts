@@ -113,7 +113,7 @@ describe("the web server's engine settings are the CLI's", () => {
       '--wait-timeout: expected a number of seconds > 0, got "-3"',
       '--log-format: expected one of pretty, json, got "xml"',
       "--tls-cert and --tls-key: give both (the certificate and its private key, PEM)",
-      '--device: expected one of "cpu", "webgpu", "cuda", got "gpu"',
+      '--device: expected one of "cpu", "webgpu", got "gpu"',
       "--threads: expected an integer ≥ 1, got 0",
     ])
     expect(await problems(["--nope"])).toEqual([expect.stringMatching(/Unknown option '--nope'/)])

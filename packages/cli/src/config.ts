@@ -49,7 +49,7 @@ const ModelSection = Schema.Struct({
 })
 
 const RuntimeSection = Schema.Struct({
-  device: Schema.optionalKey(oneOf(["cpu", "webgpu", "cuda"])),
+  device: Schema.optionalKey(oneOf(["cpu", "webgpu"])),
   quantization: Schema.optionalKey(oneOf(["none", "float16", "int8", "int4"])),
   /** Attention window in frames (upstream's choices: 187, 375, 750, 1500, 3000). */
   context_window: Schema.optionalKey(integerBetween(12, 3000)),

@@ -26,7 +26,7 @@ export type CompactorChoice =
 /** Everything a run needs, after the config file and the command-line flags are merged. */
 export interface RunSettings {
   readonly models: ModelSource
-  readonly device: "cpu" | "webgpu" | "cuda"
+  readonly device: "cpu" | "webgpu"
   /** Mimi replays captured GPU steps (WebGPU only). */
   readonly graphCapture: boolean
   readonly quantization: "none" | "float16" | "int8" | "int4"
@@ -62,7 +62,7 @@ export interface RunOverrides {
   readonly prompt?: string
   readonly voice?: string
   readonly pace?: Pace
-  readonly device?: "cpu" | "webgpu" | "cuda"
+  readonly device?: "cpu" | "webgpu"
   readonly graphCapture?: boolean
   readonly seed?: number
 }

@@ -52,7 +52,7 @@ secondary_model: { path: x.gguf }
       assert.sameMembers(
         [...error.issues],
         [
-          'runtime.device: expected one of "cpu", "webgpu", "cuda", got "tpu"',
+          'runtime.device: expected one of "cpu", "webgpu", got "tpu"',
           "runtime.context_window: expected an integer between 12 and 3000, got 5000",
           'runtime.graph_capture: expected true or false, got "often"',
           "conversation.duration: expected a number between 10 and 30, got 40",

@@ -50,7 +50,7 @@ export interface EngineSession {
 export interface ConversationEngineShape {
   /** Shown to clients ("echo", "personaplex-loop", ...). */
   readonly name: string
-  /** Where it computes ("cpu", "webgpu", "cuda"; "none" for a model-free engine), for /api/health. */
+  /** Where it computes ("cpu", "webgpu"; "none" for a model-free engine), for /api/health. */
   readonly device?: string
   /** Prompts the model and starts a conversation; it lives until the caller's scope closes. */
   readonly start: (options: EngineStartOptions) => Effect.Effect<EngineSession, EngineError, Scope.Scope>

@@ -45,7 +45,7 @@ engine
                                  (generated once into --smoke-cache; the default otherwise)
                          echo  : no model; echoes your audio and speaks its prompt's words (UI work)
   --config FILE          a \`personaplex run\` configuration (YAML): model, runtime, sampling, compactor
-  --device D             cpu | webgpu | cuda          (runtime.device)
+  --device D             cpu | webgpu                 (runtime.device)
   --quantization Q       weight-only LM quantization  (runtime.quantization)
   --context N            attention window in frames   (runtime.context_window)
   --threads N            CPU threads per session      (runtime.threads)
@@ -83,7 +83,7 @@ export interface ServerArgs {
   readonly engine: EngineName
   /** The run configuration: the `--config` file with the engine flags on top. */
   readonly config: RunConfig
-  readonly overrides: { readonly device?: "cpu" | "webgpu" | "cuda"; readonly graphCapture?: boolean }
+  readonly overrides: { readonly device?: "cpu" | "webgpu"; readonly graphCapture?: boolean }
   /** Window frames of the echo engine. */
   readonly windowFrames: number
   readonly smokeCache: string

@@ -38,7 +38,7 @@ const flags = {
   prompt: Flag.String("prompt").pipe(Flag.withDescription("initial persona prompt"), Flag.optional),
   voice: Flag.String("voice").pipe(Flag.withDescription("voice WAV or voice cache"), Flag.optional),
   pace: Flag.Literals("pace", ["fast", "realtime"]).pipe(Flag.optional),
-  device: Flag.Literals("device", ["cpu", "webgpu", "cuda"]).pipe(Flag.optional),
+  device: Flag.Literals("device", ["cpu", "webgpu"]).pipe(Flag.optional),
   graphCapture: Flag.Boolean("graph-capture").pipe(
     Flag.withDescription("WebGPU: replay Mimi's recorded GPU steps (runtime.graph_capture)"),
     Flag.optional,
