@@ -56,7 +56,7 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
     expect(report.meta).toMatchObject({
       config: path.join(cwd, "run.yaml"),
       device: "cpu",
-      lm: { engine: "two-graph" },
+      lm: { engine: "two-graph", provider: "cpu" },
     })
     expect(fs.statSync(path.join(cwd, "out", "talk.wav")).size).toBe(
       44 + (13 + 2 * report.thinkingClipFrames) * 1920 * 2,
@@ -76,7 +76,11 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       const captured = runBin([...args, "--device", "webgpu", "--graph-capture", "--output", "gpu.wav"], cwd)
       expect(captured.status, captured.all).toBe(0)
       const report = JSON.parse(fs.readFileSync(path.join(cwd, "gpu.report.json"), "utf8")) as RunReport
-      expect(report.meta).toMatchObject({ device: "webgpu", graphCapture: true, lm: { engine: "fused" } })
+      expect(report.meta).toMatchObject({
+        device: "webgpu",
+        graphCapture: true,
+        lm: { engine: "fused", provider: "webgpu" },
+      })
       expect(report.inputFrames).toBe(13)
       const refused = runBin([...args, "--graph-capture", "--output", "cpu.wav"], cwd)
       expect(refused.status).toBe(1)

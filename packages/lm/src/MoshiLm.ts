@@ -1,4 +1,4 @@
-import { OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
+import { type ExecutionProvider, OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { LmConfigError, type LmError, LmRuntimeError } from "./errors.ts"
 import { DepformerIo } from "./graph/depformer.ts"
@@ -90,6 +90,8 @@ export interface MoshiLmState {
 }
 
 export interface MoshiLmShape {
+  /** The execution provider the temporal session runs on. */
+  readonly provider: ExecutionProvider
   readonly config: LmConfig
   readonly context: number
   readonly depformerSteps: 8 | 16
@@ -264,6 +266,7 @@ export class MoshiLm extends Context.Service<MoshiLm, MoshiLmShape>()("@personap
         })
 
       return MoshiLm.of({
+        provider: temporalSession.provider,
         config,
         context,
         depformerSteps,

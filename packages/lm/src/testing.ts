@@ -42,6 +42,7 @@ export const scriptedMoshiLm = (
   let position = 0
   const zeros = new Float32Array(config.dim)
   return {
+    provider: "cpu",
     config,
     context: config.context,
     depformerSteps: 8,

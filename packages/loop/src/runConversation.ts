@@ -96,6 +96,7 @@ export const runConversation = (
         // What ran the LM, whichever layer provided it.
         lm: {
           engine: lm.lm.form,
+          provider: lm.lm.provider,
           context: lm.lm.context,
           quantization: lm.lm.quantization,
           depformerSteps: lm.lm.depformerSteps,

@@ -1,3 +1,4 @@
+import type { ExecutionProvider } from "@personaplex/runtime"
 import type { Effect } from "effect"
 import type { LmConfigError, LmRuntimeError } from "../errors.ts"
 import type { Quantization } from "../graph/quantize.ts"
@@ -49,6 +50,8 @@ export interface LmEngineState {
 /** The contract `LmGen` drives, whatever runs the model. */
 export interface LmEngineShape {
   readonly form: LmEngineForm
+  /** The execution provider its sessions run on (what onnxruntime opened, not what was asked for). */
+  readonly provider: ExecutionProvider
   readonly config: LmConfig
   /** Attention window in frames. */
   readonly context: number

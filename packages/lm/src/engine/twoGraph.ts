@@ -59,6 +59,7 @@ export const twoGraphEngine = (
 
   return {
     form: "two-graph",
+    provider: lm.provider,
     config,
     context: lm.context,
     depformerSteps,

@@ -301,6 +301,7 @@ export const openFusedEngine = (
     let snapshots = 0
     return {
       form: "fused",
+      provider: lm.opened.provider,
       config,
       context,
       depformerSteps,

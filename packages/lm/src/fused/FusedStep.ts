@@ -84,6 +84,8 @@ export interface GpuLmSampling {
 
 /** How the session was created: which variant, and why the ones before it failed. */
 export interface GpuLmOpened {
+  /** The provider onnxruntime opened the step on. */
+  readonly provider: ExecutionProvider
   readonly sampling: GpuSampling
   readonly opset: number
   readonly attention: GpuAttention
@@ -398,6 +400,7 @@ export const openGpuLm = (
       const result = yield* Effect.result(openSession(attempt))
       if (result._tag === "Success") {
         const opened: GpuLmOpened = {
+          provider: result.success.provider,
           sampling: attempt.sampling,
           opset: attempt.opset,
           attention: attempt.attention,
