@@ -5,7 +5,6 @@ export default defineConfig({
     index: "src/index.ts",
     cli: "src/cli.ts",
     diagnose: "src/diagnose.ts",
-    convertWorker: "src/convert/worker.ts",
   },
   format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },

@@ -10,16 +10,16 @@ import {
   writeRandomMimiCheckpoint,
 } from "@personaplex/codec"
 import {
-  buildStepGraph,
-  convertWeights,
-  type GpuAttention,
-  type GpuLm,
-  type GpuLmStep,
   type GpuPrecision,
   type KvCacheType,
+  LmGen,
   lmCheckpointTensors,
-  openGpuLm,
   parameterCount,
+  type Quantization,
+  SILENCE_TOKENS,
+  SINE_TOKENS,
+  TEXT_PAD,
+  VoicePrompt,
   writeRandomLmCheckpoint,
 } from "@personaplex/lm"
 import { type ExecutionProvider, makeRng, OrtSession, type WebGpuOptions } from "@personaplex/runtime"
@@ -39,11 +39,14 @@ export interface BenchOptions {
   readonly warmup: number
   /** Repetitions of the restart (restore + batched text prompt). */
   readonly restarts: number
-  /** Folder for the random checkpoints and converted weights (needs room for the real model: ~30 GB). */
+  /**
+   * Folder for the random checkpoints and the engine's converted weights (`LmGenOptions.cacheDir`
+   * under `converted/`, emptied before and after each precision; needs room for the real model: ~30 GB).
+   */
   readonly workDir: string
   /** JSON report path (rewritten after every configuration). */
   readonly out: string
-  /** Conversion worker threads (0: on the main thread). */
+  /** Conversion worker threads (0: on the main thread; `LmGenOptions.convertWorkers`). */
   readonly workers: number
   readonly intraOpThreads?: number
   /**
@@ -70,27 +73,25 @@ export interface BenchOptions {
   readonly codecForms?: GraphForms
   /** Mimi on WebGPU replays captured graphs (`MimiCodecOptions.graphCapture`; default true). */
   readonly codecGraphCapture?: boolean
-  /**
-   * The agent's Mimi sessions run in the LM's worker and hand the codes to and from the LM step on
-   * the device (`MimiCodecOptions.sharedCodes`, `GpuLmOptions.sharedCodes`): the frame's three stages
-   * are posted at once and run back to back, with no host round trip between them (the user decode
-   * still gets its codes). Needs the agent codec on the LM's provider. Default false.
-   */
-  readonly codesOnDevice?: boolean
   /** Depformer steps run per frame: 8 (agent codebooks, what the loop uses) or 16 (upstream). */
-  readonly depformerSteps: number
+  readonly depformerSteps: 8 | 16
+  /**
+   * Slots of the fused engine's KV cache (`LmGenOptions.maxFrames`). Default: the engine's (the larger
+   * of the context and 1024: a sliding window below that). `context`: as many as the context, so the
+   * cache holds `context` frames after a prompt and measured frames past that restart the prompt.
+   */
+  readonly maxFrames?: number | "context"
   /** Configurations not started after this many seconds are skipped (reported as such). */
   readonly deadlineSeconds?: number
-  /** Step graph with com.microsoft RotaryEmbedding + SkipSimplifiedLayerNormalization (default: tried first). */
-  readonly fusedOps?: boolean
   /**
    * LM forms measured one after the other for each precision and context, on the same machine in
    * the same process (default: `gqa`).
    */
   readonly variants?: ReadonlyArray<LmVariant>
   /**
-   * Record onnxruntime's profile of the LM step session into this folder and break its median run
-   * down by operator in the report. Profiling slows every run: such a run's timings are not comparable.
+   * Record onnxruntime's profile of the agent codec's sessions into this folder and break their median
+   * runs down by operator in the report (`codecProfile`; the LM's sessions are `LmGen`'s and are not
+   * profiled). Profiling slows every run: such a run's timings are not comparable.
    */
   readonly profileDir?: string
   /**
@@ -136,28 +137,24 @@ export interface FrameFigures {
   }
 }
 
-/** How the LM runs: its attention and KV cache form (`GpuAttention`, `KvCacheType`). */
+/**
+ * How the fused engine runs (its attention is always the `gqa` cache): the KV cache's element type
+ * (`LmGenOptions.kvCache`, default float16) and whether steps replay a captured WebGPU graph
+ * (`LmGenOptions.graphCapture`, default false).
+ */
 export interface LmVariant {
-  readonly attention: GpuAttention
-  /** With `gqa` (default float16). */
   readonly kvCache?: KvCacheType
-  /** With `gqa` on WebGPU: steps replay a captured graph (`GpuLmOptions.graphCapture`). */
   readonly graphCapture?: boolean
 }
 
 const VARIANTS: Record<string, LmVariant> = {
-  gqa: { attention: "gqa" },
-  "gqa-capture": { attention: "gqa", graphCapture: true },
-  "gqa-f32": { attention: "gqa", kvCache: "float32" },
-  "gqa-f32-capture": { attention: "gqa", kvCache: "float32", graphCapture: true },
-  mha: { attention: "mha" },
-  matmul: { attention: "matmul" },
+  gqa: {},
+  "gqa-capture": { graphCapture: true },
+  "gqa-f32": { kvCache: "float32" },
+  "gqa-f32-capture": { kvCache: "float32", graphCapture: true },
 }
 
-/**
- * `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache), `gqa-f32-capture`, `mha`
- * or `matmul` (the CLI's `--variants`).
- */
+/** `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache) or `gqa-f32-capture` (the CLI's `--variants`). */
 export const parseVariant = (text: string): LmVariant => {
   const variant = VARIANTS[text]
   if (!variant) throw new Error(`unknown LM variant "${text}" (${Object.keys(VARIANTS).join(", ")})`)
@@ -165,7 +162,7 @@ export const parseVariant = (text: string): LmVariant => {
 }
 
 export const variantName = (v: LmVariant): string =>
-  [v.attention, ...(v.kvCache === "float32" ? ["f32"] : []), ...(v.graphCapture ? ["capture"] : [])].join("-")
+  ["gqa", ...(v.kvCache === "float32" ? ["f32"] : []), ...(v.graphCapture ? ["capture"] : [])].join("-")
 
 /** What runs without `variants`: on WebGPU the captured step (the fastest measured, run 12), else `gqa`. */
 export const defaultVariants = (provider: ExecutionProvider): ReadonlyArray<LmVariant> =>
@@ -191,25 +188,30 @@ export interface Summary {
 export interface RunResult {
   readonly precision: GpuPrecision
   readonly context: number
-  /** The LM form asked for (`variantName`); `attention` says what ran. */
+  /** The LM form asked for (`variantName`). */
   readonly variant: string
   readonly status: "ok" | "failed" | "skipped"
   readonly error?: string
-  readonly sampling?: string
-  readonly opset?: number
-  readonly attention?: GpuAttention
+  /** The engine that ran (`gen.lm.form`): `fused`. */
+  readonly engine?: string
   readonly kvCache?: KvCacheType
-  readonly fusedOps?: boolean
-  readonly cpuFallbackAllowed?: boolean
-  /** Steps replayed a captured graph. */
+  /** Steps replayed a captured graph (the setting passed to `LmGen`). */
   readonly graphCapture?: boolean
-  readonly failedAttempts?: ReadonlyArray<string>
+  /** Frames the KV cache holds after a reset (`gen.lm.capacity`); absent when it slides. */
+  readonly capacity?: number
+  /** Whether `LmGen.make` converted the weights (`built`) or found them in the cache (`cache`). */
+  readonly graphSource?: "built" | "cache"
+  /** Bytes of the converted weights in the cache folder. */
   readonly weightsBytes?: number
+  /** With `graphSource: built`: from `LmGen.make`'s start to the conversion's last progress report. */
   readonly convertMs?: number
-  readonly graphMs?: number
-  readonly sessionMs?: number
+  /** `LmGen.make` in all (conversion when not cached, graph, session: the weights to the device). */
+  readonly makeMs?: number
+  /** `makeMs` less `convertMs`: the graph and the session. */
+  readonly openMs?: number
+  /** The frames from the first after `LmGen.make` to the first that gives tokens (warm-up frames give none). */
   readonly firstFrameMs?: number
-  /** Graph build + session (weights to the device) + first frame; conversion excluded (cached). */
+  /** `LmGen.make` + the frames until the first tokens. */
   readonly timeToFirstFrameMs?: number
   readonly warmupMs?: number
   readonly encodeMs?: Summary
@@ -223,21 +225,21 @@ export interface RunResult {
   readonly schedule?: FrameSchedule
   /** Every measured schedule's figures (frames alternate between them). */
   readonly schedules?: Partial<Record<FrameSchedule, FrameFigures>>
+  /** `gen.reset`. */
   readonly resetMs?: number
-  /** reset + voice prompt + silence + snapshot + text prompt + silence, batched. */
+  /** The first `gen.prompt` with a cached voice: reset, voice replay, silence + text + silence, each batched. */
   readonly systemPromptMs?: number
+  /** Rows the prompt runs: the voice's frames, then silence, text and silence. */
   readonly promptFrames?: number
-  /** restore(snapshot after voice + silence) + text prompt and silence prefilled in one run. */
+  /** `gen.prompt` again with the same voice: restore the state after the voice + silence, text and silence prefilled. */
   readonly restartMs?: Summary
-  /** restore + the same rows one step at a time. */
+  /** The same restart with silence, text and silence one `gen.stepProvided` at a time. */
   readonly restartPerTokenMs?: number
-  /** Restarts between measured frames because the linear cache was full (not timed in the frames). */
+  /** Restarts (`gen.prompt`) between measured frames because the cache was full (not timed in the frames). */
   readonly cacheRestarts?: number
   readonly peakGpuMiB?: number
   readonly gpuMiBBefore?: number
   readonly peakRssMiB?: number
-  /** With `profileDir`: the LM step session's profile (its timings include profiling). */
-  readonly profile?: ProfileSummary
 }
 
 export interface BenchReport {
@@ -267,8 +269,6 @@ export interface BenchReport {
   readonly codecGraphCapture?: boolean
   /** The Mimi graphs' forms, where set. */
   readonly codecForms?: GraphForms
-  /** Codes went between Mimi and the LM on the device (`BenchOptions.codesOnDevice`). */
-  readonly codesOnDevice?: boolean
   /** Mimi alone on `provider` when the frame used another provider for it (30 frames). */
   readonly mimiOnProvider?: MimiAlone
   /** `codecProvider: auto`: Mimi alone (30 frames) on each candidate provider, or why it failed. */
@@ -313,18 +313,27 @@ const inputFrame = (t: number, rng: () => number) =>
     return 0.2 * envelope * Math.sin(2 * Math.PI * 180 * time) + 0.01 * rng()
   })
 
-/** The system prompt's rows (upstream-spec §5): 5 s of voice, 6 silence, 50 text tokens, 6 silence. */
-const promptRows = (models: BenchModels, rng: () => number) => {
-  const { card, textCard, existingTextPaddingId } = models.lm
-  const voiceFrames = Math.ceil(5 * 12.5)
-  const audio = () => Math.floor(((rng() + 1) / 2) * card)
-  const row = (text: number) => Int32Array.from({ length: 17 }, (_, k) => (k === 0 ? text : audio()))
-  const voice = Array.from({ length: voiceFrames + 6 }, () => row(existingTextPaddingId))
-  const text = [
-    ...Array.from({ length: 50 }, () => row(4 + Math.floor(((rng() + 1) / 2) * (textCard - 4)))),
-    ...Array.from({ length: 6 }, () => row(existingTextPaddingId)),
-  ]
-  return { voice, text }
+/**
+ * Embeddings the benchmark's cached voice stores: 5 s of voice (upstream-spec §5), less the first frame
+ * after a reset, which never reaches the model. Then 50 text tokens between two silences.
+ */
+const VOICE_FRAMES = Math.ceil(5 * 12.5) - 1
+const TEXT_TOKENS = 50
+const SILENCE_FRAMES = 6
+
+/**
+ * The system prompt: a cached voice of random input embeddings and a valid token ring after it (text
+ * padding, random audio codes), and random text tokens.
+ */
+const systemPrompt = (models: BenchModels, rng: () => number) => {
+  const { card, textCard, dim, existingTextPaddingId } = models.lm
+  const uniform = (n: number) => Math.min(n - 1, Math.floor(((rng() + 1) / 2) * n))
+  const embeddings = Float32Array.from({ length: VOICE_FRAMES * dim }, () => 0.02 * rng())
+  // The token ring [17, 4] after the voice phase: text padding, then the agent's and user's codes.
+  const cache = Int32Array.from({ length: 17 * 4 }, (_, i) => (i < 4 ? existingTextPaddingId : uniform(card)))
+  const voice = VoicePrompt.cached(embeddings, VOICE_FRAMES, cache)
+  const textTokens = Int32Array.from({ length: TEXT_TOKENS }, () => 4 + uniform(textCard - 4))
+  return { voice, textTokens }
 }
 
 const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -334,12 +343,22 @@ const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return [value, performance.now() - t0] as const
   })
 
-const profilePrefix = (dir: string, precision: GpuPrecision, context: number, variant: LmVariant) =>
-  path.join(dir, `lm-${precision}-ctx${context}-${variantName(variant)}`)
+/** The engine's quantization for a precision (`none` runs float32). */
+const QUANTIZATION: Record<GpuPrecision, Quantization> = {
+  float32: "none",
+  float16: "float16",
+  int8: "int8",
+  int4: "int4",
+}
 
-/** The shared buffers of `BenchOptions.codesOnDevice`: the encoder's codes are the user's, the decoder's the agent's. */
-const LM_SHARED_CODES = { pool: "frame-codes", user: "user-codes", agent: "agent-codes" }
-const MIMI_SHARED_CODES = { pool: "frame-codes", encoded: "user-codes", decoded: "agent-codes" }
+/** Bytes of the files under `dir`. */
+const dirBytes = (dir: string): number =>
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { withFileTypes: true, recursive: true })
+        .filter((e) => e.isFile())
+        .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0)
+    : 0
 
 /** The agent's codec (encode, then decode of the LM's tokens) and the user stream's, each in its own worker. */
 interface Codecs {
@@ -347,11 +366,18 @@ interface Codecs {
   readonly user: MimiCodecShape
 }
 
+interface Checkpoints {
+  readonly lm: string
+  /** The engine's converted weights (`LmGenOptions.cacheDir`). */
+  readonly cacheDir: string
+}
+
 const measure = (
   options: BenchOptions,
   models: BenchModels,
   codecs: Codecs,
-  converted: { layout: Parameters<typeof openGpuLm>[0]["layout"]; weightsFile: string; ms: number },
+  checkpoints: Checkpoints,
+  precision: GpuPrecision,
   context: number,
   variant: LmVariant,
   schedules: ReadonlyArray<FrameSchedule>,
@@ -364,175 +390,114 @@ const measure = (
     const gpuBefore = memory.currentMiB()
     let rss = process.memoryUsage().rss
     const tLoad = performance.now()
-    const lm: GpuLm = yield* openGpuLm({
+    let convertedAt: number | undefined
+    const gen = yield* LmGen.make({
+      checkpoint: checkpoints.lm,
       config: models.lm,
       context,
-      layout: converted.layout,
-      weightsFile: converted.weightsFile,
-      provider: options.provider,
-      attention: [variant.attention],
-      ...(variant.kvCache ? { kvCache: variant.kvCache } : {}),
-      ...(variant.graphCapture ? { graphCapture: true } : {}),
-      ...(options.profileDir
-        ? {
-            profileFilePrefix: profilePrefix(
-              options.profileDir,
-              converted.layout.precision,
-              context,
-              variant,
-            ),
-          }
-        : {}),
-      ...(options.fusedOps === undefined ? {} : { fusedOps: [options.fusedOps] }),
-      ...(options.codesOnDevice ? { sharedCodes: LM_SHARED_CODES } : {}),
+      quantization: QUANTIZATION[precision],
+      depformerSteps: options.depformerSteps,
+      engine: "fused",
+      cacheDir: checkpoints.cacheDir,
+      convertWorkers: options.workers,
+      kvCache: variant.kvCache ?? "float16",
+      graphCapture: variant.graphCapture ?? false,
+      ...(options.maxFrames === undefined
+        ? {}
+        : { maxFrames: options.maxFrames === "context" ? context : options.maxFrames }),
+      onConvertProgress: (done, total) => {
+        if (done >= total) convertedAt = performance.now()
+      },
     })
+    const makeMs = performance.now() - tLoad
+    const built = gen.lm.graphSource === "built"
+    const convertMs = built && convertedAt !== undefined ? convertedAt - tLoad : undefined
+    const openMs = makeMs - (convertMs ?? 0)
+    const weightsBytes = dirBytes(checkpoints.cacheDir)
     log(
-      `  session open (${lm.opened.attention} attention${lm.opened.fusedOps ? ", fused ops" : ""}${lm.opened.graphCapture ? ", graph capture" : ""}, ${lm.opened.sampling}${lm.opened.cpuFallbackAllowed ? ", CPU fallback allowed" : ""}): graph ${lm.opened.graphMs.toFixed(0)} ms, session ${lm.opened.sessionMs.toFixed(0)} ms${lm.opened.failedAttempts.length ? `; failed first: ${lm.opened.failedAttempts.join(" | ")}` : ""}`,
+      `  LmGen (${gen.lm.form}, weights ${built ? "converted" : "from the cache"}${gen.lm.capacity === undefined ? ", sliding cache" : `, capacity ${gen.lm.capacity}`}): ${makeMs.toFixed(0)} ms${convertMs === undefined ? "" : ` (conversion ${convertMs.toFixed(0)} ms)`}`,
     )
-    let text = models.lm.existingTextPaddingId
-    let agent: Int32Array = new Int32Array(8)
-    /** The LM's input row of `length` tokens, led by the previous step's text and agent tokens. */
-    const previousTokens = (length: number) => {
-      const tokens = new Int32Array(length)
-      tokens[0] = text
-      tokens.set(agent.subarray(0, 8), 1)
-      return tokens
-    }
-    /**
-     * The codes stay on the device (`BenchOptions.codesOnDevice`): encode, step and decode are posted
-     * to the one worker at once (overlapped) and each starts as the one before it ends; a stage's time
-     * runs from the end of the one before it.
-     */
-    const frameOnDevice = (t: number, schedule: FrameSchedule) =>
-      Effect.gen(function* () {
-        const start = performance.now()
-        const stamped = <A, E>(self: Effect.Effect<A, E>) =>
-          Effect.map(self, (a) => [a, performance.now()] as const)
-        const encode = stamped(codecs.agent.encode(inputFrame(t, rng)))
-        const step = stamped(lm.stepShared(previousTokens(9)))
-        const decode = stamped(codecs.agent.decodeShared)
-        const userDecode = (codes: Int32Array) => Effect.map(timed(codecs.user.decode(codes)), ([, ms]) => ms)
-        let encodedAt: number
-        let out: GpuLmStep
-        let steppedAt: number
-        let decodedAt: number
-        let userDecodeMs: number
-        if (schedule === "overlapped") {
-          const encodeThenUser = Effect.gen(function* () {
-            const [codes, at] = yield* encode
-            return [at, yield* userDecode(codes)] as const
-          })
-          ;[[encodedAt, userDecodeMs], [out, steppedAt], [, decodedAt]] = yield* Effect.all(
-            [encodeThenUser, step, decode],
-            { concurrency: "unbounded" },
-          )
-        } else {
-          const [codes, at] = yield* encode
-          encodedAt = at
-          ;[out, steppedAt] = yield* step
-          ;[, decodedAt] = yield* decode
-          userDecodeMs = yield* userDecode(codes)
-        }
-        const frameMs = performance.now() - start
-        return {
-          out,
-          encodeMs: encodedAt - start,
-          lmMs: steppedAt - encodedAt,
-          decodeMs: decodedAt - steppedAt,
-          userDecodeMs,
-          frameMs,
-          oneDecodeMs: decodedAt - start,
-        }
-      })
-    const frameViaHost = (t: number, schedule: FrameSchedule) =>
+    const silence = new Float32Array(FRAME_SIZE)
+    /** The product's frame (`processFrame`): encode, LM step, agent decode; the user's decode besides. */
+    const frame = (t: number, schedule: FrameSchedule) =>
       Effect.gen(function* () {
         const start = performance.now()
         const [codes, encodeMs] = yield* timed(codecs.agent.encode(inputFrame(t, rng)))
-        const tokens = previousTokens(17)
-        tokens.set(codes.subarray(0, 8), 9)
-        const lmStep = timed(lm.step(tokens))
+        const lmStep = timed(gen.step(codes))
         const userDecode = timed(codecs.user.decode(codes))
-        const agentDecode = (audio: Int32Array) =>
+        const agentDecode = (tokens: Int32Array | undefined) =>
           Effect.map(
-            timed(codecs.agent.decode(audio.subarray(0, 8))),
+            timed(tokens === undefined ? Effect.succeed(silence) : codecs.agent.decode(tokens.slice(1, 9))),
             ([, ms]) => [ms, performance.now()] as const,
           )
-        let out: GpuLmStep
+        let tokens: Int32Array | undefined
         let lmMs: number
         let userDecodeMs: number
         let decodeMs: number
         let agentDoneAt: number
         if (schedule === "overlapped") {
-          ;[[out, lmMs], [, userDecodeMs]] = yield* Effect.all([lmStep, userDecode], { concurrency: 2 })
-          ;[decodeMs, agentDoneAt] = yield* agentDecode(out.audioTokens)
+          ;[[tokens, lmMs], [, userDecodeMs]] = yield* Effect.all([lmStep, userDecode], { concurrency: 2 })
+          ;[decodeMs, agentDoneAt] = yield* agentDecode(tokens)
         } else {
-          ;[out, lmMs] = yield* lmStep
-          ;[decodeMs, agentDoneAt] = yield* agentDecode(out.audioTokens)
+          ;[tokens, lmMs] = yield* lmStep
+          ;[decodeMs, agentDoneAt] = yield* agentDecode(tokens)
           ;[, userDecodeMs] = yield* userDecode
         }
         const frameMs = performance.now() - start
-        return { out, encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start }
+        rss = Math.max(rss, process.memoryUsage().rss)
+        return {
+          tokens,
+          stages: { encodeMs, lmMs, decodeMs, userDecodeMs, frameMs, oneDecodeMs: agentDoneAt - start },
+        }
       })
-    /** One frame's stage times; the next frame starts from this one's tokens. */
-    const frame = (t: number, schedule: FrameSchedule) =>
-      Effect.map(
-        (options.codesOnDevice ? frameOnDevice : frameViaHost)(t, schedule),
-        ({ out, ...stages }) => {
-          text = out.textToken
-          agent = out.audioTokens
-          rss = Math.max(rss, process.memoryUsage().rss)
-          return stages
-        },
-      )
-    const [, firstFrameMs] = yield* timed(frame(0, schedules[0]!))
+    // The first frames after LmGen.make are warm-up frames (no tokens); the first with tokens ends the start.
+    const tFirst = performance.now()
+    let t = 0
+    while ((yield* frame(t++, schedules[0]!)).tokens === undefined && t < 10) {}
+    const firstFrameMs = performance.now() - tFirst
     const timeToFirstFrameMs = performance.now() - tLoad
     log(
-      `  first frame ${firstFrameMs.toFixed(0)} ms; time to first frame ${timeToFirstFrameMs.toFixed(0)} ms`,
+      `  ${t} frames to the first tokens in ${firstFrameMs.toFixed(0)} ms; time to first frame ${timeToFirstFrameMs.toFixed(0)} ms`,
     )
     const tWarm = performance.now()
-    for (let t = 1; t < options.warmup; t++) yield* frame(t, schedules[t % schedules.length]!)
-    // Compile the prompt shapes too.
-    const rows = promptRows(models, rng)
-    yield* lm.reset
-    yield* lm.prefill(rows.voice)
-    yield* lm.snapshot("voice")
-    yield* lm.prefill(rows.text)
+    for (let i = 0; i < options.warmup; i++, t++) yield* frame(t, schedules[t % schedules.length]!)
     const warmupMs = performance.now() - tWarm + firstFrameMs
 
-    const [, resetMs] = yield* timed(lm.reset)
-    const [, systemPromptMs] = yield* timed(
-      Effect.gen(function* () {
-        yield* lm.reset
-        yield* lm.prefill(rows.voice)
-        yield* lm.snapshot("voice")
-        yield* lm.prefill(rows.text)
-      }),
-    )
+    const system = systemPrompt(models, rng)
+    const prompt = gen.prompt(system).pipe(Effect.provideService(MimiCodec, codecs.agent))
+    const [, resetMs] = yield* timed(gen.reset)
+    const [, systemPromptMs] = yield* timed(prompt)
     const restarts: number[] = []
-    for (let i = 0; i < options.restarts; i++) {
-      const [, ms] = yield* timed(Effect.andThen(lm.restore("voice"), lm.prefill(rows.text)))
-      restarts.push(ms)
-    }
+    for (let i = 0; i < options.restarts; i++) restarts.push((yield* timed(prompt))[1])
     log(
       `  system prompt ${systemPromptMs.toFixed(0)} ms; restart p50 ${summarize(restarts).p50.toFixed(1)} ms; reset ${resetMs.toFixed(1)} ms`,
     )
+    yield* prompt
     let cacheRestarts = 0
-    type Sample = Effect.Success<ReturnType<typeof frame>>
+    type Sample = Effect.Success<ReturnType<typeof frame>>["stages"]
     const samples = new Map<FrameSchedule, Sample[]>(schedules.map((s) => [s, []]))
-    for (let t = 0; t < options.frames * schedules.length; t++) {
+    for (let i = 0; i < options.frames * schedules.length; i++) {
       // The loop's own answer to a full cache: back to the prompts (untimed here, measured above).
-      if (lm.capacity !== undefined && lm.position() >= lm.capacity) {
-        yield* lm.restore("voice")
-        yield* lm.prefill(rows.text)
+      if (gen.lm.capacity !== undefined && (yield* gen.lm.position) >= gen.lm.capacity) {
+        yield* prompt
         cacheRestarts++
       }
-      const schedule = schedules[t % schedules.length]!
-      samples.get(schedule)!.push(yield* frame(options.warmup + t, schedule))
+      const schedule = schedules[i % schedules.length]!
+      samples.get(schedule)!.push((yield* frame(t++, schedule)).stages)
     }
+    // The restart with the prompt's rows one step each: restore the voice's state, then step them.
+    const perToken = [
+      ...Array.from({ length: SILENCE_FRAMES }, () => TEXT_PAD),
+      ...system.textTokens,
+      ...Array.from({ length: SILENCE_FRAMES }, () => TEXT_PAD),
+    ]
     const [, restartPerTokenMs] = yield* timed(
       Effect.gen(function* () {
-        yield* lm.restore("voice")
-        for (const row of rows.text) yield* lm.step(row)
+        yield* gen
+          .prompt({ voice: system.voice, textTokens: new Int32Array(0), silenceFrames: 0 })
+          .pipe(Effect.provideService(MimiCodec, codecs.agent))
+        for (const text of perToken)
+          yield* gen.stepProvided({ user: SINE_TOKENS, agent: SILENCE_TOKENS, text })
       }),
     )
     const figures = (frames: ReadonlyArray<Sample>): FrameFigures => {
@@ -562,22 +527,19 @@ const measure = (
     const headline = bySchedule[schedules[0]!]!
     const peak = memory.peakMiB()
     const result: RunResult = {
-      precision: converted.layout.precision,
+      precision,
       context,
       variant: variantName(variant),
       status: "ok",
-      sampling: lm.opened.sampling,
-      opset: lm.opened.opset,
-      attention: lm.opened.attention,
-      kvCache: lm.opened.kvCache,
-      fusedOps: lm.opened.fusedOps,
-      cpuFallbackAllowed: lm.opened.cpuFallbackAllowed,
-      graphCapture: lm.opened.graphCapture,
-      failedAttempts: lm.opened.failedAttempts,
-      weightsBytes: converted.layout.bytes,
-      convertMs: converted.ms,
-      graphMs: lm.opened.graphMs,
-      sessionMs: lm.opened.sessionMs,
+      engine: gen.lm.form,
+      kvCache: variant.kvCache ?? "float16",
+      graphCapture: variant.graphCapture ?? false,
+      ...(gen.lm.capacity === undefined ? {} : { capacity: gen.lm.capacity }),
+      graphSource: gen.lm.graphSource,
+      weightsBytes,
+      ...(convertMs === undefined ? {} : { convertMs }),
+      makeMs,
+      openMs,
       firstFrameMs,
       timeToFirstFrameMs,
       warmupMs,
@@ -590,7 +552,7 @@ const measure = (
       schedules: bySchedule,
       resetMs,
       systemPromptMs,
-      promptFrames: rows.voice.length + rows.text.length,
+      promptFrames: VOICE_FRAMES + 2 * SILENCE_FRAMES + TEXT_TOKENS,
       restartMs: summarize(restarts),
       restartPerTokenMs,
       cacheRestarts,
@@ -602,17 +564,14 @@ const measure = (
   }).pipe(Effect.scoped)
 
 /**
- * Generate random weights of the chosen size on disk (upstream names), convert them per
- * precision, and measure the whole frame (Mimi encode, LM step, two Mimi decodes), time to first
- * frame, peak memory, and the restart pause, on one execution provider. Writes the JSON report
+ * Generate random weights of the chosen size on disk (upstream names) and measure, through `LmGen`
+ * (the fused engine, which converts the weights per precision) and `MimiCodec` as the loop runs them,
+ * the whole frame (Mimi encode, LM step, two Mimi decodes), time to first frame, peak memory, the
+ * system prompt and the restart pause, on one execution provider. Writes the JSON report
  * after every configuration and returns it.
  */
 export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   const log = options.log ?? ((line: string) => console.log(line))
-  if (options.codesOnDevice && (options.codecProvider ?? options.provider) !== options.provider)
-    throw new Error(
-      `codesOnDevice needs the agent's codec on the LM's provider ${options.provider}, not ${options.codecProvider}`,
-    )
   const started = performance.now()
   const models = BENCH_MODELS[options.models]
   const variants = options.variants ?? defaultVariants(options.provider)
@@ -621,6 +580,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
   fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true })
   const lmFile = path.join(options.workDir, "lm-random.safetensors")
   const mimiFile = path.join(options.workDir, "mimi-random.safetensors")
+  const cacheDir = path.join(options.workDir, "converted")
   const shapes = lmCheckpointTensors(models.lm)
   let t0 = performance.now()
   const written = writeRandomLmCheckpoint(lmFile, shapes)
@@ -654,7 +614,6 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         : options.codecProvider,
     ...(options.codecGraphCapture !== false ? { codecGraphCapture: true } : {}),
     ...(options.codecForms ? { codecForms: options.codecForms } : {}),
-    ...(options.codesOnDevice ? { codesOnDevice: true } : {}),
     upstream: UPSTREAM,
     runs: [],
   }
@@ -690,9 +649,6 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         }),
       ),
     )
-  /** The agent's codec in the LM's worker, its codes in the buffers the LM step shares (`codesOnDevice`). */
-  const codecBesideLm = (profileFilePrefix?: string) =>
-    MimiCodec.layer({ ...codecOptions(options.provider, profileFilePrefix), sharedCodes: MIMI_SHARED_CODES })
   const timeMimi = (provider: ExecutionProvider) =>
     Effect.gen(function* () {
       const t = performance.now()
@@ -781,14 +737,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     const userProvider = userProviderBeside(codecProvider)
     if (userProvider !== codecProvider)
       (report as { userCodecProvider?: ExecutionProvider }).userCodecProvider = userProvider
-    const agent = Context.get(
-      yield* Layer.build(
-        options.codesOnDevice
-          ? codecBesideLm(codecProfilePrefix)
-          : codecLayer(codecProvider, codecProfilePrefix),
-      ),
-      MimiCodec,
-    )
+    const agent = Context.get(yield* Layer.build(codecLayer(codecProvider, codecProfilePrefix)), MimiCodec)
     const user = Context.get(yield* Layer.build(codecLayer(userProvider)), MimiCodec)
     const allowed = askedSchedules.filter((s) => s === "sequential" || canOverlap(userProvider))
     const schedules: ReadonlyArray<FrameSchedule> = allowed.length > 0 ? allowed : ["sequential"]
@@ -817,27 +766,8 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         unrun(options.contexts, "skipped", "deadline reached before it started")
         continue
       }
-      log(`${precision}: converting ${lmFile}`)
-      const converted = yield* Effect.tryPromise({
-        try: () =>
-          convertWeights({
-            checkpoint: lmFile,
-            config: models.lm,
-            precision,
-            depformerSteps: options.depformerSteps,
-            outDir: options.workDir,
-            workers: options.workers,
-          }),
-        catch: (e) => e as Error,
-      }).pipe(Effect.result)
-      if (converted._tag === "Failure") {
-        unrun(options.contexts, "failed", `conversion: ${converted.failure.message}`)
-        continue
-      }
-      const weights = converted.success
-      log(
-        `${precision}: ${(weights.layout.bytes / 1e9).toFixed(2)} GB converted in ${weights.ms.toFixed(0)} ms`,
-      )
+      // A cold cache for the precision's first configuration: its LmGen.make converts the weights.
+      fs.rmSync(cacheDir, { recursive: true, force: true })
       for (const context of options.contexts)
         for (const variant of variants) {
           if (late()) {
@@ -849,7 +779,8 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
             options,
             models,
             { agent, user },
-            weights,
+            { lm: lmFile, cacheDir },
+            precision,
             context,
             variant,
             schedules,
@@ -865,17 +796,11 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
               }),
             ),
           )
-          const profile =
-            options.profileDir && result.status === "ok"
-              ? findProfile(profilePrefix(options.profileDir, precision, context, variant))
-              : undefined
-          const summary = profile ? summarizeProfile(profile) : undefined
-          if (summary) logProfile("LM step", summary, log)
-          report.runs.push(summary ? { ...result, profile: summary } : result)
+          report.runs.push(result)
           save()
           log(renderTable(report))
         }
-      fs.rmSync(weights.weightsFile, { force: true })
+      fs.rmSync(cacheDir, { recursive: true, force: true })
     }
   })
   try {

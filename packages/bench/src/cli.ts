@@ -36,8 +36,7 @@ const { values: args } = parseArgs({
     "codec-spinning": { type: "string" },
     "codec-capture": { type: "string" },
     "codec-forms": { type: "string" },
-    "codes-on-device": { type: "string" },
-    "fused-ops": { type: "string" },
+    "max-frames": { type: "string" },
     variants: { type: "string" },
     "profile-dir": { type: "string" },
     schedules: { type: "string", default: FRAME_SCHEDULES.join(",") },
@@ -51,7 +50,7 @@ const oneOf = <A extends string>(flag: string, value: string | undefined, allowe
     throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
   return value as A | undefined
 }
-const onOff = (flag: "fused-ops" | "codec-spinning" | "codec-capture" | "codes-on-device") => {
+const onOff = (flag: "codec-spinning" | "codec-capture") => {
   const value = oneOf(flag, args[flag], ["on", "off"])
   return value === undefined ? undefined : value === "on"
 }
@@ -66,18 +65,13 @@ const validation = oneOf("webgpu-validation", args["webgpu-validation"], [
   "basic",
   "full",
 ])
-const [fusedOps, codecSpinning, codecCapture, codesOnDevice] = [
-  onOff("fused-ops"),
-  onOff("codec-spinning"),
-  onOff("codec-capture"),
-  onOff("codes-on-device"),
-]
+const [codecSpinning, codecCapture] = [onOff("codec-spinning"), onOff("codec-capture")]
 const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const schedules = list(args.schedules).map((s) => oneOf("schedules", s, FRAME_SCHEDULES)!)
 const models = oneOf("models", args.models, ["personaplex", "tiny"])!
 const PRECISIONS: ReadonlyArray<GpuPrecision> = ["float16", "int8", "int4"]
 const precisions = list(args.precisions).map((p) => oneOf("precisions", p, PRECISIONS)!)
-const depformerSteps = Number(oneOf("depformer-steps", args["depformer-steps"], ["8", "16"]))
+const depformerSteps = Number(oneOf("depformer-steps", args["depformer-steps"], ["8", "16"])) as 8 | 16
 /** A whole number of at least `min` (a count of frames, threads, seconds...), or an error naming the flag. */
 const whole = (flag: string, value: string, min: number) => {
   const n = Number(value)
@@ -87,6 +81,10 @@ const whole = (flag: string, value: string, min: number) => {
 }
 const optionalWhole = (flag: "threads" | "deadline" | "codec-threads") =>
   args[flag] === undefined ? undefined : whole(flag, args[flag], 1)
+const maxFrames =
+  args["max-frames"] === undefined || args["max-frames"] === "context"
+    ? args["max-frames"]
+    : whole("max-frames", args["max-frames"], 2)
 const [threads, deadline, codecThreads] = [
   optionalWhole("threads"),
   optionalWhole("deadline"),
@@ -112,8 +110,7 @@ const report = await runBench({
   ...(codecSpinning === undefined ? {} : { codecSpinning }),
   ...(codecCapture === undefined ? {} : { codecGraphCapture: codecCapture }),
   ...(codecForms ? { codecForms } : {}),
-  ...(codesOnDevice === undefined ? {} : { codesOnDevice }),
-  ...(fusedOps === undefined ? {} : { fusedOps }),
+  ...(maxFrames === undefined ? {} : { maxFrames }),
   ...(args.variants ? { variants: list(args.variants).map(parseVariant) } : {}),
   ...(args["profile-dir"] ? { profileDir: args["profile-dir"] } : {}),
   schedules,

@@ -9,19 +9,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import {
-  buildStepGraph,
-  convertWeights,
-  type GpuAttention,
-  type GpuLm,
-  type GpuLmStep,
-  type GpuPrecision,
-  type KvCacheType,
-  lmCheckpointTensors,
-  openGpuLm,
-  parameterCount,
-  writeRandomLmCheckpoint,
-} from "@personaplex/lm"
+import { buildStepGraph, convertWeights, lmCheckpointTensors, writeRandomLmCheckpoint } from "@personaplex/lm"
 import { type ElementType, GraphBuilder } from "@personaplex/runtime"
 import * as ort from "onnxruntime-node"
 import { BENCH_MODELS } from "./configs.ts"

@@ -1,10 +1,7 @@
 /**
  * `@personaplex/bench`: the real-time benchmark of the PersonaPlex pipeline on an execution
- * provider (WebGPU on a GPU, the CPU provider in CI), and the GPU variant of the LM it measures:
- * one fused step graph (temporal + depformer, in-graph sampling) with float16 KV rings kept on
- * the device as session state, float16/int8/int4 weights converted from an upstream checkpoint
- * one tensor at a time across worker threads, batched prefill of known prompt rows, and
- * snapshot/restore of the state after the voice prompt.
+ * provider (WebGPU on a GPU, the CPU provider in CI), measured through the code the loop runs:
+ * `LmGen` on the fused engine (weights converted and cached by `@personaplex/lm`) and `MimiCodec`.
  */
 export {
   type BenchOptions,

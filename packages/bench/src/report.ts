@@ -21,7 +21,7 @@ const HEADER = [
 ]
 
 const row = (r: RunResult): string[] => {
-  const name = `${r.precision} ctx ${r.context} ${r.variant}${r.sampling === "argmax" ? " (argmax)" : ""}${r.cpuFallbackAllowed ? " (CPU fallback)" : ""}`
+  const name = `${r.precision} ctx ${r.context} ${r.variant}`
   if (r.status !== "ok")
     return [name, `${r.status}: ${(r.error ?? "").slice(0, 120).replace(/\|/g, "/").replace(/\n/g, " ")}`]
   return [

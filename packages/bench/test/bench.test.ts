@@ -8,14 +8,14 @@ import { defaultVariants, parseVariant, renderTable, runBench, UPSTREAM, variant
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-const summaryShape = {
+const summaryShape = (n: number) => ({
   p50: expect.any(Number),
   p99: expect.any(Number),
   max: expect.any(Number),
   mean: expect.any(Number),
   min: expect.any(Number),
-  n: 8,
-}
+  n,
+})
 
 describe("the LM variants measured by default", () => {
   it("are the captured step on WebGPU and plain gqa elsewhere", () => {
@@ -24,21 +24,26 @@ describe("the LM variants measured by default", () => {
   })
 
   it("are named as parsed, each form and its combinations", () => {
-    for (const name of ["gqa", "gqa-capture", "gqa-f32", "gqa-f32-capture", "mha", "matmul"])
+    for (const name of ["gqa", "gqa-capture", "gqa-f32", "gqa-f32-capture"])
       expect(variantName(parseVariant(name))).toBe(name)
     expect(() => parseVariant("gqa-f16")).toThrow(/unknown LM variant "gqa-f16"/)
+    expect(() => parseVariant("mha")).toThrow(
+      /unknown LM variant "mha" \(gqa, gqa-capture, gqa-f32, gqa-f32-capture\)/,
+    )
   })
 })
 
-describe("the real-time benchmark on the CPU provider (tiny models)", () => {
-  it("writes a JSON report with every figure for each precision and context, and a table", async () => {
+describe("the real-time benchmark through LmGen and MimiCodec on the CPU provider (tiny models)", () => {
+  it("writes a JSON report with every figure for each precision, context and variant, and a table", async () => {
     const out = path.join(dir, "report.json")
     const report = await runBench({
       provider: "cpu",
       models: "tiny",
       precisions: ["int8", "int4", "float16"],
       contexts: [130, 160],
-      variants: [parseVariant("gqa"), parseVariant("mha")],
+      variants: [parseVariant("gqa"), parseVariant("gqa-f32")],
+      // The cache holds `context` frames: frames past context 130 restart the prompt.
+      maxFrames: "context",
       frames: 8,
       warmup: 2,
       restarts: 2,
@@ -67,21 +72,23 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
       ),
     ).toEqual(
       ["int8", "int4", "float16"].flatMap((p) =>
-        [130, 160].flatMap((c) => [`${p}@${c}/gqa`, `${p}@${c}/mha`]),
+        [130, 160].flatMap((c) => [`${p}@${c}/gqa`, `${p}@${c}/gqa-f32`]),
       ),
     )
-    for (const run of json.runs) {
+    for (const [i, run] of json.runs.entries()) {
       expect(run).toMatchObject({
         status: "ok",
-        // 8 frames in each of 2 schedules; 5 fit after the 125 prompt rows at context 130.
-        cacheRestarts: run.variant === "mha" || run.context === 160 ? 0 : 3,
-        sampling: "topk",
-        cpuFallbackAllowed: false,
-        encodeMs: summaryShape,
-        lmStepMs: summaryShape,
-        decodeMs: summaryShape,
-        frameMs: summaryShape,
-        frameOneDecodeMs: summaryShape,
+        engine: "fused",
+        kvCache: run.variant === "gqa" ? "float16" : "float32",
+        graphCapture: false,
+        capacity: run.context,
+        // Each precision's first configuration converts; the others find its weights in the cache.
+        graphSource: i % 4 === 0 ? "built" : "cache",
+        encodeMs: summaryShape(8),
+        lmStepMs: summaryShape(8),
+        decodeMs: summaryShape(8),
+        frameMs: summaryShape(8),
+        frameOneDecodeMs: summaryShape(8),
         schedule: "overlapped",
         schedules: Object.fromEntries(
           ["overlapped", "sequential"].map((s) => [
@@ -89,17 +96,29 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
             Object.fromEntries(
               ["encodeMs", "lmStepMs", "decodeMs", "userDecodeMs", "frameMs", "frameOneDecodeMs"].map((k) => [
                 k,
-                summaryShape,
+                summaryShape(8),
               ]),
             ),
           ]),
         ),
-        restartMs: { ...summaryShape, n: 2 },
-        promptFrames: 125,
+        restartMs: summaryShape(2),
+        // 62 voice frames, 6 silence, 50 text tokens, 6 silence.
+        promptFrames: 124,
       })
+      // 16 measured frames after the prompt: at context 130 the cache fills and the prompt restarts.
+      if (run.context === 160) expect(run.cacheRestarts).toBe(0)
+      else expect(run.cacheRestarts).toBeGreaterThanOrEqual(2)
+      if (run.graphSource === "built") {
+        expect(run.convertMs).toBeGreaterThan(0)
+        expect(run.convertMs).toBeLessThanOrEqual(run.makeMs)
+      } else expect(run.convertMs).toBeUndefined()
+      expect(run.openMs).toBeCloseTo(run.makeMs - (run.convertMs ?? 0), 6)
+      expect(run.timeToFirstFrameMs).toBeGreaterThanOrEqual(run.makeMs + run.firstFrameMs - 1)
       for (const key of [
         "timeToFirstFrameMs",
         "firstFrameMs",
+        "makeMs",
+        "openMs",
         "systemPromptMs",
         "restartPerTokenMs",
         "resetMs",
@@ -115,49 +134,46 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
         expect(f.frameMs!.min).toBeGreaterThanOrEqual(f.frameOneDecodeMs!.min)
       }
     }
+    // int4 weights take less room than int8's, int8's less than float16's.
+    const bytes = (p: string) => json.runs.find((r: { precision: string }) => r.precision === p).weightsBytes
+    expect(bytes("int4")).toBeLessThan(bytes("int8"))
+    expect(bytes("int8")).toBeLessThan(bytes("float16"))
     // Converted weights are removed once measured; the random checkpoints stay for reuse.
-    expect(fs.readdirSync(path.join(dir, "work")).filter((f) => f.endsWith(".bin"))).toEqual([])
+    expect(fs.existsSync(path.join(dir, "work", "converted"))).toBe(false)
+    expect(fs.readdirSync(path.join(dir, "work")).sort()).toEqual([
+      "lm-random.safetensors",
+      "mimi-random.safetensors",
+    ])
     const table = renderTable(report)
     expect(table.split("\n")).toHaveLength(3 + 12)
     expect(table).toMatch(/\| upstream PyTorch bf16 ctx 3000 \(H100\) \| 39\.7 \/ 63\.8 \/ 93\.8 \|/)
     expect(table).toMatch(/\| int4 ctx 160 gqa \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
-    expect(table).toMatch(/\| int4 ctx 160 mha \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
+    expect(table).toMatch(/\| int4 ctx 160 gqa-f32 \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \|/)
   })
 
-  it("with codesOnDevice, runs the agent's codec in the LM's worker and measures both schedules' stages in turn", async () => {
-    const base = {
-      provider: "cpu" as const,
-      models: "tiny" as const,
-      precisions: ["int8" as const],
-      contexts: [160],
-      variants: [parseVariant("gqa")],
+  it("with the engine's default cache (sliding past the context), never restarts the prompt", async () => {
+    const report = await runBench({
+      provider: "cpu",
+      models: "tiny",
+      precisions: ["int8"],
+      contexts: [130],
       frames: 8,
-      warmup: 2,
+      warmup: 1,
       restarts: 1,
       workDir: path.join(dir, "work"),
-      out: path.join(dir, "on-device.json"),
+      out: path.join(dir, "sliding.json"),
       workers: 1,
       intraOpThreads: 1,
       depformerSteps: 8,
-      codesOnDevice: true,
       log: () => {},
-    }
-    const report = await runBench(base)
-    expect(report.codesOnDevice).toBe(true)
+    })
     const run = report.runs[0]!
-    expect(run.status).toBe("ok")
-    for (const f of Object.values(run.schedules!)) {
-      expect(f.frameMs.n).toBe(8)
-      expect(f.frameOneDecodeMs!.min).toBeGreaterThanOrEqual(
-        f.encodeMs!.min + f.lmStepMs!.min + f.decodeMs!.min - 1,
-      )
-    }
-    await expect(runBench({ ...base, codecProvider: "auto" })).rejects.toThrow(
-      "codesOnDevice needs the agent's codec on the LM's provider cpu, not auto",
-    )
+    expect(run).toMatchObject({ status: "ok", variant: "gqa", cacheRestarts: 0, graphSource: "built" })
+    expect(run.capacity).toBeUndefined()
+    expect(run.frameMs!.n).toBe(8)
   })
 
-  it("with profileDir, breaks the LM step's and the codec's median runs down by operator", async () => {
+  it("with profileDir, breaks the agent codec's median runs down by operator", async () => {
     const profileDir = path.join(dir, "profiles")
     const report = await runBench({
       provider: "cpu",
@@ -175,20 +191,15 @@ describe("the real-time benchmark on the CPU provider (tiny models)", () => {
       profileDir,
       log: () => {},
     })
-    const profile = report.runs[0]!.profile!
-    expect(profile.file.startsWith(path.join(profileDir, "lm-int8-ctx160-gqa"))).toBe(true)
-    expect(profile.runs).toBeGreaterThan(4)
-    expect(profile.nodes).toBeGreaterThan(100)
-    expect(profile.nodeMs).toBeGreaterThan(0)
-    expect(profile.nodeMs).toBeLessThanOrEqual(profile.medianRunMs)
-    expect(profile.byOp.map((o) => o.op)).toContain("GroupQueryAttention")
-    expect(profile.byOp.reduce((n, o) => n + o.nodes, 0)).toBe(profile.nodes)
-    // The agent's codec, profiled too: its encode and decode sessions.
+    expect(report.runs[0]!.status).toBe("ok")
     const codec = report.codecProfile!
     expect(codec.encode!.file.startsWith(path.join(profileDir, "mimi-agent-encode"))).toBe(true)
     expect(codec.encode!.byOp.map((o) => o.op)).toContain("ArgMin")
+    expect(codec.encode!.runs).toBeGreaterThan(4)
     expect(codec.decode!.file.startsWith(path.join(profileDir, "mimi-agent-decode"))).toBe(true)
     expect(codec.decode!.nodes).toBeGreaterThan(100)
+    expect(codec.decode!.nodeMs).toBeLessThanOrEqual(codec.decode!.medianRunMs)
+    expect(codec.decode!.byOp.reduce((n, o) => n + o.nodes, 0)).toBe(codec.decode!.nodes)
   })
 })
 
@@ -198,6 +209,8 @@ describe("the benchmark's command line", () => {
     [["--codec-capture", "yes"], '--codec-capture must be one of on, off, got "yes"'],
     [["--precisions", "int8,int3"], '--precisions must be one of float16, int8, int4, got "int3"'],
     [["--frames", "0"], '--frames must be a whole number ≥ 1, got "0"'],
+    [["--max-frames", "all"], '--max-frames must be a whole number ≥ 2, got "all"'],
+    [["--variants", "mha"], 'unknown LM variant "mha"'],
   ])("refuses %j by name before any work", (flags, message) => {
     const run = runNodeIsolated([path.join(import.meta.dirname, "../src/cli.ts"), ...flags], 60_000)
     expect(run.status).not.toBe(0)
