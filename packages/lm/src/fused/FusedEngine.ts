@@ -9,7 +9,7 @@ import { LmConfigError, type LmError, LmRuntimeError, LmWeightsError } from "../
 import { checkpointStamp } from "../graph/prepare.ts"
 import type { Quantization } from "../graph/quantize.ts"
 import { LmConfig } from "../LmConfig.ts"
-import type { Sampler } from "../MoshiLm.ts"
+import type { MoshiLmOptions, Sampler } from "../MoshiLm.ts"
 import { LmMetrics, timed } from "../metrics.ts"
 import { convertWeights } from "./convert/convert.ts"
 import type { GpuPrecision, WeightLayout } from "./convert/layout.ts"
@@ -17,17 +17,12 @@ import { type GpuLm, type GpuLmSampling, openGpuLm } from "./FusedStep.ts"
 import type { KvCacheType } from "./stepGraph.ts"
 import { embeddingRow } from "./stepGraph.ts"
 
-export interface FusedEngineOptions {
-  /** LM `.safetensors` (file, shard index or folder), upstream names. */
-  readonly checkpoint: string
-  readonly config?: LmConfig
-  /** Attention window in frames. Default: the config's context (3000). */
-  readonly context?: number
-  /** `none` runs the checkpoint's values in float32. */
-  readonly quantization?: Quantization
-  readonly depformerSteps?: 8 | 16
-  /** Reproduce upstream's ring cache, which sees one key fewer than `context` once wrapped. Default false. */
-  readonly upstreamRingQuirk?: boolean
+/** The checkpoint and shape options as `MoshiLm`'s (`none` computes with the checkpoint's values in float32), plus the fused form's own. */
+export interface FusedEngineOptions
+  extends Pick<
+    MoshiLmOptions,
+    "checkpoint" | "config" | "context" | "quantization" | "depformerSteps" | "upstreamRingQuirk"
+  > {
   /**
    * Keep the converted weights under this folder, keyed by the checkpoint file(s) (path, size, mtime)
    * and the options that shape them: a later engine on the same weights starts without converting.
