@@ -4,7 +4,6 @@ import { OrtSession } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { LmGen } from "../src/LmGen.ts"
-import type { VoicePrompt } from "../src/VoicePrompt.ts"
 import { haveFixtures, readScenario } from "./support/fixtures.ts"
 import { mimiLayer } from "./support/scenario.ts"
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { LmConfig } from "../src/LmConfig.ts"
-import { tinyLmConfig } from "../src/testing.ts"
 import { integratedLoudness, normalizeLoudness } from "../src/loudness.ts"
 import { voiceFrames, wrapWithSystemTags } from "../src/prompts.ts"
+import { tinyLmConfig } from "../src/testing.ts"
 
 const sine = (freq: number, amplitude: number, seconds: number, rate = 24000) =>
   Float32Array.from(
