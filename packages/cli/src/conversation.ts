@@ -164,6 +164,7 @@ export const runFromSettings = (request: ConversationRequest) => {
     const resolved = files
     const options = yield* loopOptions(settings, {
       reportPath: request.reportPath,
+      startedAtMs,
       reportMeta: {
         ...baseMeta,
         models: { mimi: resolved.mimi, lm: resolved.lm, tokenizer: resolved.tokenizer },

@@ -160,7 +160,12 @@ export const loadVoice = (file: string) =>
 /** The loop's options from the settings (loads the voice and the thinking clip). */
 export const loopOptions = (
   settings: RunSettings,
-  extra: { readonly reportPath: string; readonly reportMeta: Record<string, unknown> },
+  extra: {
+    readonly reportPath: string
+    readonly reportMeta: Record<string, unknown>
+    /** When the run began (before the models loaded), for the report's time to the first frame. */
+    readonly startedAtMs?: number
+  },
 ) =>
   Effect.gen(function* () {
     const voice = settings.voice === undefined ? undefined : yield* loadVoice(settings.voice)
@@ -185,5 +190,6 @@ export const loopOptions = (
       maxInputFrames: settings.maxInputFrames,
       reportPath: extra.reportPath,
       reportMeta: extra.reportMeta,
+      startedAtMs: extra.startedAtMs,
     })
   })

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { formatSummary, makeProgress } from "../src/progress.ts"
 
-const timing = { count: 2, meanMs: 10, p50Ms: 9, p95Ms: 12, maxMs: 12 }
+const timing = { count: 2, meanMs: 10, p50Ms: 9, p95Ms: 12, p99Ms: 12, maxMs: 12 }
 const report: RunReport = {
   version: 1,
   status: "completed",

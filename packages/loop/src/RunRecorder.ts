@@ -45,10 +45,13 @@ export class RunRecorder {
   private readonly total: Array<number> = []
   inputFrames = 0
   outputFrames = 0
+  private firstFrameAtMs: number | undefined
 
   constructor(
     private readonly settings: {
       readonly startedAtMs: number
+      /** Where `timings.firstFrameMs` counts from (default `startedAtMs`). */
+      readonly runStartedAtMs?: number
       readonly pace: Pace
       readonly windowFrames: number
       readonly thinkingClipFrames: number
@@ -99,6 +102,11 @@ export class RunRecorder {
     return late
   }
 
+  /** Notes when the first output frame went out (later calls change nothing). */
+  frameOut(nowMs: number): void {
+    this.firstFrameAtMs ??= nowMs
+  }
+
   currentText(): string {
     return this.open?.text ?? ""
   }
@@ -147,6 +155,13 @@ export class RunRecorder {
         decode: summarize(this.decode),
         lateFrames: windows.reduce((n, w) => n + w.lateFrames, 0),
         pauseMs: this.switches.map((s) => s.pauseMs),
+        ...(this.firstFrameAtMs !== undefined
+          ? {
+              firstFrameMs: round(
+                this.firstFrameAtMs - (this.settings.runStartedAtMs ?? this.settings.startedAtMs),
+              ),
+            }
+          : {}),
       },
     }
   }

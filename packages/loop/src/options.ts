@@ -38,6 +38,11 @@ export interface LoopOptions {
   readonly maxInputFrames?: number
   /** Where the JSON run report is written when the run ends, however it ends. */
   readonly reportPath?: string
+  /**
+   * When the run began, in epoch ms, if before the loop (a CLI that loaded the models first): the report's
+   * `timings.firstFrameMs` counts from it. Default: when the loop starts.
+   */
+  readonly startedAtMs?: number
   /** Free-form details recorded in the report (config file, model paths, ...). */
   readonly reportMeta?: Readonly<Record<string, unknown>>
 }

@@ -10,6 +10,7 @@ export interface TimingSummary {
   readonly meanMs: number
   readonly p50Ms: number
   readonly p95Ms: number
+  readonly p99Ms: number
   readonly maxMs: number
 }
 
@@ -76,11 +77,16 @@ export interface RunReport {
     readonly decode: TimingSummary
     readonly lateFrames: number
     readonly pauseMs: ReadonlyArray<number>
+    /**
+     * Wall time from the start of the run (`LoopOptions.startedAtMs`: before the models loaded, when the
+     * caller says so) to the first output frame; absent until a frame is out.
+     */
+    readonly firstFrameMs?: number
   }
 }
 
 export const summarize = (values: ReadonlyArray<number>): TimingSummary => {
-  if (values.length === 0) return { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 }
+  if (values.length === 0) return { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0 }
   const sorted = [...values].sort((a, b) => a - b)
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
   const round = (x: number) => Math.round(x * 1000) / 1000
@@ -89,6 +95,7 @@ export const summarize = (values: ReadonlyArray<number>): TimingSummary => {
     meanMs: round(values.reduce((s, v) => s + v, 0) / values.length),
     p50Ms: round(at(0.5)),
     p95Ms: round(at(0.95)),
+    p99Ms: round(at(0.99)),
     maxMs: round(sorted[sorted.length - 1]!),
   }
 }

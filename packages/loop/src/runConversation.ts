@@ -88,6 +88,7 @@ export const runConversation = (
     const clip = options.thinkingClip
     const recorder = new RunRecorder({
       startedAtMs: yield* Clock.currentTimeMillis,
+      ...(options.startedAtMs !== undefined ? { runStartedAtMs: options.startedAtMs } : {}),
       pace,
       windowFrames: options.windowFrames,
       thinkingClipFrames: clip.length,
@@ -167,6 +168,7 @@ export const runConversation = (
           tokens === undefined ? silence() : yield* codec.decode(tokens.slice(1, 1 + codec.numCodebooks))
         const t3 = yield* nowMs
         yield* write(agentPcm)
+        recorder.frameOut(yield* Clock.currentTimeMillis)
 
         const piece = tokens === undefined ? "" : textOf(tokenizer, tokens[0]!)
         const text = piece ?? ""
