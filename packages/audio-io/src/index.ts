@@ -38,7 +38,15 @@ export { checkFrameLength, concatFrames, makeFramer, toFrames } from "./frames.t
 export { type LoadOptions, loadFrames, loadMono24k, loadThinkingClip } from "./loadAudio.ts"
 export { AudioMetrics } from "./metrics.ts"
 export { type Pace, paced } from "./pacer.ts"
-export { downmix, type ResampleQuality, resample, resampledLength, resampleTo24k } from "./resample.ts"
+export {
+  downmix,
+  openResampler,
+  type ResampleQuality,
+  resample,
+  resampledLength,
+  resampleTo24k,
+  type StreamingResampler,
+} from "./resample.ts"
 export {
   decodeWav,
   encodeWav,

@@ -1,5 +1,5 @@
 import libsamplerate from "@alexanderolsen/libsamplerate-js"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { AUDIO_SAMPLE_RATE } from "./constants.ts"
 import { ResampleError } from "./errors.ts"
 import type { WavAudio } from "./wav.ts"
@@ -24,11 +24,70 @@ export const downmix = (channels: ReadonlyArray<Float32Array>): Float32Array => 
 export const resampledLength = (length: number, fromRate: number, toRate: number) =>
   Math.round((length * toRate) / fromRate)
 
+/** A libsamplerate converter that keeps its filter state between chunks (one audio stream). */
+export interface StreamingResampler {
+  /**
+   * The next chunk, resampled. The output lags the input by the converter's delay (half its sinc
+   * filter: a few ms), so a chunk's output may be shorter than `chunk × toRate / fromRate` at first.
+   */
+  push(samples: Float32Array): Effect.Effect<Float32Array, ResampleError>
+}
+
+/**
+ * Opens a streaming converter from `fromRate` to `toRate` (sinc "medium" by default), released with
+ * the scope. For live audio cut into frames: resampling each frame on its own would restart the
+ * filter at every frame edge.
+ */
+export const openResampler = (
+  fromRate: number,
+  toRate: number,
+  options?: { readonly quality?: ResampleQuality },
+): Effect.Effect<StreamingResampler, ResampleError, Scope.Scope> => {
+  const fail = (reason: string) => new ResampleError({ fromRate, toRate, reason })
+  if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate)))
+    return Effect.fail(fail("sample rates must be positive and finite"))
+  if (toRate / fromRate > 256 || fromRate / toRate > 256)
+    return Effect.fail(fail("ratio outside libsamplerate's 1/256..256"))
+  // 100 ms chunks stay well inside the converter's fixed transfer buffers.
+  const chunk = Math.max(1, Math.floor(fromRate / 10))
+  return Effect.map(
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          libsamplerate.create(1, fromRate, toRate, {
+            converterType: converterType[options?.quality ?? "medium"],
+          }),
+        catch: (cause) => fail(`cannot load libsamplerate: ${String(cause)}`),
+      }),
+      (src) => Effect.sync(() => src.destroy()),
+    ),
+    (src): StreamingResampler => ({
+      push: (samples) =>
+        Effect.try({
+          try: () => {
+            if (samples.length <= chunk) return src.full(samples).slice()
+            const parts: Array<Float32Array> = []
+            for (let i = 0; i < samples.length; i += chunk)
+              parts.push(src.full(samples.subarray(i, i + chunk)).slice())
+            const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+            let at = 0
+            for (const p of parts) {
+              out.set(p, at)
+              at += p.length
+            }
+            return out
+          },
+          catch: (cause) => fail(cause instanceof Error ? cause.message : String(cause)),
+        }),
+    }),
+  )
+}
+
 /**
  * Resamples mono audio with libsamplerate (sinc, "medium" by default). The output is time-aligned
- * with the input and exactly `resampledLength(...)` samples long: the converter runs in streaming
- * mode, where it holds back half a filter length, so zeros are fed after the input until that
- * tail has come out, and the result is cut to length.
+ * with the input and exactly `resampledLength(...)` samples long: the streaming converter holds
+ * back half a filter length, so zeros are fed after the input until that tail has come out, and
+ * the result is cut to length.
  */
 export const resample = (
   samples: Float32Array,
@@ -36,44 +95,31 @@ export const resample = (
   toRate: number,
   options?: { readonly quality?: ResampleQuality },
 ): Effect.Effect<Float32Array, ResampleError> => {
-  const fail = (reason: string) => new ResampleError({ fromRate, toRate, reason })
-  if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate)))
-    return Effect.fail(fail("sample rates must be positive and finite"))
-  if (fromRate === toRate) return Effect.succeed(samples)
-  if (toRate / fromRate > 256 || fromRate / toRate > 256)
-    return Effect.fail(fail("ratio outside libsamplerate's 1/256..256"))
+  if (fromRate === toRate && fromRate > 0 && Number.isFinite(fromRate)) return Effect.succeed(samples)
   const expected = resampledLength(samples.length, fromRate, toRate)
-  return Effect.acquireUseRelease(
-    Effect.tryPromise({
-      try: () =>
-        libsamplerate.create(1, fromRate, toRate, {
-          converterType: converterType[options?.quality ?? "medium"],
-        }),
-      catch: (cause) => fail(`cannot load libsamplerate: ${String(cause)}`),
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const converter = yield* openResampler(fromRate, toRate, options)
+      const out = new Float32Array(expected)
+      let written = 0
+      const take = (chunkOut: Float32Array) => {
+        const n = Math.min(chunkOut.length, expected - written)
+        out.set(chunkOut.subarray(0, n), written)
+        written += n
+      }
+      take(yield* converter.push(samples))
+      const zeros = new Float32Array(Math.max(1, Math.floor(fromRate / 10)))
+      for (let flushes = 0; written < expected; flushes++) {
+        if (flushes > 100)
+          return yield* new ResampleError({
+            fromRate,
+            toRate,
+            reason: `converter stopped after ${written} of ${expected} samples`,
+          })
+        take(yield* converter.push(zeros))
+      }
+      return out
     }),
-    (src) =>
-      Effect.try({
-        try: () => {
-          const out = new Float32Array(expected)
-          let written = 0
-          const take = (chunkOut: Float32Array) => {
-            const n = Math.min(chunkOut.length, expected - written)
-            out.set(chunkOut.subarray(0, n), written)
-            written += n
-          }
-          // 100 ms chunks stay well inside the converter's fixed transfer buffers.
-          const chunk = Math.max(1, Math.floor(fromRate / 10))
-          for (let i = 0; i < samples.length; i += chunk) take(src.full(samples.subarray(i, i + chunk)))
-          const zeros = new Float32Array(chunk)
-          for (let flushes = 0; written < expected; flushes++) {
-            if (flushes > 100) throw new Error(`converter stopped after ${written} of ${expected} samples`)
-            take(src.full(zeros))
-          }
-          return out
-        },
-        catch: (cause) => fail(cause instanceof Error ? cause.message : String(cause)),
-      }),
-    (src) => Effect.sync(() => src.destroy()),
   )
 }
 
