@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `personaplex-web` entry point: the Node.js check runs before the server (Effect, onnxruntime) is loaded.
-import { exitOnUnsupportedNode } from "@personaplex/cli/node-version"
+import { exitOnUnsupportedNode } from "@personaplex/stack/node-version"
 
 exitOnUnsupportedNode("personaplex-web", {
   fromRepository: "npx --yes pnpm@12.4.2 --filter @personaplex/web start",

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ensureSmokeModels } from "@personaplex/cli"
+import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { parseServerArgs, type ServerArgs } from "../src/server/main.ts"

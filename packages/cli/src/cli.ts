@@ -1,14 +1,14 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { packageRootOf } from "@personaplex/stack"
 import { Command } from "effect/cli"
 import { demoCommand } from "./commands/demo.ts"
 import { modelCommand } from "./commands/model.ts"
 import { runCommand } from "./commands/run.ts"
 import { voiceCommand } from "./commands/voice.ts"
-import { packageRoot } from "./packageRoot.ts"
 
 export const version: string = JSON.parse(
-  fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8"),
+  fs.readFileSync(path.join(packageRootOf(import.meta.url), "package.json"), "utf8"),
 ).version
 
 /** The `personaplex` command and its subcommands. */

@@ -2,11 +2,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { AudioSink, AudioSource } from "@personaplex/audio-io"
 import { type RunReport, type RunStatus, runConversation, summarize, writeReport } from "@personaplex/loop"
+import {
+  engineLayer,
+  loopOptions,
+  type ModelFiles,
+  type RunSettings,
+  resolveModelFiles,
+} from "@personaplex/stack"
 import { Cause, Data, Effect, Exit, Layer } from "effect"
 import { CommandFailed, userMessageOf } from "./commands/failure.ts"
 import { formatSummary, makeProgress } from "./progress.ts"
-import type { RunSettings } from "./settings.ts"
-import { engineLayer, loopOptions, type ModelFiles, resolveModelFiles } from "./wiring.ts"
 
 export type InputChoice = { readonly _tag: "File"; readonly path: string } | { readonly _tag: "Microphone" }
 export type OutputChoice = { readonly _tag: "File"; readonly path: string } | { readonly _tag: "Speaker" }

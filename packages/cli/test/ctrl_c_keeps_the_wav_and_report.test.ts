@@ -3,9 +3,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assets, readWav } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
+import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
 import { bin, built, sharedSmokeCache, tempDir } from "./support.ts"
 
 describe.skipIf(!built)("Ctrl-C during `personaplex run`", () => {

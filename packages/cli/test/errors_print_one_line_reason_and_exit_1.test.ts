@@ -2,10 +2,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import { LmWeightsError } from "@personaplex/lm"
+import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
 import { Cause, Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { CommandFailed, formatFailure } from "../src/commands/failure.ts"
-import { ensureSmokeModels, type SmokeModels } from "../src/demo/smokeModels.ts"
 import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe("formatFailure: one `error:` line per failure, a `hint:` line where one helps", () => {

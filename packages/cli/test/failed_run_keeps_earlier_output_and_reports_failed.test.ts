@@ -2,9 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
+import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { ensureSmokeModels, type SmokeModels } from "../src/demo/smokeModels.ts"
 import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 const readReport = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as RunReport

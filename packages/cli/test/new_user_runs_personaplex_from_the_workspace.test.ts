@@ -4,9 +4,9 @@ import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
 import { workspaceRoot } from "@personaplex/runtime"
+import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
 import { built, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 // What `pnpm exec personaplex` and `npx personaplex` run inside the workspace after the README's install.

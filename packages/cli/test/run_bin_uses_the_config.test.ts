@@ -3,9 +3,9 @@ import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
 import { webGpuUnavailable } from "@personaplex/runtime"
+import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { ensureSmokeModels } from "../src/demo/smokeModels.ts"
 import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
 
 /** A folder with `run.yaml` naming the smoke models, followed by `lines`. */

@@ -2,9 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { loadVoicePrompt } from "@personaplex/lm"
 import { Checkpoint, upstreamFixturesDir } from "@personaplex/runtime"
+import { loadVoice } from "@personaplex/stack"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { loadVoice } from "../src/wiring.ts"
 import { built, runBin, tempDir } from "./support.ts"
 
 /** `voice.pt` saved by upstream PersonaPlex under PyTorch on a GPU, and the values torch read back from it. */

@@ -1,7 +1,7 @@
 import { assets } from "@personaplex/audio-io"
+import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { ensureSmokeModels, type SmokeModels } from "../src/demo/smokeModels.ts"
 import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("a checkpoint of another size than the configured architecture", () => {

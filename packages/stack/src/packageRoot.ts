@@ -3,14 +3,15 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 /**
- * The CLI package's root folder, found by walking up from this module: the same answer
- * from `src/**` (tests) and from the bundled `dist/*.js`.
+ * The root folder of the package holding the module at `moduleUrl` (its `import.meta.url`), found by
+ * walking up to the nearest package.json: the same answer from `src/**` (tests) and from the bundled
+ * `dist/*.js`.
  */
-export const packageRoot = (): string => {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
+export const packageRootOf = (moduleUrl: string): string => {
+  let dir = path.dirname(fileURLToPath(moduleUrl))
   while (!fs.existsSync(path.join(dir, "package.json"))) {
     const parent = path.dirname(dir)
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`)
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(moduleUrl)}`)
     dir = parent
   }
   return dir

@@ -2,11 +2,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { float32ToBf16, writeSafetensors } from "@personaplex/runtime"
 import { Data, Effect } from "effect"
-import { packageRoot } from "../packageRoot.ts"
+import { packageRootOf } from "./packageRoot.ts"
 
-const asset = (...parts: Array<string>) => path.join(packageRoot(), "assets", ...parts)
+const asset = (...parts: Array<string>) => path.join(packageRootOf(import.meta.url), "assets", ...parts)
 
-/** Files shipped with the CLI: the tiny configs, their tensor manifests, a tiny tokenizer. */
+/** Files shipped with this package: the tiny configs, their tensor manifests, a tiny tokenizer. */
 export const smokeAssets = {
   mimiConfig: asset("smoke", "mimi-tiny.json"),
   lmConfig: asset("smoke", "lm-tiny.json"),

@@ -1,7 +1,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadRunConfig, parseRunConfig } from "../src/config.ts"
@@ -92,19 +91,6 @@ secondary_model: { path: x.gguf }
       const missing = yield* Effect.flip(loadRunConfig(path.join(dir, "nope.yaml")))
       assert.include(missing.message, "nope.yaml")
       assert.include(missing.message, "no such file")
-    }),
-  )
-})
-
-describe("the example configuration", () => {
-  it.effect("examples/personaplex.yaml validates", () =>
-    Effect.gen(function* () {
-      const config = yield* loadRunConfig(
-        fileURLToPath(new URL("../examples/personaplex.yaml", import.meta.url)),
-      )
-      assert.strictEqual(config.model?.hf_repo, "nvidia/personaplex-7b-v1")
-      assert.strictEqual(config.conversation?.duration, 20)
-      assert.strictEqual(config.secondary_model?.kind, "none")
     }),
   )
 })

@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { Checkpoint } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { ensureSmokeModels, smokeAssets } from "../src/demo/smokeModels.ts"
+import { ensureSmokeModels, smokeAssets } from "../src/smokeModels.ts"
 import { tempDir } from "./support.ts"
 
 describe("smoke models", () => {

@@ -1,10 +1,10 @@
 import { AudioSink, AudioSource } from "@personaplex/audio-io"
-import { loadVoice } from "@personaplex/cli"
 import type { MimiCodec } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
 import { type LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
 import { type LoopEvent, runConversation } from "@personaplex/loop"
 import { OrtSession } from "@personaplex/runtime"
+import { loadVoice } from "@personaplex/stack"
 import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import {
   ConversationEngine,
@@ -224,7 +224,7 @@ export const LoopEngine = {
       }),
     ),
   /**
-   * The models bring their own runtime (the CLI's `modelLayer`: an `OrtSession` on the settings' device
+   * The models bring their own runtime (stack's `modelLayer`: an `OrtSession` on the settings' device
    * for each build, so each session has its own).
    */
   layerSelfContained: <E>(

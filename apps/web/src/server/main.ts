@@ -7,7 +7,7 @@ import {
   loadRunConfig,
   type RunConfig,
   resolveModelFiles,
-} from "@personaplex/cli"
+} from "@personaplex/stack"
 import { Data, Effect, Layer, type LogLevel } from "effect"
 import { EchoEngine } from "./echo-engine.ts"
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, logEvent } from "./logging.ts"

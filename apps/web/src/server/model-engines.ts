@@ -1,6 +1,8 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { loadThinkingClip } from "@personaplex/audio-io"
+import type { Compactor } from "@personaplex/compaction"
+import { TextTokenizer } from "@personaplex/lm"
 import {
   compactorLayer,
   ensureSmokeModels,
@@ -12,9 +14,7 @@ import {
   resolveModelFiles,
   resolveSettings,
   type SmokeModels,
-} from "@personaplex/cli"
-import type { Compactor } from "@personaplex/compaction"
-import { TextTokenizer } from "@personaplex/lm"
+} from "@personaplex/stack"
 import { Data, Effect, Layer } from "effect"
 import { EngineError } from "./errors.ts"
 import { LoopEngine } from "./loop-engine.ts"
@@ -59,7 +59,7 @@ export const settingsFromConfig = (
 
 /**
  * The real conversation loop from the CLI's settings. Every session builds its own Mimi and LM with the
- * CLI's `modelLayer(settings, files)` (device, quantization, context, threads, graph capture, sampling:
+ * stack's `modelLayer(settings, files)` (device, quantization, context, threads, graph capture, sampling:
  * whatever `personaplex run` would build) when it starts, and releases them when it ends; the tokenizer
  * and the compactor (`compactorLayer(settings)`) are shared.
  */

@@ -1,5 +1,5 @@
-import type { ModelSource } from "@personaplex/cli"
 import { ModelStore, type ModelStoreConfig, modelStoreConfig, PERSONAPLEX_REPO } from "@personaplex/models"
+import type { ModelSource } from "@personaplex/stack"
 import { Data, Effect } from "effect"
 
 /** The release's voices could not be had. */

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type ModelFiles, modelLayer, type RunSettings } from "@personaplex/cli"
 import { LmGen, saveVoicePrompt } from "@personaplex/lm"
+import { type ModelFiles, modelLayer, type RunSettings } from "@personaplex/stack"
 import { Data, Effect } from "effect"
 import type { Voice } from "./voices.ts"
 

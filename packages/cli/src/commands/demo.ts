@@ -1,18 +1,24 @@
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
+import {
+  type CompactorChoice,
+  DEFAULT_PROMPT,
+  defined,
+  ensureSmokeModels,
+  packageRootOf,
+  type RunSettings,
+  secondsToFrames,
+} from "@personaplex/stack"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runFromSettings } from "../conversation.ts"
-import { defined } from "../defined.ts"
-import { ensureSmokeModels } from "../demo/smokeModels.ts"
-import { packageRoot } from "../packageRoot.ts"
-import { type CompactorChoice, DEFAULT_PROMPT, type RunSettings, secondsToFrames } from "../settings.ts"
 import { CommandFailed, userFacing } from "./failure.ts"
 import { isTerminal, opt, writeOut } from "./options.ts"
 
 /** `<cli package>/node_modules/.cache/personaplex-demo`, unless PERSONAPLEX_DEMO_CACHE says otherwise. */
 export const defaultDemoCache = () =>
-  process.env.PERSONAPLEX_DEMO_CACHE ?? path.join(packageRoot(), "node_modules", ".cache", "personaplex-demo")
+  process.env.PERSONAPLEX_DEMO_CACHE ??
+  path.join(packageRootOf(import.meta.url), "node_modules", ".cache", "personaplex-demo")
 
 const flags = {
   outDir: Flag.String("out-dir").pipe(

@@ -7,9 +7,9 @@ import {
   renderInspection,
   renderProgress,
 } from "@personaplex/models"
+import { defined } from "@personaplex/stack"
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { defined } from "../defined.ts"
 import { CommandFailed, userFacing } from "./failure.ts"
 import { opt, writeOut } from "./options.ts"
 

@@ -1,10 +1,14 @@
 import * as path from "node:path"
+import {
+  defined,
+  loadRunConfig,
+  type RunConfig,
+  type RunOverrides,
+  resolveSettings,
+} from "@personaplex/stack"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { loadRunConfig, type RunConfig } from "../config.ts"
 import { type InputChoice, type OutputChoice, reportPathFor, runFromSettings } from "../conversation.ts"
-import { defined } from "../defined.ts"
-import { type RunOverrides, resolveSettings } from "../settings.ts"
 import { CommandFailed, userFacing } from "./failure.ts"
 import { isTerminal, opt, writeOut } from "./options.ts"
 

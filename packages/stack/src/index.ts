@@ -1,0 +1,32 @@
+export {
+  ConfigError,
+  decodeRunConfig,
+  loadRunConfig,
+  parseRunConfig,
+  type RunConfig,
+  RunConfigSchema,
+  resolvePaths,
+} from "./config.ts"
+export { defined } from "./defined.ts"
+export { packageRootOf } from "./packageRoot.ts"
+export {
+  type CompactorChoice,
+  DEFAULT_PROMPT,
+  DEFAULT_WINDOW_SECONDS,
+  type ModelSource,
+  type RunOverrides,
+  type RunSettings,
+  resolveSettings,
+  secondsToFrames,
+} from "./settings.ts"
+export { ensureSmokeModels, SmokeModelError, type SmokeModels, smokeAssets } from "./smokeModels.ts"
+export {
+  compactorLayer,
+  engineLayer,
+  loadVoice,
+  loopOptions,
+  type ModelFiles,
+  modelLayer,
+  resolveModelFiles,
+  SettingsFileError,
+} from "./wiring.ts"
