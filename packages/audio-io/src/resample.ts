@@ -31,6 +31,8 @@ export interface StreamingResampler {
    * filter: a few ms), so a chunk's output may be shorter than `chunk × toRate / fromRate` at first.
    */
   push(samples: Float32Array): Effect.Effect<Float32Array, ResampleError>
+  /** Start a new stream: a fresh converter, nothing held back from the previous one. */
+  readonly reset: Effect.Effect<void, ResampleError>
 }
 
 /**
@@ -50,37 +52,39 @@ export const openResampler = (
     return Effect.fail(fail("ratio outside libsamplerate's 1/256..256"))
   // 100 ms chunks stay well inside the converter's fixed transfer buffers.
   const chunk = Math.max(1, Math.floor(fromRate / 10))
-  return Effect.map(
-    Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () =>
-          libsamplerate.create(1, fromRate, toRate, {
-            converterType: converterType[options?.quality ?? "medium"],
-          }),
-        catch: (cause) => fail(`cannot load libsamplerate: ${String(cause)}`),
+  const create = Effect.tryPromise({
+    try: () =>
+      libsamplerate.create(1, fromRate, toRate, {
+        converterType: converterType[options?.quality ?? "medium"],
       }),
-      (src) => Effect.sync(() => src.destroy()),
-    ),
-    (src): StreamingResampler => ({
-      push: (samples) =>
-        Effect.try({
-          try: () => {
-            if (samples.length <= chunk) return src.full(samples).slice()
-            const parts: Array<Float32Array> = []
-            for (let i = 0; i < samples.length; i += chunk)
-              parts.push(src.full(samples.subarray(i, i + chunk)).slice())
-            const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-            let at = 0
-            for (const p of parts) {
-              out.set(p, at)
-              at += p.length
-            }
-            return out
-          },
-          catch: (cause) => fail(cause instanceof Error ? cause.message : String(cause)),
-        }),
-    }),
-  )
+    catch: (cause) => fail(`cannot load libsamplerate: ${String(cause)}`),
+  })
+  return Effect.gen(function* () {
+    let src = yield* create
+    yield* Effect.addFinalizer(() => Effect.sync(() => src.destroy()))
+    const push = (samples: Float32Array) =>
+      Effect.try({
+        try: () => {
+          if (samples.length <= chunk) return src.full(samples).slice()
+          const parts: Array<Float32Array> = []
+          for (let i = 0; i < samples.length; i += chunk)
+            parts.push(src.full(samples.subarray(i, i + chunk)).slice())
+          const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+          let at = 0
+          for (const p of parts) {
+            out.set(p, at)
+            at += p.length
+          }
+          return out
+        },
+        catch: (cause) => fail(cause instanceof Error ? cause.message : String(cause)),
+      })
+    const reset = Effect.map(create, (fresh) => {
+      src.destroy()
+      src = fresh
+    })
+    return { push, reset }
+  })
 }
 
 /**
