@@ -40,6 +40,7 @@ export {
   type OrtSessionConfig,
   type OrtSessionShape,
   type OrtTensor,
+  ortWorkerExecArgv,
   type RunOptions,
   type Session,
   type SessionSpec,
