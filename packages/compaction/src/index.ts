@@ -63,6 +63,7 @@ export {
   type CompactionSource,
   type CompactorShape,
   DEFAULT_WORD_BUDGET,
+  type SpeakerTurn,
   type WindowTranscript,
 } from "./types.ts"
 export { countWords, truncateToWords } from "./wordBudget.ts"

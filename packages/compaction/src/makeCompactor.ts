@@ -4,7 +4,12 @@ import { CompactionMetrics } from "./metrics.ts"
 import { promptWords } from "./promptShape.ts"
 import type { WrittenPrompt } from "./promptTemplate.ts"
 import { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
-import { type CompactionInput, type CompactionResult, DEFAULT_WORD_BUDGET } from "./types.ts"
+import {
+  type CompactionInput,
+  type CompactionResult,
+  DEFAULT_WORD_BUDGET,
+  type SpeakerTurn,
+} from "./types.ts"
 import { truncateToWords } from "./wordBudget.ts"
 
 /** The input with its word budget resolved, after the checks every compactor needs. */
@@ -47,6 +52,18 @@ export const resolveInput = (input: CompactionInput): Effect.Effect<ResolvedInpu
       new CompactionInputError({
         field: `history[${bad}]`,
         reason: "agentText (and userText, when present) must be strings",
+      }),
+    )
+  const isTurn = (t: SpeakerTurn | undefined) =>
+    (t?.speaker === "user" || t?.speaker === "agent") && typeof t.text === "string"
+  const badTurns = input.history.findIndex(
+    (w) => w.turns !== undefined && (!Array.isArray(w.turns) || !w.turns.every(isTurn)),
+  )
+  if (badTurns >= 0)
+    return Effect.fail(
+      new CompactionInputError({
+        field: `history[${badTurns}].turns`,
+        reason: 'each turn needs speaker "user" or "agent" and a text string',
       }),
     )
   return Effect.succeed({ ...input, wordBudget })

@@ -37,8 +37,15 @@ export const COMPACTION_JSON_SCHEMA = {
   required: ["facts", "commitments", "openTopics"],
 } as const
 
+const LABEL = { user: "User", agent: "Assistant" } as const
+
 const windowText = (w: WindowTranscript): string => {
   const lines: Array<string> = []
+  if (w.turns !== undefined) {
+    for (const turn of w.turns)
+      if (turn.text.trim().length > 0) lines.push(`${LABEL[turn.speaker]}: ${turn.text.trim()}`)
+    return lines.length === 0 ? "(silence)" : lines.join("\n")
+  }
   if (w.userText && w.userText.trim().length > 0) lines.push(`User: ${w.userText.trim()}`)
   if (w.agentText.trim().length > 0) lines.push(`Assistant: ${w.agentText.trim()}`)
   return lines.length === 0 ? "(silence)" : lines.join("\n")

@@ -1,6 +1,12 @@
 import type { Effect } from "effect"
 import type { CompactionError } from "./errors.ts"
 
+/** One speaker's stretch of a window, in the order it was said. */
+export interface SpeakerTurn {
+  readonly speaker: "user" | "agent"
+  readonly text: string
+}
+
 /** What was said during one conversation window. */
 export interface WindowTranscript {
   readonly index: number
@@ -8,6 +14,11 @@ export interface WindowTranscript {
   readonly agentText: string
   /** Present only where a transcriber layer supplies it. */
   readonly userText?: string
+  /**
+   * Both speakers in the order they spoke (from a transcriber's timed pieces and the agent's text
+   * by frame); when present, the transcript is rendered from it instead of the two texts.
+   */
+  readonly turns?: ReadonlyArray<SpeakerTurn>
 }
 
 export interface CompactionInput {
