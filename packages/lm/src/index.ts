@@ -61,6 +61,16 @@ export {
 export type { StepResult } from "./generation.ts"
 export { QUANTIZATIONS, type Quantization } from "./graph/quantize.ts"
 export type { WeightStorage } from "./graph/weights.ts"
+export {
+  BATCH_SIZES,
+  LmBatch,
+  LmBatchFull,
+  type LmBatchOptions,
+  type LmBatchShape,
+  type LmJoinOptions,
+  type LmSession,
+  type LmSessionSampling,
+} from "./LmBatch.ts"
 export { LmConfig } from "./LmConfig.ts"
 export { LmGen, type LmGenOptions, type LmGenShape, type LmGenSnapshot, type SystemPrompt } from "./LmGen.ts"
 export { integratedLoudness, normalizeLoudness } from "./loudness.ts"

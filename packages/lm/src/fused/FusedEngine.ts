@@ -4,7 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ExecutionProvider, OrtSession } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
-import type { EngineStepInput, LmEngineShape } from "../engine/LmEngine.ts"
+import type { EngineStepInput, EngineStepOutput, LmEngineShape } from "../engine/LmEngine.ts"
 import { LmConfigError, type LmError, LmRuntimeError, LmWeightsError } from "../errors.ts"
 import { checkpointStamp } from "../graph/prepare.ts"
 import type { Quantization } from "../graph/quantize.ts"
@@ -13,7 +13,7 @@ import type { MoshiLmOptions, Sampler } from "../MoshiLm.ts"
 import { LmMetrics, timed } from "../metrics.ts"
 import { convertWeights } from "./convert/convert.ts"
 import type { GpuPrecision, WeightLayout } from "./convert/layout.ts"
-import { type GpuLm, type GpuLmSampling, openGpuLm } from "./FusedStep.ts"
+import { type GpuLm, type GpuLmOptions, type GpuLmSampling, type GpuLmStep, openGpuLm } from "./FusedStep.ts"
 import type { KvCacheType } from "./stepGraph.ts"
 import { embeddingRow } from "./stepGraph.ts"
 
@@ -147,19 +147,29 @@ const embeddingSums = (
   return sums
 }
 
-const runtimeError = (stage: LmRuntimeError["stage"]) => (error: { readonly message: string }) =>
+export const runtimeError = (stage: LmRuntimeError["stage"]) => (error: { readonly message: string }) =>
   new LmRuntimeError({ stage, reason: error.message })
 
-/**
- * The fused form behind the engine contract: one graph a frame (temporal transformer, depformer and
- * sampling, `buildStepGraph`) over weights converted from the checkpoint (cached by `cacheDir`), the
- * KV cache resident on the device and written in place (`gqa`), attention over the last `context`
- * frames (`upstreamRingQuirk`: one fewer), prompts prefilled in one run, steps replayed from a
- * captured graph on WebGPU. Snapshots are positions: restoring one costs nothing.
- */
-export const openFusedEngine = (
-  options: FusedEngineOptions,
-): Effect.Effect<LmEngineShape, LmError, OrtSession | Scope.Scope> =>
+/** What the fused step's sessions are made from: checked options and the converted (or cached) weights. */
+export interface FusedPlan {
+  readonly config: LmConfig
+  readonly context: number
+  readonly depformerSteps: 8 | 16
+  readonly quantization: Quantization
+  readonly provider: ExecutionProvider
+  readonly maxFrames: number
+  readonly graphCapture: boolean
+  readonly weights: {
+    readonly layout: WeightLayout
+    readonly weightsFile: string
+    readonly source: "built" | "cache"
+  }
+  /** The step's options, but for its frames (`context`) and rows. */
+  readonly step: Omit<GpuLmOptions, "context">
+}
+
+/** The options checked, the weights converted or found in the cache: what every fused form opens. */
+export const planFused = (options: FusedEngineOptions): Effect.Effect<FusedPlan, LmError, Scope.Scope> =>
   Effect.gen(function* () {
     const config = options.config ?? LmConfig.personaplex
     const context = options.context ?? config.context
@@ -228,66 +238,116 @@ export const openFusedEngine = (
       ...(options.onConvertProgress ? { onProgress: options.onConvertProgress } : {}),
     })
     const window = options.upstreamRingQuirk ? context - 1 : context
-    const lm: GpuLm = yield* openGpuLm({
+    const graphCapture = options.graphCapture ?? provider === "webgpu"
+    return {
       config,
-      context: maxFrames,
-      layout: weights.layout,
-      weightsFile: weights.weightsFile,
+      context,
+      depformerSteps,
+      quantization,
       provider,
-      attention: ["gqa"],
-      kvCache: options.kvCache ?? (provider === "cpu" ? "float32" : "float16"),
-      graphCapture: options.graphCapture ?? provider === "webgpu",
-      outputLogits: options.outputLogits ?? false,
-      ...(window < maxFrames ? { window } : {}),
-      // Upstream's depformer ring holds 16 steps and, wrapped at step 15, sees one fewer (§3.5).
-      ...(options.upstreamRingQuirk && depformerSteps === 16 ? { depformerWindow: 15 } : {}),
-    }).pipe(Effect.mapError(runtimeError("open")))
+      maxFrames,
+      graphCapture,
+      weights,
+      step: {
+        config,
+        layout: weights.layout,
+        weightsFile: weights.weightsFile,
+        provider,
+        attention: ["gqa"],
+        kvCache: options.kvCache ?? (provider === "cpu" ? "float32" : "float16"),
+        graphCapture,
+        outputLogits: options.outputLogits ?? false,
+        ...(window < maxFrames ? { window } : {}),
+        // Upstream's depformer ring holds 16 steps and, wrapped at step 15, sees one fewer (§3.5).
+        ...(options.upstreamRingQuirk && depformerSteps === 16 ? { depformerWindow: 15 } : {}),
+      },
+    } satisfies FusedPlan
+  })
 
-    const textNoise = (input: EngineStepInput) => {
-      const into = new Float32Array(config.textCard)
-      headNoise(input.text, into, input.textForced)
-      return into
+/**
+ * A frame's sampler inputs for the fused graph (`GpuLmSampling`): each head's noise times its
+ * temperature, forced tokens made to win; a typed error for noise of the wrong size.
+ */
+export const fusedSampling = (
+  config: LmConfig,
+  depformerSteps: number,
+  input: EngineStepInput,
+): Effect.Effect<GpuLmSampling, LmRuntimeError> => {
+  if (
+    input.text.noise.length !== config.textCard ||
+    input.audio.noise.length !== depformerSteps * config.card
+  )
+    return Effect.fail(
+      new LmRuntimeError({
+        stage: "step",
+        reason: `sampling noise has ${input.text.noise.length} and ${input.audio.noise.length} values, expected ${config.textCard} and ${depformerSteps * config.card}`,
+      }),
+    )
+  const textNoise = new Float32Array(config.textCard)
+  headNoise(input.text, textNoise, input.textForced)
+  const audioNoise = new Float32Array(depformerSteps * config.card)
+  for (let k = 0; k < depformerSteps; k++) {
+    const row = audioNoise.subarray(k * config.card, (k + 1) * config.card)
+    const sampler = {
+      ...input.audio,
+      noise: input.audio.noise.subarray(k * config.card, (k + 1) * config.card),
     }
-    const audioNoise = (input: EngineStepInput) => {
-      const into = new Float32Array(depformerSteps * config.card)
-      for (let k = 0; k < depformerSteps; k++) {
-        const row = into.subarray(k * config.card, (k + 1) * config.card)
-        const sampler = {
-          ...input.audio,
-          noise: input.audio.noise.subarray(k * config.card, (k + 1) * config.card),
-        }
-        headNoise(sampler, row, input.forcedMask[k] ? input.forced[k]! : undefined)
-      }
-      return into
-    }
+    headNoise(sampler, row, input.forcedMask[k] ? input.forced[k]! : undefined)
+  }
+  return Effect.succeed({
+    textNoise,
+    audioNoise,
+    textTopK: input.textForced === undefined ? input.text.topK : config.textCard,
+    audioTopK: input.audio.topK,
+  })
+}
+
+/** The engine's output of a fused step: the forced text token where forced. */
+export const fusedOutput = (config: LmConfig, input: EngineStepInput, out: GpuLmStep): EngineStepOutput => ({
+  textToken: input.textForced ?? out.textToken,
+  audioTokens: out.audioTokens,
+  ...(out.textLogits ? { textLogits: out.textLogits.subarray(0, config.textCard) } : {}),
+  ...(out.audioLogits ? { audioLogits: out.audioLogits } : {}),
+})
+
+/** The summed input embeddings `[rows, dim]` a prefill with `embeddings` returns (a voice-prompt cache). */
+export const prefillEmbeddings = (
+  plan: FusedPlan,
+  rows: ReadonlyArray<Int32Array>,
+  extra: Float32Array | undefined,
+): Effect.Effect<Float32Array, LmRuntimeError> =>
+  Effect.try({
+    try: () => embeddingSums(plan.config, plan.weights.layout, plan.weights.weightsFile, rows, extra),
+    catch: (error) => new LmRuntimeError({ stage: "prefill", reason: (error as Error).message }),
+  })
+
+/**
+ * The fused form behind the engine contract: one graph a frame (temporal transformer, depformer and
+ * sampling, `buildStepGraph`) over weights converted from the checkpoint (cached by `cacheDir`), the
+ * KV cache resident on the device and written in place (`gqa`), attention over the last `context`
+ * frames (`upstreamRingQuirk`: one fewer), prompts prefilled in one run, steps replayed from a
+ * captured graph on WebGPU. Snapshots are positions: restoring one costs nothing.
+ */
+export const openFusedEngine = (
+  options: FusedEngineOptions,
+): Effect.Effect<LmEngineShape, LmError, OrtSession | Scope.Scope> =>
+  Effect.gen(function* () {
+    const plan = yield* planFused(options)
+    const { config, context, depformerSteps, quantization } = plan
+    const lm: GpuLm = yield* openGpuLm({ ...plan.step, context: plan.maxFrames }).pipe(
+      Effect.mapError(runtimeError("open")),
+    )
+
     const step = (input: EngineStepInput) =>
       Effect.gen(function* () {
-        if (
-          input.text.noise.length !== config.textCard ||
-          input.audio.noise.length !== depformerSteps * config.card
-        )
-          return yield* new LmRuntimeError({
-            stage: "step",
-            reason: `sampling noise has ${input.text.noise.length} and ${input.audio.noise.length} values, expected ${config.textCard} and ${depformerSteps * config.card}`,
-          })
-        const sampling: GpuLmSampling = {
-          textNoise: textNoise(input),
-          audioNoise: audioNoise(input),
-          textTopK: input.textForced === undefined ? input.text.topK : config.textCard,
-          audioTopK: input.audio.topK,
-        }
+        const sampling = yield* fusedSampling(config, depformerSteps, input)
         const out = yield* lm
           .step(input.tokens, input.extraEmbedding, sampling)
           .pipe(Effect.mapError(runtimeError("step")), timed(LmMetrics.temporalMs))
-        return {
-          textToken: input.textForced ?? out.textToken,
-          audioTokens: out.audioTokens,
-          ...(out.textLogits ? { textLogits: out.textLogits.subarray(0, config.textCard) } : {}),
-          ...(out.audioLogits ? { audioLogits: out.audioLogits } : {}),
-        }
+        return fusedOutput(config, input, out)
       }).pipe(Effect.uninterruptible)
 
-    if (options.graphCapture ?? provider === "webgpu") {
+    if (plan.graphCapture) {
       // The captured step records its graph on its first runs: do them now, not in the first frames.
       const row = new Int32Array(17).fill(-1)
       for (let i = 0; i < 2; i++) yield* lm.step(row).pipe(Effect.mapError(runtimeError("open")))
@@ -301,7 +361,7 @@ export const openFusedEngine = (
       context,
       depformerSteps,
       quantization,
-      graphSource: weights.source,
+      graphSource: plan.weights.source,
       capacity: lm.capacity,
       cheapSnapshots: true,
       position: Effect.sync(() => lm.position()),
@@ -311,10 +371,7 @@ export const openFusedEngine = (
           if (rows.length === 0) return prefillOptions.embeddings ? new Float32Array(0) : undefined
           yield* lm.prefill(rows, prefillOptions.extra).pipe(Effect.mapError(runtimeError("prefill")))
           if (!prefillOptions.embeddings) return undefined
-          return yield* Effect.try({
-            try: () => embeddingSums(config, weights.layout, weights.weightsFile, rows, prefillOptions.extra),
-            catch: (error) => new LmRuntimeError({ stage: "prefill", reason: (error as Error).message }),
-          })
+          return yield* prefillEmbeddings(plan, rows, prefillOptions.extra)
         }).pipe(Effect.uninterruptible),
       reset: lm.reset.pipe(Effect.mapError(runtimeError("state"))),
       snapshot: Effect.gen(function* () {

@@ -279,6 +279,23 @@ let nextPool = 1
 export const openGpuLm = (
   options: GpuLmOptions,
 ): Effect.Effect<GpuLm, GpuLmError, OrtSession | Scope.Scope> =>
+  Effect.map(openStepSessions(options, 1), ({ session, opened, shift }) =>
+    makeGpuLm(options, session, opened, shift),
+  )
+
+/** The step session of `batch` rows (and the sliding cache's move), by the first variant that opens. */
+export const openStepSessions = (
+  options: GpuLmOptions,
+  batch: number,
+): Effect.Effect<
+  {
+    readonly session: Session
+    readonly opened: GpuLmOpened
+    readonly shift: Session | undefined
+  },
+  GpuLmError,
+  OrtSession | Scope.Scope
+> =>
   Effect.gen(function* () {
     const { config, context, layout } = options
     const ort = yield* OrtSession
@@ -318,7 +335,7 @@ export const openGpuLm = (
     const depformerHeads = config.depformerNumHeads
     const depformerCache = {
       type: "float32" as const,
-      dims: [1, depformerHeads, layout.depformerSteps, config.depformerDim / depformerHeads],
+      dims: [batch, depformerHeads, layout.depformerSteps, config.depformerDim / depformerHeads],
     }
     // Every depformer step of a layer writes the layer's one buffer in place (`StepIo.depformerKeys`).
     const depformerBindings = Array.from({ length: config.depformerNumLayers }, (_, l) =>
@@ -330,7 +347,7 @@ export const openGpuLm = (
     const resident = {
       pool,
       bindings: [
-        ...ringState.map((b) => ({ ...b, type: kvCache, dims: [1, heads, context, hd] })),
+        ...ringState.map((b) => ({ ...b, type: kvCache, dims: [batch, heads, context, hd] })),
         ...depformerBindings,
       ],
     }
@@ -359,7 +376,7 @@ export const openGpuLm = (
         const capture = captures(attempt)
         const modelPath = path.join(
           path.dirname(options.weightsFile),
-          `step-${layout.precision}-ctx${context}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${capture ? "-capture" : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+          `step-${layout.precision}-ctx${context}${batch > 1 ? `-b${batch}` : ""}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${capture ? "-capture" : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
         )
         const t0 = performance.now()
         yield* Effect.sync(() =>
@@ -376,6 +393,8 @@ export const openGpuLm = (
             ...(options.window !== undefined ? { window: options.window } : {}),
             ...(options.depformerWindow !== undefined ? { depformerWindow: options.depformerWindow } : {}),
             ...(options.sharedCodes ? { codesOnDevice: true } : {}),
+            // GroupQueryAttention takes runs of several rows in a batch of one only.
+            ...(batch > 1 ? { batch, scatterWrites: true } : {}),
           }).save(modelPath),
         )
         graphMs += performance.now() - t0
@@ -420,13 +439,14 @@ export const openGpuLm = (
                   capacity: context,
                   keep: options.window - 1,
                   kvCache,
+                  batch,
                 }).toBytes(),
                 executionProviders: [options.provider],
                 disableCpuFallback: !attempt.fallback,
                 resident: { pool, bindings: resident.bindings.slice(0, 2 * config.numLayers) },
               })
             : undefined
-        return makeGpuLm(options, result.success, opened, shift)
+        return { session: result.success, opened, shift }
       }
       failed.push(
         `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,

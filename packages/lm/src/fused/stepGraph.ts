@@ -57,6 +57,15 @@ export interface StepGraphOptions {
    */
   readonly codesOnDevice?: boolean
   /**
+   * Sessions stepped together (default 1): every input and cache gains a leading row per session
+   * (`[batch, heads, context, headDim]` caches, `[batch, 1, vocab]` noise), each row attending to its
+   * own cache only. `gqa` only, without `codesOnDevice`. The temporal keys and values go into the
+   * cache by ScatterND at `StepIo.writeIndex` and each row attends under the host's window bias
+   * (MultiHeadAttention), as GroupQueryAttention takes runs of several rows in a batch of one only.
+   * The sampler is a plain ArgMax per row (the first maximum, as the one-row grid search gives).
+   */
+  readonly batch?: number
+  /**
    * ONNX opset (default 18): a provider registers each kernel for a range of opset versions, and
    * WebGPU's ranges differ per op (`diagnose.ts` lists them).
    */
@@ -88,7 +97,7 @@ export const StepIo = {
   ropeRows: "rope_rows",
   /** f32 `[T, context]`: 0 where row t may see ring slot s (after this run's writes), −1e30 elsewhere. */
   bias: "attn_bias",
-  /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go. */
+  /** int64 `[heads, T, 2]`: `(head, slot)` where row t's key and value go (`batch`: `[batch, heads, T, 3]`, `(b, head, slot)`). */
   writeIndex: "write_index",
   /** f32 `[T, context]` (`gqa` with a window): 0 where row t sees cache frame s, −1e4 elsewhere. */
   windowBias: "window_bias",
@@ -96,6 +105,10 @@ export const StepIo = {
   shiftFrom: "shift_from",
   /** int64 `[1]` (`buildShiftGraph`): `shiftFrom` plus the frames kept. */
   shiftUntil: "shift_until",
+  /** int64 `[2]` (batched `buildShiftGraph`): `[b, first frame moved]` of row b. */
+  shiftRow: (b: number) => `shift_row_${b}`,
+  /** int64 `[2]` (batched `buildShiftGraph`): `[b + 1, first frame moved + frames kept]`. */
+  shiftRowEnd: (b: number) => `shift_row_end_${b}`,
   /** int32 `[1]`: frames in the cache after this run, minus one (`gqa`). */
   seqlensK: "seqlens_k",
   /** int32 `[1]`: frames in the cache after this run (`gqa`). */
@@ -148,6 +161,9 @@ export const StepIo = {
 export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): GraphBuilder => {
   const g = new GraphBuilder("moshi_gpu_step", options.opset ?? 18)
   const gqa = options.attention === "gqa"
+  const B = options.batch ?? 1
+  if (B > 1 && (!gqa || options.codesOnDevice))
+    throw new Error("a batched step graph needs the gqa cache and no codes on the device")
   const { layout, weightsFile } = options
   const { dim, numHeads: heads, card, textCard, depformerDim: D } = config
   const hd = dim / heads
@@ -230,8 +246,12 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const sample = (logits: string, scaledNoise: string, topK: string | undefined, n: number): SampledToken => {
     let candidates = logits
     if (topK) {
-      const kth = kthLargest(g, logits, topK, n)
+      const kth = kthLargest(g, logits, topK, n, B)
       candidates = g.op("Where", [g.op("Less", [logits, kth]), g.scalar(-1e30), logits])
+    }
+    if (B > 1) {
+      const index = g.op("ArgMax", [g.op("Add", [candidates, scaledNoise])], { axis: -1, keepdims: 0 })
+      return { row: index, column: "", rows: 1, cols: n, batched: true }
     }
     const { rows, cols } = searchGrid(n)
     const scores = g.op("Reshape", [g.op("Add", [candidates, scaledNoise]), g.int64s([rows, cols])])
@@ -246,6 +266,16 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   /** Rows `[1, 1, width]` of an embedding table for a sampled token (its first `n` rows as a grid). */
   const embedToken = (key: string, token: SampledToken) => {
     const t = tensor(key)
+    if (token.batched) {
+      const rows = g.externalInitializer(`w.${key}.rows`, {
+        type: "float32",
+        dims: [token.cols, t.cols],
+        file: weightsFile,
+        offset: t.data.offset,
+        length: token.cols * t.cols * 4,
+      })
+      return g.op("Gather", [rows, token.row], { axis: 0 })
+    }
     const table = g.externalInitializer(`w.${key}.grid`, {
       type: "float32",
       dims: [token.rows, token.cols, t.cols],
@@ -259,6 +289,11 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   const valueTables = new Map<number, string>()
   const tokenValue = (token: SampledToken) => {
     const n = token.rows * token.cols
+    if (token.batched) {
+      const values = valueTables.get(-n) ?? g.indices("float32", [n], "token_values")
+      valueTables.set(-n, values)
+      return g.op("Gather", [values, token.row], { axis: 0 })
+    }
     const values = valueTables.get(n) ?? g.indices("float32", [token.rows, token.cols], "token_values")
     valueTables.set(n, values)
     return gridEntry(values, token)
@@ -277,18 +312,18 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return g.op("Mul", [summed, weight])
   }
 
-  const ids = g.input(StepIo.ids, "int64", [1, "T", 17])
-  const keep = g.input(StepIo.keep, "float32", [1, "T", 17, 1])
-  const extra = g.input(StepIo.extra, "float32", [1, "T", dim])
+  const ids = g.input(StepIo.ids, "int64", [B, "T", 17])
+  const keep = g.input(StepIo.keep, "float32", [B, "T", 17, 1])
+  const extra = g.input(StepIo.extra, "float32", [B, "T", dim])
   const cos = !gqa ? g.input(StepIo.cos, "float32", ["T", hd / 2]) : ""
   const sin = !gqa ? g.input(StepIo.sin, "float32", ["T", hd / 2]) : ""
   const ropeRows = !gqa ? g.input(StepIo.ropeRows, "int64", [1, "T"]) : ""
   const bias = !gqa ? g.input(StepIo.bias, "float32", ["T", ctx]) : ""
   const writeIndex = !gqa ? g.input(StepIo.writeIndex, "int64", [heads, "T", 2]) : ""
-  const seqlensK = gqa ? g.input(StepIo.seqlensK, "int32", [1]) : ""
-  const totalLength = gqa ? g.input(StepIo.totalLength, "int32", [1]) : ""
-  const textNoise = g.input(StepIo.textNoise, "float32", [textCard])
-  const audioNoise = g.input(StepIo.audioNoise, "float32", [S, card])
+  const seqlensK = gqa && B === 1 ? g.input(StepIo.seqlensK, "int32", [1]) : ""
+  const totalLength = gqa && B === 1 ? g.input(StepIo.totalLength, "int32", [1]) : ""
+  const textNoise = g.input(StepIo.textNoise, "float32", B > 1 ? [B, 1, textCard] : [textCard])
+  const audioNoise = g.input(StepIo.audioNoise, "float32", B > 1 ? [B, S, card] : [S, card])
   const topk = options.sampling === "topk"
   const textTopK = topk ? g.input(StepIo.textTopK, "int64", [1]) : undefined
   const audioTopK = topk ? g.input(StepIo.audioTopK, "int64", [1]) : undefined
@@ -320,12 +355,15 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
         f(Math.fround(Math.floor(j / (hd / 2)) * freqs[j % (hd / 2)]!)),
       )
     const kv = options.kvCache ?? "float16"
-    const cosCache = g.constant(kv, [ctx, hd / 2], angles(Math.cos), "rope_cos_cache")
-    const sinCache = g.constant(kv, [ctx, hd / 2], angles(Math.sin), "rope_sin_cache")
-    const cacheDims = [1, heads, ctx, hd]
+    const windowed = options.window !== undefined && options.window < ctx
+    // GroupQueryAttention ropes the fixed cache's keys itself, from these tables.
+    const ropedInGqa = !windowed && B === 1
+    const cosCache = ropedInGqa ? g.constant(kv, [ctx, hd / 2], angles(Math.cos), "rope_cos_cache") : ""
+    const sinCache = ropedInGqa ? g.constant(kv, [ctx, hd / 2], angles(Math.sin), "rope_sin_cache") : ""
+    const cacheDims = [B, heads, ctx, hd]
     const toCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
     const fromCache = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 1 }) : v)
-    const windowed = options.window !== undefined && options.window < ctx
+    if (B > 1) return scatterAttention()
     return windowed
       ? windowedAttention()
       : (l: number, qkv: string) => {
@@ -355,6 +393,46 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
           g.output(vOut!, StepIo.valuesOut(l), kv, cacheDims)
           return fromCache(attended!)
         }
+
+    /** Keys roped at their absolute positions and scattered into each row's cache, attention under the window bias. */
+    function scatterAttention() {
+      const cast = (v: string) => (kv === "float16" ? g.op("Cast", [v], { to: 10 }) : v)
+      const rowCos = cast(g.input(StepIo.cos, "float32", ["BT", hd / 2]))
+      const rowSin = cast(g.input(StepIo.sin, "float32", ["BT", hd / 2]))
+      const rows = g.input(StepIo.ropeRows, "int64", [B, "T"])
+      const writeIndex = g.input(StepIo.writeIndex, "int64", [B, heads, "T", 3])
+      const bias = g.op("Reshape", [
+        toCache(g.input(StepIo.windowBias, "float32", [B, "T", ctx])),
+        g.int64s([B, 1, -1, ctx]),
+      ])
+      const part = (packed: string, i: number) =>
+        g.op("Slice", [packed, g.int64s([i * dim]), g.int64s([(i + 1) * dim]), g.int64s([-1])])
+      const rope = (v: string) =>
+        g.msOp("RotaryEmbedding", [v, rows, rowCos, rowSin], { interleaved: 1, num_heads: heads })[0]!
+      const headsFirst = (v: string) =>
+        g.op("Transpose", [g.op("Reshape", [v, g.int64s([B, -1, heads, hd])])], { perm: [0, 2, 1, 3] })
+      return (l: number, qkv: string) => {
+        const packed = toCache(qkv)
+        const query = rope(part(packed, 0))
+        const keys = g.op("ScatterND", [
+          g.input(StepIo.keys(l), kv, cacheDims),
+          writeIndex,
+          headsFirst(rope(part(packed, 1))),
+        ])
+        const values = g.op("ScatterND", [
+          g.input(StepIo.values(l), kv, cacheDims),
+          writeIndex,
+          headsFirst(part(packed, 2)),
+        ])
+        g.output(keys, StepIo.keysOut(l), kv, cacheDims)
+        g.output(values, StepIo.valuesOut(l), kv, cacheDims)
+        const [attended] = g.msOp("MultiHeadAttention", [query, keys, values, "", "", bias], {
+          num_heads: heads,
+          scale: Attr.float(1 / Math.sqrt(hd)),
+        })
+        return fromCache(attended!)
+      }
+    }
 
     /**
      * The cache slides (`FusedStep` moves its last frames to the front when full), so a frame's slot
@@ -488,7 +566,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   // Its own node: an output that the sampler also reads would go stale in a graph-capture replay.
   // Max(x, x) is an exact copy that ORT keeps (its optimizer removes a × 1 as a no-op).
   if (options.outputLogits)
-    g.output(g.op("Max", [textLogits, textLogits]), StepIo.textLogits, "float32", [1, 1, textCard])
+    g.output(g.op("Max", [textLogits, textLogits]), StepIo.textLogits, "float32", [B, 1, textCard])
 
   // Depformer (T = 1 per step, causal over this frame's steps; `gqa`: GroupQueryAttention there too).
   const dh = D / config.depformerNumHeads
@@ -516,7 +594,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
    * frame's steps: every step reads and writes that one buffer in place (graph capture requires a
    * shared past/present buffer), attending to steps 0..k only, so what earlier frames left is never read.
    */
-  const depformerCacheDims = [1, dHeads, S, dh]
+  const depformerCacheDims = [B, dHeads, S, dh]
   const depformerCaches = gqa
     ? Array.from({ length: config.depformerNumLayers }, (_, l) => [
         g.input(StepIo.depformerKeys(l), "float32", depformerCacheDims),
@@ -525,7 +603,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     : []
   const lengths = gqa
     ? Array.from({ length: S }, (_, k) => [
-        g.constant("int32", [1], [k], `dep_seqlens_${k}`),
+        g.constant("int32", [B], new Array(B).fill(k), `dep_seqlens_${k}`),
         g.constant("int32", [1], [k + 1], `dep_total_${k}`),
       ])
     : []
@@ -546,14 +624,14 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       g.op("Slice", [v, g.int64s([k + 1 - window]), g.int64s([k + 1]), g.int64s([2])])
     const q = g.op("Reshape", [
       g.op("Slice", [qkv, g.int64s([0]), g.int64s([D]), g.int64s([-1])]),
-      g.int64s([1, dHeads, 1, dh]),
+      g.int64s([B, dHeads, 1, dh]),
     ])
     const scores = g.op("Mul", [
       g.op("MatMul", [q, g.op("Transpose", [recent(present!)], { perm: [0, 1, 3, 2] })]),
       g.scalar(1 / Math.sqrt(dh)),
     ])
     const mixed = g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), recent(presentValues!)])
-    return g.op("Reshape", [g.op("Transpose", [mixed], { perm: [0, 2, 1, 3] }), g.int64s([1, 1, D])])
+    return g.op("Reshape", [g.op("Transpose", [mixed], { perm: [0, 2, 1, 3] }), g.int64s([B, 1, D])])
   }
   const stepAttention = gqa ? gqaStepAttention : matmulStepAttention
   let prev = textToken
@@ -570,14 +648,14 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     }
     const logits = linear(y, `d${k}.head`)
     audioLogits.push(logits)
-    const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: 0 })
+    const noise = g.op("Gather", [audioNoise, g.int64s([k])], { axis: B > 1 ? 1 : 0 })
     prev = sample(logits, noise, audioTopK, card)
     tokenValues.push(tokenValue(prev))
   }
-  g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [1, 1 + S])
+  g.output(g.op("Concat", tokenValues, { axis: 1 }), StepIo.tokens, "float32", [B, 1 + S])
   if (options.outputLogits) {
     const all = g.op("Concat", audioLogits, { axis: 1 })
-    g.output(g.op("Max", [all, all]), StepIo.audioLogits, "float32", [1, S, card])
+    g.output(g.op("Max", [all, all]), StepIo.audioLogits, "float32", [B, S, card])
   }
   if (options.codesOnDevice) {
     const half = config.nQ / 2
@@ -590,12 +668,16 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
   return withoutOutputIdentities(g)
 }
 
-/** A sampled token as its row and column (int64 `[1]` each) in a `rows × cols` grid of the vocabulary. */
+/**
+ * A sampled token as its row and column (int64 `[1]` each) in a `rows × cols` grid of the vocabulary;
+ * `batched`: `row` is each session's token, int64 `[batch, 1]`, in a vocabulary of `cols`.
+ */
 interface SampledToken {
   readonly row: string
   readonly column: string
   readonly rows: number
   readonly cols: number
+  readonly batched?: boolean
 }
 
 interface MutableNode {
@@ -634,10 +716,18 @@ const withoutOutputIdentities = (g: GraphBuilder): GraphBuilder => {
  */
 export const buildShiftGraph = (
   config: LmConfig,
-  options: { readonly capacity: number; readonly keep: number; readonly kvCache: KvCacheType },
+  options: {
+    readonly capacity: number
+    readonly keep: number
+    readonly kvCache: KvCacheType
+    /** Rows of the cache (default 1): each moves by its own `shiftRow(b)` input. */
+    readonly batch?: number
+  },
 ): GraphBuilder => {
   const g = new GraphBuilder("moshi_kv_shift", 18)
   const { capacity, keep, kvCache } = options
+  const batch = options.batch ?? 1
+  if (batch > 1) return buildBatchShiftGraph(config, { capacity, keep, kvCache, batch })
   const dims = [1, config.numHeads, capacity, config.dim / config.numHeads]
   // Both ends fed: an int64 Add would run on the CPU, which a GPU session without fallback refuses.
   const from = g.input(StepIo.shiftFrom, "int64", [1])
@@ -650,6 +740,47 @@ export const buildShiftGraph = (
         g.op("Slice", [cache, g.int64s([keep]), g.int64s([capacity]), g.int64s([2])]),
       ],
       { axis: 2 },
+    )
+  for (let l = 0; l < config.numLayers; l++) {
+    g.output(moved(g.input(StepIo.keys(l), kvCache, dims)), StepIo.keysOut(l), kvCache, dims)
+    g.output(moved(g.input(StepIo.values(l), kvCache, dims)), StepIo.valuesOut(l), kvCache, dims)
+  }
+  return withoutOutputIdentities(g)
+}
+
+/**
+ * The sliding cache's move for `batch` rows: row b's frames `[from_b, from_b + keep)` copied to its
+ * front, from its input `shiftRow(b)` = int64 `[b, from_b]` (`from_b` 0: the row stays as it was).
+ */
+const buildBatchShiftGraph = (
+  config: LmConfig,
+  options: {
+    readonly capacity: number
+    readonly keep: number
+    readonly kvCache: KvCacheType
+    readonly batch: number
+  },
+): GraphBuilder => {
+  const g = new GraphBuilder("moshi_kv_shift_batch", 18)
+  const { capacity, keep, kvCache, batch } = options
+  const dims = [batch, config.numHeads, capacity, config.dim / config.numHeads]
+  const starts = Array.from({ length: batch }, (_, b) => g.input(StepIo.shiftRow(b), "int64", [2]))
+  const ends = Array.from({ length: batch }, (_, b) => g.input(StepIo.shiftRowEnd(b), "int64", [2]))
+  const axes = g.int64s([0, 2])
+  const moved = (cache: string) =>
+    g.op(
+      "Concat",
+      Array.from({ length: batch }, (_, b) =>
+        g.op(
+          "Concat",
+          [
+            g.op("Slice", [cache, starts[b]!, ends[b]!, axes]),
+            g.op("Slice", [cache, g.int64s([b, keep]), g.int64s([b + 1, capacity]), axes]),
+          ],
+          { axis: 2 },
+        ),
+      ),
+      { axis: 0 },
     )
   for (let l = 0; l < config.numLayers; l++) {
     g.output(moved(g.input(StepIo.keys(l), kvCache, dims)), StepIo.keysOut(l), kvCache, dims)

@@ -1,0 +1,303 @@
+import type { OrtSession, OrtTensor, Session } from "@personaplex/runtime"
+import { Effect, type Scope } from "effect"
+import {
+  GpuLmContextFull,
+  type GpuLmError,
+  GpuLmNoSnapshot,
+  type GpuLmOpened,
+  type GpuLmOptions,
+  type GpuLmSampling,
+  type GpuLmStep,
+  openStepSessions,
+  tokenInputs,
+  windowInputs,
+} from "./FusedStep.ts"
+import { ropeFrequencies, StepIo } from "./stepGraph.ts"
+
+/**
+ * Slots past the frames a row keeps (`maxFrames`): where rows that take no part in a run write
+ * (every row of the graph writes one key and value per run row), and so the longest prefill run.
+ */
+export const BATCH_SLACK = 32
+
+export interface BatchLmOptions extends Omit<GpuLmOptions, "sharedCodes" | "context"> {
+  /** Frames a row's cache keeps (`GpuLmOptions.context`); the graph has `BATCH_SLACK` slots more. */
+  readonly maxFrames: number
+  /** Rows of the graph: sessions stepped together. */
+  readonly batch: number
+}
+
+/** One row's frame in a batched step. */
+export interface BatchRow {
+  readonly slot: number
+  /** The 17 input tokens (−1 embeds to zero). */
+  readonly tokens: Int32Array
+  readonly extra?: Float32Array
+  readonly sampling?: GpuLmSampling
+}
+
+export interface BatchLm {
+  readonly opened: GpuLmOpened
+  readonly batch: number
+  /** Frames a row's cache holds after a reset (the fixed cache); undefined where it slides. */
+  readonly capacity: number | undefined
+  position(slot: number): number
+  /**
+   * One frame for each of `rows` (distinct slots) in ONE run; every other slot is a padding row
+   * that writes only where its cache holds nothing yet. A row without room gets its
+   * `GpuLmContextFull` in place of a step and takes no part.
+   */
+  step(rows: ReadonlyArray<BatchRow>): Effect.Effect<ReadonlyArray<GpuLmStep | GpuLmContextFull>, GpuLmError>
+  /** Known rows of one slot, in runs of at most `BATCH_SLACK` rows (other sessions' steps run between them). */
+  prefill(
+    slot: number,
+    rows: ReadonlyArray<Int32Array>,
+    extra?: Float32Array,
+  ): Effect.Effect<void, GpuLmError>
+  reset(slot: number): Effect.Effect<void>
+  snapshot(slot: number, key: string): Effect.Effect<void>
+  restore(slot: number, key: string): Effect.Effect<void, GpuLmNoSnapshot>
+}
+
+const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
+const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
+
+/** A slot's cache: the next frame's position, the frame in its slot 0 (sliding), its snapshots. */
+interface SlotState {
+  position: number
+  offset: number
+  readonly snapshots: Map<string, { readonly position: number; readonly offset: number }>
+}
+
+/**
+ * The fused step over `batch` sessions' caches (`[batch, heads, maxFrames + BATCH_SLACK, headDim]`,
+ * resident, written in place): each slot keeps its own position, sliding offset and snapshots, as
+ * `openGpuLm`'s one session does. Runs of the graph are not serialised here: the caller runs one at a time.
+ */
+export const openBatchLm = (
+  options: BatchLmOptions,
+): Effect.Effect<BatchLm, GpuLmError, OrtSession | Scope.Scope> =>
+  Effect.map(
+    openStepSessions({ ...options, context: options.maxFrames + BATCH_SLACK }, options.batch),
+    ({ session, opened, shift }) => makeBatchLm(options, session, opened, shift),
+  )
+
+const makeBatchLm = (
+  options: BatchLmOptions,
+  session: Session,
+  opened: GpuLmOpened,
+  shift: Session | undefined,
+): BatchLm => {
+  const { config, batch: B, maxFrames } = options
+  const slots = maxFrames + BATCH_SLACK
+  const windowed = options.window !== undefined && options.window < maxFrames
+  const keep = windowed ? options.window! - 1 : 0
+  const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
+  const S = options.layout.depformerSteps
+  const state: SlotState[] = Array.from({ length: B }, () => ({
+    position: 0,
+    offset: 0,
+    snapshots: new Map(),
+  }))
+  const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits, StepIo.audioLogits] : [])]
+  const idleRow = new Int32Array(17).fill(-1)
+
+  /** Whether `T` more frames fit slot `b` (a sliding slot first moves its last frames to the front). */
+  const room = (b: number, T: number): "fits" | "shift" | GpuLmContextFull => {
+    const s = state[b]!
+    if (s.position - s.offset + T <= maxFrames) return "fits"
+    if (windowed && T <= maxFrames - keep) return "shift"
+    return new GpuLmContextFull({ position: s.position, rows: T, capacity: maxFrames })
+  }
+
+  const shiftSlots = (moving: ReadonlyArray<number>) =>
+    Effect.gen(function* () {
+      if (moving.length === 0 || !shift) return
+      const feeds: Record<string, OrtTensor> = {}
+      for (let b = 0; b < B; b++) {
+        const s = state[b]!
+        const from = moving.includes(b) ? s.position - s.offset - keep : 0
+        feeds[StepIo.shiftRow(b)] = i64(BigInt64Array.of(BigInt(b), BigInt(from)), [2])
+        feeds[StepIo.shiftRowEnd(b)] = i64(BigInt64Array.of(BigInt(b + 1), BigInt(from + keep)), [2])
+      }
+      yield* shift.run(feeds, [])
+      for (const b of moving) {
+        state[b]!.offset = state[b]!.position - keep
+        state[b]!.snapshots.clear()
+      }
+    })
+
+  /**
+   * The feeds of a run of `T` rows per slot: `rows.get(b)` are slot b's rows (fewer than `T`:
+   * the rest pad), a slot without any writes its `T` keys where it holds nothing.
+   */
+  const feedsFor = (
+    T: number,
+    rows: ReadonlyMap<number, { readonly tokens: ReadonlyArray<Int32Array>; readonly extra?: Float32Array }>,
+    sampling: ReadonlyMap<number, GpuLmSampling>,
+  ): Record<string, OrtTensor> => {
+    const heads = config.numHeads
+    const write = new BigInt64Array(B * heads * T * 3)
+    const { dim, textCard, card } = config
+    const all: Int32Array[] = []
+    const extra = new Float32Array(B * T * dim)
+    const half = config.dim / config.numHeads / 2
+    const cos = new Float32Array(B * T * half)
+    const sin = new Float32Array(B * T * half)
+    const bias = new Float32Array(B * T * slots)
+    for (let b = 0; b < B; b++) {
+      const mine = rows.get(b)
+      for (let t = 0; t < T; t++) all.push(mine?.tokens[t] ?? idleRow)
+      if (mine?.extra) extra.set(mine.extra.subarray(0, mine.tokens.length * dim), b * T * dim)
+      const s = state[b]!
+      for (let h = 0; h < heads; h++)
+        for (let t = 0; t < T; t++) {
+          const i = ((b * heads + h) * T + t) * 3
+          write[i] = BigInt(b)
+          write[i + 1] = BigInt(h)
+          write[i + 2] = BigInt(s.position - s.offset + t)
+        }
+      // Without a window (the fixed cache), every frame held is in view.
+      const w = windowInputs(s.position, T, options.window ?? slots, slots, s.offset, freqs)
+      cos.set(w[StepIo.cos]!.data as Float32Array, b * T * half)
+      sin.set(w[StepIo.sin]!.data as Float32Array, b * T * half)
+      bias.set(w[StepIo.windowBias]!.data as Float32Array, b * T * slots)
+    }
+    const { [StepIo.ids]: ids, [StepIo.keep]: kept } = tokenInputs(config, all)
+    const textNoise = new Float32Array(B * textCard)
+    const audioNoise = new Float32Array(B * S * card)
+    let textTopK = 1
+    let audioTopK = 1
+    for (const [b, s] of sampling) {
+      textNoise.set(s.textNoise, b * textCard)
+      audioNoise.set(s.audioNoise, b * S * card)
+      textTopK = Math.max(textTopK, s.textTopK)
+      audioTopK = Math.max(audioTopK, s.audioTopK)
+    }
+    return {
+      [StepIo.ids]: { ...ids!, dims: [B, T, 17] },
+      [StepIo.keep]: { ...kept!, dims: [B, T, 17, 1] },
+      [StepIo.extra]: f32(extra, [B, T, dim]),
+      [StepIo.writeIndex]: i64(write, [B, heads, T, 3]),
+      [StepIo.cos]: f32(cos, [B * T, half]),
+      [StepIo.sin]: f32(sin, [B * T, half]),
+      [StepIo.ropeRows]: i64(
+        BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i)),
+        [B, T],
+      ),
+      [StepIo.windowBias]: f32(bias, [B, T, slots]),
+      [StepIo.textNoise]: f32(textNoise, [B, 1, textCard]),
+      [StepIo.audioNoise]: f32(audioNoise, [B, S, card]),
+      ...(opened.sampling === "topk"
+        ? {
+            [StepIo.textTopK]: i64(BigInt64Array.of(BigInt(textTopK)), [1]),
+            [StepIo.audioTopK]: i64(BigInt64Array.of(BigInt(audioTopK)), [1]),
+          }
+        : {}),
+    }
+  }
+
+  const stepOf = (out: Record<string, OrtTensor>, b: number): GpuLmStep => {
+    const tokens = (out[StepIo.tokens]!.data as Float32Array).subarray(b * (1 + S), (b + 1) * (1 + S))
+    return {
+      textToken: tokens[0]!,
+      audioTokens: Int32Array.from(tokens.subarray(1)),
+      ...(options.outputLogits
+        ? {
+            textLogits: (out[StepIo.textLogits]!.data as Float32Array).slice(
+              b * config.textCard,
+              (b + 1) * config.textCard,
+            ),
+            audioLogits: (out[StepIo.audioLogits]!.data as Float32Array).slice(
+              b * S * config.card,
+              (b + 1) * S * config.card,
+            ),
+          }
+        : {}),
+    }
+  }
+
+  const step = (rows: ReadonlyArray<BatchRow>) =>
+    Effect.gen(function* () {
+      const results: Array<GpuLmStep | GpuLmContextFull> = []
+      const running = new Map<number, { tokens: ReadonlyArray<Int32Array>; extra?: Float32Array }>()
+      const sampling = new Map<number, GpuLmSampling>()
+      const moving: number[] = []
+      for (const row of rows) {
+        const fit = room(row.slot, 1)
+        if (fit instanceof GpuLmContextFull) continue
+        if (fit === "shift") moving.push(row.slot)
+        running.set(row.slot, { tokens: [row.tokens], ...(row.extra ? { extra: row.extra } : {}) })
+        if (row.sampling) sampling.set(row.slot, row.sampling)
+      }
+      yield* shiftSlots(moving)
+      const out =
+        running.size > 0
+          ? yield* session.run(feedsFor(1, running, sampling), fetches, { transferFeeds: true })
+          : undefined
+      for (const row of rows) {
+        if (!running.has(row.slot) || !out) {
+          results.push(room(row.slot, 1) as GpuLmContextFull)
+          continue
+        }
+        state[row.slot]!.position += 1
+        results.push(stepOf(out, row.slot))
+      }
+      return results
+    })
+
+  const prefill = (slot: number, rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
+    Effect.gen(function* () {
+      const dim = config.dim
+      let done = 0
+      while (done < rows.length) {
+        const T = Math.min(rows.length - done, BATCH_SLACK, windowed ? maxFrames - keep : maxFrames)
+        const fit = room(slot, T)
+        if (fit instanceof GpuLmContextFull) return yield* fit
+        if (fit === "shift") yield* shiftSlots([slot])
+        const part = {
+          tokens: rows.slice(done, done + T),
+          ...(extra ? { extra: extra.subarray(done * dim, (done + T) * dim) } : {}),
+        }
+        yield* session.run(feedsFor(T, new Map([[slot, part]]), new Map()), fetches, {
+          live: true,
+          transferFeeds: true,
+        })
+        state[slot]!.position += T
+        done += T
+      }
+    })
+
+  const forgetPast = (s: SlotState) => {
+    for (const [key, at] of s.snapshots) if (at.position > s.position) s.snapshots.delete(key)
+  }
+  return {
+    opened,
+    batch: B,
+    capacity: windowed ? undefined : maxFrames,
+    position: (slot) => state[slot]!.position,
+    step,
+    prefill,
+    reset: (slot) =>
+      Effect.sync(() => {
+        const s = state[slot]!
+        s.position = 0
+        s.offset = 0
+        forgetPast(s)
+      }),
+    snapshot: (slot, key) =>
+      Effect.sync(() => {
+        const s = state[slot]!
+        s.snapshots.set(key, { position: s.position, offset: s.offset })
+      }),
+    restore: (slot, key) =>
+      Effect.gen(function* () {
+        const s = state[slot]!
+        const at = s.snapshots.get(key)
+        if (at === undefined) return yield* new GpuLmNoSnapshot({ key })
+        s.position = at.position
+        s.offset = at.offset
+        forgetPast(s)
+      }),
+  }
+}

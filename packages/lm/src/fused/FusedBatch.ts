@@ -1,0 +1,244 @@
+import type { OrtSession } from "@personaplex/runtime"
+import { Deferred, Effect, type Scope, Semaphore } from "effect"
+import type { EngineStepInput, EngineStepOutput, LmEngineShape } from "../engine/LmEngine.ts"
+import { LmConfigError, type LmError, type LmRuntimeError } from "../errors.ts"
+import { LmMetrics, timed } from "../metrics.ts"
+import { BATCH_SLACK, type BatchLm, type BatchRow, openBatchLm } from "./BatchStep.ts"
+import {
+  type FusedEngineOptions,
+  fusedOutput,
+  fusedSampling,
+  planFused,
+  prefillEmbeddings,
+  runtimeError,
+} from "./FusedEngine.ts"
+import { GpuLmContextFull } from "./FusedStep.ts"
+
+/** A slot's engine and how to give the slot back. */
+export interface BatchSlot {
+  readonly slot: number
+  readonly engine: LmEngineShape
+  /** Free the slot: its row pads the batch from the next run on. */
+  readonly leave: Effect.Effect<void>
+}
+
+export interface FusedBatch {
+  /** Rows of the graph: the most sessions stepped together. */
+  readonly batch: number
+  /** The engine description every slot shares (form, context, quantization, capacity…). */
+  readonly engine: Omit<LmEngineShape, "position" | "step" | "prefill" | "reset" | "snapshot" | "restore">
+  /** A free slot's engine, or undefined when every slot is taken. */
+  readonly acquire: Effect.Effect<BatchSlot | undefined>
+  /** Sessions holding a slot. */
+  readonly live: Effect.Effect<number>
+  /** Runs of the batched step so far, and the sessions' steps they ran (prefills not counted). */
+  readonly counts: Effect.Effect<{ readonly runs: number; readonly steps: number }>
+  /**
+   * One tick: each slot's frame (its steps, and whatever else it does: a prompt, a reset) run
+   * together, their steps gathered into one run of the graph, which starts once every slot's frame
+   * has submitted its step or ended (a warm-up step, malformed input) or is inside a prefill.
+   * A step outside a tick runs at once, alone.
+   */
+  tick<A, E, R>(
+    frames: ReadonlyArray<{ readonly slot: number; readonly frame: Effect.Effect<A, E, R> }>,
+  ): Effect.Effect<ReadonlyArray<A>, E, R>
+}
+
+interface Pending {
+  readonly row: BatchRow
+  readonly input: EngineStepInput
+  readonly done: Deferred.Deferred<EngineStepOutput, LmRuntimeError>
+}
+
+/**
+ * The fused step over `batch` sessions. Each slot is an `LmEngineShape` (what `LmGen` drives): its
+ * steps are gathered, and ONE run of the batched graph steps every slot that submitted as soon as
+ * every session holding a slot has (sessions inside a prefill excepted), or at `tick`. A prefill
+ * runs as runs of its own (at most `BATCH_SLACK` rows each) between the batch's steps, so a
+ * session's prompt delays the others' frames by one such run at most.
+ */
+export const openFusedBatch = (
+  options: FusedEngineOptions & { readonly batch: number },
+): Effect.Effect<FusedBatch, LmError, OrtSession | Scope.Scope> =>
+  Effect.gen(function* () {
+    if (!Number.isInteger(options.batch) || options.batch < 2)
+      return yield* new LmConfigError({
+        field: "batch",
+        reason: `expected an integer ≥ 2 (one session is the fused engine), found ${options.batch}`,
+      })
+    const plan = yield* planFused(options)
+    const { config, depformerSteps } = plan
+    const lm: BatchLm = yield* openBatchLm({
+      ...plan.step,
+      maxFrames: plan.maxFrames,
+      batch: options.batch,
+    }).pipe(Effect.mapError(runtimeError("open")))
+    const B = options.batch
+    if (plan.graphCapture) {
+      // The captured step records its graph on its first runs: do them now, not in the first frames.
+      const idle = Array.from({ length: B }, (_, slot) => ({ slot, tokens: new Int32Array(17).fill(-1) }))
+      for (let i = 0; i < 2; i++) yield* lm.step(idle).pipe(Effect.mapError(runtimeError("open")))
+      for (let slot = 0; slot < B; slot++) yield* lm.reset(slot)
+    }
+
+    const runs = yield* Semaphore.make(1)
+    const serial = runs.withPermits(1)
+    const members = new Set<number>()
+    const prefilling = new Set<number>()
+    const pending = new Map<number, Pending>()
+    let runCount = 0
+    let stepCount = 0
+    /** The slots of the tick under way, and those whose frame has ended. */
+    let expected: ReadonlySet<number> | undefined
+    const ended = new Set<number>()
+
+    /** The pending steps in one run (taken at once, so two callers never run the same step). */
+    const runPending = Effect.suspend(() => {
+      const taken = [...pending.values()]
+      pending.clear()
+      if (taken.length === 0) return Effect.void
+      return serial(
+        Effect.gen(function* () {
+          const results = yield* lm.step(taken.map((p) => p.row)).pipe(timed(LmMetrics.temporalMs))
+          runCount += 1
+          stepCount += taken.length
+          for (const [i, p] of taken.entries()) {
+            const result = results[i]!
+            yield* result instanceof GpuLmContextFull
+              ? Deferred.fail(p.done, runtimeError("step")(result))
+              : Deferred.succeed(p.done, fusedOutput(config, p.input, result))
+          }
+        }).pipe(
+          Effect.catch((error) =>
+            Effect.forEach(taken, (p) => Deferred.fail(p.done, runtimeError("step")(error)), {
+              discard: true,
+            }),
+          ),
+        ),
+      )
+    })
+    /** Run once every frame of the tick has submitted its step (or cannot), at once outside a tick. */
+    const runIfComplete = Effect.suspend(() => {
+      if (pending.size === 0) return Effect.void
+      for (const slot of expected ?? [])
+        if (members.has(slot) && !prefilling.has(slot) && !pending.has(slot) && !ended.has(slot))
+          return Effect.void
+      return runPending
+    })
+
+    const slotEngine = (slot: number): LmEngineShape => {
+      let snapshots = 0
+      const prefill: LmEngineShape["prefill"] = (rows, prefillOptions = {}) =>
+        Effect.gen(function* () {
+          if (rows.length === 0) return prefillOptions.embeddings ? new Float32Array(0) : undefined
+          prefilling.add(slot)
+          yield* runIfComplete
+          const extra = prefillOptions.extra
+          for (let done = 0; done < rows.length; done += BATCH_SLACK) {
+            const part = rows.slice(done, done + BATCH_SLACK)
+            yield* serial(
+              lm.prefill(slot, part, extra?.subarray(done * config.dim, (done + part.length) * config.dim)),
+            ).pipe(Effect.mapError(runtimeError("prefill")))
+          }
+          if (!prefillOptions.embeddings) return undefined
+          return yield* prefillEmbeddings(plan, rows, extra)
+        }).pipe(
+          Effect.ensuring(
+            Effect.suspend(() => {
+              prefilling.delete(slot)
+              return Effect.void
+            }),
+          ),
+          Effect.uninterruptible,
+        )
+      return {
+        ...shared,
+        position: Effect.sync(() => lm.position(slot)),
+        step: (input) =>
+          Effect.gen(function* () {
+            const sampling = yield* fusedSampling(config, depformerSteps, input)
+            const done = yield* Deferred.make<EngineStepOutput, LmRuntimeError>()
+            pending.set(slot, {
+              row: {
+                slot,
+                tokens: input.tokens,
+                sampling,
+                ...(input.extraEmbedding ? { extra: input.extraEmbedding } : {}),
+              },
+              input,
+              done,
+            })
+            yield* runIfComplete
+            return yield* Deferred.await(done)
+          }).pipe(Effect.uninterruptible),
+        prefill,
+        reset: lm.reset(slot),
+        snapshot: Effect.gen(function* () {
+          const key = `s${snapshots++}`
+          yield* lm.snapshot(slot, key)
+          return { form: "fused" as const, position: lm.position(slot), key }
+        }),
+        restore: (state) =>
+          state.form !== "fused" || state.key === undefined
+            ? Effect.fail(new LmConfigError({ field: "state", reason: `a ${state.form} engine's snapshot` }))
+            : lm.restore(slot, state.key).pipe(Effect.mapError(runtimeError("state"))),
+      }
+    }
+    const shared = {
+      form: "fused" as const,
+      provider: lm.opened.provider,
+      config,
+      context: plan.context,
+      depformerSteps,
+      quantization: plan.quantization,
+      graphSource: plan.weights.source,
+      capacity: lm.capacity,
+      cheapSnapshots: true,
+    }
+
+    return {
+      batch: B,
+      engine: shared,
+      acquire: Effect.gen(function* () {
+        const slot = Array.from({ length: B }, (_, b) => b).find((b) => !members.has(b))
+        if (slot === undefined) return undefined
+        members.add(slot)
+        yield* lm.reset(slot)
+        const leave = Effect.suspend(() => {
+          if (!members.delete(slot)) return Effect.void
+          prefilling.delete(slot)
+          return runIfComplete
+        })
+        return { slot, engine: slotEngine(slot), leave }
+      }),
+      live: Effect.sync(() => members.size),
+      counts: Effect.sync(() => ({ runs: runCount, steps: stepCount })),
+      tick: <A, E, R>(
+        frames: ReadonlyArray<{ readonly slot: number; readonly frame: Effect.Effect<A, E, R> }>,
+      ) =>
+        Effect.suspend(() => {
+          expected = new Set(frames.map((f) => f.slot))
+          ended.clear()
+          return Effect.all(
+            frames.map((f) =>
+              f.frame.pipe(
+                Effect.ensuring(
+                  Effect.suspend(() => {
+                    ended.add(f.slot)
+                    return runIfComplete
+                  }),
+                ),
+              ),
+            ),
+            { concurrency: "unbounded" },
+          )
+        }).pipe(
+          Effect.ensuring(
+            Effect.suspend(() => {
+              expected = undefined
+              return runIfComplete
+            }),
+          ),
+        ),
+    } satisfies FusedBatch
+  })

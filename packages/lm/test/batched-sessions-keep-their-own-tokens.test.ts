@@ -1,0 +1,51 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { lmCheckpointTensors } from "../src/checkpointTensors.ts"
+import { writeRandomLmCheckpoint } from "../src/randomCheckpoint.ts"
+import { tinyLmConfig } from "../src/testing.ts"
+import { alone, inBatch } from "./support/batchIsolation.ts"
+import { haveFixtures, readScenario } from "./support/fixtures.ts"
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-batch-"))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+const randomCheckpoint = () => {
+  const file = path.join(dir, "random.safetensors")
+  if (!fs.existsSync(file)) writeRandomLmCheckpoint(file, lmCheckpointTensors(tinyLmConfig))
+  return { checkpoint: file, config: tinyLmConfig }
+}
+
+describe("sessions of one batched LM step on the CPU provider", () => {
+  it.each([
+    ["the tiny random checkpoint, sampled", 4, "sampled"],
+    ["the tiny random checkpoint, greedy", 8, "greedy"],
+  ])(
+    "%s (batch of %i): a session gives the tokens it gives alone, whatever the others do (reset, prompt, malformed input, leave, join)",
+    async (_, maxSessions, mode) => {
+      const model = randomCheckpoint()
+      const sampling = mode === "greedy" ? { useSampling: false, seed: 3 } : { seed: 3 }
+      const solo = await alone({ ...model, sampling }, "cpu")
+      const batched = await inBatch({ ...model, sampling }, maxSessions, "cpu", { a: 3, b: 4 })
+      expect(batched.batch).toBe(maxSessions)
+      expect(batched.malformed).toBe("LmInputError")
+      expect(batched.a).toEqual(solo)
+      expect(batched.b).not.toEqual(solo)
+      // The sessions' steps ran together: 3 to 4 sessions a tick, in far fewer runs than steps.
+      expect(batched.counts.steps).toBeGreaterThan(2.5 * batched.counts.runs)
+    },
+    60_000,
+  )
+
+  it.skipIf(!haveFixtures)(
+    "the upstream fixture with a sliding cache (context 12): a session gives its tokens alone inside a batch",
+    async () => {
+      const scenario = readScenario("lm-tiny-ctx12")
+      const model = { checkpoint: scenario.checkpoint, config: scenario.config, sampling: { seed: 3 } }
+      const solo = await alone(model, "cpu")
+      const batched = await inBatch(model, 4, "cpu", { a: 3, b: 4 })
+      expect(batched.a).toEqual(solo)
+    },
+    60_000,
+  )
+})
