@@ -36,6 +36,11 @@ export interface TranscriberShape {
    * pieces finished since the last `flush`, in time order. Interrupted, it keeps them for the next.
    */
   readonly flush: Effect.Effect<ReadonlyArray<TranscriptPiece>, TranscriptionError>
+  /**
+   * The pieces already recognized, in time order, without waiting or ending the utterance in
+   * progress (what a frame-by-frame caller polls); they are not returned again by `flush`.
+   */
+  readonly ready: Effect.Effect<ReadonlyArray<TranscriptPiece>, TranscriptionError>
   /** Forgets everything heard and not yet flushed; the next frame is at 0 ms again. */
   readonly reset: Effect.Effect<void>
 }
@@ -46,6 +51,8 @@ export type Recognize = (utterance: Utterance) => Promise<string>
 interface Job {
   readonly utterance: Utterance
   readonly result: Promise<string>
+  /** Set once `result` has settled. */
+  settled: boolean
 }
 
 const awaitJob = (job: Job) =>
@@ -78,9 +85,29 @@ export const makeTranscriber = (
   const submit = (utterance: Utterance) => {
     const result = tail.then(() => recognize(utterance))
     tail = result.catch(() => undefined)
-    // Failures surface at `flush`; until then nobody awaits this promise.
-    result.catch(() => undefined)
-    jobs.push({ utterance, result })
+    const job: Job = { utterance, result, settled: false }
+    // Failures surface at `flush` or `ready`; until then nobody awaits this promise.
+    result.then(
+      () => (job.settled = true),
+      () => (job.settled = true),
+    )
+    jobs.push(job)
+  }
+  /** Awaits `taken` in order; interrupted, or on the first failure (reported once), the rest go back. */
+  const collect = (taken: Array<Job>) => {
+    let failed: Job | undefined
+    return Effect.forEach(taken, (job) =>
+      awaitJob(job).pipe(Effect.tapError(() => Effect.sync(() => (failed = job)))),
+    ).pipe(
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.void
+          : Effect.sync(() => {
+              jobs = [...taken.filter((job) => job !== failed), ...jobs]
+            }),
+      ),
+      Effect.map((pieces) => pieces.filter((p) => p.text.length > 0)),
+    )
   }
   return {
     info,
@@ -97,20 +124,13 @@ export const makeTranscriber = (
       if (last) submit(last)
       const taken = jobs
       jobs = []
-      let failed: Job | undefined
-      return Effect.forEach(taken, (job) =>
-        awaitJob(job).pipe(Effect.tapError(() => Effect.sync(() => (failed = job)))),
-      ).pipe(
-        // Interrupted, or one utterance failed (reported once): the others wait for the next flush.
-        Effect.onExit((exit) =>
-          Exit.isSuccess(exit)
-            ? Effect.void
-            : Effect.sync(() => {
-                jobs = [...taken.filter((job) => job !== failed), ...jobs]
-              }),
-        ),
-        Effect.map((pieces) => pieces.filter((p) => p.text.length > 0)),
-      )
+      return collect(taken)
+    }),
+    ready: Effect.suspend(() => {
+      const done = jobs.findIndex((job) => !job.settled)
+      const taken = done < 0 ? jobs : jobs.slice(0, done)
+      jobs = jobs.slice(taken.length)
+      return collect(taken)
     }),
     reset: Effect.sync(() => {
       segmenter.reset()
