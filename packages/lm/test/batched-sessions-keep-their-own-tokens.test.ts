@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { runNodeIsolated, webGpuUnavailable } from "@personaplex/runtime"
 import { afterAll, describe, expect, it } from "vitest"
 import { lmCheckpointTensors } from "../src/checkpointTensors.ts"
 import { writeRandomLmCheckpoint } from "../src/randomCheckpoint.ts"
@@ -47,5 +48,45 @@ describe("sessions of one batched LM step on the CPU provider", () => {
       expect(batched.a).toEqual(solo)
     },
     60_000,
+  )
+})
+
+// Needs a WebGPU adapter (a GPU, or Mesa's lavapipe); skipped with the reason otherwise.
+const noWebGpu = webGpuUnavailable()
+const why =
+  noWebGpu === undefined ? "" : ` (skipped: no WebGPU adapter: ${noWebGpu.split("\n")[0]!.slice(-80)})`
+
+describe.skipIf(noWebGpu !== undefined)(`sessions of one batched LM step on WebGPU${why}`, () => {
+  it.each([
+    ["float16", "sampled"],
+    ["float32", "greedy"],
+  ])(
+    "the tiny random checkpoint (%s KV, %s, captured steps): a session gives the tokens it gives alone, whatever the others do",
+    (kvCache, mode) => {
+      const child = runNodeIsolated(
+        [
+          path.join(import.meta.dirname, "child/batch-isolation-webgpu.ts"),
+          randomCheckpoint().checkpoint,
+          kvCache,
+          "4",
+          mode,
+        ],
+        240_000,
+      )
+      expect(child).toMatchObject({ signal: null, status: 0 })
+      const result = JSON.parse(child.lines[0]!) as {
+        solo: string[]
+        a: string[]
+        b: string[]
+        malformed: string
+        counts: { runs: number; steps: number }
+      }
+      expect(result.malformed).toBe("LmInputError")
+      expect(result.a).toEqual(result.solo)
+      expect(result.b).not.toEqual(result.solo)
+      expect(result.counts.steps).toBeGreaterThan(2.5 * result.counts.runs)
+      expect(child.lines[1]).toBe("closed")
+    },
+    300_000,
   )
 })

@@ -107,6 +107,12 @@ export class RunRecorder {
     this.firstFrameAtMs ??= nowMs
   }
 
+  /** Each window's agent text so far, the open window's included. */
+  agentTexts(): ReadonlyArray<{ readonly index: number; readonly agentText: string }> {
+    const closed = this.windows.map((w) => ({ index: w.index, agentText: w.agentText }))
+    return this.open ? [...closed, { index: this.open.index, agentText: this.open.text }] : closed
+  }
+
   currentText(): string {
     return this.open?.text ?? ""
   }

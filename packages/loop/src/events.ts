@@ -1,6 +1,7 @@
 import { Data } from "effect"
 import type { Pace } from "./options.ts"
-import type { PromptSource, RunReport } from "./report.ts"
+import type { CompactionStage, PromptSource, RunReport } from "./report.ts"
+import type { SwitchReason } from "./switchPolicy.ts"
 
 /** What the loop tells its observers, in the order it happens. */
 export type LoopEvent = Data.TaggedEnum<{
@@ -36,9 +37,10 @@ export type LoopEvent = Data.TaggedEnum<{
   LateFrame: { readonly window: number; readonly inputFrame: number; readonly totalMs: number }
   TextPiece: { readonly window: number; readonly inputFrame: number; readonly text: string }
   WindowEnded: { readonly window: number; readonly inputFrames: number; readonly agentText: string }
-  CompactionStarted: { readonly afterWindow: number }
+  CompactionStarted: { readonly afterWindow: number; readonly stage: CompactionStage }
   CompactionEnded: {
     readonly afterWindow: number
+    readonly stage: CompactionStage
     readonly prompt: string
     readonly source: "model" | "fallback"
     readonly reason?: string | undefined
@@ -46,6 +48,7 @@ export type LoopEvent = Data.TaggedEnum<{
   }
   SwitchEnded: {
     readonly afterWindow: number
+    readonly reason: SwitchReason
     readonly pauseMs: number
     readonly clipFrames: number
     readonly silenceFrames: number

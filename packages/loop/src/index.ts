@@ -4,8 +4,17 @@ export { LoopOptionsError } from "./errors.ts"
 export { LoopEvent } from "./events.ts"
 export { type FrameReader, makeFrameReader } from "./FrameReader.ts"
 export { LoopMetrics } from "./metrics.ts"
-export { FRAME_MS, type LoopOptions, type Pace } from "./options.ts"
 export {
+  DEFAULT_PAUSE_MS,
+  DEFAULT_REDO_MIN_WORDS,
+  type EarlyCompactionOptions,
+  FRAME_MS,
+  type LoopOptions,
+  type Pace,
+  type SwitchPolicy,
+} from "./options.ts"
+export {
+  type CompactionStage,
   type PromptSource,
   ReportWriteError,
   type RunReport,
@@ -17,3 +26,4 @@ export {
   writeReport,
 } from "./report.ts"
 export { type LoopError, type LoopServices, runConversation } from "./runConversation.ts"
+export type { SwitchReason } from "./switchPolicy.ts"

@@ -13,6 +13,41 @@ import type { VoicePrompt } from "./services.ts"
  */
 export type Pace = "fast" | "realtime"
 
+/**
+ * When a window ends.
+ *
+ * - `"fixed"` (the default): after exactly `windowFrames` input frames.
+ * - `"pause"`: after `windowFrames`, at the first frame by which the user has been silent (the
+ *   `VoiceActivity` layer's verdict) and the agent's text stream has been padding, both for
+ *   `pauseMs`; at `maxWindowFrames` the window ends anyway. Needs a `VoiceActivity` layer.
+ */
+export type SwitchPolicy =
+  | { readonly mode: "fixed" }
+  | {
+      readonly mode: "pause"
+      /** Silence of both sides that makes a pause, in ms (default 400). */
+      readonly pauseMs?: number
+      /** The longest window, in input frames (≥ `windowFrames`). */
+      readonly maxWindowFrames: number
+    }
+
+/**
+ * Compaction started before the cut, so that the next prompt is (nearly) ready when the window
+ * ends: from `expectedMs` before the window's nominal end (`windowFrames`), on the transcript so
+ * far. At the switch, if at least `redoMinWords` words were said after that transcript (by either
+ * side), the compactor runs again on those words only, with the early prompt as its previous
+ * prompt; otherwise the early prompt is used as it is.
+ */
+export interface EarlyCompactionOptions {
+  /**
+   * How long a compaction is expected to take before any has run, in ms; later windows use the
+   * mean of the last three compactions.
+   */
+  readonly expectedMs: number
+  /** New words after the early compaction's transcript that make it be redone (default 4). */
+  readonly redoMinWords?: number
+}
+
 export interface LoopOptions {
   /** Input frames per window (12.5 frames per second; a 20 s window is 250 frames). */
   readonly windowFrames: number
@@ -32,6 +67,10 @@ export interface LoopOptions {
    * (the compaction package's own `withDeadline` usually fires first). Default: none.
    */
   readonly compactionDeadlineMs?: number
+  /** When a window ends (default `{ mode: "fixed" }`: after `windowFrames`). */
+  readonly switchPolicy?: SwitchPolicy
+  /** Start each switch's compaction before the cut (default: at the cut). */
+  readonly earlyCompaction?: EarlyCompactionOptions
   /** Stop after this many windows (the run ends at a window's end, no switch after it). */
   readonly maxWindows?: number
   /** Read at most this many input frames. */
@@ -48,3 +87,6 @@ export interface LoopOptions {
 }
 
 export const FRAME_MS = 80
+
+export const DEFAULT_PAUSE_MS = 400
+export const DEFAULT_REDO_MIN_WORDS = 4

@@ -2,6 +2,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Data, Effect } from "effect"
 import type { Pace } from "./options.ts"
+import type { SwitchReason } from "./switchPolicy.ts"
 
 export type PromptSource = "initial" | "model" | "fallback"
 
@@ -35,19 +36,50 @@ export interface WindowReport {
   readonly lateFrames: number
 }
 
+/**
+ * Which compaction: the one at the switch (no early compaction), the early one before the cut, or
+ * the redo at the switch on what was said after the early one's transcript.
+ */
+export type CompactionStage = "at_switch" | "early" | "redo"
+
 export interface SwitchReport {
   readonly afterWindow: number
+  /** Why the window ended: `duration` (fixed), `pause` (both sides silent), `max_duration` (no pause came). */
+  readonly reason: SwitchReason
+  /** How long the user had been silent at the cut, by the VoiceActivity layer (absent without one). */
+  readonly userSilentMs?: number
+  /** How long the agent's text stream had been padding at the cut. */
+  readonly agentSilentMs: number
   readonly compaction: {
     readonly prompt: string
     readonly source: "model" | "fallback"
     readonly reason?: string
+    /** Compactor time for this switch, all stages together. */
     readonly durationMs: number
+    /** The early compaction, when the loop ran one. */
+    readonly early?: {
+      /** Input time between its start and the cut (frames × 80 ms). */
+      readonly leadMs: number
+      /** The compaction time it planned for (learned, or the configured guess). */
+      readonly expectedMs: number
+      readonly durationMs: number
+      /** Words said after its transcript (both sides). */
+      readonly newWords: number
+      /** Whether those words made the loop compact again (`redoMinWords`). */
+      readonly redone: boolean
+      readonly redoMs?: number
+    }
   }
   readonly clipFrames: number
   readonly silenceFrames: number
   readonly droppedInputFrames: number
   /** Wall time from the previous window's last frame to the next window being ready. */
   readonly pauseMs: number
+  /**
+   * The part of the pause spent waiting for the compaction (an early one still running, a redo,
+   * or the whole compaction without early compaction); the rest is the clip and the prompt injection.
+   */
+  readonly compactionWaitMs: number
 }
 
 export type RunStatus = "running" | "completed" | "interrupted" | "failed"

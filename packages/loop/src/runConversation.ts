@@ -1,38 +1,62 @@
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Option, Stream } from "effect"
+import { compactionInput, historyOf, markOf, type TranscriptMark, tailSince } from "./compactionInput.ts"
 import { compactSafely } from "./compactSafely.ts"
+import { changesMaterially, earlyStartFrame, expectedCompactionMs, newWords } from "./earlyCompaction.ts"
 import { LoopOptionsError } from "./errors.ts"
 import { LoopEvent } from "./events.ts"
 import { makeFrameReader } from "./FrameReader.ts"
 import { LoopMetrics } from "./metrics.ts"
-import { FRAME_MS, type LoopOptions, type Pace } from "./options.ts"
+import { DEFAULT_PAUSE_MS, FRAME_MS, type LoopOptions, type Pace, type SwitchPolicy } from "./options.ts"
 import { RunRecorder } from "./RunRecorder.ts"
-import { type PromptSource, type ReportWriteError, type RunReport, writeReport } from "./report.ts"
+import {
+  type CompactionStage,
+  type PromptSource,
+  type ReportWriteError,
+  type RunReport,
+  type SwitchReport,
+  writeReport,
+} from "./report.ts"
 import {
   type AudioError,
   AudioSink,
   AudioSource,
   type CodecError,
-  type CompactionInput,
+  type CompactionResult,
   Compactor,
   FRAME_SIZE,
   type LmError,
   LmGen,
   MimiCodec,
+  TEXT_PAD,
   TextTokenizer,
   type TextTokenizerShape,
+  VoiceActivity,
+  type VoiceActivityError,
   type WindowTranscript,
   wrapWithSystemTags,
 } from "./services.ts"
+import { SilenceCounter, type SwitchReason, switchReason } from "./switchPolicy.ts"
 
-/** Everything a conversation needs; each is a swappable layer. */
+/**
+ * Everything a conversation needs; each is a swappable layer. A `VoiceActivity` layer in the context
+ * too is optional: it listens to the user (needed by `switchPolicy: pause`, reported otherwise).
+ */
 export type LoopServices = MimiCodec | LmGen | TextTokenizer | AudioSource | AudioSink | Compactor
 
 /** Failures that end a run (compaction failures never do: the fallback prompt replaces the result). */
-export type LoopError = CodecError | LmError | AudioError | ReportWriteError | LoopOptionsError
+export type LoopError =
+  | CodecError
+  | LmError
+  | AudioError
+  | VoiceActivityError
+  | ReportWriteError
+  | LoopOptionsError
 
 const nowMs = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
 
 const silence = () => new Float32Array(FRAME_SIZE)
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000
 
 /**
  * The text of a generated token, or `undefined` for an id the tokenizer does not know (an LM
@@ -59,7 +83,50 @@ const validate = (options: LoopOptions): Effect.Effect<void, LoopOptionsError> =
     )
   if (options.maxWindows !== undefined && (!Number.isInteger(options.maxWindows) || options.maxWindows < 1))
     return bad("maxWindows", `maxWindows: expected a positive integer, got ${options.maxWindows}`)
+  const policy = options.switchPolicy
+  if (policy?.mode === "pause") {
+    const pauseMs = policy.pauseMs ?? DEFAULT_PAUSE_MS
+    if (!(pauseMs > 0 && Number.isFinite(pauseMs)))
+      return bad(
+        "switchPolicy.pauseMs",
+        `switchPolicy.pauseMs: expected a positive number of ms, got ${pauseMs}`,
+      )
+    if (!Number.isInteger(policy.maxWindowFrames) || policy.maxWindowFrames < options.windowFrames)
+      return bad(
+        "switchPolicy.maxWindowFrames",
+        `switchPolicy.maxWindowFrames: expected an integer ≥ windowFrames (${options.windowFrames}), got ${policy.maxWindowFrames}`,
+      )
+  }
+  const early = options.earlyCompaction
+  if (early !== undefined) {
+    if (!(early.expectedMs >= 0 && Number.isFinite(early.expectedMs)))
+      return bad(
+        "earlyCompaction.expectedMs",
+        `earlyCompaction.expectedMs: expected a number of ms ≥ 0, got ${early.expectedMs}`,
+      )
+    if (early.redoMinWords !== undefined && (!Number.isInteger(early.redoMinWords) || early.redoMinWords < 1))
+      return bad(
+        "earlyCompaction.redoMinWords",
+        `earlyCompaction.redoMinWords: expected a positive integer, got ${early.redoMinWords}`,
+      )
+  }
   return Effect.void
+}
+
+/** An early compaction under way: its fiber, where the transcript stood, and when it started. */
+interface EarlyCompaction {
+  readonly fiber: Fiber.Fiber<CompactionResult>
+  readonly mark: TranscriptMark
+  readonly startFrame: number
+  readonly expectedMs: number
+}
+
+/** How a window ended, handed to its switch. */
+interface Cut {
+  readonly reason: SwitchReason
+  readonly framesInWindow: number
+  readonly silent: SilenceCounter
+  readonly early: EarlyCompaction | undefined
 }
 
 /**
@@ -83,6 +150,13 @@ export const runConversation = (
     const source = yield* AudioSource
     const sink = yield* AudioSink
     const compactor = yield* Compactor
+    const vad = Option.getOrUndefined(yield* Effect.serviceOption(VoiceActivity))
+    const policy: SwitchPolicy = options.switchPolicy ?? { mode: "fixed" }
+    if (policy.mode === "pause" && vad === undefined)
+      return yield* new LoopOptionsError({
+        field: "switchPolicy",
+        message: "switchPolicy: pause needs a VoiceActivity layer (VoiceActivity.silero or .energy)",
+      })
 
     const pace: Pace = options.pace ?? "fast"
     const clip = options.thinkingClip
@@ -94,6 +168,7 @@ export const runConversation = (
       thinkingClipFrames: clip.length,
       meta: {
         ...options.reportMeta,
+        ...(vad !== undefined ? { voiceActivity: vad.detector } : {}),
         // What ran the LM, whichever layer provided it.
         lm: {
           engine: lm.lm.form,
@@ -155,10 +230,12 @@ export const runConversation = (
         )
       })
 
-    /** One 80 ms frame from microphone to speaker. */
+    /** One 80 ms frame from microphone to speaker; says whether the user spoke and the agent padded. */
     const processFrame = (window: number, frame: Float32Array) =>
       Effect.gen(function* () {
         const inputFrame = recorder.inputFrames++
+        // The detector hears the user's frame meanwhile (its session has a worker thread of its own).
+        const heard = vad !== undefined ? yield* Effect.forkChild(vad.push(frame)) : undefined
         const t0 = yield* nowMs
         const userCodes = yield* codec.encode(frame)
         const t1 = yield* nowMs
@@ -183,23 +260,26 @@ export const runConversation = (
           yield* onEvent(LoopEvent.LateFrame({ window, inputFrame, totalMs: timing.totalMs }))
         }
         if (text.length > 0) yield* onEvent(LoopEvent.TextPiece({ window, inputFrame, text }))
+        const activity = heard !== undefined ? yield* Fiber.join(heard) : undefined
+        return { userSpeech: activity?.speech, agentPadding: tokens === undefined || tokens[0] === TEXT_PAD }
       })
 
-    /** The next prompt from the transcript so far, announced by events and recorded as metrics. */
-    const compact = (afterWindow: number, previousPrompt: string, history: ReadonlyArray<WindowTranscript>) =>
+    /** The next prompt from a transcript, announced by events and recorded as metrics. */
+    const compact = (
+      afterWindow: number,
+      previousPrompt: string,
+      history: ReadonlyArray<WindowTranscript>,
+      stage: CompactionStage,
+    ) =>
       Effect.gen(function* () {
-        yield* onEvent(LoopEvent.CompactionStarted({ afterWindow }))
-        const input: CompactionInput = {
-          basePersona: options.initialPrompt,
-          history,
-          previousPrompt,
-          ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
-        }
+        yield* onEvent(LoopEvent.CompactionStarted({ afterWindow, stage }))
+        const input = compactionInput(options, previousPrompt, history)
         const result = yield* compactSafely(compactor, input, options.compactionDeadlineMs)
         yield* Metric.update(LoopMetrics.compactionMs, result.durationMs)
         yield* onEvent(
           LoopEvent.CompactionEnded({
             afterWindow,
+            stage,
             prompt: result.prompt,
             source: result.source,
             reason: result.reason,
@@ -207,6 +287,46 @@ export const runConversation = (
           }),
         )
         return result
+      })
+
+    /** Durations of the full compactions so far (early or at the switch), to plan the next early one. */
+    const compactionTimes: Array<number> = []
+
+    const startEarly = (window: number, previousPrompt: string, startFrame: number, expectedMs: number) =>
+      Effect.gen(function* () {
+        const mark = markOf(recorder, window)
+        const fiber = yield* Effect.forkChild(compact(window, previousPrompt, historyOf(recorder), "early"))
+        return { fiber, mark, startFrame, expectedMs } satisfies EarlyCompaction
+      })
+
+    /**
+     * The next prompt at a switch: compacted now, or the early compaction's (awaited if still
+     * running), compacted again on what was said after its transcript if that changes it materially.
+     */
+    const compactForSwitch = (afterWindow: number, previousPrompt: string, cut: Cut) =>
+      Effect.gen(function* () {
+        const early = cut.early
+        if (early === undefined) {
+          const result = yield* compact(afterWindow, previousPrompt, historyOf(recorder), "at_switch")
+          compactionTimes.push(result.durationMs)
+          return { result, early: undefined }
+        }
+        const first = yield* Fiber.join(early.fiber)
+        compactionTimes.push(first.durationMs)
+        const tail = tailSince(recorder, early.mark)
+        const summary = {
+          leadMs: (cut.framesInWindow - early.startFrame) * FRAME_MS,
+          expectedMs: round3(early.expectedMs),
+          durationMs: round3(first.durationMs),
+          newWords: newWords(tail),
+        }
+        if (!changesMaterially(options.earlyCompaction!, tail))
+          return { result: first, early: { ...summary, redone: false } }
+        const redo = yield* compact(afterWindow, first.prompt, [tail], "redo")
+        return {
+          result: { ...redo, durationMs: first.durationMs + redo.durationMs },
+          early: { ...summary, redone: true, redoMs: round3(redo.durationMs) },
+        }
       })
 
     const sleepUntil = (targetMs: number) =>
@@ -230,19 +350,17 @@ export const runConversation = (
          * in the background while the thinking clip is written; see `Pace` for what happens
          * to input and output meanwhile.
          */
-        const runSwitch = (afterWindow: number, previousPrompt: string) =>
+        const runSwitch = (afterWindow: number, previousPrompt: string, cut: Cut) =>
           Effect.gen(function* () {
             const startMs = yield* Clock.currentTimeMillis
             const startPrecise = yield* nowMs
-            const history = recorder
-              .snapshot("running", startMs)
-              .windows.map((w): WindowTranscript => ({ index: w.index, agentText: w.agentText }))
             let ready = false
             const work = yield* Effect.forkChild(
               Effect.gen(function* () {
-                const result = yield* compact(afterWindow, previousPrompt, history)
+                const { result, early } = yield* compactForSwitch(afterWindow, previousPrompt, cut)
+                const compactionWaitMs = (yield* nowMs) - startPrecise
                 const injected = yield* injectPrompt(afterWindow + 1, result.prompt)
-                return { result, injected }
+                return { result, early, compactionWaitMs, injected }
               }).pipe(Effect.ensuring(Effect.sync(() => (ready = true)))),
             )
 
@@ -274,27 +392,34 @@ export const runConversation = (
                 slot++
               }
             }
-            const { result, injected } = yield* Fiber.join(work)
+            const { result, early, compactionWaitMs, injected } = yield* Fiber.join(work)
             if (dropper) yield* Fiber.interrupt(dropper)
 
             const pauseMs = (yield* nowMs) - startPrecise
             yield* Metric.update(LoopMetrics.pauseMs, pauseMs)
-            recorder.addSwitch({
+            const switched: SwitchReport = {
               afterWindow,
+              reason: cut.reason,
+              ...(vad !== undefined ? { userSilentMs: cut.silent.userFrames * FRAME_MS } : {}),
+              agentSilentMs: cut.silent.agentFrames * FRAME_MS,
               compaction: {
                 prompt: result.prompt,
                 source: result.source,
                 ...(result.reason !== undefined ? { reason: result.reason } : {}),
-                durationMs: Math.round(result.durationMs * 1000) / 1000,
+                durationMs: round3(result.durationMs),
+                ...(early !== undefined ? { early } : {}),
               },
               clipFrames: clip.length,
               silenceFrames,
               droppedInputFrames: dropped,
-              pauseMs: Math.round(pauseMs * 1000) / 1000,
-            })
+              pauseMs: round3(pauseMs),
+              compactionWaitMs: round3(compactionWaitMs),
+            }
+            recorder.addSwitch(switched)
             yield* onEvent(
               LoopEvent.SwitchEnded({
                 afterWindow,
+                reason: cut.reason,
                 pauseMs,
                 clipFrames: clip.length,
                 silenceFrames,
@@ -318,24 +443,42 @@ export const runConversation = (
 
         for (let window = 0; ; window++) {
           yield* startWindow(window, next, injected)
+          const lastWindow = options.maxWindows !== undefined && window + 1 >= options.maxWindows
+          const expectedMs =
+            options.earlyCompaction && expectedCompactionMs(options.earlyCompaction, compactionTimes)
+          const earlyAt =
+            expectedMs !== undefined && !lastWindow
+              ? earlyStartFrame(options.windowFrames, expectedMs)
+              : undefined
+          const silent = new SilenceCounter()
+          let early: EarlyCompaction | undefined
           let framesInWindow = 0
-          while (framesInWindow < options.windowFrames) {
+          let reason: SwitchReason | undefined
+          while (reason === undefined) {
+            if (earlyAt !== undefined && early === undefined && framesInWindow >= earlyAt)
+              early = yield* startEarly(window, next.prompt, framesInWindow, expectedMs!)
             const frame = Option.isSome(pending) ? pending : yield* reader.next
             pending = Option.none()
             if (Option.isNone(frame)) break
-            yield* processFrame(window, frame.value)
+            const heard = yield* processFrame(window, frame.value)
+            silent.frame(heard.userSpeech, heard.agentPadding)
             framesInWindow++
+            reason = switchReason(policy, options.windowFrames, framesInWindow, silent)
           }
           const closed = recorder.closeWindow()!
           yield* onEvent(
             LoopEvent.WindowEnded({ window, inputFrames: closed.inputFrames, agentText: closed.agentText }),
           )
-          if (framesInWindow < options.windowFrames) return
-          if (options.maxWindows !== undefined && window + 1 >= options.maxWindows) return
+          if (reason === undefined || lastWindow) return
           // Only switch when there is more to hear: no thinking clip after the last window.
           pending = yield* reader.next
           if (Option.isNone(pending)) return
-          const switched = yield* runSwitch(window, next.prompt)
+          const switched = yield* runSwitch(window, next.prompt, {
+            reason,
+            framesInWindow,
+            silent,
+            early,
+          })
           next = switched.next
           injected = switched.injected
         }

@@ -20,6 +20,7 @@ export {
   type CompactionResult,
   Compactor,
   type CompactorShape,
+  countWords,
   fallbackPrompt,
   type WindowTranscript,
   wrapWithSystemTags,
@@ -29,7 +30,14 @@ export {
   LmGen,
   type LmGenShape,
   type SystemPrompt,
+  TEXT_PAD,
   TextTokenizer,
   type TextTokenizerShape,
   VoicePrompt,
 } from "@personaplex/lm"
+export {
+  type FrameActivity,
+  VoiceActivity,
+  type VoiceActivityError,
+  type VoiceActivityShape,
+} from "@personaplex/vad"

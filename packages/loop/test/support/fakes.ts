@@ -51,11 +51,18 @@ export interface LmLog {
   steps: number
 }
 
+export interface FakeLmOptions {
+  readonly warmup?: number
+  readonly promptDelayMs?: number
+  /** The text token of the n-th step after a prompt (n from 1); default PAD, EPAD, word in turn. */
+  readonly text?: (sincePrompt: number) => number
+}
+
 /**
  * After each prompt the first `warmup` steps return nothing; then the text token cycles
- * through PAD (3), EPAD (0) and word ids, and the agent echoes the user codes + 100.
+ * through PAD (3), EPAD (0) and word ids (or follows `text`), and the agent echoes the user codes + 100.
  */
-export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: number } = {}) => {
+export const fakeLm = (log: LmLog, options: FakeLmOptions = {}) => {
   let sincePrompt = 0
   return Layer.succeed(
     LmGen,
@@ -68,7 +75,7 @@ export const fakeLm = (log: LmLog, options: { warmup?: number; promptDelayMs?: n
           sincePrompt++
           if (sincePrompt <= (options.warmup ?? 0)) return undefined
           const out = new Int32Array(17)
-          out[0] = [3, 0, 10 + (sincePrompt % 5)][sincePrompt % 3]!
+          out[0] = options.text?.(sincePrompt) ?? [3, 0, 10 + (sincePrompt % 5)][sincePrompt % 3]!
           for (let i = 0; i < 8; i++) out[1 + i] = userCodes[i]! + 100
           out.set(userCodes, 9)
           return out

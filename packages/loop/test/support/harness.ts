@@ -1,7 +1,9 @@
+import type { AudioSource } from "@personaplex/audio-io"
 import { Layer } from "effect"
 import type { CompactionInput } from "../../src/services.ts"
 import {
   type CompactorBehaviour,
+  type FakeLmOptions,
   fakeCodec,
   fakeCompactor,
   fakeLm,
@@ -14,7 +16,11 @@ import {
 /** All six services as fakes, with what they saw exposed for assertions. */
 export const fakeWorld = (
   input: ReadonlyArray<Float32Array>,
-  options: { warmup?: number; compactor?: CompactorBehaviour; promptDelayMs?: number } = {},
+  options: FakeLmOptions & {
+    compactor?: CompactorBehaviour
+    /** In place of the in-memory source of `input` (a paced one, say). */
+    source?: Layer.Layer<AudioSource>
+  } = {},
 ) => {
   const written: Array<Float32Array> = []
   const lm: LmLog = { prompts: [], steps: 0 }
@@ -22,12 +28,9 @@ export const fakeWorld = (
   const codec = { resets: 0 }
   const layer = Layer.mergeAll(
     fakeCodec(codec),
-    fakeLm(lm, {
-      ...(options.warmup !== undefined ? { warmup: options.warmup } : {}),
-      ...(options.promptDelayMs !== undefined ? { promptDelayMs: options.promptDelayMs } : {}),
-    }),
+    fakeLm(lm, options),
     fakeTokenizer(),
-    sourceOf(input),
+    options.source ?? sourceOf(input),
     memorySink(written),
     fakeCompactor(compactions, options.compactor),
   )

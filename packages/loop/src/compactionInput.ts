@@ -1,0 +1,39 @@
+import type { LoopOptions } from "./options.ts"
+import type { RunRecorder } from "./RunRecorder.ts"
+import type { CompactionInput, WindowTranscript } from "./services.ts"
+
+/**
+ * Where the transcript stood when an early compaction took it: the window and how much of its
+ * agent text there was. What was said after it is the tail a redo compacts.
+ */
+export interface TranscriptMark {
+  readonly window: number
+  readonly agentTextLength: number
+}
+
+/** Every window so far, the open one included (its text up to now). */
+export const historyOf = (recorder: RunRecorder): ReadonlyArray<WindowTranscript> =>
+  recorder.agentTexts().map((w): WindowTranscript => ({ index: w.index, agentText: w.agentText }))
+
+export const markOf = (recorder: RunRecorder, window: number): TranscriptMark => ({
+  window,
+  agentTextLength: recorder.currentText().length,
+})
+
+/** What the window `mark.window` holds after the mark (it may be closed by now). */
+export const tailSince = (recorder: RunRecorder, mark: TranscriptMark): WindowTranscript => {
+  const window = recorder.agentTexts().find((w) => w.index === mark.window)
+  return { index: mark.window, agentText: (window?.agentText ?? "").slice(mark.agentTextLength) }
+}
+
+/** The compactor's input at a switch: the one place it is built. */
+export const compactionInput = (
+  options: LoopOptions,
+  previousPrompt: string,
+  history: ReadonlyArray<WindowTranscript>,
+): CompactionInput => ({
+  basePersona: options.initialPrompt,
+  history,
+  previousPrompt,
+  ...(options.wordBudget !== undefined ? { wordBudget: options.wordBudget } : {}),
+})
