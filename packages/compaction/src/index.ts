@@ -29,8 +29,10 @@ export {
   type GenerateRequest,
   type Generation,
   type LlamaCppOptions,
+  type LlamaDevice,
   type LlamaEngine,
   type LlamaEngineOptions,
+  type LlamaGpu,
   makeLlamaCppCompactor,
 } from "./llamaCpp.ts"
 export { enforceBudget, enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
@@ -55,7 +57,26 @@ export {
   type WrittenPrompt,
 } from "./promptTemplate.ts"
 export { unwrapSystemTags, wrapWithSystemTags } from "./systemTags.ts"
-export { encodeGguf, type GgufTensor, type GgufValue, writeGguf } from "./testing/gguf.ts"
+export {
+  encodeGguf,
+  GGML_TYPES,
+  type GgmlType,
+  type GgufTensor,
+  type GgufTensorSource,
+  type GgufValue,
+  tensorBytes,
+  writeGguf,
+  writeGgufStream,
+} from "./testing/gguf.ts"
+export {
+  INSTRUCT_MODELS,
+  type InstructGguf,
+  type InstructGgufOptions,
+  type InstructModel,
+  type InstructQuantization,
+  type InstructShape,
+  writeInstructGguf,
+} from "./testing/instructGguf.ts"
 export { type TinyLlama, type TinyLlamaOptions, writeTinyLlamaGguf } from "./testing/tinyLlama.ts"
 export {
   type CompactionInput,

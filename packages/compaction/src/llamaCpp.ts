@@ -16,15 +16,36 @@ import type { CompactorShape } from "./types.ts"
 
 const BACKEND = "llama-cpp"
 
+/** Where llama.cpp runs: `auto` takes the best GPU backend installed (CUDA, Vulkan, Metal), else the CPU. */
+export type LlamaGpu = "auto" | false | "cuda" | "vulkan" | "metal"
+
 export interface LlamaEngineOptions {
   readonly modelPath: string
-  /** "auto" uses a GPU when llama.cpp finds one (CUDA, Vulkan, Metal), else the CPU; default "auto". */
-  readonly gpu?: "auto" | false | "cuda" | "vulkan" | "metal"
+  /**
+   * Default "auto". A GPU backend asked for by name that is not installed (node-llama-cpp's
+   * `@node-llama-cpp/<platform>-<gpu>` package), does not load, or finds no device gives the CPU
+   * and one warning line.
+   */
+  readonly gpu?: LlamaGpu
   /** CPU threads; llama.cpp's default oversubscribes small machines (use 1-2 on CI). */
   readonly maxThreads?: number
   /** Tokens of context; default 4096. */
   readonly contextSize?: number
+  /** Layers offloaded to the GPU: default "auto" (as many as fit). */
   readonly gpuLayers?: "auto" | "max" | number
+}
+
+/** What the engine runs on, as loaded. */
+export interface LlamaDevice {
+  readonly requested: LlamaGpu
+  /** The backend llama.cpp loaded (`false`: the CPU build). */
+  readonly backend: string | false
+  /** The GPUs the backend uses (none: it computes on the CPU). */
+  readonly gpus: ReadonlyArray<string>
+  /** Layers of the model on the GPU. */
+  readonly gpuLayers: number
+  /** Why the requested GPU is not used (the warning that was logged). */
+  readonly fallback?: string
 }
 
 export interface GenerateRequest {
@@ -38,6 +59,8 @@ export interface GenerateRequest {
   readonly thoughtTokens?: number
   /** Called with the running count of generated tokens. */
   readonly onProgress?: (tokens: number) => void
+  /** Generate exactly `maxTokens` (the special tokens, end of generation among them, banned): for timings. */
+  readonly untilMaxTokens?: boolean
 }
 
 export interface Generation {
@@ -55,6 +78,7 @@ export interface LlamaEngine {
   readonly contextSize: number
   /** The GPU backend llama.cpp uses, or false on the CPU. */
   readonly gpu: string | false
+  readonly device: LlamaDevice
   countTokens(text: string): number
   createJsonGrammar(schema: object): Effect.Effect<LlamaGrammar, GenerationError>
   /** Interruption aborts the generation and waits (briefly) until llama.cpp has stopped. */
@@ -72,19 +96,39 @@ export const acquireLlamaEngine = (
     const loadError = (e: unknown) => new ModelLoadError({ modelPath, reason: reasonOf(e) })
     if (!fs.existsSync(modelPath)) return yield* Effect.fail(loadError("file not found"))
     const lib = yield* Effect.tryPromise({ try: () => import("node-llama-cpp"), catch: loadError })
-    const llama = yield* Effect.acquireRelease(
+    const requested = options.gpu ?? "auto"
+    const open = (gpu: LlamaGpu) =>
       Effect.tryPromise({
         try: () =>
           lib.getLlama({
-            gpu: options.gpu ?? "auto",
+            gpu,
             build: "never",
             logLevel: lib.LlamaLogLevel.error,
             ...(options.maxThreads === undefined ? {} : { maxThreads: options.maxThreads }),
           }),
         catch: loadError,
-      }),
+      })
+    let fallback: string | undefined
+    const llama = yield* Effect.acquireRelease(
+      open(requested).pipe(
+        Effect.catch((error) =>
+          requested === false || requested === "auto"
+            ? Effect.fail(error)
+            : Effect.suspend(() => {
+                fallback = `llama.cpp's ${requested} backend is not installed or does not load (${error.reason})`
+                return open(false)
+              }),
+        ),
+      ),
       (l) => Effect.promise(() => l.dispose()),
     )
+    const gpus = llama.gpu === false ? [] : yield* Effect.promise(() => llama.getGpuDeviceNames())
+    if (fallback === undefined && requested !== "auto" && requested !== false && gpus.length === 0)
+      fallback = `llama.cpp's ${llama.gpu} backend finds no ${requested} device`
+    if (fallback !== undefined)
+      yield* Effect.logWarning(
+        `compaction: ${fallback}: the compactor runs on the CPU (GPU install: @personaplex/compaction README, "On a GPU")`,
+      )
     const model = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -103,8 +147,15 @@ export const acquireLlamaEngine = (
       }),
       (c) => Effect.promise(() => c.dispose()),
     )
+    const device: LlamaDevice = {
+      requested,
+      backend: llama.gpu,
+      gpus,
+      gpuLayers: model.gpuLayers,
+      ...(fallback === undefined ? {} : { fallback }),
+    }
     yield* Effect.logDebug(
-      `compaction: ${modelPath} loaded on ${llama.gpu === false ? "the CPU" : llama.gpu}`,
+      `compaction: ${modelPath} loaded on ${gpus.length === 0 ? "the CPU" : `${gpus.join(", ")} (${llama.gpu}, ${model.gpuLayers} layers)`}`,
     )
     const sequence = context.getSequence()
     const lock = yield* Semaphore.make(1)
@@ -115,6 +166,16 @@ export const acquireLlamaEngine = (
         for (const controller of running) controller.abort(new Error("llama engine released"))
       }).pipe(Effect.andThen(lock.withPermits(1)(Effect.void))),
     )
+
+    let banned: InstanceType<typeof lib.TokenBias> | undefined
+    const specialTokensBanned = () => {
+      if (banned === undefined) {
+        banned = new lib.TokenBias(model.tokenizer)
+        for (const token of model.iterateAllTokens())
+          if (model.isSpecialToken(token)) banned.set(token, "never")
+      }
+      return banned
+    }
 
     const generate = (request: GenerateRequest) =>
       lock.withPermits(1)(
@@ -131,6 +192,7 @@ export const acquireLlamaEngine = (
             })
             try {
               const answer = await session.promptWithMeta(request.user, {
+                ...(request.untilMaxTokens ? { tokenBias: specialTokensBanned() } : {}),
                 maxTokens: request.maxTokens,
                 temperature: request.temperature,
                 ...(request.seed === undefined ? {} : { seed: request.seed }),
@@ -178,6 +240,7 @@ export const acquireLlamaEngine = (
       context,
       contextSize: context.contextSize,
       gpu: llama.gpu,
+      device,
       countTokens: (text: string) => model.tokenize(text).length,
       createJsonGrammar: (schema: object) =>
         Effect.tryPromise({

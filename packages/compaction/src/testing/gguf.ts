@@ -1,4 +1,5 @@
-// A minimal GGUF (version 3) writer: enough to produce small F32 models for tests.
+// A minimal GGUF (version 3) writer: small F32 models in memory for tests, and streamed models of any
+// size in the F32, F16, Q8_0, Q4_K and Q6_K tensor types (random-weight models of real sizes).
 //
 // File layout, all little-endian:
 //   magic "GGUF" | u32 version (3) | u64 tensor count | u64 metadata count
@@ -23,8 +24,16 @@ const VALUE_TYPE = {
   string: 8,
   array: 9,
 } as const
-/** ggml tensor type of every tensor written here. */
-const GGML_TYPE_F32 = 0
+/** ggml tensor types this writer knows (ggml.h `enum ggml_type`), with their block shapes. */
+export const GGML_TYPES = {
+  F32: { id: 0, blockElements: 1, blockBytes: 4 },
+  F16: { id: 1, blockElements: 1, blockBytes: 2 },
+  Q8_0: { id: 8, blockElements: 32, blockBytes: 34 },
+  Q4_K: { id: 12, blockElements: 256, blockBytes: 144 },
+  Q6_K: { id: 14, blockElements: 256, blockBytes: 210 },
+} as const
+
+export type GgmlType = keyof typeof GGML_TYPES
 
 type ScalarType = "u32" | "i32" | "f32" | "bool" | "string"
 
@@ -43,6 +52,24 @@ export interface GgufTensor {
   /** ggml order: dims[0] varies fastest (a [rows, cols] row-major matrix is dims [cols, rows]). */
   readonly dims: ReadonlyArray<number>
   readonly data: Float32Array
+}
+
+/** A tensor of any type whose bytes are produced in chunks while the file is written (multi-GB models). */
+export interface GgufTensorSource {
+  readonly name: string
+  readonly dims: ReadonlyArray<number>
+  readonly type: GgmlType
+  /** Exactly `tensorBytes(type, dims)` bytes, in order. */
+  readonly chunks: () => Iterable<Uint8Array>
+}
+
+/** Bytes of a tensor: whole blocks along dims[0] (ggml rows). */
+export const tensorBytes = (type: GgmlType, dims: ReadonlyArray<number>): number => {
+  const { blockElements, blockBytes } = GGML_TYPES[type]
+  const elements = dims.reduce((a, b) => a * b, 1)
+  if ((dims[0] ?? 1) % blockElements !== 0)
+    throw new Error(`GGUF ${type} tensor: rows of ${dims[0]} are not whole blocks of ${blockElements}`)
+  return (elements / blockElements) * blockBytes
 }
 
 /** Appends little-endian values to a growing byte array. */
@@ -121,12 +148,19 @@ const writeScalar = (out: ByteWriter, type: ScalarType, value: number | string |
 
 const alignUp = (n: number, alignment: number) => Math.ceil(n / alignment) * alignment
 
-/** Serialise metadata and F32 tensors as a GGUF v3 file. */
-export const encodeGguf = (
+interface TensorInfo {
+  readonly name: string
+  readonly dims: ReadonlyArray<number>
+  readonly type: GgmlType
+  readonly bytes: number
+}
+
+/** Header, metadata and tensor infos, padded to the alignment; then each tensor at `offsets[i]` of the data. */
+const encodeHeader = (
   metadata: ReadonlyArray<readonly [key: string, value: GgufValue]>,
-  tensors: ReadonlyArray<GgufTensor>,
-  alignment = 32,
-): Uint8Array => {
+  tensors: ReadonlyArray<TensorInfo>,
+  alignment: number,
+) => {
   const out = new ByteWriter()
   out.raw(new TextEncoder().encode("GGUF"))
   out.u32(3)
@@ -144,28 +178,47 @@ export const encodeGguf = (
   const offsets: Array<number> = []
   let dataSize = 0
   for (const tensor of tensors) {
-    const elements = tensor.dims.reduce((a, b) => a * b, 1)
-    if (elements !== tensor.data.length)
-      throw new Error(
-        `GGUF tensor ${tensor.name}: dims ${tensor.dims.join("x")} need ${elements} values, got ${tensor.data.length}`,
-      )
     offsets.push(dataSize)
-    dataSize = alignUp(dataSize + tensor.data.byteLength, alignment)
+    dataSize = alignUp(dataSize + tensor.bytes, alignment)
   }
   tensors.forEach((tensor, i) => {
     out.string(tensor.name)
     out.u32(tensor.dims.length)
     for (const d of tensor.dims) out.u64(d)
-    out.u32(GGML_TYPE_F32)
+    out.u32(GGML_TYPES[tensor.type].id)
     out.u64(offsets[i]!)
   })
   out.padTo(alignment)
-  const dataStart = out.length
+  return { header: out.result(), offsets, dataSize }
+}
+
+/** Serialise metadata and F32 tensors as a GGUF v3 file. */
+export const encodeGguf = (
+  metadata: ReadonlyArray<readonly [key: string, value: GgufValue]>,
+  tensors: ReadonlyArray<GgufTensor>,
+  alignment = 32,
+): Uint8Array => {
+  for (const tensor of tensors) {
+    const elements = tensor.dims.reduce((a, b) => a * b, 1)
+    if (elements !== tensor.data.length)
+      throw new Error(
+        `GGUF tensor ${tensor.name}: dims ${tensor.dims.join("x")} need ${elements} values, got ${tensor.data.length}`,
+      )
+  }
+  const { header, offsets, dataSize } = encodeHeader(
+    metadata,
+    tensors.map((t) => ({ name: t.name, dims: t.dims, type: "F32" as const, bytes: t.data.byteLength })),
+    alignment,
+  )
+  const file = new Uint8Array(header.length + dataSize)
+  file.set(header)
   tensors.forEach((tensor, i) => {
-    out.raw(new Uint8Array(dataStart + offsets[i]! - out.length))
-    out.raw(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength))
+    file.set(
+      new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
+      header.length + offsets[i]!,
+    )
   })
-  return out.result()
+  return file
 }
 
 export const writeGguf = (
@@ -173,3 +226,43 @@ export const writeGguf = (
   metadata: ReadonlyArray<readonly [key: string, value: GgufValue]>,
   tensors: ReadonlyArray<GgufTensor>,
 ): void => fs.writeFileSync(path, encodeGguf(metadata, tensors))
+
+/**
+ * Write a GGUF file whose tensors (of any type in {@link GGML_TYPES}) are produced chunk by chunk, so
+ * a model of several GB never sits in memory. Returns the file's size in bytes.
+ */
+export const writeGgufStream = (
+  path: string,
+  metadata: ReadonlyArray<readonly [key: string, value: GgufValue]>,
+  tensors: ReadonlyArray<GgufTensorSource>,
+  alignment = 32,
+): number => {
+  const infos = tensors.map((t) => ({
+    name: t.name,
+    dims: t.dims,
+    type: t.type,
+    bytes: tensorBytes(t.type, t.dims),
+  }))
+  const { header, offsets, dataSize } = encodeHeader(metadata, infos, alignment)
+  const fd = fs.openSync(path, "w")
+  try {
+    fs.writeSync(fd, header)
+    let written = 0
+    tensors.forEach((tensor, i) => {
+      if (offsets[i]! > written) fs.writeSync(fd, new Uint8Array(offsets[i]! - written))
+      written = offsets[i]!
+      for (const chunk of tensor.chunks()) {
+        fs.writeSync(fd, chunk)
+        written += chunk.length
+      }
+      if (written !== offsets[i]! + infos[i]!.bytes)
+        throw new Error(
+          `GGUF tensor ${tensor.name}: wrote ${written - offsets[i]!} bytes, expected ${infos[i]!.bytes}`,
+        )
+    })
+    if (dataSize > written) fs.writeSync(fd, new Uint8Array(dataSize - written))
+  } finally {
+    fs.closeSync(fd)
+  }
+  return header.length + dataSize
+}
