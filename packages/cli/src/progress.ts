@@ -96,6 +96,33 @@ export const makeProgress = (options: ProgressOptions) => {
 
 const ms = (x: number) => `${x.toFixed(1)} ms`
 
+/**
+ * The device line: the requested device, then the provider each model's sessions were opened on
+ * (the report's `meta.lm` and `meta.codec`), and whether that is a fallback.
+ */
+export const deviceLine = (meta: RunReport["meta"]): string => {
+  const requested = String(meta.device ?? "cpu")
+  const lm = meta.lm as { readonly engine?: string; readonly provider?: string } | undefined
+  const codec = meta.codec as
+    | { readonly encoder?: string; readonly decoder?: string; readonly form?: string }
+    | undefined
+  if (lm?.provider === undefined || codec?.encoder === undefined) return `requested ${requested}`
+  const mimi =
+    codec.encoder === codec.decoder
+      ? `Mimi on ${codec.encoder} (${codec.form})`
+      : `Mimi's encoder on ${codec.encoder}, its decoder on ${codec.decoder} (${codec.form})`
+  const used = [lm.provider, codec.encoder, codec.decoder]
+  const fellBack = used.filter((p) => p !== requested)
+  return [
+    `requested ${requested}; LM on ${lm.provider} (${lm.engine}), ${mimi}`,
+    ...(fellBack.length > 0
+      ? [
+          `: ${fellBack.length === used.length ? "all" : "some"} sessions fell back to ${[...new Set(fellBack)].join(", ")} (see the warning above)`,
+        ]
+      : []),
+  ].join("")
+}
+
 /** The end-of-run summary: what was produced, how fast, and where it was written. */
 export const formatSummary = (
   report: RunReport,
@@ -104,6 +131,7 @@ export const formatSummary = (
   const t = report.timings
   const lines = [
     `Run ${report.status}${report.error ? ` (${report.error.split("\n")[0]})` : ""}`,
+    `  device         ${deviceLine(report.meta)}`,
     `  windows        ${report.windows.length} (window = ${report.windowFrames} frames = ${(report.windowFrames * FRAME_SECONDS).toFixed(2)} s)`,
     `  input          ${report.inputFrames} frames (${(report.inputFrames * FRAME_SECONDS).toFixed(2)} s)`,
     `  output         ${report.outputFrames} frames (${(report.outputFrames * FRAME_SECONDS).toFixed(2)} s) = input + ${report.switches.length} thinking clip(s) of ${report.thinkingClipFrames} frames${report.switches.some((s) => s.silenceFrames > 0) ? " + silence" : ""}`,

@@ -1,7 +1,7 @@
 import { LoopEvent, type RunReport } from "@personaplex/loop"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { formatSummary, makeProgress } from "../src/progress.ts"
+import { deviceLine, formatSummary, makeProgress } from "../src/progress.ts"
 
 const timing = { count: 2, meanMs: 10, p50Ms: 9, p95Ms: 12, p99Ms: 12, maxMs: 12 }
 const report: RunReport = {
@@ -118,5 +118,27 @@ describe("progress display and summary", () => {
     expect(summary).toContain("1. words of window 0")
     expect(summary).toContain("output audio   /tmp/out.wav")
     expect(summary).toContain("run report     /tmp/report.json")
+  })
+
+  it("the device line says what was requested and what each model runs on, and a fallback", () => {
+    const lm = { engine: "fused", provider: "webgpu" }
+    const codec = { encoder: "webgpu", decoder: "webgpu", form: "captured" }
+    expect(deviceLine({ device: "webgpu", lm, codec })).toBe(
+      "requested webgpu; LM on webgpu (fused), Mimi on webgpu (captured)",
+    )
+    expect(
+      deviceLine({
+        device: "webgpu",
+        lm: { engine: "two-graph", provider: "cpu" },
+        codec: { encoder: "cpu", decoder: "cpu", form: "host-state" },
+      }),
+    ).toBe(
+      "requested webgpu; LM on cpu (two-graph), Mimi on cpu (host-state): all sessions fell back to cpu (see the warning above)",
+    )
+    expect(deviceLine({ device: "webgpu", lm, codec: { ...codec, decoder: "cpu", form: "captured" } })).toBe(
+      "requested webgpu; LM on webgpu (fused), Mimi's encoder on webgpu, its decoder on cpu (captured): some sessions fell back to cpu (see the warning above)",
+    )
+    // a run that ended while loading names only the request
+    expect(deviceLine({ device: "webgpu" })).toBe("requested webgpu")
   })
 })

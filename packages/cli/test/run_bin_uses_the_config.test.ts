@@ -57,7 +57,11 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       config: path.join(cwd, "run.yaml"),
       device: "cpu",
       lm: { engine: "two-graph", provider: "cpu" },
+      codec: { encoder: "cpu", decoder: "cpu", form: "host-state" },
     })
+    expect(run.stdout).toContain(
+      "  device         requested cpu; LM on cpu (two-graph), Mimi on cpu (host-state)\n",
+    )
     expect(fs.statSync(path.join(cwd, "out", "talk.wav")).size).toBe(
       44 + (13 + 2 * report.thinkingClipFrames) * 1920 * 2,
     )
@@ -80,7 +84,12 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
         device: "webgpu",
         graphCapture: true,
         lm: { engine: "fused", provider: "webgpu" },
+        codec: { encoder: "webgpu", decoder: "webgpu", form: "captured" },
       })
+      expect(captured.stdout).toContain(
+        "  device         requested webgpu; LM on webgpu (fused), Mimi on webgpu (captured)\n",
+      )
+      expect(captured.stderr).not.toContain("warning:")
       expect(report.inputFrames).toBe(13)
       const refused = runBin([...args, "--graph-capture", "--output", "cpu.wav"], cwd)
       expect(refused.status).toBe(1)

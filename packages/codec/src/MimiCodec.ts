@@ -26,9 +26,18 @@ export interface CodeMatrix {
   readonly data: Int32Array
 }
 
+/**
+ * How the codec's sessions run: replaying each step's captured GPU work, stepping with the streaming
+ * state kept on the device, or with the state fed from the host.
+ */
+export type MimiForm = "captured" | "device-state" | "host-state"
+
 export interface MimiCodecShape {
   readonly config: MimiConfig
   readonly numCodebooks: number
+  /** The providers onnxruntime opened the two sessions on (what runs, not what was asked for). */
+  readonly providers: { readonly encoder: ExecutionProvider; readonly decoder: ExecutionProvider }
+  readonly form: MimiForm
   /** Streaming encode of one frame (`frameSize` samples, 24 kHz mono) to `numCodebooks` codes. */
   encode(frame: Float32Array): Effect.Effect<Int32Array, CodecError>
   /** Streaming decode of one frame's codes to `frameSize` samples. */
@@ -265,9 +274,17 @@ const make = (options: MimiCodecOptions) =>
       yield* encoder.reset
       yield* decoder.reset
     }
+    const form: MimiForm =
+      options.graphCapture && encoder.provider === "webgpu"
+        ? "captured"
+        : onDevice && encoder.provider !== "cpu"
+          ? "device-state"
+          : "host-state"
     return MimiCodec.of({
       config,
       numCodebooks,
+      providers: { encoder: encoder.provider, decoder: decoder.provider },
+      form,
       encode,
       decode,
       decodeShared,

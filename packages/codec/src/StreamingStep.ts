@@ -1,4 +1,10 @@
-import type { OrtSessionError, OrtTensor, Session, StateBinding } from "@personaplex/runtime"
+import type {
+  ExecutionProvider,
+  OrtSessionError,
+  OrtTensor,
+  Session,
+  StateBinding,
+} from "@personaplex/runtime"
 import { Effect, Semaphore } from "effect"
 import { RING_SLOTS, type StateSpec, stateInput, stateOutput, stateUpdate } from "./graph/StepGraph.ts"
 
@@ -55,6 +61,8 @@ export const writeRing = (
  * never forks.
  */
 export interface StreamingStep {
+  /** The provider onnxruntime opened the session on. */
+  readonly provider: ExecutionProvider
   readonly step: (
     input: Record<string, OrtTensor>,
     output: string,
@@ -96,6 +104,7 @@ export const makeStreamingStep = (session: Session, specs: ReadonlyArray<StateSp
       },
     )
   return {
+    provider: session.provider,
     step: (input, output) =>
       lock.withPermits(1)(
         Effect.map(stepFrom(state, input, output), ([result, next]) => {
@@ -135,6 +144,7 @@ export const makeSessionStateStep = (session: Session): StreamingStep => {
   const lock = Semaphore.makeUnsafe(1)
   const stream = "stream"
   return {
+    provider: session.provider,
     step: (input, output) =>
       lock.withPermits(1)(Effect.map(session.run(input, [output]), (results) => results[output]!)),
     runFresh: (inputs, output) =>

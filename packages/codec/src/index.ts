@@ -15,7 +15,13 @@ export {
   MimiConfigError,
 } from "./errors.ts"
 export type { GraphForms } from "./graph/StepGraph.ts"
-export { type CodeMatrix, MimiCodec, type MimiCodecOptions, type MimiCodecShape } from "./MimiCodec.ts"
+export {
+  type CodeMatrix,
+  MimiCodec,
+  type MimiCodecOptions,
+  type MimiCodecShape,
+  type MimiForm,
+} from "./MimiCodec.ts"
 export { CodecMetrics } from "./metrics.ts"
 export { checkpointTensors, decoderTensors, encoderTensors, type TensorSpec } from "./plan.ts"
 export { writeRandomMimiCheckpoint } from "./randomCheckpoint.ts"

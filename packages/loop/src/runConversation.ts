@@ -178,6 +178,12 @@ export const runConversation = (
           depformerSteps: lm.lm.depformerSteps,
           weights: lm.lm.graphSource,
         },
+        // What ran Mimi: the providers its sessions were opened on, and how they step.
+        codec: {
+          encoder: codec.providers.encoder,
+          decoder: codec.providers.decoder,
+          form: codec.form,
+        },
       },
     })
 

@@ -15,6 +15,7 @@ import type {
   StateAction,
   WebGpuOptions,
 } from "./ortProtocol.ts"
+import { oneLineReason, webGpuUnavailableOnce } from "./webGpuProbe.ts"
 
 export type {
   Created,
@@ -52,7 +53,10 @@ export interface Session {
 }
 
 export interface OrtSessionConfig {
-  /** Tried in order per session, with a logged warning for each one that is unavailable. */
+  /**
+   * Tried in order per session, with one logged warning line for each that is unavailable (WebGPU is
+   * probed once first where a provider after it remains: see `usableProviders`).
+   */
   readonly executionProviders: ReadonlyArray<ExecutionProvider>
   readonly intraOpThreads?: number
   /** Idle intra-op threads spin for work (default true; see `SessionSpec.intraOpSpinning`). */
@@ -200,15 +204,33 @@ const startWorkerClient = (spawn: () => Worker): WorkerClient => {
 /** How long a worker may take to finish its queued requests at shutdown (a session still loading a large model, say). */
 const SHUTDOWN_GRACE_MS = 120_000
 
+/**
+ * The requested providers this machine can run: WebGPU is probed first (in a child process, once per
+ * process) where a provider after it remains, so that a machine without a WebGPU adapter gets one
+ * warning line and CPU sessions instead of the native loader's messages and a failure per session.
+ * `config.executionProviders` of the layer is then what its sessions are opened with.
+ */
+const usableProviders = (requested: OrtSessionConfig) =>
+  Effect.gen(function* () {
+    const providers = requested.executionProviders
+    const rest = providers.filter((p) => p !== "webgpu")
+    if (!providers.includes("webgpu") || rest.length === 0) return requested
+    const unavailable = yield* Effect.promise(webGpuUnavailableOnce)
+    if (unavailable === undefined) return requested
+    yield* Effect.logWarning(`onnxruntime: webgpu requested, using ${rest[0]}: ${unavailable}`)
+    return { ...requested, executionProviders: rest }
+  })
+
 // Takes the service tag as an argument: `OrtSession.layerCpu` is built while the class is being defined.
 const buildLayer = (
   tag: typeof OrtSession,
-  config: OrtSessionConfig,
+  requested: OrtSessionConfig,
   spawn: () => Worker,
 ): Layer.Layer<OrtSession> =>
   Layer.effect(
     tag,
     Effect.gen(function* () {
+      const config = yield* usableProviders(requested)
       let current: WorkerClient | undefined
       const client = () => {
         if (!current || current.deadReason()) current = startWorkerClient(spawn)
@@ -216,6 +238,8 @@ const buildLayer = (
       }
       // Sessions opened in scopes that outlive the layer find the worker gone: their release is a no-op.
       yield* Effect.addFinalizer(() => Effect.promise(() => current?.terminate() ?? Promise.resolve()))
+      // One line per distinct fallback, not one per session.
+      const warned = new Set<string>()
       const intraOpThreads = (spec: SessionSpec) => spec.intraOpThreads ?? config.intraOpThreads
       const create = (spec: SessionSpec) =>
         Effect.gen(function* () {
@@ -235,10 +259,12 @@ const buildLayer = (
             },
             "create",
           )
-          for (const fallback of created.fallbacks)
-            yield* Effect.logWarning(
-              `onnxruntime: execution provider "${fallback.provider}" unavailable (${fallback.reason}); falling back`,
-            )
+          for (const fallback of created.fallbacks) {
+            const warning = `onnxruntime: ${fallback.provider} unavailable for a session, using ${created.provider}: ${oneLineReason(fallback.reason)}`
+            if (warned.has(warning)) continue
+            warned.add(warning)
+            yield* Effect.logWarning(warning)
+          }
           return { worker, created }
         })
       const open = (spec: SessionSpec) =>

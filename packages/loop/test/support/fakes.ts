@@ -32,6 +32,8 @@ export const fakeCodec = (log: { resets: number } = { resets: 0 }) =>
     MimiCodec.of({
       config: MimiConfig.personaplex,
       numCodebooks: 8,
+      providers: { encoder: "cpu", decoder: "cpu" },
+      form: "host-state",
       encodeClip: () => Effect.die("encodeClip is not used by the loop"),
       decodeClip: () => Effect.die("decodeClip is not used by the loop"),
       encode: (frame) =>
