@@ -5,6 +5,7 @@ export default defineConfig({
     index: "src/index.ts",
     cli: "src/cli.ts",
     diagnose: "src/diagnose.ts",
+    batch: "src/batch-cli.ts",
   },
   format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },

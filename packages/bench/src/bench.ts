@@ -325,7 +325,7 @@ const SILENCE_FRAMES = 6
  * The system prompt: a cached voice of random input embeddings and a valid token ring after it (text
  * padding, random audio codes), and random text tokens.
  */
-const systemPrompt = (models: BenchModels, rng: () => number) => {
+export const systemPrompt = (models: BenchModels, rng: () => number) => {
   const { card, textCard, dim, existingTextPaddingId } = models.lm
   const uniform = (n: number) => Math.min(n - 1, Math.floor(((rng() + 1) / 2) * n))
   const embeddings = Float32Array.from({ length: VOICE_FRAMES * dim }, () => 0.02 * rng())

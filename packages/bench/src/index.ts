@@ -3,6 +3,15 @@
  * provider (WebGPU on a GPU, the CPU provider in CI), measured through the code the loop runs:
  * `LmGen` on the fused engine (weights converted and cached by `@personaplex/lm`) and `MimiCodec`.
  */
+
+export {
+  type BatchBenchOptions,
+  type BatchBenchReport,
+  type BatchRun,
+  FRAME_MS,
+  renderBatchTable,
+  runBatchBench,
+} from "./batchBench.ts"
 export {
   type BenchOptions,
   type BenchReport,

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * Many conversations on one LM step (`LmBatch`): tick time, each session's frame, late frames and GPU
+ * memory per number of live sessions and context, with random weights of the real PersonaPlex size
+ * (or `--models tiny`, or `--checkpoint` for weights on disk):
+ *
+ *   node packages/bench/dist/batch.js --provider webgpu --contexts 187,3000 --sessions 1,2,4,8,16,32 \
+ *     --quantization int8 --work-dir /tmp/batch --out batch.json
+ */
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { QUANTIZATIONS, type Quantization } from "@personaplex/lm"
+import type { ExecutionProvider } from "@personaplex/runtime"
+import { renderBatchTable, runBatchBench } from "./batchBench.ts"
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    provider: { type: "string", default: "webgpu" },
+    models: { type: "string", default: "personaplex" },
+    checkpoint: { type: "string" },
+    quantization: { type: "string", default: "int8" },
+    contexts: { type: "string", default: "187,3000" },
+    sessions: { type: "string", default: "1,2,4,8,16,32" },
+    ticks: { type: "string", default: "100" },
+    warmup: { type: "string", default: "5" },
+    deadline: { type: "string" },
+    "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-batch-bench") },
+    out: { type: "string", default: "batch-results.json" },
+  },
+})
+
+const oneOf = <A extends string>(flag: string, value: string, allowed: ReadonlyArray<A>): A => {
+  if (!(allowed as ReadonlyArray<string>).includes(value))
+    throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
+  return value as A
+}
+const whole = (flag: string, value: string, min: number) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
+  return n
+}
+const list = (flag: string, value: string, min: number) =>
+  value
+    .split(",")
+    .filter((x) => x.length > 0)
+    .map((x) => whole(flag, x, min))
+
+const report = await runBatchBench({
+  provider: oneOf<ExecutionProvider>("provider", args.provider, ["webgpu", "cpu", "cuda"]),
+  models: oneOf("models", args.models, ["personaplex", "tiny"]),
+  ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
+  quantization: oneOf<Quantization>("quantization", args.quantization, QUANTIZATIONS),
+  contexts: list("contexts", args.contexts, 2),
+  sessions: list("sessions", args.sessions, 1),
+  ticks: whole("ticks", args.ticks, 1),
+  warmup: whole("warmup", args.warmup, 0),
+  ...(args.deadline ? { deadlineSeconds: whole("deadline", args.deadline, 1) } : {}),
+  workDir: args["work-dir"],
+  out: args.out,
+  command: `personaplex-bench-batch ${process.argv.slice(2).join(" ")}`,
+})
+console.log(`\n${renderBatchTable(report)}\nJSON: ${args.out}`)
