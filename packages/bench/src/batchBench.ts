@@ -155,7 +155,7 @@ const measure = (
       const t0 = performance.now()
       const finished = yield* driver.tick(codes(options.warmup + t))
       ticks.push(performance.now() - t0)
-      finished.forEach((ms, s) => perSession[s]!.push(ms))
+      for (const [s, ms] of finished.entries()) perSession[s]!.push(ms)
       rss = Math.max(rss, process.memoryUsage().rss)
     }
     const all = perSession.flat()

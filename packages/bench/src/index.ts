@@ -8,7 +8,6 @@ export {
   type BatchBenchOptions,
   type BatchBenchReport,
   type BatchRun,
-  FRAME_MS,
   renderBatchTable,
   runBatchBench,
 } from "./batchBench.ts"
