@@ -56,6 +56,8 @@ export class RunRecorder {
       readonly windowFrames: number
       readonly thinkingClipFrames: number
       readonly meta: Readonly<Record<string, unknown>>
+      /** Adds what other parts of the loop know to every snapshot (the user's side of the transcript). */
+      readonly annotate?: (report: RunReport) => RunReport
     },
   ) {}
 
@@ -134,7 +136,7 @@ export class RunRecorder {
     const windows = this.open ? [...this.windows, windowReport(this.open)] : [...this.windows]
     const wallMs = Math.max(0, nowMs - this.settings.startedAtMs)
     const audioMs = this.outputFrames * FRAME_MS
-    return {
+    const report: RunReport = {
       version: 1,
       status,
       ...(error !== undefined ? { error } : {}),
@@ -170,6 +172,7 @@ export class RunRecorder {
           : {}),
       },
     }
+    return this.settings.annotate?.(report) ?? report
   }
 }
 

@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { Data, Effect } from "effect"
 import type { Pace } from "./options.ts"
 import type { SwitchReason } from "./switchPolicy.ts"
+import type { DialogueTurn, UserTranscriptReport } from "./userSide.ts"
 
 export type PromptSource = "initial" | "model" | "fallback"
 
@@ -34,6 +35,9 @@ export interface WindowReport {
   readonly unknownTextTokens: number
   readonly frameTimings: TimingSummary
   readonly lateFrames: number
+  /** With a Transcriber: what the user said in this window, and both speakers' turns in order. */
+  readonly userText?: string
+  readonly turns?: ReadonlyArray<DialogueTurn>
 }
 
 /**
@@ -98,7 +102,10 @@ export interface RunReport {
   readonly outputFrames: number
   readonly windows: ReadonlyArray<WindowReport>
   readonly switches: ReadonlyArray<SwitchReport>
+  /** The agent's text, a line per window; with a Transcriber, both speakers' lines ("User: …", "Agent: …") in order. */
   readonly transcript: string
+  /** The transcriber that heard the user, when one ran. */
+  readonly userTranscript?: UserTranscriptReport
   readonly timings: {
     readonly wallMs: number
     /** Processing wall time / audio time of the output (< 1 keeps up with real time). */

@@ -36,6 +36,7 @@ import {
   wrapWithSystemTags,
 } from "./services.ts"
 import { SilenceCounter, type SwitchReason, switchReason } from "./switchPolicy.ts"
+import { wireUserSide } from "./userSide.ts"
 
 /**
  * Everything a conversation needs; each is a swappable layer. A `VoiceActivity` layer in the context
@@ -160,12 +161,14 @@ export const runConversation = (
 
     const pace: Pace = options.pace ?? "fast"
     const clip = options.thinkingClip
+    const userSide = yield* wireUserSide(pace)
     const recorder = new RunRecorder({
       startedAtMs: yield* Clock.currentTimeMillis,
       ...(options.startedAtMs !== undefined ? { runStartedAtMs: options.startedAtMs } : {}),
       pace,
       windowFrames: options.windowFrames,
       thinkingClipFrames: clip.length,
+      annotate: userSide.annotate,
       meta: {
         ...options.reportMeta,
         ...(vad !== undefined ? { voiceActivity: vad.detector } : {}),
@@ -255,6 +258,7 @@ export const runConversation = (
 
         const piece = tokens === undefined ? "" : textOf(tokenizer, tokens[0]!)
         const text = piece ?? ""
+        yield* userSide.frame(window, inputFrame, frame, text)
         const timing = { encodeMs: t1 - t0, stepMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0 }
         const late = recorder.frame(timing, tokens === undefined, text, piece === undefined)
         yield* Metric.update(LoopMetrics.frameMs, timing.totalMs)
@@ -301,7 +305,9 @@ export const runConversation = (
     const startEarly = (window: number, previousPrompt: string, startFrame: number, expectedMs: number) =>
       Effect.gen(function* () {
         const mark = markOf(recorder, window)
-        const fiber = yield* Effect.forkChild(compact(window, previousPrompt, historyOf(recorder), "early"))
+        const fiber = yield* Effect.forkChild(
+          compact(window, previousPrompt, userSide.withUser(historyOf(recorder)), "early"),
+        )
         return { fiber, mark, startFrame, expectedMs } satisfies EarlyCompaction
       })
 
@@ -311,9 +317,15 @@ export const runConversation = (
      */
     const compactForSwitch = (afterWindow: number, previousPrompt: string, cut: Cut) =>
       Effect.gen(function* () {
+        yield* userSide.settle
         const early = cut.early
         if (early === undefined) {
-          const result = yield* compact(afterWindow, previousPrompt, historyOf(recorder), "at_switch")
+          const result = yield* compact(
+            afterWindow,
+            previousPrompt,
+            userSide.withUser(historyOf(recorder)),
+            "at_switch",
+          )
           compactionTimes.push(result.durationMs)
           return { result, early: undefined }
         }
@@ -492,6 +504,7 @@ export const runConversation = (
     ).pipe(
       Effect.flatMap(() =>
         Effect.gen(function* () {
+          yield* userSide.settle
           const report = recorder.snapshot("completed", yield* Clock.currentTimeMillis)
           if (options.reportPath !== undefined) yield* writeReport(options.reportPath, report)
           yield* onEvent(LoopEvent.RunEnded({ report }))
