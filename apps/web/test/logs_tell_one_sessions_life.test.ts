@@ -65,8 +65,9 @@ describe("the server's log", () => {
     expect(close.annotations.framesIn).toBeGreaterThanOrEqual(8)
     expect(close.annotations.framesOut).toBeGreaterThan(0)
     expect(close.annotations.durationMs).toBeGreaterThan(0)
+    expect(close.annotations).toMatchObject({ lateFrames: 0, droppedFrames: 0 })
     expect(close.message).toMatch(
-      /^closed by the client: code 1005, after \d+\.\d s, \d+ frames in, \d+ out$/,
+      /^closed by the client: code 1005, after \d+\.\d s, \d+ frames in, \d+ out, 0 late \(compute > 80 ms\), 0 dropped; frame p50 \d+(\.\d)? ms, p95 \d+(\.\d)? ms, max \d+(\.\d)? ms$/,
     )
   })
 

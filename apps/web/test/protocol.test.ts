@@ -267,6 +267,7 @@ describe("http", () => {
       waiting: 0,
       maxWaiting: 16,
       waitTimeoutMs: 300_000,
+      recentSessions: [],
     })
   })
 })

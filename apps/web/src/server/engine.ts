@@ -45,6 +45,8 @@ export interface EngineSession {
   readonly events: Stream.Stream<EngineEvent, EngineError>
   /** Input frames dropped so far because the engine was behind. */
   readonly droppedFrames: Effect.Effect<number>
+  /** Where this session's models compute, as opened (e.g. "LM on webgpu (fused), Mimi on webgpu (captured)"). */
+  readonly runsOn?: string
 }
 
 export interface ConversationEngineShape {

@@ -1,11 +1,11 @@
 import { AudioSink, AudioSource } from "@personaplex/audio-io"
-import type { MimiCodec } from "@personaplex/codec"
+import { MimiCodec } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { type LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
+import { LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
 import { type LoopEvent, runConversation } from "@personaplex/loop"
 import { OrtSession } from "@personaplex/runtime"
 import { loadVoice } from "@personaplex/stack"
-import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import {
   ConversationEngine,
   type EngineEvent,
@@ -51,6 +51,18 @@ export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, Engin
       (cause) => new EngineError({ reason: `cannot load voice ${voice.name}`, cause: cause.message }),
     ),
   )
+
+/** Where a session's models compute, as onnxruntime opened them: "LM on webgpu (fused), Mimi on webgpu (captured)". */
+const runsOnOf = (models: Context.Context<ConversationModels>): string => {
+  const lm = Context.get(models, LmGen).lm
+  const codec = Context.get(models, MimiCodec)
+  const { encoder, decoder } = codec.providers
+  const mimi =
+    encoder === decoder
+      ? `Mimi on ${encoder} (${codec.form})`
+      : `Mimi's encoder on ${encoder}, its decoder on ${decoder} (${codec.form})`
+  return `LM on ${lm.provider} (${lm.form}), ${mimi}`
+}
 
 const errorOf = (cause: Cause.Cause<unknown>): EngineError =>
   new EngineError({ reason: "the conversation loop failed", cause: Cause.pretty(cause) })
@@ -182,6 +194,7 @@ const startLoopSession = <E>(
       text: Stream.fromQueue(text),
       events: Stream.fromQueue(events),
       droppedFrames: Effect.sync(() => dropped),
+      runsOn: runsOnOf(models),
     } satisfies EngineSession
   })
 

@@ -9,7 +9,7 @@ import { ConversationEngine } from "./engine.ts"
 import { BadRequest, ListenError } from "./errors.ts"
 import { logEvent } from "./logging.ts"
 import { WebMetrics } from "./metrics.ts"
-import { refuse, runSession, type SessionCounters, send } from "./session.ts"
+import { refuse, runSession, type SessionCounters, type SessionStats, send } from "./session.ts"
 import { serveStatic } from "./static-files.ts"
 import { VoiceCatalog } from "./voices.ts"
 import { makeWaitingRoom } from "./waiting-room.ts"
@@ -63,6 +63,8 @@ export interface Health {
   readonly waiting: number
   readonly maxWaiting: number
   readonly waitTimeoutMs: number
+  /** The last finished sessions (at most 16, oldest first): traffic, late and dropped frames, frame timing. */
+  readonly recentSessions: ReadonlyArray<SessionStats>
 }
 
 const json = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -92,7 +94,7 @@ export const serve = (options: WebServerOptions = {}) =>
       maxWaiting: options.maxWaiting ?? 16,
       waitTimeoutMs: options.waitTimeoutMs ?? 300_000,
     })
-    const counters: SessionCounters = { sessions: 0, opusWriters: 0 }
+    const counters: SessionCounters = { sessions: 0, opusWriters: 0, recent: [] }
     const staticDir = options.staticDir === undefined ? undefined : path.resolve(options.staticDir)
     const run = yield* FiberSet.makeRuntime<ConversationEngine>()
     let nextSession = 1
@@ -193,6 +195,7 @@ export const serve = (options: WebServerOptions = {}) =>
         waiting: status.waiting,
         maxWaiting: room.options.maxWaiting,
         waitTimeoutMs: room.options.waitTimeoutMs,
+        recentSessions: [...counters.recent],
       }),
     )
 

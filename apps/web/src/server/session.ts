@@ -11,7 +11,7 @@ import {
   encodeMetadata,
   encodeText,
 } from "../shared/protocol.ts"
-import { ConversationEngine, type EngineEvent } from "./engine.ts"
+import { ConversationEngine, type EngineEvent, type EngineSession } from "./engine.ts"
 import { logEvent } from "./logging.ts"
 import { WebMetrics } from "./metrics.ts"
 import { OggOpusReader, OggOpusWriter } from "./opus-ogg.ts"
@@ -28,10 +28,68 @@ export interface SessionRequest {
   readonly connectedAt: number
 }
 
-/** Live resource counts, for the health endpoint and leak checks. */
+/** Frame compute over this is a late frame: a frame is 80 ms of audio. */
+export const FRAME_BUDGET_MS = 80
+
+/** What one finished session did, for its close line and `/api/health`'s `recentSessions`. */
+export interface SessionStats {
+  readonly sessionId: string
+  readonly closedBy: "client" | "server"
+  readonly code: number
+  readonly durationMs: number
+  /** Prompting time before the handshake (absent when the session ended before it). */
+  readonly promptMs?: number
+  readonly framesIn: number
+  readonly framesOut: number
+  /** Frames whose compute (encode, LM step, decode) took more than 80 ms. */
+  readonly lateFrames: number
+  /** User frames dropped unprocessed because the engine was behind. */
+  readonly droppedFrames: number
+  /** Frame compute times over the whole session. */
+  readonly frameMs: {
+    readonly count: number
+    readonly mean: number
+    readonly p50: number
+    readonly p95: number
+    readonly max: number
+  }
+  /** Where its models computed, as the engine says (e.g. "LM on webgpu (fused), Mimi on webgpu (captured)"). */
+  readonly runsOn?: string
+}
+
+/** How many finished sessions `/api/health` lists. */
+const RECENT_SESSIONS = 16
+
+/** Live resource counts, for the health endpoint and leak checks, and the last sessions' stats. */
 export interface SessionCounters {
   sessions: number
   opusWriters: number
+  recent: Array<SessionStats>
+}
+
+/** Frame compute times of a whole session. */
+class FrameTally {
+  private readonly times: Array<number> = []
+  late = 0
+
+  add(computeMs: number) {
+    this.times.push(computeMs)
+    if (computeMs > FRAME_BUDGET_MS) this.late++
+  }
+
+  summary(): SessionStats["frameMs"] {
+    const sorted = [...this.times].sort((a, b) => a - b)
+    const n = sorted.length
+    const at = (q: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!)
+    const round = (x: number) => Math.round(x * 10) / 10
+    return {
+      count: n,
+      mean: round(n === 0 ? 0 : sorted.reduce((a, b) => a + b, 0) / n),
+      p50: round(at(0.5)),
+      p95: round(at(0.95)),
+      max: round(n === 0 ? 0 : sorted[n - 1]!),
+    }
+  }
 }
 
 export const send = (ws: WebSocket, message: Uint8Array): void => {
@@ -96,6 +154,9 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
     by: "client",
   }
   const traffic = { framesIn: 0, framesOut: 0 }
+  const tally = new FrameTally()
+  // set once prompting is done: what the close line reports besides the traffic
+  let talking: { readonly session: EngineSession; readonly promptMs: number } | undefined
   const serverCloses = (code: number, reason: string) => {
     if (ending.code === undefined) Object.assign(ending, { code, reason, by: "server" })
   }
@@ -138,11 +199,36 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
             }
             const durationMs = Math.round(performance.now() - request.connectedAt)
             const code = ending.code ?? CloseCode.Abnormal
+            const stats: SessionStats = {
+              sessionId: request.sessionId,
+              closedBy: ending.by,
+              code,
+              durationMs,
+              ...(talking === undefined ? {} : { promptMs: talking.promptMs }),
+              ...traffic,
+              lateFrames: tally.late,
+              droppedFrames: talking === undefined ? 0 : yield* talking.session.droppedFrames,
+              frameMs: tally.summary(),
+              ...(talking?.session.runsOn === undefined ? {} : { runsOn: talking.session.runsOn }),
+            }
+            counters.recent.push(stats)
+            if (counters.recent.length > RECENT_SESSIONS) counters.recent.shift()
+            const f = stats.frameMs
             yield* logEvent(
               "Info",
               "close",
-              `closed by the ${ending.by}: code ${code}${ending.reason === "" ? "" : ` (${ending.reason})`}, after ${(durationMs / 1000).toFixed(1)} s, ${traffic.framesIn} frames in, ${traffic.framesOut} out`,
-              { code, reason: ending.reason, by: ending.by, durationMs, ...traffic },
+              `closed by the ${ending.by}: code ${code}${ending.reason === "" ? "" : ` (${ending.reason})`}, after ${(durationMs / 1000).toFixed(1)} s, ${traffic.framesIn} frames in, ${traffic.framesOut} out, ${stats.lateFrames} late (compute > ${FRAME_BUDGET_MS} ms), ${stats.droppedFrames} dropped; frame p50 ${f.p50} ms, p95 ${f.p95} ms, max ${f.max} ms`,
+              {
+                code,
+                reason: ending.reason,
+                by: ending.by,
+                durationMs,
+                ...traffic,
+                lateFrames: stats.lateFrames,
+                droppedFrames: stats.droppedFrames,
+                frameMs: f,
+                ...(stats.runsOn === undefined ? {} : { runsOn: stats.runsOn }),
+              },
             )
           }),
       )
@@ -183,7 +269,13 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
       yield* Queue.clear(inbound)
       send(ws, encodeHandshake())
       const promptMs = Math.round(performance.now() - promptStart)
-      yield* logEvent("Info", "handshake", `handshake after ${promptMs} ms of prompting`, { promptMs })
+      talking = { session, promptMs }
+      yield* logEvent(
+        "Info",
+        "handshake",
+        `handshake after ${promptMs} ms of prompting${session.runsOn === undefined ? "" : `; ${session.runsOn}`}`,
+        { promptMs, ...(session.runsOn === undefined ? {} : { runsOn: session.runsOn }) },
+      )
       yield* Metric.update(WebMetrics.sessionsStarted, 1)
       const t0 = performance.now()
       const now = () => Math.round(performance.now() - t0)
@@ -243,6 +335,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
         Effect.gen(function* () {
           switch (event._tag) {
             case "FrameTiming":
+              tally.add(event.computeMs)
               return stats.add(event.computeMs)
             case "Prompt":
               return emit({
