@@ -103,6 +103,21 @@ const SecondaryModelSection = Schema.Struct({
   threads: Schema.optionalKey(integerAtLeast(1)),
 })
 
+/** The user's side of the transcript: a speech recognizer on the user's input (Moonshine, @personaplex/transcriber). */
+const TranscriberSection = Schema.Struct({
+  /** Default true: the section's presence turns it on; false keeps the settings and turns it off. */
+  enabled: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
+  /** A folder in transformers.js's layout (config.json, tokenizer, onnx/…); never downloads. */
+  model: Schema.optionalKey(text("a folder with a Moonshine model")),
+  /** Hugging Face repo fetched into the cache (default onnx-community/moonshine-tiny-ONNX). */
+  hf_repo: Schema.optionalKey(text('a Hugging Face repo id such as "onnx-community/moonshine-tiny-ONNX"')),
+  revision: Schema.optionalKey(text("a revision (branch, tag or commit)")),
+  /** Which ONNX files: fp32 (default) reads onnx/encoder_model.onnx, q8 onnx/encoder_model_quantized.onnx, … */
+  dtype: Schema.optionalKey(oneOf(["fp32", "fp16", "q8", "int8", "uint8", "q4"])),
+  /** onnxruntime threads of the recognizer (default 1). */
+  threads: Schema.optionalKey(integerAtLeast(1)),
+})
+
 export const RunConfigSchema = Schema.Struct({
   model: Schema.optionalKey(ModelSection),
   runtime: Schema.optionalKey(RuntimeSection),
@@ -111,6 +126,7 @@ export const RunConfigSchema = Schema.Struct({
   conversation: Schema.optionalKey(ConversationSection),
   sampling: Schema.optionalKey(SamplingSection),
   secondary_model: Schema.optionalKey(SecondaryModelSection),
+  transcriber: Schema.optionalKey(TranscriberSection),
 })
 
 export type RunConfig = typeof RunConfigSchema.Type
@@ -219,5 +235,11 @@ export const resolvePaths = (config: RunConfig, base: string): RunConfig =>
       defined<NonNullable<RunConfig["secondary_model"]>>({
         ...config.secondary_model,
         path: resolveIn(base, config.secondary_model.path),
+      }),
+    transcriber:
+      config.transcriber &&
+      defined<NonNullable<RunConfig["transcriber"]>>({
+        ...config.transcriber,
+        model: resolveIn(base, config.transcriber.model),
       }),
   })

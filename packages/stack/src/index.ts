@@ -12,12 +12,14 @@ export { packageRootOf } from "./packageRoot.ts"
 export {
   type CompactorChoice,
   DEFAULT_PROMPT,
+  DEFAULT_TRANSCRIBER_REPO,
   DEFAULT_WINDOW_SECONDS,
   type ModelSource,
   type RunOverrides,
   type RunSettings,
   resolveSettings,
   secondsToFrames,
+  type TranscriberChoice,
 } from "./settings.ts"
 export { ensureSmokeModels, SmokeModelError, type SmokeModels, smokeAssets } from "./smokeModels.ts"
 export {
@@ -29,4 +31,5 @@ export {
   modelLayer,
   resolveModelFiles,
   SettingsFileError,
+  transcriberLayer,
 } from "./wiring.ts"

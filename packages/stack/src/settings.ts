@@ -2,6 +2,7 @@ import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
 import type { Pace } from "@personaplex/loop"
 import { defaultCacheDir } from "@personaplex/models"
+import type { TranscriberDtype, TranscriberModelSource } from "@personaplex/transcriber"
 import type { RunConfig } from "./config.ts"
 import { defined } from "./defined.ts"
 
@@ -22,6 +23,15 @@ export type CompactorChoice =
   | { readonly _tag: "ModelFree" }
   | { readonly _tag: "LlamaCpp"; readonly path: string; readonly threads?: number }
   | { readonly _tag: "OpenAi"; readonly url: string; readonly model: string }
+
+/** The recognizer of the user's speech, when the config's `transcriber:` section turns it on. */
+export interface TranscriberChoice {
+  readonly source: TranscriberModelSource
+  readonly dtype: TranscriberDtype
+  readonly threads: number
+}
+
+export const DEFAULT_TRANSCRIBER_REPO = "onnx-community/moonshine-tiny-ONNX"
 
 /** Everything a run needs, after the config file and the command-line flags are merged. */
 export interface RunSettings {
@@ -52,6 +62,8 @@ export interface RunSettings {
   readonly compactor: CompactorChoice
   readonly compactionDeadlineMs: number
   readonly maxInputFrames?: number
+  /** Absent: no transcriber, the compactor sees the agent's text only. */
+  readonly transcriber?: TranscriberChoice
 }
 
 /** Flags that override the config file. */
@@ -104,6 +116,18 @@ const compactorChoice = (secondary: RunConfig["secondary_model"]): CompactorChoi
   }
 }
 
+const transcriberChoice = (section: RunConfig["transcriber"]): TranscriberChoice | undefined => {
+  if (section === undefined || section.enabled === false) return undefined
+  const source: TranscriberModelSource =
+    section.model !== undefined
+      ? { folder: section.model }
+      : defined<{ repo: string; revision?: string }>({
+          repo: section.hf_repo ?? DEFAULT_TRANSCRIBER_REPO,
+          revision: section.revision,
+        })
+  return { source, dtype: section.dtype ?? "fp32", threads: section.threads ?? 1 }
+}
+
 /**
  * Merges the validated config and the flags (flags win). Checks what the schema cannot:
  * cross-field requirements such as a GGUF path for `secondary_model.kind: llama_cpp`.
@@ -116,6 +140,8 @@ export const resolveSettings = (
   const secondary = config.secondary_model
   if (secondary?.kind === "llama_cpp" && secondary.path === undefined)
     problems.push("secondary_model.path: required when kind is llama_cpp (a GGUF file)")
+  if (config.transcriber?.model !== undefined && config.transcriber.hf_repo !== undefined)
+    problems.push("transcriber: give model (a folder) or hf_repo, not both")
   if (secondary?.kind === "openai" && secondary.url === undefined)
     problems.push("secondary_model.url: required when kind is openai (e.g. http://localhost:8080/v1)")
   const model = config.model
@@ -169,6 +195,7 @@ export const resolveSettings = (
       compactor: compactorChoice(secondary),
       compactionDeadlineMs: (secondary?.deadline ?? DEFAULT_DEADLINE_SECONDS) * 1000,
       maxInputFrames: overrides.maxSeconds === undefined ? undefined : secondsToFrames(overrides.maxSeconds),
+      transcriber: transcriberChoice(config.transcriber),
     }),
   }
 }

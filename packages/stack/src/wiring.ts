@@ -7,6 +7,7 @@ import { LmConfig, LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@p
 import type { LoopOptions } from "@personaplex/loop"
 import { ModelStore, readTorchVoicePrompt } from "@personaplex/models"
 import { OrtSession } from "@personaplex/runtime"
+import { Transcriber, type TranscriberLoadError } from "@personaplex/transcriber"
 import { Data, Effect, Layer } from "effect"
 import { defined } from "./defined.ts"
 import type { ModelSource, RunSettings } from "./settings.ts"
@@ -140,9 +141,26 @@ export const compactorLayer = (settings: RunSettings) => {
   }
 }
 
-/** Codec, LM, tokenizer and compactor: everything but the audio ends. */
+/** The recognizer of the user's speech when the settings name one; nothing otherwise (the loop runs without it). */
+export const transcriberLayer = (
+  settings: RunSettings,
+): Layer.Layer<Transcriber, TranscriberLoadError> | Layer.Layer<never> =>
+  settings.transcriber === undefined
+    ? Layer.empty
+    : Transcriber.layer({
+        source: settings.transcriber.source,
+        dtype: settings.transcriber.dtype,
+        threads: settings.transcriber.threads,
+      })
+
+/** Codec, LM, tokenizer, compactor and (when configured) the transcriber: everything but the audio ends. */
 export const engineLayer = (settings: RunSettings, files: ModelFiles) =>
-  Layer.mergeAll(modelLayer(settings, files), TextTokenizer.layer(files.tokenizer), compactorLayer(settings))
+  Layer.mergeAll(
+    modelLayer(settings, files),
+    TextTokenizer.layer(files.tokenizer),
+    compactorLayer(settings),
+    transcriberLayer(settings),
+  )
 
 /** A voice from a WAV file (encoded at each window start) or a voice cache (ours or upstream's `.pt`). */
 export const loadVoice = (file: string) =>

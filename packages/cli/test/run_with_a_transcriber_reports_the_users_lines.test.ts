@@ -1,0 +1,100 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assets } from "@personaplex/audio-io"
+import type { RunReport } from "@personaplex/loop"
+import { ensureSmokeModels } from "@personaplex/stack"
+import { writeTinyMoonshine } from "@personaplex/transcriber"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
+
+describe.skipIf(!built)("personaplex run with transcriber: on (the built bin)", () => {
+  it("recognizes the user's speech with the configured Moonshine and writes the user's lines into the report", () => {
+    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    const cwd = tempDir("cli-transcriber-")
+    writeTinyMoonshine(path.join(cwd, "moonshine"))
+    fs.writeFileSync(
+      path.join(cwd, "run.yaml"),
+      [
+        "model:",
+        `  mimi: ${models.mimi}`,
+        `  lm: ${models.lm}`,
+        `  tokenizer: ${models.tokenizer}`,
+        `  mimi_config: ${models.mimiConfig}`,
+        `  lm_config: ${models.lmConfig}`,
+        "runtime: { device: cpu, threads: 1 }",
+        "conversation: { window_frames: 12 }",
+        "sampling: { seed: 3 }",
+        "transcriber:",
+        "  model: moonshine   # relative to this file",
+        "",
+      ].join("\n"),
+    )
+    const run = runBin(
+      [
+        "run",
+        "--config",
+        "run.yaml",
+        "--input",
+        assets.helloWav,
+        "--output",
+        "out/talk.wav",
+        "--max-seconds",
+        "2",
+      ],
+      cwd,
+    )
+    expect(run.status, run.all).toBe(0)
+    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out", "talk.report.json"), "utf8")) as RunReport
+    expect(report.userTranscript).toMatchObject({
+      family: "moonshine",
+      model: path.join(cwd, "moonshine"),
+      dtype: "fp32",
+      failures: 0,
+    })
+    expect(report.userTranscript!.pieces).toBeGreaterThan(0)
+    const userTurns = report.windows.flatMap((w) => (w.turns ?? []).filter((t) => t.speaker === "user"))
+    expect(userTurns.length).toBe(report.userTranscript!.pieces)
+    for (const turn of userTurns) {
+      expect(turn.text.length).toBeGreaterThan(0)
+      expect(turn.endMs).toBeGreaterThan(turn.startMs)
+    }
+    expect(report.transcript.split("\n").filter((l) => l.startsWith("User: "))).toHaveLength(userTurns.length)
+  }, 240_000)
+
+  it("refuses a transcriber folder without its decoder, naming the file, before the run starts", () => {
+    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    const cwd = tempDir("cli-transcriber-missing-")
+    writeTinyMoonshine(path.join(cwd, "moonshine"))
+    fs.rmSync(path.join(cwd, "moonshine", "onnx", "decoder_model_merged.onnx"))
+    fs.writeFileSync(
+      path.join(cwd, "run.yaml"),
+      [
+        "model:",
+        `  mimi: ${models.mimi}`,
+        `  lm: ${models.lm}`,
+        `  tokenizer: ${models.tokenizer}`,
+        `  mimi_config: ${models.mimiConfig}`,
+        `  lm_config: ${models.lmConfig}`,
+        "transcriber: { model: moonshine }",
+        "",
+      ].join("\n"),
+    )
+    const run = runBin(
+      [
+        "run",
+        "--config",
+        "run.yaml",
+        "--input",
+        assets.helloWav,
+        "--output",
+        "out.wav",
+        "--max-seconds",
+        "1",
+      ],
+      cwd,
+    )
+    expect(run.status).toBe(1)
+    expect(run.all).toContain("onnx/decoder_model_merged.onnx is missing from")
+  }, 240_000)
+})
