@@ -6,6 +6,8 @@
  *
  *   node packages/bench/dist/batch.js --provider webgpu --contexts 187,3000 --sessions 1,2,4,8,16,32 \
  *     --quantization int8 --work-dir /tmp/batch --out batch.json
+ *
+ * `--codec webgpu|cpu` puts each session's own Mimi (encode before the step, decode after) in the tick.
  */
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,6 +28,7 @@ const { values: args } = parseArgs({
     ticks: { type: "string", default: "100" },
     warmup: { type: "string", default: "5" },
     deadline: { type: "string" },
+    codec: { type: "string" },
     "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-batch-bench") },
     out: { type: "string", default: "batch-results.json" },
   },
@@ -57,6 +60,7 @@ const report = await runBatchBench({
   sessions: list("sessions", args.sessions, 1),
   ticks: whole("ticks", args.ticks, 1),
   warmup: whole("warmup", args.warmup, 0),
+  ...(args.codec ? { codec: oneOf<ExecutionProvider>("codec", args.codec, ["webgpu", "cpu", "cuda"]) } : {}),
   ...(args.deadline ? { deadlineSeconds: whole("deadline", args.deadline, 1) } : {}),
   workDir: args["work-dir"],
   out: args.out,

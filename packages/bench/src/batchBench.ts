@@ -1,17 +1,17 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type CodecError, MimiCodec, writeRandomMimiCheckpoint } from "@personaplex/codec"
+import { MimiCodec, type MimiCodecShape, writeRandomMimiCheckpoint } from "@personaplex/codec"
 import {
   LmBatch,
-  type LmError,
   LmGen,
+  type LmGenShape,
   lmCheckpointTensors,
   type Quantization,
   writeRandomLmCheckpoint,
 } from "@personaplex/lm"
 import { type ExecutionProvider, makeRng, OrtSession } from "@personaplex/runtime"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { type Summary, summarize, systemPrompt } from "./bench.ts"
 import { BENCH_MODELS } from "./configs.ts"
 import { startGpuMemorySampler } from "./gpuMemory.ts"
@@ -33,6 +33,11 @@ export interface BatchBenchOptions {
   readonly warmup: number
   readonly workDir: string
   readonly out: string
+  /**
+   * Each session's own Mimi codec on this provider (a worker each), in the tick: encode, LM step, decode.
+   * Default: none in the tick (the prompts reset one CPU codec), so the tick is the LM alone.
+   */
+  readonly codec?: ExecutionProvider
   /** Stop starting configurations after this many seconds (those left are listed as skipped). */
   readonly deadlineSeconds?: number
   readonly command?: string
@@ -48,8 +53,11 @@ export interface BatchRun {
   readonly openMs: number
   /** Every session's system prompt (cached voice + 50 text tokens), one after the other. */
   readonly promptsMs: number
-  /** One run of all the sessions' steps. */
+  /** Every session's frame: one run of all the sessions' steps (with `codec`: their encodes before, decodes after). */
   readonly tickMs: Summary
+  /** With `codec`: each session's encode (from the tick's start) and decode. */
+  readonly encodeMs?: Summary
+  readonly decodeMs?: Summary
   /** Each session's frame (tick start to its tokens): the worst session's p99, and the max over all. */
   readonly sessionFrameP99Ms: number
   readonly sessionFrameMaxMs: number
@@ -71,6 +79,7 @@ export interface BatchBenchReport {
   readonly provider: ExecutionProvider
   readonly models: "personaplex" | "tiny"
   readonly quantization: Quantization
+  readonly codec?: ExecutionProvider
   readonly host: { readonly cores: number; readonly cpu?: string; readonly node: string }
   readonly frameMs: number
   readonly runs: BatchRun[]
@@ -82,12 +91,38 @@ export interface BatchBenchReport {
   readonly skipped: string[]
 }
 
-/** What a configuration drives: a tick of every session's frame, and each session's prompt. */
-interface Driver {
-  readonly rows: number
-  readonly prompt: Effect.Effect<void, LmError | CodecError, MimiCodec>
-  tick(frame: (session: number) => Int32Array): Effect.Effect<ReadonlyArray<number>, LmError>
+/** One session of a configuration: its step (`LmGen` alone, or an `LmBatch` session) and its codec. */
+interface BenchSession {
+  readonly gen: Pick<LmGenShape, "step" | "prompt">
+  readonly codec: MimiCodecShape
 }
+
+/** A session's codec, in a worker of its own (so that the sessions' codecs run side by side). */
+const sessionCodec = (
+  mimiFile: string,
+  options: BatchBenchOptions,
+  provider: ExecutionProvider,
+  threads: number,
+) =>
+  Effect.map(
+    Layer.build(
+      MimiCodec.layer({
+        checkpoint: mimiFile,
+        config: BENCH_MODELS[options.models].mimi,
+        executionProviders: [provider],
+        ...(provider === "webgpu" ? { graphCapture: true } : {}),
+      }).pipe(
+        Layer.provide(
+          OrtSession.layer({
+            executionProviders: [provider],
+            intraOpSpinning: false,
+            ...(provider === "cpu" ? { intraOpThreads: threads } : {}),
+          }),
+        ),
+      ),
+    ),
+    (context) => Context.get(context, MimiCodec),
+  )
 
 const measure = (
   options: BatchBenchOptions,
@@ -107,79 +142,101 @@ const measure = (
       quantization: options.quantization,
       cacheDir: path.join(options.workDir, "converted"),
     }
+    const codecProvider = options.codec ?? "cpu"
+    const codecThreads = Math.max(1, Math.floor(os.cpus().length / n))
+    const codecs = yield* Effect.forEach(
+      Array.from({ length: options.codec ? n : 1 }, () => 0),
+      () => sessionCodec(mimiFile, options, codecProvider, codecThreads),
+    )
     const tOpen = performance.now()
-    let driver: Driver
+    let rows: number
+    let sessions: BenchSession[]
+    /** Every session's frame together: `LmBatch.tick` gathers their steps into one run. */
+    let together: <A, E, R>(
+      frames: ReadonlyArray<Effect.Effect<A, E, R>>,
+    ) => Effect.Effect<ReadonlyArray<A>, E, R>
     if (n === 1) {
       const gen = yield* LmGen.make({ ...lmOptions, engine: "fused" })
-      driver = {
-        rows: 1,
-        prompt: gen.prompt(system),
-        tick: (frame) =>
-          Effect.suspend(() => {
-            const start = performance.now()
-            return Effect.map(gen.step(frame(0)), () => [performance.now() - start])
-          }),
-      }
+      rows = 1
+      sessions = [{ gen, codec: codecs[0]! }]
+      together = (frames) => Effect.all(frames)
     } else {
       const batch = yield* LmBatch.make({ ...lmOptions, maxSessions: n })
-      const sessions = yield* Effect.forEach(
+      const joined = yield* Effect.forEach(
         Array.from({ length: n }, (_, s) => s),
         (s) => batch.join({ sampling: { seed: 1000 + s } }),
       )
-      driver = {
-        rows: batch.batch,
-        prompt: Effect.forEach(sessions, (s) => s.prompt(system), { discard: true }),
-        tick: (frame) =>
-          Effect.suspend(() => {
-            const start = performance.now()
-            return batch.tick(
-              sessions.map((session, s) => ({
-                session,
-                frame: Effect.map(session.step(frame(s)), () => performance.now() - start),
-              })),
-            )
-          }),
-      }
+      rows = batch.batch
+      sessions = joined.map((gen, s) => ({ gen, codec: codecs[options.codec ? s : 0]! }))
+      together = (frames) => batch.tick(frames.map((frame, s) => ({ session: joined[s]!, frame })))
     }
     const openMs = performance.now() - tOpen
     const tPrompt = performance.now()
-    yield* driver.prompt
+    for (const { gen, codec } of sessions)
+      yield* gen.prompt(system).pipe(Effect.provideService(MimiCodec, codec))
     const promptsMs = performance.now() - tPrompt
-    const codes = (t: number) => (s: number) =>
+
+    const pcm = (t: number, s: number) =>
+      Float32Array.from(
+        { length: 1920 },
+        (_, i) => 0.1 * Math.sin((2 * Math.PI * (140 + 10 * s) * (t * 1920 + i)) / 24000),
+      )
+    const randomCodes = (t: number, s: number) =>
       Int32Array.from({ length: 8 }, (_, q) => (t * 131 + s * 977 + q * 257) % models.lm.card)
-    for (let t = 0; t < options.warmup; t++) yield* driver.tick(codes(t))
+    const silence = new Float32Array(1920)
+    /** Each session's frame, timed from the tick's start: encode, LM step, decode (with `codec`), or the step alone. */
+    const tick = (t: number) =>
+      Effect.suspend(() => {
+        const start = performance.now()
+        return together(
+          sessions.map(({ gen, codec }, s) =>
+            Effect.gen(function* () {
+              if (!options.codec) {
+                yield* gen.step(randomCodes(t, s))
+                return { frameMs: performance.now() - start, encodeMs: 0, decodeMs: 0 }
+              }
+              const codes = yield* codec.encode(pcm(t, s))
+              const encoded = performance.now()
+              const tokens = yield* gen.step(codes)
+              const stepped = performance.now()
+              if (tokens) yield* codec.decode(tokens.slice(1, 9))
+              else yield* Effect.succeed(silence)
+              const done = performance.now()
+              return { frameMs: done - start, encodeMs: encoded - start, decodeMs: done - stepped }
+            }),
+          ),
+        )
+      })
+    for (let t = 0; t < options.warmup; t++) yield* tick(t)
     const ticks: number[] = []
     const perSession: number[][] = Array.from({ length: n }, () => [])
+    const encodes: number[] = []
+    const decodes: number[] = []
     let rss = process.memoryUsage().rss
     for (let t = 0; t < options.ticks; t++) {
       const t0 = performance.now()
-      const finished = yield* driver.tick(codes(options.warmup + t))
+      const frames = yield* tick(options.warmup + t)
       ticks.push(performance.now() - t0)
-      for (const [s, ms] of finished.entries()) perSession[s]!.push(ms)
+      for (const [s, f] of frames.entries()) {
+        perSession[s]!.push(f.frameMs)
+        encodes.push(f.encodeMs)
+        decodes.push(f.decodeMs)
+      }
       rss = Math.max(rss, process.memoryUsage().rss)
     }
     const all = perSession.flat()
     return {
-      graphRows: driver.rows,
+      graphRows: rows,
       openMs,
       promptsMs,
       tickMs: summarize(ticks),
+      ...(options.codec ? { encodeMs: summarize(encodes), decodeMs: summarize(decodes) } : {}),
       sessionFrameP99Ms: Math.max(...perSession.map((xs) => summarize(xs).p99)),
       sessionFrameMaxMs: Math.max(...all),
       lateFrames: all.filter((ms) => ms > FRAME_MS).length,
       peakRssMiB: rss / 2 ** 20,
     }
-  }).pipe(
-    Effect.scoped,
-    // The prompts reset a codec (as the loop's do): one on the CPU, outside what is timed per tick.
-    Effect.provide(
-      MimiCodec.layer({
-        checkpoint: mimiFile,
-        config: BENCH_MODELS[options.models].mimi,
-        executionProviders: ["cpu"],
-      }).pipe(Layer.provideMerge(OrtSession.layer({ executionProviders: [options.provider] }))),
-    ),
-  )
+  }).pipe(Effect.scoped, Effect.provide(OrtSession.layer({ executionProviders: [options.provider] })))
 
 /** Least-squares slope of `y` over `x` (MiB per added session), undefined under two points. */
 const slope = (points: ReadonlyArray<readonly [number, number]>) => {
@@ -194,7 +251,8 @@ const slope = (points: ReadonlyArray<readonly [number, number]>) => {
  * Many conversations on one LM step, through the public layers (`LmGen` for one session, `LmBatch`
  * for more): per context and number of live sessions, each with its own system prompt and seed,
  * the tick time (one run of every session's step), each session's frame, late frames against the
- * 80 ms frame, GPU memory. The LM only: each session's Mimi encode and decode are not in the tick.
+ * 80 ms frame, GPU memory. With `codec`, each session's frame is the loop's: its own Mimi encodes,
+ * the step, its Mimi decodes (the codecs run side by side, one worker each); without, the LM alone.
  * Writes the JSON after every configuration and returns it.
  */
 export const runBatchBench = async (options: BatchBenchOptions): Promise<BatchBenchReport> => {
@@ -214,6 +272,7 @@ export const runBatchBench = async (options: BatchBenchOptions): Promise<BatchBe
     provider: options.provider,
     models: options.models,
     quantization: options.quantization,
+    ...(options.codec ? { codec: options.codec } : {}),
     host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
     frameMs: FRAME_MS,
     runs: [],
@@ -296,14 +355,14 @@ export const runBatchBench = async (options: BatchBenchOptions): Promise<BatchBe
 export const renderBatchTable = (report: BatchBenchReport): string => {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-")
   const lines = [
-    `LM batch, ${report.provider}, ${report.models}, ${report.quantization} (tick: one run of every session's step; frame ${report.frameMs} ms)`,
+    `LM batch, ${report.provider}, ${report.models}, ${report.quantization}, codec ${report.codec ?? "not in the tick"} (tick: every session's frame, one run of their steps; frame ${report.frameMs} ms)`,
     "",
-    "| context | sessions | graph rows | tick p50 ms | tick p99 ms | session frame p99 ms | late frames | real time | peak GPU MiB | prompts ms |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| context | sessions | graph rows | tick p50 ms | tick p99 ms | session frame p99 ms | encode / decode p99 ms | late frames | real time | peak GPU MiB | prompts ms |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...report.runs.map((r) =>
       r.error
-        ? `| ${r.context} | ${r.sessions} | - | ${r.error.slice(0, 60)} | | | | | ${r.peakGpuMiB ?? "-"} | |`
-        : `| ${r.context} | ${r.sessions} | ${r.graphRows} | ${f(r.tickMs.p50)} | ${f(r.tickMs.p99)} | ${f(r.sessionFrameP99Ms)} | ${r.lateFrames} | ${r.realTime ? "yes" : "no"} | ${r.peakGpuMiB ?? "-"} | ${r.promptsMs.toFixed(0)} |`,
+        ? `| ${r.context} | ${r.sessions} | - | ${r.error.slice(0, 60)} | | | | | | ${r.peakGpuMiB ?? "-"} | |`
+        : `| ${r.context} | ${r.sessions} | ${r.graphRows} | ${f(r.tickMs.p50)} | ${f(r.tickMs.p99)} | ${f(r.sessionFrameP99Ms)} | ${r.encodeMs && r.decodeMs ? `${f(r.encodeMs.p99)} / ${f(r.decodeMs.p99)}` : "-"} | ${r.lateFrames} | ${r.realTime ? "yes" : "no"} | ${r.peakGpuMiB ?? "-"} | ${r.promptsMs.toFixed(0)} |`,
     ),
     "",
     ...Object.entries(report.summary).map(

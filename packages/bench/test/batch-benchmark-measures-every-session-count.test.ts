@@ -8,7 +8,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batch-bench-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 describe("the LM batch benchmark (tiny models, CPU provider)", () => {
-  it("measures each number of live sessions through LmGen (one) and LmBatch (more), and writes its JSON", async () => {
+  it("measures each number of live sessions through LmGen (one) and LmBatch (more), each session with its own codec, and writes its JSON", async () => {
     const out = path.join(dir, "batch.json")
     const report = await runBatchBench({
       provider: "cpu",
@@ -16,6 +16,7 @@ describe("the LM batch benchmark (tiny models, CPU provider)", () => {
       quantization: "int8",
       contexts: [24],
       sessions: [1, 3],
+      codec: "cpu",
       ticks: 4,
       warmup: 1,
       workDir: dir,
@@ -30,6 +31,10 @@ describe("the LM batch benchmark (tiny models, CPU provider)", () => {
       expect(run.tickMs.n).toBe(4)
       expect(run.sessionFrameP99Ms).toBeGreaterThan(0)
       expect(run.sessionFrameP99Ms).toBeLessThanOrEqual(run.tickMs.max + 1)
+      // Each session's own codec: its encode ends before its frame does, its decode after the step.
+      expect(run.encodeMs!.n).toBe(4 * run.sessions)
+      expect(run.encodeMs!.max).toBeLessThan(run.sessionFrameMaxMs)
+      expect(run.decodeMs!.min).toBeGreaterThan(0)
     }
     expect(report.summary["24"]!.largestRealTimeSessions).toBe(
       Math.max(0, ...report.runs.filter((r) => r.realTime).map((r) => r.sessions)),
