@@ -27,3 +27,4 @@ export {
 } from "./report.ts"
 export { type LoopError, type LoopServices, runConversation } from "./runConversation.ts"
 export type { SwitchReason } from "./switchPolicy.ts"
+export type { DialogueTurn, UserTranscriptReport } from "./userSide.ts"
