@@ -27,7 +27,10 @@ describe("the transcriber: section", () => {
     })
     assert.deepStrictEqual(
       settingsOf(
-        resolveSettings({ transcriber: { hf_repo: "me/moonshine-base", revision: "v2", dtype: "q8", threads: 2 } }, {}),
+        resolveSettings(
+          { transcriber: { hf_repo: "me/moonshine-base", revision: "v2", dtype: "q8", threads: 2 } },
+          {},
+        ),
       ).transcriber,
       { source: { repo: "me/moonshine-base", revision: "v2" }, dtype: "q8", threads: 2 },
     )
