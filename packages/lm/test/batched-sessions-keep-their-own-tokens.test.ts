@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { runNodeIsolated, webGpuUnavailable } from "@personaplex/runtime"
 import { afterAll, describe, expect, it } from "vitest"
 import { lmCheckpointTensors } from "../src/checkpointTensors.ts"
+import type { LmConfig } from "../src/LmConfig.ts"
 import { writeRandomLmCheckpoint } from "../src/randomCheckpoint.ts"
 import { tinyLmConfig } from "../src/testing.ts"
 import { alone, inBatch } from "./support/batchIsolation.ts"
@@ -11,20 +12,23 @@ import { haveFixtures, readScenario } from "./support/fixtures.ts"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-batch-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
-const randomCheckpoint = () => {
-  const file = path.join(dir, "random.safetensors")
-  if (!fs.existsSync(file)) writeRandomLmCheckpoint(file, lmCheckpointTensors(tinyLmConfig))
-  return { checkpoint: file, config: tinyLmConfig }
+/** The tiny architecture; `textCard` past one TopK pass (2,048) ranks the text head in two levels. */
+const randomCheckpoint = (textCard = tinyLmConfig.textCard) => {
+  const config: LmConfig = { ...tinyLmConfig, textCard }
+  const file = path.join(dir, `random-${textCard}.safetensors`)
+  if (!fs.existsSync(file)) writeRandomLmCheckpoint(file, lmCheckpointTensors(config))
+  return { checkpoint: file, config }
 }
 
 describe("sessions of one batched LM step on the CPU provider", () => {
   it.each([
-    ["the tiny random checkpoint, sampled", 4, "sampled"],
-    ["the tiny random checkpoint, greedy", 8, "greedy"],
+    ["the tiny random checkpoint, sampled", 4, "sampled", 1000],
+    ["the tiny random checkpoint, greedy", 8, "greedy", 1000],
+    ["a text vocabulary of 4,000 (two-level top-k), sampled", 4, "sampled", 4000],
   ])(
     "%s (batch of %i): a session gives the tokens it gives alone, whatever the others do (reset, prompt, malformed input, leave, join)",
-    async (_, maxSessions, mode) => {
-      const model = randomCheckpoint()
+    async (_, maxSessions, mode, textCard) => {
+      const model = randomCheckpoint(textCard)
       const sampling = mode === "greedy" ? { useSampling: false, seed: 3 } : { seed: 3 }
       const solo = await alone({ ...model, sampling }, "cpu")
       const batched = await inBatch({ ...model, sampling }, maxSessions, "cpu", { a: 3, b: 4 })
@@ -58,18 +62,20 @@ const why =
 
 describe.skipIf(noWebGpu !== undefined)(`sessions of one batched LM step on WebGPU${why}`, () => {
   it.each([
-    ["float16", "sampled"],
-    ["float32", "greedy"],
+    ["float16", "sampled", 1000],
+    ["float32", "greedy", 1000],
+    ["float16", "sampled", 4000],
   ])(
-    "the tiny random checkpoint (%s KV, %s, captured steps): a session gives the tokens it gives alone, whatever the others do",
-    (kvCache, mode) => {
+    "the tiny random checkpoint (%s KV, %s, captured steps, text vocabulary %i): a session gives the tokens it gives alone, whatever the others do",
+    (kvCache, mode, textCard) => {
       const child = runNodeIsolated(
         [
           path.join(import.meta.dirname, "child/batch-isolation-webgpu.ts"),
-          randomCheckpoint().checkpoint,
+          randomCheckpoint(textCard).checkpoint,
           kvCache,
           "4",
           mode,
+          String(textCard),
         ],
         240_000,
       )
