@@ -1,6 +1,5 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import {
-  type TranscriberError,
   TranscriberInputError,
   TranscriberModelError,
   type TranscriberModelMissingError,
@@ -209,4 +208,3 @@ export class Transcriber extends Context.Service<Transcriber, TranscriberShape>(
   }
 }
 
-export type { TranscriberError }
