@@ -97,12 +97,12 @@ interface BenchSession {
   readonly codec: MimiCodecShape
 }
 
-/** A session's codec, in a worker of its own (so that the sessions' codecs run side by side). */
+/** A session's codec on `worker` (an `OrtSession`: its own for each CPU codec, one for all WebGPU ones). */
 const sessionCodec = (
   mimiFile: string,
   options: BatchBenchOptions,
   provider: ExecutionProvider,
-  threads: number,
+  worker: Layer.Layer<OrtSession>,
 ) =>
   Effect.map(
     Layer.build(
@@ -111,15 +111,7 @@ const sessionCodec = (
         config: BENCH_MODELS[options.models].mimi,
         executionProviders: [provider],
         ...(provider === "webgpu" ? { graphCapture: true } : {}),
-      }).pipe(
-        Layer.provide(
-          OrtSession.layer({
-            executionProviders: [provider],
-            intraOpSpinning: false,
-            ...(provider === "cpu" ? { intraOpThreads: threads } : {}),
-          }),
-        ),
-      ),
+      }).pipe(Layer.provide(worker)),
     ),
     (context) => Context.get(context, MimiCodec),
   )
@@ -143,10 +135,18 @@ const measure = (
       cacheDir: path.join(options.workDir, "converted"),
     }
     const codecProvider = options.codec ?? "cpu"
-    const codecThreads = Math.max(1, Math.floor(os.cpus().length / n))
+    const worker = () =>
+      OrtSession.layer({
+        executionProviders: [codecProvider],
+        intraOpSpinning: false,
+        ...(codecProvider === "cpu" ? { intraOpThreads: Math.max(1, Math.floor(os.cpus().length / n)) } : {}),
+      })
+    // CPU codecs run side by side, a worker each; GPU codecs share one worker (several WebGPU workers
+    // of codecs crashed Dawn on lavapipe: "CommandEncoder is already finished").
+    const gpuWorker = codecProvider === "cpu" ? undefined : Layer.succeedContext(yield* Layer.build(worker()))
     const codecs = yield* Effect.forEach(
       Array.from({ length: options.codec ? n : 1 }, () => 0),
-      () => sessionCodec(mimiFile, options, codecProvider, codecThreads),
+      () => sessionCodec(mimiFile, options, codecProvider, gpuWorker ?? worker()),
     )
     const tOpen = performance.now()
     let rows: number

@@ -42,11 +42,19 @@ describe("sessions of one batched LM step on the CPU provider", () => {
     60_000,
   )
 
-  it.skipIf(!haveFixtures)(
-    "the upstream fixture with a sliding cache (context 12): a session gives its tokens alone inside a batch",
-    async () => {
+  it.skipIf(!haveFixtures).each([
+    ["8 depformer steps", {}],
+    ["16 depformer steps, upstream's ring quirk", { depformerSteps: 16 as const, upstreamRingQuirk: true }],
+  ])(
+    "the upstream fixture with a sliding cache (context 12, %s): a session gives its tokens alone inside a batch",
+    async (_, shape) => {
       const scenario = readScenario("lm-tiny-ctx12")
-      const model = { checkpoint: scenario.checkpoint, config: scenario.config, sampling: { seed: 3 } }
+      const model = {
+        checkpoint: scenario.checkpoint,
+        config: scenario.config,
+        sampling: { seed: 3 },
+        ...shape,
+      }
       const solo = await alone(model, "cpu")
       const batched = await inBatch(model, 4, "cpu", { a: 3, b: 4 })
       expect(batched.a).toEqual(solo)
