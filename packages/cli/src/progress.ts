@@ -76,12 +76,12 @@ export const makeProgress = (options: ProgressOptions) => {
           break
         case "SwitchEnded":
           line(
-            `… switch: thinking clip ${event.clipFrames} frames, ${event.silenceFrames} silence frames, pause ${event.pauseMs.toFixed(0)} ms`,
+            `… switch (${event.reason}): thinking clip ${event.clipFrames} frames, ${event.silenceFrames} silence frames, pause ${event.pauseMs.toFixed(0)} ms`,
           )
           break
         case "CompactionEnded":
           line(
-            `  compaction (${event.source}${event.reason ? `: ${event.reason}` : ""}) in ${event.durationMs.toFixed(0)} ms → ${shorten(event.prompt, 80)}`,
+            `  compaction${event.stage === "at_switch" ? "" : ` ${event.stage}`} (${event.source}${event.reason ? `: ${event.reason}` : ""}) in ${event.durationMs.toFixed(0)} ms → ${shorten(event.prompt, 80)}`,
           )
           break
         case "RunEnded":
@@ -137,7 +137,16 @@ export const formatSummary = (
     `  output         ${report.outputFrames} frames (${(report.outputFrames * FRAME_SECONDS).toFixed(2)} s) = input + ${report.switches.length} thinking clip(s) of ${report.thinkingClipFrames} frames${report.switches.some((s) => s.silenceFrames > 0) ? " + silence" : ""}`,
     `  real-time      RTF ${t.realTimeFactor.toFixed(2)} (wall ${(t.wallMs / 1000).toFixed(2)} s), late frames ${t.lateFrames}${t.firstFrameMs !== undefined ? `, first frame after ${(t.firstFrameMs / 1000).toFixed(2)} s` : ""}`,
     `  per frame      mean ${ms(t.frame.meanMs)}, p50 ${ms(t.frame.p50Ms)}, p95 ${ms(t.frame.p95Ms)}, p99 ${ms(t.frame.p99Ms)}, max ${ms(t.frame.maxMs)} (encode ${ms(t.encode.meanMs)}, LM ${ms(t.step.meanMs)}, decode ${ms(t.decode.meanMs)})`,
-    `  pauses         ${t.pauseMs.length > 0 ? t.pauseMs.map((p) => `${p.toFixed(0)} ms`).join(", ") : "none"}`,
+    `  pauses         ${
+      report.switches.length > 0
+        ? report.switches
+            .map(
+              (s) =>
+                `${s.pauseMs.toFixed(0)} ms (${s.reason}, compaction ${s.compactionWaitMs.toFixed(0)} ms of it)`,
+            )
+            .join(", ")
+        : "none"
+    }`,
     "  prompts",
     ...report.windows.map((w) => `    ${w.index + 1}. [${w.promptSource}] ${shorten(w.prompt, 100)}`),
     "  transcript",

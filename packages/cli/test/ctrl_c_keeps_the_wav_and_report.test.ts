@@ -14,7 +14,7 @@ describe.skipIf(!built)("Ctrl-C during `personaplex run`", () => {
     const cwd = tempDir("cli-sigint-")
     fs.writeFileSync(
       path.join(cwd, "run.yaml"),
-      `model: { mimi: ${models.mimi}, lm: ${models.lm}, tokenizer: ${models.tokenizer}, mimi_config: ${models.mimiConfig}, lm_config: ${models.lmConfig} }\nconversation: { window_frames: 8, pace: realtime }\n`,
+      `model: { mimi: ${models.mimi}, lm: ${models.lm}, tokenizer: ${models.tokenizer}, mimi_config: ${models.mimiConfig}, lm_config: ${models.lmConfig} }\nconversation: { window_frames: 8, pace: realtime, switch: fixed }\n`,
     )
     const child = spawn(
       process.execPath,

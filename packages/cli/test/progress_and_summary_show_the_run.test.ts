@@ -32,11 +32,15 @@ const report: RunReport = {
   switches: [
     {
       afterWindow: 0,
+      reason: "pause",
+      userSilentMs: 480,
+      agentSilentMs: 400,
       compaction: { prompt: "<system> prompt 1 <system>", source: "model", durationMs: 3 },
       clipFrames: 3,
       silenceFrames: 0,
       droppedInputFrames: 0,
       pauseMs: 250,
+      compactionWaitMs: 0,
     },
   ],
   transcript: "words of window 0\nwords of window 1",
@@ -88,6 +92,7 @@ describe("progress display and summary", () => {
       LoopEvent.WindowEnded({ window: 0, inputFrames: 2, agentText: " hello" }),
       LoopEvent.SwitchEnded({
         afterWindow: 0,
+        reason: "pause",
         pauseMs: 250,
         clipFrames: 3,
         silenceFrames: 0,
@@ -103,7 +108,7 @@ describe("progress display and summary", () => {
     expect(text).toContain('■ window 1: 2 frames · "hello"')
     expect(text).toContain("window 1 · 00:00.2 of input")
     expect(text).toContain("RTF")
-    expect(text).toContain("… switch: thinking clip 3 frames, 0 silence frames, pause 250 ms")
+    expect(text).toContain("… switch (pause): thinking clip 3 frames, 0 silence frames, pause 250 ms")
     expect(text).not.toContain("\r")
   })
 
@@ -113,7 +118,7 @@ describe("progress display and summary", () => {
     expect(summary).toContain("windows        2")
     expect(summary).toContain("output         7 frames (0.56 s) = input + 1 thinking clip(s) of 3 frames")
     expect(summary).toContain("RTF 0.29")
-    expect(summary).toContain("pauses         250 ms")
+    expect(summary).toContain("pauses         250 ms (pause, compaction 0 ms of it)")
     expect(summary).toContain("2. [model] <system> prompt 1 <system>")
     expect(summary).toContain("1. words of window 0")
     expect(summary).toContain("output audio   /tmp/out.wav")

@@ -30,6 +30,7 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       "runtime: { device: cpu, threads: 1 }",
       "conversation:",
       "  window_frames: 6   # smoke-run override of duration",
+      "  switch: fixed      # cuts every 6 frames: the sizes below count them",
       "  initial_prompt: You are a calm librarian.",
       "sampling: { seed: 3 }",
     ])

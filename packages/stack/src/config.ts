@@ -79,6 +79,24 @@ const ConversationSection = Schema.Struct({
   word_budget: Schema.optionalKey(integerAtLeast(1)),
   /** "fast" for files (default), "realtime" for devices or to simulate one. */
   pace: Schema.optionalKey(oneOf(["fast", "realtime"])),
+  /**
+   * When a window ends: "pause" (default) after `duration`, at the first moment the user (by
+   * voice activity) and the agent (padding its text) have both been silent for `pause_ms`, or at
+   * `max_duration`; "fixed" exactly at `duration`.
+   */
+  switch: Schema.optionalKey(oneOf(["fixed", "pause"])),
+  /** Silence of both sides that makes a pause, in ms (default 400). */
+  pause_ms: Schema.optionalKey(integerBetween(80, 5000)),
+  /** The longest window in seconds, for switch: pause (default 1.5 × duration). */
+  max_duration: Schema.optionalKey(numberBetween(10, 60)),
+  /** The voice-activity detector of switch: pause: "silero" (default, Silero VAD on onnxruntime) or "energy" (a level gate). */
+  vad: Schema.optionalKey(oneOf(["silero", "energy"])),
+  /** Start each compaction before the cut, so the pause at the switch is the thinking clip (default true). */
+  early_compaction: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
+  /** Seconds a compaction is expected to take until one has run (then learned; default 2). */
+  compaction_estimate: Schema.optionalKey(numberBetween(0, 60)),
+  /** Words said after the early compaction's transcript that make it be redone (default 4). */
+  redo_min_words: Schema.optionalKey(integerAtLeast(1)),
 })
 
 const SamplingSection = Schema.Struct({

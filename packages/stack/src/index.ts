@@ -32,4 +32,5 @@ export {
   resolveModelFiles,
   SettingsFileError,
   transcriberLayer,
+  voiceActivityLayer,
 } from "./wiring.ts"

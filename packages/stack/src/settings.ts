@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
-import type { Pace } from "@personaplex/loop"
+import type { EarlyCompactionOptions, Pace, SwitchPolicy } from "@personaplex/loop"
 import { defaultCacheDir } from "@personaplex/models"
 import type { TranscriberDtype, TranscriberModelSource } from "@personaplex/transcriber"
 import type { RunConfig } from "./config.ts"
@@ -51,6 +51,10 @@ export interface RunSettings {
   readonly thinkingClip: string
   readonly wordBudget?: number
   readonly pace: Pace
+  readonly switchPolicy: SwitchPolicy
+  /** The voice-activity layer of `switchPolicy: pause`. */
+  readonly vad: "silero" | "energy"
+  readonly earlyCompaction?: EarlyCompactionOptions
   readonly sampling: {
     readonly temp?: number
     readonly tempText?: number
@@ -84,6 +88,9 @@ export const DEFAULT_WINDOW_SECONDS = 20
 export const DEFAULT_PROMPT =
   "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way."
 export const DEFAULT_DEADLINE_SECONDS = 5
+export const DEFAULT_COMPACTION_ESTIMATE_SECONDS = 2
+/** `conversation.max_duration` by default, as a multiple of the window. */
+export const DEFAULT_MAX_DURATION_FACTOR = 1.5
 
 export const secondsToFrames = (seconds: number) => Math.max(1, Math.round(seconds * FRAMES_PER_SECOND))
 
@@ -167,6 +174,28 @@ export const resolveSettings = (
     (overrides.windowSeconds !== undefined ? secondsToFrames(overrides.windowSeconds) : undefined) ??
     conversation?.window_frames ??
     secondsToFrames(conversation?.duration ?? DEFAULT_WINDOW_SECONDS)
+  const maxWindowFrames =
+    conversation?.max_duration !== undefined
+      ? secondsToFrames(conversation.max_duration)
+      : Math.ceil(windowFrames * DEFAULT_MAX_DURATION_FACTOR)
+  const switchMode = conversation?.switch ?? "pause"
+  if (switchMode === "pause" && maxWindowFrames < windowFrames)
+    return {
+      problems: [
+        `conversation.max_duration: ${conversation?.max_duration} s is shorter than the window (${windowFrames / FRAMES_PER_SECOND} s)`,
+      ],
+    }
+  const switchPolicy: SwitchPolicy =
+    switchMode === "fixed"
+      ? { mode: "fixed" }
+      : defined<SwitchPolicy>({ mode: "pause", pauseMs: conversation?.pause_ms, maxWindowFrames })
+  const earlyCompaction =
+    (conversation?.early_compaction ?? true)
+      ? defined<EarlyCompactionOptions>({
+          expectedMs: (conversation?.compaction_estimate ?? DEFAULT_COMPACTION_ESTIMATE_SECONDS) * 1000,
+          redoMinWords: conversation?.redo_min_words,
+        })
+      : undefined
   const sampling = config.sampling
   return {
     settings: defined<RunSettings>({
@@ -184,6 +213,9 @@ export const resolveSettings = (
       thinkingClip: conversation?.thinking_clip ?? assets.thinkingWav,
       wordBudget: conversation?.word_budget,
       pace: overrides.pace ?? conversation?.pace ?? "fast",
+      switchPolicy,
+      vad: conversation?.vad ?? "silero",
+      earlyCompaction,
       sampling: defined<RunSettings["sampling"]>({
         temp: sampling?.temp,
         tempText: sampling?.temp_text,

@@ -8,6 +8,7 @@ import type { LoopOptions } from "@personaplex/loop"
 import { ModelStore, readTorchVoicePrompt } from "@personaplex/models"
 import { OrtSession } from "@personaplex/runtime"
 import { Transcriber, type TranscriberLoadError } from "@personaplex/transcriber"
+import { VoiceActivity } from "@personaplex/vad"
 import { Data, Effect, Layer } from "effect"
 import { defined } from "./defined.ts"
 import type { ModelSource, RunSettings } from "./settings.ts"
@@ -141,6 +142,19 @@ export const compactorLayer = (settings: RunSettings) => {
   }
 }
 
+/**
+ * The detector that listens to the user for `switch: pause` (none for `fixed`: the loop then cuts
+ * by duration alone). Silero runs on the CPU in an onnxruntime worker of its own, beside the LM's.
+ */
+export const voiceActivityLayer = (settings: RunSettings) =>
+  settings.switchPolicy.mode === "fixed"
+    ? Layer.empty
+    : settings.vad === "energy"
+      ? VoiceActivity.energy()
+      : VoiceActivity.silero().pipe(
+          Layer.provide(OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 })),
+        )
+
 /** The recognizer of the user's speech when the settings name one; nothing otherwise (the loop runs without it). */
 export const transcriberLayer = (
   settings: RunSettings,
@@ -153,12 +167,16 @@ export const transcriberLayer = (
         threads: settings.transcriber.threads,
       })
 
-/** Codec, LM, tokenizer, compactor and (when configured) the transcriber: everything but the audio ends. */
+/**
+ * Codec, LM, tokenizer, compactor, (for `switch: pause`) voice activity and (when configured) the
+ * transcriber: everything but the audio ends.
+ */
 export const engineLayer = (settings: RunSettings, files: ModelFiles) =>
   Layer.mergeAll(
     modelLayer(settings, files),
     TextTokenizer.layer(files.tokenizer),
     compactorLayer(settings),
+    voiceActivityLayer(settings),
     transcriberLayer(settings),
   )
 
@@ -203,6 +221,8 @@ export const loopOptions = (
       voice,
       thinkingClip,
       pace: settings.pace,
+      switchPolicy: settings.switchPolicy,
+      earlyCompaction: settings.earlyCompaction,
       wordBudget: settings.wordBudget,
       compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
       maxInputFrames: settings.maxInputFrames,

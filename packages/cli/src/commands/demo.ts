@@ -96,6 +96,9 @@ export const demoCommand = Command.make("demo", flags, (f) =>
       thinkingClip: assets.thinkingWav,
       wordBudget: 60,
       pace: "fast",
+      // Fixed windows: the smoke LM's text is noise that never pads, so a pause of both sides never comes.
+      switchPolicy: { mode: "fixed" },
+      vad: "silero",
       sampling: { seed: f.seed },
       compactor,
       compactionDeadlineMs: 5000,
