@@ -5,6 +5,7 @@ export default defineConfig({
     index: "src/index.ts",
     cli: "src/cli.ts",
     diagnose: "src/diagnose.ts",
+    compactor: "src/compactor-cli.ts",
     batch: "src/batch-cli.ts",
   },
   format: ["esm"],

@@ -2,7 +2,13 @@ import { Config, Context, Duration, Effect, Layer, Option } from "effect"
 import { type DeadlineOptions, withDeadline } from "./deadline.ts"
 import type { CompactionError } from "./errors.ts"
 import { extractivePrompt } from "./extractive.ts"
-import { acquireLlamaEngine, type LlamaCppOptions, makeLlamaCppCompactor } from "./llamaCpp.ts"
+import {
+  acquireLlamaEngine,
+  type LlamaCppOptions,
+  type LlamaEngine,
+  type LlamaEngineOptions,
+  makeLlamaCppCompactor,
+} from "./llamaCpp.ts"
 import { makeCompactor } from "./makeCompactor.ts"
 import { makeOpenAiCompatibleCompactor, type OpenAiCompatibleOptions } from "./openAiCompatible.ts"
 import type { CompactorShape } from "./types.ts"
@@ -38,11 +44,17 @@ export class Compactor extends Context.Service<Compactor, CompactorShape>()(
   static llamaCpp(options: LlamaCppOptions & GuardOptions): Layer.Layer<Compactor, CompactionError> {
     return Layer.effect(
       Compactor,
-      Effect.gen(function* () {
-        const engine = yield* acquireLlamaEngine(options)
-        const compactor = yield* makeLlamaCppCompactor(engine, options)
-        return Compactor.of(withDeadline(options.deadline ?? DEFAULT_DEADLINE, options)(compactor))
-      }),
+      Effect.flatMap(acquireLlamaEngine(options), (engine) => Compactor.fromLlamaEngine(engine, options)),
+    )
+  }
+
+  /** {@link Compactor.llamaCpp} over an engine already loaded (shared with other work, as the GPU benchmark does). */
+  static fromLlamaEngine(
+    engine: LlamaEngine,
+    options: Omit<LlamaCppOptions, keyof LlamaEngineOptions> & GuardOptions,
+  ): Effect.Effect<CompactorShape, CompactionError> {
+    return Effect.map(makeLlamaCppCompactor(engine, options), (compactor) =>
+      Compactor.of(withDeadline(options.deadline ?? DEFAULT_DEADLINE, options)(compactor)),
     )
   }
 

@@ -103,6 +103,8 @@ export const acquireLlamaEngine = (
           lib.getLlama({
             gpu,
             build: "never",
+            // Its own "prebuilt binary not found" lines would double the one warning below.
+            progressLogs: false,
             logLevel: lib.LlamaLogLevel.error,
             ...(options.maxThreads === undefined ? {} : { maxThreads: options.maxThreads }),
           }),

@@ -11,7 +11,9 @@ process.env.VK_DRIVER_FILES = "/nonexistent/icd.json"
 
 let modelPath = ""
 beforeAll(() => {
-  modelPath = writeTinyLlamaGguf(path.join(process.env.TMPDIR ?? "/tmp", "gpu-fallback.gguf"), { seed: 3 }).path
+  modelPath = writeTinyLlamaGguf(path.join(process.env.TMPDIR ?? "/tmp", "gpu-fallback.gguf"), {
+    seed: 3,
+  }).path
 })
 
 const load = (gpu: LlamaGpu) => {
@@ -36,7 +38,10 @@ const load = (gpu: LlamaGpu) => {
         return { device: engine.device, tokens: generation.tokens }
       }),
     ).pipe(Effect.provide(logger)),
-  ).then((result): { device: LlamaDevice; tokens: number; warnings: Array<string> } => ({ ...result, warnings }))
+  ).then((result): { device: LlamaDevice; tokens: number; warnings: Array<string> } => ({
+    ...result,
+    warnings,
+  }))
 }
 
 describe("llama.cpp GPU backends that are not there", () => {
@@ -49,7 +54,9 @@ describe("llama.cpp GPU backends that are not there", () => {
       expect(device.fallback).toContain(gpu)
       expect(tokens).toBe(8)
       expect(warnings).toHaveLength(1)
-      expect(warnings[0]).toMatch(new RegExp(`^compaction: llama\\.cpp's ${gpu} backend .*: the compactor runs on the CPU`))
+      expect(warnings[0]).toMatch(
+        new RegExp(`^compaction: llama\\.cpp's ${gpu} backend .*: the compactor runs on the CPU`),
+      )
       expect(warnings[0]).not.toContain("\n")
     })
 

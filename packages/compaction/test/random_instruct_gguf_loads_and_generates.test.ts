@@ -5,7 +5,12 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { acquireLlamaEngine, type InstructQuantization, tensorBytes, writeInstructGguf } from "../src/index.ts"
+import {
+  acquireLlamaEngine,
+  type InstructQuantization,
+  tensorBytes,
+  writeInstructGguf,
+} from "../src/index.ts"
 
 const shape = { embedding: 256, layers: 3, heads: 4, kvHeads: 2, feedForward: 512, vocab: 6000 }
 
@@ -18,7 +23,12 @@ describe("random Qwen2.5-layout GGUF", () => {
       const result = await Effect.runPromise(
         Effect.scoped(
           Effect.gen(function* () {
-            const engine = yield* acquireLlamaEngine({ modelPath: file, gpu: false, maxThreads: 1, contextSize: 512 })
+            const engine = yield* acquireLlamaEngine({
+              modelPath: file,
+              gpu: false,
+              maxThreads: 1,
+              contextSize: 512,
+            })
             const generation = yield* engine.generate({
               system: "You maintain the system prompt of a real-time voice assistant.",
               user: "My patient number is 48213 and I'd like Thursday at 3 pm.",

@@ -3,7 +3,14 @@
 // noise; the shapes, tensor types, vocabulary size and chat template are the real models'.
 import { SCENARIOS } from "../harness/scenarios.ts"
 import { defaultInstructions } from "../promptTemplate.ts"
-import { GGML_TYPES, type GgmlType, type GgufTensorSource, type GgufValue, tensorBytes, writeGgufStream } from "./gguf.ts"
+import {
+  GGML_TYPES,
+  type GgmlType,
+  type GgufTensorSource,
+  type GgufValue,
+  tensorBytes,
+  writeGgufStream,
+} from "./gguf.ts"
 import { randomBlocks } from "./randomBlocks.ts"
 
 /** A Qwen2 decoder's shape (`qwen2` in llama.cpp: attention biases, tied embeddings). */
@@ -72,8 +79,7 @@ const byteCharacters = (): Array<string> => {
   for (let b = 174; b <= 255; b++) printable.push(b)
   const chars = new Array<string>(256)
   let extra = 0
-  for (let b = 0; b < 256; b++)
-    chars[b] = String.fromCodePoint(printable.includes(b) ? b : 256 + extra++)
+  for (let b = 0; b < 256; b++) chars[b] = String.fromCodePoint(printable.includes(b) ? b : 256 + extra++)
   return chars
 }
 
@@ -90,7 +96,10 @@ const commonWords = (): Array<string> => {
   const text = [
     defaultInstructions(200, "json"),
     defaultInstructions(200, "text"),
-    ...SCENARIOS.flatMap((s) => [s.basePersona, ...[...s.windows, ...s.filler].flatMap((w) => [w.userText ?? "", w.agentText])]),
+    ...SCENARIOS.flatMap((s) => [
+      s.basePersona,
+      ...[...s.windows, ...s.filler].flatMap((w) => [w.userText ?? "", w.agentText]),
+    ]),
     "User Assistant said Conversation so far Previous system prompt Base persona window",
   ].join(" ")
   return [...new Set(text.match(/[A-Za-z]+|[0-9]+/g) ?? [])]

@@ -26,7 +26,12 @@ const xorshift = (seed: number) => {
 }
 
 /** `count` random blocks of `type` (a quantized type: Q8_0, Q4_K or Q6_K). */
-export const randomBlocks = (type: Exclude<GgmlType, "F32" | "F16">, count: number, seed: number, std = 0.02) => {
+export const randomBlocks = (
+  type: Exclude<GgmlType, "F32" | "F16">,
+  count: number,
+  seed: number,
+  std = 0.02,
+) => {
   const { blockBytes } = GGML_TYPES[type]
   const bytes = new Uint8Array(count * blockBytes)
   const view = new DataView(bytes.buffer)
