@@ -143,17 +143,15 @@ export const compactorLayer = (settings: RunSettings) => {
 }
 
 /**
- * The detector that listens to the user for `switch: pause` (none for `fixed`: the loop then cuts
- * by duration alone). Silero runs on the CPU in an onnxruntime worker of its own, beside the LM's.
+ * The detector that listens to the user for `switch: pause`. Silero runs on the CPU in an
+ * onnxruntime worker of its own, beside the LM's.
  */
-export const voiceActivityLayer = (settings: RunSettings) =>
-  settings.switchPolicy.mode === "fixed"
-    ? Layer.empty
-    : settings.vad === "energy"
-      ? VoiceActivity.energy()
-      : VoiceActivity.silero().pipe(
-          Layer.provide(OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 })),
-        )
+export const voiceActivityLayer = (detector: RunSettings["vad"]) =>
+  detector === "energy"
+    ? VoiceActivity.energy()
+    : VoiceActivity.silero().pipe(
+        Layer.provide(OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 })),
+      )
 
 /** The recognizer of the user's speech when the settings name one; nothing otherwise (the loop runs without it). */
 export const transcriberLayer = (
@@ -176,7 +174,8 @@ export const engineLayer = (settings: RunSettings, files: ModelFiles) =>
     modelLayer(settings, files),
     TextTokenizer.layer(files.tokenizer),
     compactorLayer(settings),
-    voiceActivityLayer(settings),
+    // No detector for `switch: fixed`: the loop then cuts by duration alone, as it always did.
+    settings.switchPolicy.mode === "pause" ? voiceActivityLayer(settings.vad) : Layer.empty,
     transcriberLayer(settings),
   )
 

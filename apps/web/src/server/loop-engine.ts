@@ -2,9 +2,15 @@ import { AudioSink, AudioSource } from "@personaplex/audio-io"
 import { MimiCodec } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
 import { LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
-import { type LoopEvent, runConversation } from "@personaplex/loop"
+import {
+  type EarlyCompactionOptions,
+  type LoopEvent,
+  runConversation,
+  type SwitchPolicy,
+} from "@personaplex/loop"
 import { OrtSession } from "@personaplex/runtime"
 import { loadVoice } from "@personaplex/stack"
+import type { VoiceActivity } from "@personaplex/vad"
 import { Cause, Context, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import {
   ConversationEngine,
@@ -26,6 +32,12 @@ export interface LoopEngineOptions<E, R = OrtSession> {
   readonly models: Layer.Layer<ConversationModels, E, R>
   /** Input frames per window (12.5 per second). */
   readonly windowFrames: number
+  /** When a window ends (default fixed: after `windowFrames`); `pause` needs `voiceActivity`. */
+  readonly switchPolicy?: SwitchPolicy
+  /** The user's voice-activity detector, built anew for every session (its state follows one stream). */
+  readonly voiceActivity?: Layer.Layer<VoiceActivity, unknown>
+  /** Start each compaction before the cut (see the loop's `EarlyCompactionOptions`). */
+  readonly earlyCompaction?: EarlyCompactionOptions
   /** The thinking clip played at each window switch (1920-sample frames). */
   readonly thinkingClip: ReadonlyArray<Float32Array>
   readonly silenceFrames?: number
@@ -93,6 +105,14 @@ const startLoopSession = <E>(
     const models = yield* Layer.build(Layer.fresh(options.models)).pipe(
       Effect.mapError((cause) => new EngineError({ reason: "cannot load the models", cause })),
     )
+    const listening =
+      options.voiceActivity === undefined
+        ? undefined
+        : yield* Layer.build(Layer.fresh(options.voiceActivity)).pipe(
+            Effect.mapError(
+              (cause) => new EngineError({ reason: "cannot load the voice-activity detector", cause }),
+            ),
+          )
 
     const source = AudioSource.of({ frames: Stream.fromQueue(input) })
     const sink = AudioSink.of({
@@ -150,6 +170,8 @@ const startLoopSession = <E>(
     const run = runConversation(
       {
         windowFrames: options.windowFrames,
+        ...(options.switchPolicy === undefined ? {} : { switchPolicy: options.switchPolicy }),
+        ...(options.earlyCompaction === undefined ? {} : { earlyCompaction: options.earlyCompaction }),
         initialPrompt: start.textPrompt,
         ...(voice === undefined ? {} : { voice }),
         thinkingClip: options.thinkingClip,
@@ -164,6 +186,7 @@ const startLoopSession = <E>(
       onEvent,
     ).pipe(
       Effect.provideContext(models),
+      listening === undefined ? (run) => run : Effect.provideContext(listening),
       Effect.provideService(AudioSource, source),
       Effect.provideService(AudioSink, sink),
       Effect.onExit((exit) =>

@@ -14,6 +14,7 @@ import {
   resolveModelFiles,
   resolveSettings,
   type SmokeModels,
+  voiceActivityLayer,
 } from "@personaplex/stack"
 import { Data, Effect, Layer } from "effect"
 import { EngineError } from "./errors.ts"
@@ -79,6 +80,11 @@ export const settingsLoopEngine = (
       return LoopEngine.layerSelfContained({
         models: modelLayer(settings, files),
         windowFrames: settings.windowFrames,
+        switchPolicy: settings.switchPolicy,
+        ...(settings.switchPolicy.mode === "pause"
+          ? { voiceActivity: voiceActivityLayer(settings.vad) }
+          : {}),
+        ...(settings.earlyCompaction === undefined ? {} : { earlyCompaction: settings.earlyCompaction }),
         thinkingClip,
         device: settings.device,
         compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
