@@ -25,5 +25,19 @@ rm -rf "$deploy/src" "$deploy/test"
 mkdir -p "$deploy/bench"
 cp -r packages/bench/dist "$deploy/bench/dist"
 cp packages/bench/gpu/real-models.mjs "$deploy/"
+# The web server beside the CLI (web-session.mjs: a scripted conversation with `personaplex-web --config`):
+# a deploy of apps/web in app/web, pruned as the CLI's, its files identical to the CLI's hardlinked to
+# them so that the archive holds them once.
+pnpm turbo run build --filter @personaplex/web... --output-logs=errors-only
+pnpm --filter @personaplex/web deploy --prod "$deploy/web" >/dev/null
+webStore="$deploy/web/node_modules/.pnpm"
+find "$webStore" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
+find "$webStore" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
+rm -rf "$webStore"/@node-llama-cpp+linux-arm* "$webStore"/typescript@* "$webStore"/effect@*/node_modules/effect/src
+find "$webStore" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
+find "$webStore" -name '*.map' -delete
+rm -rf "$deploy/web/src" "$deploy/web/test"
+cp packages/bench/gpu/web-session.mjs "$deploy/"
+hardlink --content --quiet "$deploy"
 tar -C "$(dirname "$deploy")" -cJf .gpu/extra.tar.xz app
 du -sh .gpu/extra.tar.xz .gpu

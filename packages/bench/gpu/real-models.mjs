@@ -7,19 +7,19 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { MimiConfig, writeRandomMimiCheckpoint } from "@personaplex/codec"
 import { LmConfig, lmCheckpointTensors, writeRandomLmCheckpoint } from "@personaplex/lm"
+import { smokeAssets } from "@personaplex/stack"
 
 const dir = path.resolve(process.argv[2] ?? "models")
 const contexts = (process.argv[3] ?? "187,3000").split(",").map(Number)
 const precisions = (process.argv[4] ?? "int8").split(",")
 fs.mkdirSync(dir, { recursive: true })
-const cli = path.dirname(new URL(import.meta.url).pathname)
 const lm = path.join(dir, "lm.safetensors")
 const mimi = path.join(dir, "mimi.safetensors")
 const tokenizer = path.join(dir, "tokenizer.model")
 const t0 = performance.now()
 if (!fs.existsSync(lm)) writeRandomLmCheckpoint(lm, lmCheckpointTensors(LmConfig.personaplex))
 if (!fs.existsSync(mimi)) writeRandomMimiCheckpoint(mimi, MimiConfig.personaplex)
-fs.copyFileSync(path.join(cli, "assets", "tokenizer", "tiny.model"), tokenizer)
+fs.copyFileSync(smokeAssets.tokenizer, tokenizer)
 console.log(`checkpoints in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
 // 45 s of a voiced-sounding signal: harmonics under a syllable-rate envelope, pauses every few seconds.

@@ -166,7 +166,7 @@ const measure = (
         Array.from({ length: n }, (_, s) => s),
         (s) => batch.join({ sampling: { seed: 1000 + s } }),
       )
-      rows = batch.batch
+      rows = yield* batch.rows
       sessions = joined.map((gen, s) => ({ gen, codec: codecs[options.codec ? s : 0]! }))
       together = (frames) => batch.tick(frames.map((frame, s) => ({ session: joined[s]!, frame })))
     }

@@ -1,7 +1,7 @@
 import { OrtSession } from "@personaplex/runtime"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
 import type { LmEngineShape } from "./engine/LmEngine.ts"
-import { type LmError, LmInputError } from "./errors.ts"
+import { type LmError, LmInputError, type LmRuntimeError } from "./errors.ts"
 import { type FusedBatch, openFusedBatch } from "./fused/FusedBatch.ts"
 import { LmGen, type LmGenOptions, type LmGenShape } from "./LmGen.ts"
 import type { SamplingOptions } from "./sampling.ts"
@@ -10,7 +10,10 @@ import type { SamplingOptions } from "./sampling.ts"
 export const BATCH_SIZES = [2, 4, 8, 16, 32] as const
 
 export interface LmBatchOptions extends Omit<LmGenOptions, "engine"> {
-  /** The most sessions at once (2..32): the graph has the smallest `BATCH_SIZES` size that holds them. */
+  /**
+   * The most sessions at once (2..32): the graph starts with 2 rows and, when a join finds them all
+   * taken, grows to the next of `BATCH_SIZES`, up to the smallest that holds `maxSessions`.
+   */
   readonly maxSessions: number
 }
 
@@ -39,12 +42,14 @@ export class LmBatchFull extends Data.TaggedError("LmBatchFull")<{ readonly sess
 }
 
 export interface LmBatchShape {
-  /** Rows of the graph (sessions stepped together). */
-  readonly batch: number
+  /** The most sessions at once (rows of the largest graph). */
+  readonly maxRows: number
+  /** Rows of the graph now: the smallest of `BATCH_SIZES` that held every session joined so far. */
+  readonly rows: Effect.Effect<number>
   /** The engine every session runs on (form, context, quantization, capacity…). */
   readonly engine: FusedBatch["engine"]
   /** A new conversation in a free slot, reset, with the batch's sampling and `options.sampling` over it. */
-  join(options?: LmJoinOptions): Effect.Effect<LmSession, LmBatchFull, Scope.Scope>
+  join(options?: LmJoinOptions): Effect.Effect<LmSession, LmBatchFull | LmRuntimeError, Scope.Scope>
   /** Sessions joined. */
   readonly live: Effect.Effect<number>
   /** Runs of the batched step so far, and the sessions' steps they ran. */
@@ -77,17 +82,17 @@ const closed = (engine: LmEngineShape, isOpen: () => boolean): LmEngineShape => 
 const make = (options: LmBatchOptions): Effect.Effect<LmBatchShape, LmError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
     const provider = (yield* OrtSession).config.executionProviders[0] ?? "cpu"
-    const batch = BATCH_SIZES.find((size) => size >= options.maxSessions) ?? options.maxSessions
+    const largest = BATCH_SIZES.find((size) => size >= options.maxSessions) ?? options.maxSessions
     const fused = yield* openFusedBatch({
       ...options,
       provider,
-      batch,
+      sizes: [...BATCH_SIZES.filter((size) => size < largest), largest],
       outputLogits: options.returnLogits ?? false,
     })
     const join = (joinOptions: LmJoinOptions = {}) =>
       Effect.gen(function* () {
         const slot = yield* fused.acquire
-        if (!slot) return yield* new LmBatchFull({ sessions: batch })
+        if (!slot) return yield* new LmBatchFull({ sessions: fused.maxRows })
         let open = true
         const leave = Effect.suspend(() => {
           open = false
@@ -101,7 +106,8 @@ const make = (options: LmBatchOptions): Effect.Effect<LmBatchShape, LmError, Ort
         return { ...gen, slot: slot.slot, leave } satisfies LmSession
       })
     return {
-      batch,
+      maxRows: fused.maxRows,
+      rows: fused.rows,
       engine: fused.engine,
       join,
       live: fused.live,

@@ -32,7 +32,8 @@ describe("sessions of one batched LM step on the CPU provider", () => {
       const sampling = mode === "greedy" ? { useSampling: false, seed: 3 } : { seed: 3 }
       const solo = await alone({ ...model, sampling }, "cpu")
       const batched = await inBatch({ ...model, sampling }, maxSessions, "cpu", { a: 3, b: 4 })
-      expect(batched.batch).toBe(maxSessions)
+      // Four sessions at most (E takes D's slot): the graph grew from 2 rows to 4.
+      expect(batched.rows).toBe(4)
       expect(batched.malformed).toBe("LmInputError")
       expect(batched.a).toEqual(solo)
       expect(batched.b).not.toEqual(solo)
@@ -93,8 +94,10 @@ describe.skipIf(noWebGpu !== undefined)(`sessions of one batched LM step on WebG
         a: string[]
         b: string[]
         malformed: string
+        rows: number
         counts: { runs: number; steps: number }
       }
+      expect(result.rows).toBe(4)
       expect(result.malformed).toBe("LmInputError")
       expect(result.a).toEqual(result.solo)
       expect(result.b).not.toEqual(result.solo)

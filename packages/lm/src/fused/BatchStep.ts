@@ -1,4 +1,4 @@
-import type { OrtSession, OrtTensor, Session } from "@personaplex/runtime"
+import { OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
 import { Effect, type Scope } from "effect"
 import {
   GpuLmContextFull,
@@ -12,7 +12,7 @@ import {
   tokenInputs,
   windowInputs,
 } from "./FusedStep.ts"
-import { ropeFrequencies, StepIo } from "./stepGraph.ts"
+import { buildGrowGraph, ropeFrequencies, StepIo } from "./stepGraph.ts"
 
 /**
  * Slots past the frames a row keeps (`maxFrames`): where rows that take no part in a run write
@@ -39,6 +39,10 @@ export interface BatchRow {
 export interface BatchLm {
   readonly opened: GpuLmOpened
   readonly batch: number
+  /** The resident pool of its caches. */
+  readonly pool: string
+  /** Each slot's position, sliding offset and snapshots (what a larger batch takes over). */
+  readonly slots: ReadonlyArray<SlotState>
   /** Frames a row's cache holds after a reset (the fixed cache); undefined where it slides. */
   readonly capacity: number | undefined
   position(slot: number): number
@@ -63,7 +67,7 @@ const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ t
 const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
 
 /** A slot's cache: the next frame's position, the frame in its slot 0 (sliding), its snapshots. */
-interface SlotState {
+export interface SlotState {
   position: number
   offset: number
   readonly snapshots: Map<string, { readonly position: number; readonly offset: number }>
@@ -76,17 +80,74 @@ interface SlotState {
  */
 export const openBatchLm = (
   options: BatchLmOptions,
+  from?: BatchLm,
 ): Effect.Effect<BatchLm, GpuLmError, OrtSession | Scope.Scope> =>
-  Effect.map(
-    openStepSessions({ ...options, context: options.maxFrames + BATCH_SLACK }, options.batch),
-    ({ session, opened, shift }) => makeBatchLm(options, session, opened, shift),
-  )
+  Effect.gen(function* () {
+    const slots = options.maxFrames + BATCH_SLACK
+    const { session, opened, shift, pool } = yield* openStepSessions(
+      { ...options, context: slots },
+      options.batch,
+    )
+    const lm = makeBatchLm(options, session, opened, shift, pool)
+    if (opened.graphCapture) {
+      // The captured step records its graph on its first runs: do them now, not in a tick.
+      const idle = Array.from({ length: options.batch }, (_, slot) => ({
+        slot,
+        tokens: new Int32Array(17).fill(-1),
+      }))
+      for (let i = 0; i < 2; i++) yield* lm.step(idle)
+      for (let slot = 0; slot < options.batch; slot++) yield* lm.reset(slot)
+    }
+    if (!from) return lm
+    // A larger batch: the smaller one's caches copied into its first rows, their slots' states taken over.
+    const { config } = options
+    const kvCache = options.kvCache ?? "float16"
+    const dims = (rows: number) => [rows, config.numHeads, slots, config.dim / config.numHeads]
+    const names = Array.from({ length: config.numLayers }, (_, l) => [
+      [StepIo.keys(l), StepIo.keysOut(l)],
+      [StepIo.values(l), StepIo.valuesOut(l)],
+    ]).flat()
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const grow = yield* (yield* OrtSession).open({
+          model: buildGrowGraph(config, { from: from.batch, rows: options.batch, slots, kvCache }).toBytes(),
+          executionProviders: [options.provider],
+          disableCpuFallback: options.provider !== "cpu" && !opened.cpuFallbackAllowed,
+          resident: {
+            pool,
+            bindings: names.map(([input, output]) => ({
+              input: input!,
+              output: output!,
+              type: kvCache,
+              dims: dims(options.batch),
+            })),
+          },
+          shared: names.map(([input]) => ({
+            name: StepIo.grownFrom(input!),
+            pool: from.pool,
+            buffer: input!,
+            type: kvCache,
+            dims: dims(from.batch),
+          })),
+        })
+        yield* grow.run({}, [])
+      }),
+    )
+    for (const [b, s] of from.slots.entries()) {
+      const mine = lm.slots[b] as SlotState
+      mine.position = s.position
+      mine.offset = s.offset
+      for (const [key, at] of s.snapshots) mine.snapshots.set(key, at)
+    }
+    return lm
+  })
 
 const makeBatchLm = (
   options: BatchLmOptions,
   session: Session,
   opened: GpuLmOpened,
   shift: Session | undefined,
+  pool: string,
 ): BatchLm => {
   const { config, batch: B, maxFrames } = options
   const slots = maxFrames + BATCH_SLACK
@@ -274,6 +335,8 @@ const makeBatchLm = (
   return {
     opened,
     batch: B,
+    pool,
+    slots: state,
     capacity: windowed ? undefined : maxFrames,
     position: (slot) => state[slot]!.position,
     step,

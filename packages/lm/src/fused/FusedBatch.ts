@@ -1,5 +1,5 @@
-import type { OrtSession } from "@personaplex/runtime"
-import { Deferred, Effect, type Scope, Semaphore } from "effect"
+import { OrtSession } from "@personaplex/runtime"
+import { Deferred, Effect, Exit, Scope, Semaphore } from "effect"
 import type { EngineStepInput, EngineStepOutput, LmEngineShape } from "../engine/LmEngine.ts"
 import { LmConfigError, type LmError, type LmRuntimeError } from "../errors.ts"
 import { LmMetrics, timed } from "../metrics.ts"
@@ -23,12 +23,14 @@ export interface BatchSlot {
 }
 
 export interface FusedBatch {
-  /** Rows of the graph: the most sessions stepped together. */
-  readonly batch: number
+  /** The most sessions: rows of the largest graph. */
+  readonly maxRows: number
+  /** Rows of the graph now (it grows through `sizes` as sessions join). */
+  readonly rows: Effect.Effect<number>
   /** The engine description every slot shares (form, context, quantization, capacity…). */
   readonly engine: Omit<LmEngineShape, "position" | "step" | "prefill" | "reset" | "snapshot" | "restore">
-  /** A free slot's engine, or undefined when every slot is taken. */
-  readonly acquire: Effect.Effect<BatchSlot | undefined>
+  /** A free slot's engine (growing the graph if needed), or undefined when the largest is full. */
+  readonly acquire: Effect.Effect<BatchSlot | undefined, LmRuntimeError>
   /** Sessions holding a slot. */
   readonly live: Effect.Effect<number>
   /** Runs of the batched step so far, and the sessions' steps they ran (prefills not counted). */
@@ -51,35 +53,45 @@ interface Pending {
 }
 
 /**
- * The fused step over `batch` sessions. Each slot is an `LmEngineShape` (what `LmGen` drives): its
+ * The fused step over up to `sizes`' last number of sessions, the graph as small as the sessions
+ * joined allow: a join that finds every row taken opens the next size, copies the caches into its
+ * first rows and closes the smaller graph (graphs never shrink). Each slot is an `LmEngineShape` (what `LmGen` drives): its
  * steps are gathered, and ONE run of the batched graph steps every slot that submitted as soon as
  * every session holding a slot has (sessions inside a prefill excepted), or at `tick`. A prefill
  * runs as runs of its own (at most `BATCH_SLACK` rows each) between the batch's steps, so a
  * session's prompt delays the others' frames by one such run at most.
  */
 export const openFusedBatch = (
-  options: FusedEngineOptions & { readonly batch: number },
+  options: FusedEngineOptions & { readonly sizes: ReadonlyArray<number> },
 ): Effect.Effect<FusedBatch, LmError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(options.batch) || options.batch < 2)
+    const sizes = options.sizes
+    if (
+      sizes.length === 0 ||
+      sizes.some((b, i) => !Number.isInteger(b) || b < 2 || (i > 0 && b <= sizes[i - 1]!))
+    )
       return yield* new LmConfigError({
-        field: "batch",
-        reason: `expected an integer ≥ 2 (one session is the fused engine), found ${options.batch}`,
+        field: "sizes",
+        reason: `expected rising integers ≥ 2 (one session is the fused engine), found ${sizes.join(", ")}`,
       })
     const plan = yield* planFused(options)
     const { config, depformerSteps } = plan
-    const lm: BatchLm = yield* openBatchLm({
-      ...plan.step,
-      maxFrames: plan.maxFrames,
-      batch: options.batch,
-    }).pipe(Effect.mapError(runtimeError("open")))
-    const B = options.batch
-    if (plan.graphCapture) {
-      // The captured step records its graph on its first runs: do them now, not in the first frames.
-      const idle = Array.from({ length: B }, (_, slot) => ({ slot, tokens: new Int32Array(17).fill(-1) }))
-      for (let i = 0; i < 2; i++) yield* lm.step(idle).pipe(Effect.mapError(runtimeError("open")))
-      for (let slot = 0; slot < B; slot++) yield* lm.reset(slot)
-    }
+    const ort = yield* OrtSession
+    /** The graph of `rows` rows in a scope of its own (closed once a larger one has taken its caches). */
+    const open = (rows: number, from?: BatchLm) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const lm = yield* openBatchLm({ ...plan.step, maxFrames: plan.maxFrames, batch: rows }, from).pipe(
+          Effect.provideService(Scope.Scope, scope),
+          Effect.provideService(OrtSession, ort),
+          Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
+          Effect.mapError(runtimeError("open")),
+        )
+        return { lm, scope }
+      })
+    let current = yield* open(sizes[0]!)
+    let lm: BatchLm = current.lm
+    yield* Effect.addFinalizer(() => Scope.close(current.scope, Exit.void))
 
     const runs = yield* Semaphore.make(1)
     const serial = runs.withPermits(1)
@@ -154,6 +166,7 @@ export const openFusedBatch = (
       return {
         ...shared,
         position: Effect.sync(() => lm.position(slot)),
+        // `lm` is read when each effect runs: the graph may have grown since the slot was taken.
         step: (input) =>
           Effect.gen(function* () {
             const sampling = yield* fusedSampling(config, depformerSteps, input)
@@ -172,7 +185,7 @@ export const openFusedBatch = (
             return yield* Deferred.await(done)
           }).pipe(Effect.uninterruptible),
         prefill,
-        reset: lm.reset(slot),
+        reset: Effect.suspend(() => lm.reset(slot)),
         snapshot: Effect.gen(function* () {
           const key = `s${snapshots++}`
           yield* lm.snapshot(slot, key)
@@ -181,7 +194,7 @@ export const openFusedBatch = (
         restore: (state) =>
           state.form !== "fused" || state.key === undefined
             ? Effect.fail(new LmConfigError({ field: "state", reason: `a ${state.form} engine's snapshot` }))
-            : lm.restore(slot, state.key).pipe(Effect.mapError(runtimeError("state"))),
+            : Effect.suspend(() => lm.restore(slot, state.key!)).pipe(Effect.mapError(runtimeError("state"))),
       }
     }
     const shared = {
@@ -196,11 +209,27 @@ export const openFusedBatch = (
       cheapSnapshots: true,
     }
 
+    /** The next size's graph, between runs, with the caches of the sessions so far. */
+    const grow = serial(
+      Effect.gen(function* () {
+        const next = sizes.find((b) => b > lm.batch)
+        if (next === undefined) return false
+        const grown = yield* open(next, lm)
+        yield* Scope.close(current.scope, Exit.void)
+        current = grown
+        lm = grown.lm
+        return true
+      }),
+    )
+    const freeSlot = () => Array.from({ length: lm.batch }, (_, b) => b).find((b) => !members.has(b))
+
     return {
-      batch: B,
+      maxRows: sizes[sizes.length - 1]!,
+      rows: Effect.sync(() => lm.batch),
       engine: shared,
       acquire: Effect.gen(function* () {
-        const slot = Array.from({ length: B }, (_, b) => b).find((b) => !members.has(b))
+        if (freeSlot() === undefined && !(yield* grow)) return undefined
+        const slot = freeSlot()
         if (slot === undefined) return undefined
         members.add(slot)
         yield* lm.reset(slot)

@@ -292,6 +292,8 @@ export const openStepSessions = (
     readonly session: Session
     readonly opened: GpuLmOpened
     readonly shift: Session | undefined
+    /** The resident pool holding the caches (`SessionSpec.resident`). */
+    readonly pool: string
   },
   GpuLmError,
   OrtSession | Scope.Scope
@@ -446,7 +448,7 @@ export const openStepSessions = (
                 resident: { pool, bindings: resident.bindings.slice(0, 2 * config.numLayers) },
               })
             : undefined
-        return { session: result.success, opened, shift }
+        return { session: result.success, opened, shift, pool }
       }
       failed.push(
         `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,

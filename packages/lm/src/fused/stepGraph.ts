@@ -105,6 +105,8 @@ export const StepIo = {
   shiftFrom: "shift_from",
   /** int64 `[1]` (`buildShiftGraph`): `shiftFrom` plus the frames kept. */
   shiftUntil: "shift_until",
+  /** `buildGrowGraph`: the smaller batch's cache `name`, read from its pool. */
+  grownFrom: (name: string) => `from_${name}`,
   /** int64 `[2]` (batched `buildShiftGraph`): `[b, first frame moved]` of row b. */
   shiftRow: (b: number) => `shift_row_${b}`,
   /** int64 `[2]` (batched `buildShiftGraph`): `[b + 1, first frame moved + frames kept]`. */
@@ -785,6 +787,35 @@ const buildBatchShiftGraph = (
   for (let l = 0; l < config.numLayers; l++) {
     g.output(moved(g.input(StepIo.keys(l), kvCache, dims)), StepIo.keysOut(l), kvCache, dims)
     g.output(moved(g.input(StepIo.values(l), kvCache, dims)), StepIo.valuesOut(l), kvCache, dims)
+  }
+  return withoutOutputIdentities(g)
+}
+
+/**
+ * A batch grown from `from` rows to `rows`: every temporal cache of the larger batch gets the smaller
+ * one's rows (input `StepIo.grownFrom(name)`) in its first rows, in place; its other rows stay.
+ */
+export const buildGrowGraph = (
+  config: LmConfig,
+  options: {
+    readonly from: number
+    readonly rows: number
+    readonly slots: number
+    readonly kvCache: KvCacheType
+  },
+): GraphBuilder => {
+  const g = new GraphBuilder("moshi_kv_grow", 18)
+  const { from, rows, slots, kvCache } = options
+  const dims = (n: number) => [n, config.numHeads, slots, config.dim / config.numHeads]
+  const grown = (name: string, output: string) => {
+    const cache = g.input(name, kvCache, dims(rows))
+    const rest = g.op("Slice", [cache, g.int64s([from]), g.int64s([rows]), g.int64s([0])])
+    const copied = g.op("Concat", [g.input(StepIo.grownFrom(name), kvCache, dims(from)), rest], { axis: 0 })
+    g.output(copied, output, kvCache, dims(rows))
+  }
+  for (let l = 0; l < config.numLayers; l++) {
+    grown(StepIo.keys(l), StepIo.keysOut(l))
+    grown(StepIo.values(l), StepIo.valuesOut(l))
   }
   return withoutOutputIdentities(g)
 }

@@ -44,8 +44,9 @@ export const alone = (
 
 /**
  * The same conversation (session A) in a batch of `maxSessions` beside others that, frame by frame:
- * B converses with another seed and prompt; C resets and prompts again at frame 6, sends malformed
- * codes at frame 9, and restores a snapshot at frame 14; D joins at frame 3 and leaves at frame 11;
+ * B converses with another seed and prompt; C joins at frame 2 (the graph grows from 2 rows to 4,
+ * A's and B's caches moving with it), resets and prompts again at frame 6, takes a snapshot at 8,
+ * sends malformed codes at frame 9, and restores the snapshot at frame 14; D joins at frame 3 and leaves at frame 11;
  * E joins at frame 12 (D's slot) and converses to the end. Returns A's tokens and B's.
  */
 export const inBatch = (
@@ -61,10 +62,10 @@ export const inBatch = (
         const join = (sampling: Partial<SamplingOptions>) => batch.join({ sampling })
         const a = yield* join({ seed: seeds.a })
         const b = yield* join({ seed: seeds.b })
-        const c = yield* join({ seed: 5 })
         const prompt = (s: LmSession, salt: number) =>
           s.prompt({ textTokens: promptTokens(salt), silenceFrames: 2 })
-        yield* Effect.all([prompt(a, 0), prompt(b, 1), prompt(c, 2)], { concurrency: "unbounded" })
+        yield* Effect.all([prompt(a, 0), prompt(b, 1)], { concurrency: "unbounded" })
+        let c: LmSession | undefined
         let d: LmSession | undefined
         let e: LmSession | undefined
         let cSnapshot: LmGenSnapshot | undefined
@@ -72,29 +73,33 @@ export const inBatch = (
         const outB: string[] = []
         let malformed = ""
         for (let t = 0; t < FRAMES; t++) {
+          // C's join grows the graph from 2 rows to 4: A's and B's caches move to the larger one.
+          if (t === 2) c = yield* join({ seed: 5 })
           if (t === 3) d = yield* join({ seed: 9 })
           if (t === 12) e = yield* join({ seed: 11 })
-          const cFrame = Effect.gen(function* () {
-            if (t === 6) {
-              yield* c.reset
-              yield* prompt(c, 3)
-            }
-            if (t === 8) cSnapshot = yield* c.snapshot
-            if (t === 9) {
-              const bad = yield* Effect.result(c.step(Int32Array.of(1, 2, 3)))
-              if (bad._tag === "Failure") malformed = bad.failure._tag
-            }
-            if (t === 14 && cSnapshot) yield* c.restore(cSnapshot)
-            yield* c.step(userCodes(t, 2))
-          })
+          const cFrame = (c: LmSession) =>
+            Effect.gen(function* () {
+              if (t === 2) yield* prompt(c, 2)
+              if (t === 6) {
+                yield* c.reset
+                yield* prompt(c, 3)
+              }
+              if (t === 8) cSnapshot = yield* c.snapshot
+              if (t === 9) {
+                const bad = yield* Effect.result(c.step(Int32Array.of(1, 2, 3)))
+                if (bad._tag === "Failure") malformed = bad.failure._tag
+              }
+              if (t === 14 && cSnapshot) yield* c.restore(cSnapshot)
+              yield* c.step(userCodes(t, 2))
+            })
           const frames: Array<{
             session: LmSession
             frame: Effect.Effect<unknown, LmError | CodecError, MimiCodec>
           }> = [
             { session: a, frame: Effect.map(a.step(userCodes(t, 0)), (o) => outA.push(`${o}`)) },
             { session: b, frame: Effect.map(b.step(userCodes(t, 1)), (o) => outB.push(`${o}`)) },
-            { session: c, frame: cFrame },
           ]
+          if (c) frames.push({ session: c, frame: cFrame(c) })
           const other = d ?? e
           if (other) {
             const salt = other === d ? 4 : 5
@@ -113,7 +118,7 @@ export const inBatch = (
           yield* batch.tick(frames)
           if (t === 11) d = undefined
         }
-        return { a: outA, b: outB, malformed, batch: batch.batch, counts: yield* batch.counts }
+        return { a: outA, b: outB, malformed, rows: yield* batch.rows, counts: yield* batch.counts }
       }),
     ).pipe(
       Effect.provide(
