@@ -1,4 +1,4 @@
-import { Checkpoint, writeSafetensors } from "@personaplex/runtime"
+import { Checkpoint, float32ToBf16, writeSafetensors } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { RING, STREAMS } from "./constants.ts"
 import { VoicePromptFileError } from "./errors.ts"
@@ -36,9 +36,17 @@ export const VoicePrompt = {
 export const VOICE_PROMPT_FORMAT = "personaplex-voice-prompt"
 const VERSION = "1"
 
+/** True when every value is a bfloat16 (low 16 bits zero): then BF16 storage is exact. */
+const isBf16Exact = (values: Float32Array) => {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length)
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0xffff) !== 0) return false
+  return true
+}
+
 /**
- * Save as safetensors: `embeddings` F32 `[N, dim]`, `cache` I32 `[17, 4]`, metadata
- * `{ format, version, frames, dim }`. Our format, not upstream's `.pt` pickle.
+ * Save as safetensors: `embeddings` `[N, dim]` (BF16 when that is exact, as for upstream's voices,
+ * else F32), `cache` I32 `[17, 4]`, metadata `{ format, version, frames, dim }`. Our format, not
+ * upstream's `.pt` pickle.
  */
 export const saveVoicePrompt = (
   path: string,
@@ -56,7 +64,14 @@ export const saveVoicePrompt = (
       writeSafetensors(
         path,
         [
-          { name: "embeddings", dtype: "F32", shape: [prompt.frames, dim], data: prompt.embeddings },
+          isBf16Exact(prompt.embeddings)
+            ? {
+                name: "embeddings",
+                dtype: "BF16",
+                shape: [prompt.frames, dim],
+                data: float32ToBf16(prompt.embeddings),
+              }
+            : { name: "embeddings", dtype: "F32", shape: [prompt.frames, dim], data: prompt.embeddings },
           { name: "cache", dtype: "I32", shape: [STREAMS, RING], data: prompt.cache },
         ],
         { format: VOICE_PROMPT_FORMAT, version: VERSION, frames: String(prompt.frames), dim: String(dim) },

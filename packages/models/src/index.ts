@@ -78,7 +78,6 @@ export {
   type ImportedVoice,
   importVoicePrompts,
   readVoicePrompt,
-  VOICE_PROMPT_FORMAT,
   writeVoicePromptSafetensors,
 } from "./torch/voiceImport.ts"
 export {

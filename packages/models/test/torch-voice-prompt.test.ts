@@ -205,7 +205,7 @@ describe("importVoicePrompts", () => {
       dim: 3,
       cache: new Int32Array(68).fill(7),
     }
-    writeVoicePromptSafetensors(prompt, file)
+    await Effect.runPromise(writeVoicePromptSafetensors(prompt, file))
     expect(await Effect.runPromise(readVoicePrompt(file))).toEqual(prompt)
     const checkpoint = Checkpoint.openSync(file)
     expect(checkpoint.infoSync("embeddings").dtype).toBe("F32")

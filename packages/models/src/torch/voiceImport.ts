@@ -1,74 +1,30 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Checkpoint, float32ToBf16, writeSafetensors } from "@personaplex/runtime"
+import { loadVoicePrompt, saveVoicePrompt, VoicePrompt } from "@personaplex/lm"
 import { Effect } from "effect"
 import { TorchFormatError } from "../errors.ts"
-import {
-  readTorchVoicePrompt,
-  type TorchVoicePrompt,
-  VOICE_CACHE_SLOTS,
-  VOICE_CACHE_STREAMS,
-} from "./voicePrompt.ts"
+import { readTorchVoicePrompt, type TorchVoicePrompt } from "./voicePrompt.ts"
 
-/** The `__metadata__.format` @personaplex/lm's `loadVoicePrompt` expects; files written here load there. */
-export const VOICE_PROMPT_FORMAT = "personaplex-voice-prompt"
-
-/** True when every value is a bfloat16 (low 16 bits zero): then BF16 storage is exact. */
-const isBf16Exact = (values: Float32Array) => {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length)
-  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0xffff) !== 0) return false
-  return true
-}
-
-/**
- * Writes a voice prompt as safetensors: `embeddings` [frames, dim] (BF16 when exact, else F32)
- * and `cache` [17, 4] I32, metadata `{ format: "personaplex-voice-prompt", version: "1", frames, dim }`:
- * the layout of @personaplex/lm's `saveVoicePrompt`, so its `loadVoicePrompt` reads these files.
- */
-export const writeVoicePromptSafetensors = (prompt: TorchVoicePrompt, file: string): void => {
-  const exact = isBf16Exact(prompt.embeddings)
-  writeSafetensors(
-    file,
-    [
-      {
-        name: "embeddings",
-        dtype: exact ? "BF16" : "F32",
-        shape: [prompt.frames, prompt.dim],
-        data: exact ? float32ToBf16(prompt.embeddings) : prompt.embeddings,
-      },
-      { name: "cache", dtype: "I32", shape: [VOICE_CACHE_STREAMS, VOICE_CACHE_SLOTS], data: prompt.cache },
-    ],
-    { format: VOICE_PROMPT_FORMAT, version: "1", frames: String(prompt.frames), dim: String(prompt.dim) },
+/** Writes a voice prompt in @personaplex/lm's voice-prompt file format (`saveVoicePrompt`). */
+export const writeVoicePromptSafetensors = (
+  prompt: TorchVoicePrompt,
+  file: string,
+): Effect.Effect<void, TorchFormatError> =>
+  saveVoicePrompt(file, VoicePrompt.cached(prompt.embeddings, prompt.frames, prompt.cache)).pipe(
+    Effect.mapError(
+      (error) => new TorchFormatError({ path: file, reason: `cannot write (${error.reason})` }),
+    ),
   )
-}
 
 const readSafetensorsVoicePrompt = (file: string): Effect.Effect<TorchVoicePrompt, TorchFormatError> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const checkpoint = yield* Checkpoint.open(file)
-      const embeddings = yield* checkpoint.float32("embeddings")
-      const cache = yield* checkpoint.int32("cache")
-      if (embeddings.shape.length !== 2)
-        return yield* Effect.fail(`"embeddings" has shape [${embeddings.shape}], expected [frames, dim]`)
-      if (cache.data.length !== VOICE_CACHE_STREAMS * VOICE_CACHE_SLOTS)
-        return yield* Effect.fail(
-          `"cache" has shape [${cache.shape}], expected [${VOICE_CACHE_STREAMS}, ${VOICE_CACHE_SLOTS}]`,
-        )
-      return {
-        embeddings: embeddings.data,
-        frames: embeddings.shape[0]!,
-        dim: embeddings.shape[1]!,
-        cache: cache.data,
-      }
-    }),
-  ).pipe(
-    Effect.mapError(
-      (error) =>
-        new TorchFormatError({
-          path: file,
-          reason: typeof error === "string" ? `voice prompt ${error}` : error.message,
-        }),
-    ),
+  loadVoicePrompt(file).pipe(
+    Effect.map((prompt) => ({
+      embeddings: prompt.embeddings,
+      frames: prompt.frames,
+      dim: prompt.frames === 0 ? 0 : prompt.embeddings.length / prompt.frames,
+      cache: prompt.cache,
+    })),
+    Effect.mapError((error) => new TorchFormatError({ path: file, reason: `voice prompt ${error.reason}` })),
   )
 
 /** A voice prompt from an upstream `.pt` or an imported `.safetensors`. */
@@ -113,13 +69,11 @@ export const importVoicePrompts = (
       const name = path.basename(file).replace(/\.pt$/, "")
       const out = path.join(destDir, `${name}.safetensors`)
       yield* Effect.try({
-        try: () => {
-          fs.mkdirSync(destDir, { recursive: true })
-          writeVoicePromptSafetensors(prompt, out)
-        },
+        try: () => fs.mkdirSync(destDir, { recursive: true }),
         catch: (error) =>
-          new TorchFormatError({ path: out, reason: `cannot write (${(error as Error).message})` }),
+          new TorchFormatError({ path: destDir, reason: `cannot create (${(error as Error).message})` }),
       })
+      yield* writeVoicePromptSafetensors(prompt, out)
       imported.push({ name, source: file, path: out, frames: prompt.frames, dim: prompt.dim })
     }
     return imported
