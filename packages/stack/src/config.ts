@@ -119,6 +119,21 @@ const SecondaryModelSection = Schema.Struct({
   /** Seconds the compactor may take before the fallback prompt is used. */
   deadline: Schema.optionalKey(numberBetween(0.1, 120)),
   threads: Schema.optionalKey(integerAtLeast(1)),
+  /**
+   * Where llama.cpp runs (llama_cpp): auto (the best GPU build installed, else the CPU), vulkan, cuda,
+   * metal, or false (the CPU). A GPU named here but not usable gives the CPU and one warning.
+   */
+  gpu: Schema.optionalKey(
+    Schema.Literals(["auto", "vulkan", "cuda", "metal", false]).annotate({
+      expected: 'one of "auto", "vulkan", "cuda", "metal", false',
+    }),
+  ),
+  /** Layers on the GPU (llama_cpp): auto (as many as fit, the default), max, or a number. */
+  gpu_layers: Schema.optionalKey(
+    Schema.Union([Schema.Literals(["auto", "max"]), integerAtLeast(0)]).annotate({
+      expected: '"auto", "max" or an integer ≥ 0',
+    }),
+  ),
 })
 
 /** The user's side of the transcript: a speech recognizer on the user's input (Moonshine, @personaplex/transcriber). */

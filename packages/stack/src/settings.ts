@@ -1,5 +1,6 @@
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
+import type { LlamaGpu } from "@personaplex/compaction"
 import type { EarlyCompactionOptions, Pace, SwitchPolicy } from "@personaplex/loop"
 import { defaultCacheDir } from "@personaplex/models"
 import type { TranscriberDtype, TranscriberModelSource } from "@personaplex/transcriber"
@@ -21,7 +22,13 @@ export type ModelSource =
 
 export type CompactorChoice =
   | { readonly _tag: "ModelFree" }
-  | { readonly _tag: "LlamaCpp"; readonly path: string; readonly threads?: number }
+  | {
+      readonly _tag: "LlamaCpp"
+      readonly path: string
+      readonly threads?: number
+      readonly gpu?: LlamaGpu
+      readonly gpuLayers?: "auto" | "max" | number
+    }
   | { readonly _tag: "OpenAi"; readonly url: string; readonly model: string }
 
 /** The recognizer of the user's speech, when the config's `transcriber:` section turns it on. */
@@ -115,6 +122,8 @@ const compactorChoice = (secondary: RunConfig["secondary_model"]): CompactorChoi
         _tag: "LlamaCpp",
         path: secondary.path ?? "",
         threads: secondary.threads,
+        gpu: secondary.gpu,
+        gpuLayers: secondary.gpu_layers,
       })
     case "openai":
       return { _tag: "OpenAi", url: secondary.url ?? "", model: secondary.model ?? "default" }

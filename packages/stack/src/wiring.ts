@@ -128,6 +128,8 @@ export const compactorLayer = (settings: RunSettings) => {
         defined({
           modelPath: settings.compactor.path,
           maxThreads: settings.compactor.threads ?? 2,
+          gpu: settings.compactor.gpu,
+          gpuLayers: settings.compactor.gpuLayers,
           deadline,
         }),
       )

@@ -22,12 +22,36 @@ conversation:
   initial_prompt: You enjoy a good conversation.
   thinking_clip: thinking.wav
 sampling: { temp: 0.8, temp_text: 0.7, top_k: 250, top_k_text: 25, seed: 42, greedy: false }
-secondary_model: { kind: llama_cpp, path: qwen.gguf, deadline: 4 }
+secondary_model: { kind: llama_cpp, path: qwen.gguf, deadline: 4, gpu: vulkan, gpu_layers: 20 }
 `)
       assert.strictEqual(config.runtime?.quantization, "int4")
       assert.strictEqual(config.conversation?.duration, 20)
       assert.strictEqual(config.secondary_model?.kind, "llama_cpp")
+      assert.strictEqual(config.secondary_model?.gpu, "vulkan")
+      assert.strictEqual(config.secondary_model?.gpu_layers, 20)
     }),
+  )
+
+  it.effect(
+    "secondary_model.gpu takes auto, vulkan, cuda, metal or false; gpu_layers auto, max or a count",
+    () =>
+      Effect.gen(function* () {
+        const cpu = yield* parseRunConfig(
+          "secondary_model: { kind: llama_cpp, path: q.gguf, gpu: false, gpu_layers: max }",
+        )
+        assert.strictEqual(cpu.secondary_model?.gpu, false)
+        assert.strictEqual(cpu.secondary_model?.gpu_layers, "max")
+        const error = yield* failure(
+          "secondary_model: { kind: llama_cpp, path: q.gguf, gpu: opencl, gpu_layers: -1 }",
+        )
+        assert.sameMembers(
+          [...error.issues],
+          [
+            'secondary_model.gpu: expected one of "auto", "vulkan", "cuda", "metal", false, got "opencl"',
+            "secondary_model.gpu_layers: expected an integer ≥ 0, got -1",
+          ],
+        )
+      }),
   )
 
   it.effect("a non-number duration is reported with its path, the expectation and the value", () =>
