@@ -3,24 +3,43 @@
 # (shared/device/pack.sh), and a self-contained deploy of @personaplex/cli (`personaplex run`, what
 # users run) with the benchmark's built files beside it (bench/, resolving the same packages) and
 # real-models.mjs (random weights of the real configuration, input audio, run configs).
-# linux-x64 onnxruntime binaries only; node-llama-cpp's CPU binaries only.
+# linux-x64 onnxruntime binaries only; node-llama-cpp's CPU and Vulkan builds.
 set -euo pipefail
 root="$(git rev-parse --show-toplevel)"
 cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"   # pack Node 22, not the system Node
 command -v pnpm >/dev/null || pnpm() { npx --yes pnpm@12.4.2 "$@"; }
+# Node without its debug symbols (125 → 107 MB, 29 → 26 MB packed), made before the shared script, which
+# packs node only where .gpu/node.xz is missing.
+if [ ! -e .gpu/node.stripped ]; then
+  mkdir -p .gpu && stripped="$(mktemp)"
+  strip -s -o "$stripped" "$(readlink -f "$(command -v node)")" && xz -T2 -9 -c "$stripped" > .gpu/node.xz
+  rm -f "$stripped" && touch .gpu/node.stripped
+fi
 bash ../shared/device/pack.sh
 cp ../shared/device/enter.sh .gpu/enter.sh
 pnpm turbo run build --filter @personaplex/cli... --filter @personaplex/bench... --output-logs=errors-only
 deploy="$(mktemp -d)/app"
 pnpm --filter @personaplex/cli deploy --prod "$deploy" >/dev/null
 find "$deploy/node_modules" -path '*onnxruntime-node/bin/napi-v6/*' -mindepth 0 -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
-find "$deploy/node_modules" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
+# llama.cpp's source bundle (34 MB) only; getLlama reads llama/*.json even with prebuilt binaries.
+find "$deploy/node_modules" -path '*node-llama-cpp/llama/gitRelease.bundle' -delete
 # Within the carry limit: other platforms' native builds, TypeScript sources and maps, the TypeScript compiler.
 store="$deploy/node_modules/.pnpm"
 rm -rf "$store"/@node-llama-cpp+linux-arm* "$store"/typescript@* "$store"/effect@*/node_modules/effect/src
 find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
 find "$store" -name '*.map' -delete
+# node-llama-cpp's Vulkan build beside its CPU build (compactor.js --gpu vulkan), installed as users install
+# it; its files identical to the CPU build's (the CPU backends) hardlinked, so the archive holds them once.
+# protobufjs's code generator (cli/, with its own babel) is not used at run time.
+node scripts/install-llama-gpu.mjs vulkan --into "$deploy" --link-identical
+rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
+# bench/dist imports packages the CLI reaches only through @personaplex/stack: linked at the top as well.
+for pkg in codec compaction runtime; do
+  [ -e "$deploy/node_modules/@personaplex/$pkg" ] ||
+    ln -s "../$(cd "$deploy/node_modules" && ls -d .pnpm/@personaplex+$pkg@*/node_modules/@personaplex/$pkg | head -1)" \
+      "$deploy/node_modules/@personaplex/$pkg"
+done
 rm -rf "$deploy/src" "$deploy/test"
 mkdir -p "$deploy/bench"
 cp -r packages/bench/dist "$deploy/bench/dist"
