@@ -8,6 +8,7 @@
 //
 //   node web-session.mjs [--web DIR] [--input in.wav] [--seconds 45] [--max-late 0] -- [server args]
 //
+// --server-log FILE: everything the server printed (its JSON log lines with --log-format json).
 // --web: the web app (a deploy of apps/web, or apps/web in the repository): its dist/ and node_modules
 // give the server, the Ogg/Opus codec, ws and audio-io; nothing else is needed. Without --input, the
 // shipped hello.wav, repeated. A voice (--voices DIR, voice_prompt=voice.wav) is made from the input's
@@ -33,6 +34,7 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "45" },
     "voice-seconds": { type: "string", default: "3" },
     "max-late": { type: "string", default: "0" },
+    "server-log": { type: "string" },
     "handshake-timeout": { type: "string", default: "1800" },
     "text-prompt": {
       type: "string",
@@ -139,6 +141,7 @@ process.on("exit", () => {
 })
 for (const stream of [server.stdout, server.stderr])
   stream.setEncoding("utf8").on("data", (chunk) => {
+    if (flags["server-log"] !== undefined) fs.appendFileSync(flags["server-log"], chunk)
     for (const line of chunk.split("\n")) if (line.trim() !== "") serverLog.push(line)
     if (serverLog.length > 200) serverLog.splice(0, serverLog.length - 200)
   })
