@@ -161,7 +161,8 @@ const measure = (
       sessions = [{ gen, codec: codecs[0]! }]
       together = (frames) => Effect.all(frames)
     } else {
-      const batch = yield* LmBatch.make({ ...lmOptions, maxSessions: n })
+      // Opened at its size: growing to 32 rows at context 3000 would hold 16 rows' caches beside 32's.
+      const batch = yield* LmBatch.make({ ...lmOptions, maxSessions: n, initialSessions: n })
       const joined = yield* Effect.forEach(
         Array.from({ length: n }, (_, s) => s),
         (s) => batch.join({ sampling: { seed: 1000 + s } }),

@@ -15,6 +15,11 @@ export interface LmBatchOptions extends Omit<LmGenOptions, "engine"> {
    * taken, grows to the next of `BATCH_SIZES`, up to the smallest that holds `maxSessions`.
    */
   readonly maxSessions: number
+  /**
+   * Rows to open with (default 2): the smallest of `BATCH_SIZES` holding them. Where the sessions are
+   * known ahead, this spares the growth steps, each of which holds two graphs' caches for a moment.
+   */
+  readonly initialSessions?: number
 }
 
 /**
@@ -83,10 +88,12 @@ const make = (options: LmBatchOptions): Effect.Effect<LmBatchShape, LmError, Ort
   Effect.gen(function* () {
     const provider = (yield* OrtSession).config.executionProviders[0] ?? "cpu"
     const largest = BATCH_SIZES.find((size) => size >= options.maxSessions) ?? options.maxSessions
+    const first =
+      BATCH_SIZES.find((size) => size >= Math.min(options.initialSessions ?? 2, largest)) ?? largest
     const fused = yield* openFusedBatch({
       ...options,
       provider,
-      sizes: [...BATCH_SIZES.filter((size) => size < largest), largest],
+      sizes: [...BATCH_SIZES.filter((size) => size >= first && size < largest), largest],
       outputLogits: options.returnLogits ?? false,
     })
     const join = (joinOptions: LmJoinOptions = {}) =>
