@@ -3,8 +3,14 @@
 # (shared/device/pack.sh), and a self-contained deploy of @personaplex/cli (`personaplex run`, what
 # users run) with the benchmark's built files beside it (bench/, resolving the same packages) and
 # real-models.mjs (random weights of the real configuration, input audio, run configs).
-# linux-x64 onnxruntime binaries only; node-llama-cpp's CPU and Vulkan builds.
+# linux-x64 onnxruntime binaries only. Optional parts (the carry limit of 64 MiB holds one of them beside
+# the CLI, not both): PACK_PARTS="llama-vulkan" (node-llama-cpp's Vulkan build, for compactor.js) or
+# PACK_PARTS="web" (the web server's deploy, for web-session.mjs). node-llama-cpp's CPU build comes with
+# "llama" or "llama-vulkan" only (the model-free compactor of the runs' configs does not load it).
 set -euo pipefail
+parts=" ${PACK_PARTS:-} "
+case "$parts" in *" llama-vulkan "*" web "* | *" web "*" llama-vulkan "*)
+  echo "PACK_PARTS: llama-vulkan and web together exceed the 64 MiB carry limit; pack one at a time" >&2; exit 1;; esac
 root="$(git rev-parse --show-toplevel)"
 cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"   # pack Node 22, not the system Node
@@ -32,7 +38,11 @@ find "$store" -name '*.map' -delete
 # node-llama-cpp's Vulkan build beside its CPU build (compactor.js --gpu vulkan), installed as users install
 # it; its files identical to the CPU build's (the CPU backends) hardlinked, so the archive holds them once.
 # protobufjs's code generator (cli/, with its own babel) is not used at run time.
-node scripts/install-llama-gpu.mjs vulkan --into "$deploy" --link-identical
+if [[ "$parts" == *" llama-vulkan "* ]]; then
+  node scripts/install-llama-gpu.mjs vulkan --into "$deploy" --link-identical
+elif [[ "$parts" != *" llama "* ]]; then
+  rm -rf "$store"/@node-llama-cpp+linux-x64@*
+fi
 rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
 # bench/dist imports packages the CLI reaches only through @personaplex/stack: linked at the top as well.
 for pkg in codec compaction runtime; do
@@ -47,16 +57,24 @@ cp packages/bench/gpu/real-models.mjs "$deploy/"
 # The web server beside the CLI (web-session.mjs: a scripted conversation with `personaplex-web --config`):
 # a deploy of apps/web in app/web, pruned as the CLI's, its files identical to the CLI's hardlinked to
 # them so that the archive holds them once.
-pnpm turbo run build --filter @personaplex/web... --output-logs=errors-only
-pnpm --filter @personaplex/web deploy --prod "$deploy/web" >/dev/null
-webStore="$deploy/web/node_modules/.pnpm"
-find "$webStore" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
-find "$webStore" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
-rm -rf "$webStore"/@node-llama-cpp+linux-arm* "$webStore"/typescript@* "$webStore"/effect@*/node_modules/effect/src
-find "$webStore" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
-find "$webStore" -name '*.map' -delete
-rm -rf "$deploy/web/src" "$deploy/web/test"
-cp packages/bench/gpu/web-session.mjs "$deploy/"
+if [[ "$parts" == *" web "* ]]; then
+  pnpm turbo run build --filter @personaplex/web... --output-logs=errors-only
+  pnpm --filter @personaplex/web deploy --prod "$deploy/web" >/dev/null
+  webStore="$deploy/web/node_modules/.pnpm"
+  find "$webStore" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
+  find "$webStore" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
+  rm -rf "$webStore"/@node-llama-cpp+linux-arm* "$webStore"/typescript@* "$webStore"/effect@*/node_modules/effect/src
+  find "$webStore" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
+  find "$webStore" -name '*.map' -delete
+  rm -rf "$deploy/web/src" "$deploy/web/test"
+  cp packages/bench/gpu/web-session.mjs "$deploy/"
+fi
+# onnxruntime-web (brought by @huggingface/transformers, which runs on onnxruntime-node in Node): its
+# WebAssembly builds (86 MB) are only loaded in a browser.
+find "$deploy" -path '*onnxruntime-web/dist/*' \( -name '*.wasm' -o -name 'ort.all*' -o -name 'ort.webgl*' \) -delete
+# Type declarations are not read at run time.
+find "$deploy" -name '*.d.ts' -delete
+find "$deploy" -path '*@huggingface/transformers/dist/*' \( -name 'transformers.js' -o -name 'transformers.min.js' -o -name 'transformers.web*' \) -delete
 hardlink --content --quiet "$deploy"
-tar -C "$(dirname "$deploy")" -cJf .gpu/extra.tar.xz app
+tar -C "$(dirname "$deploy")" -cf - app | xz -9 -T2 > .gpu/extra.tar.xz
 du -sh .gpu/extra.tar.xz .gpu

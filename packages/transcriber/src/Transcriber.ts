@@ -207,4 +207,3 @@ export class Transcriber extends Context.Service<Transcriber, TranscriberShape>(
     })
   }
 }
-
