@@ -5,24 +5,28 @@ import { runConversation } from "../src/runConversation.ts"
 import { constantFrame, inputFrames } from "./support/fakes.ts"
 import { fakeWorld } from "./support/harness.ts"
 
-const clip = [constantFrame(-1)]
+/** One window at real-time pace that starts 2 s into the clock, its first prompt taking 100 ms. */
+const runLate = (startedAtMs: number | undefined) =>
+  Effect.gen(function* () {
+    yield* TestClock.adjust("2000 millis")
+    const world = fakeWorld(inputFrames(8), { promptDelayMs: 100 })
+    const fiber = yield* runConversation({
+      windowFrames: 4,
+      initialPrompt: "Hi.",
+      thinkingClip: [constantFrame(-1)],
+      pace: "realtime",
+      maxWindows: 1,
+      ...(startedAtMs !== undefined ? { startedAtMs } : {}),
+    }).pipe(Effect.provide(world.layer), Effect.forkChild)
+    for (let i = 0; i < 10; i++) yield* TestClock.adjust("80 millis")
+    return yield* Fiber.join(fiber)
+  })
 
 describe("run report: time to the first frame", () => {
   it.effect("counts from the caller's start (models loading) through the first prompt", () =>
     Effect.gen(function* () {
-      // The caller started 2 s before the loop (loading models); the first prompt takes 100 ms.
-      yield* TestClock.adjust("2000 millis")
-      const world = fakeWorld(inputFrames(8), { promptDelayMs: 100 })
-      const fiber = yield* runConversation({
-        windowFrames: 4,
-        initialPrompt: "Hi.",
-        thinkingClip: clip,
-        pace: "realtime",
-        maxWindows: 1,
-        startedAtMs: 0,
-      }).pipe(Effect.provide(world.layer), Effect.forkChild)
-      for (let i = 0; i < 10; i++) yield* TestClock.adjust("80 millis")
-      const report = yield* Fiber.join(fiber)
+      // The caller started 2 s before the loop (loading models).
+      const report = yield* runLate(0)
       assert.closeTo(report.timings.firstFrameMs!, 2100, 80)
       assert.isAtLeast(report.timings.firstFrameMs!, 2100)
     }),
@@ -30,17 +34,7 @@ describe("run report: time to the first frame", () => {
 
   it.effect("without a start given, counts from the loop's start; p99 is reported beside p95", () =>
     Effect.gen(function* () {
-      yield* TestClock.adjust("2000 millis")
-      const world = fakeWorld(inputFrames(8), { promptDelayMs: 100 })
-      const fiber = yield* runConversation({
-        windowFrames: 4,
-        initialPrompt: "Hi.",
-        thinkingClip: clip,
-        pace: "realtime",
-        maxWindows: 1,
-      }).pipe(Effect.provide(world.layer), Effect.forkChild)
-      for (let i = 0; i < 10; i++) yield* TestClock.adjust("80 millis")
-      const report = yield* Fiber.join(fiber)
+      const report = yield* runLate(undefined)
       assert.isBelow(report.timings.firstFrameMs!, 200)
       assert.isAtLeast(report.timings.firstFrameMs!, 100)
       assert.isAtLeast(report.timings.frame.p99Ms, report.timings.frame.p95Ms)
