@@ -6,30 +6,20 @@ import { ensureSmokeModels } from "@personaplex/stack"
 import { writeTinyMoonshine } from "@personaplex/transcriber"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
+import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("personaplex run with transcriber: on (the built bin)", () => {
   it("recognizes the user's speech with the configured Moonshine and writes the user's lines into the report", () => {
     const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
     const cwd = tempDir("cli-transcriber-")
     writeTinyMoonshine(path.join(cwd, "moonshine"))
-    fs.writeFileSync(
-      path.join(cwd, "run.yaml"),
-      [
-        "model:",
-        `  mimi: ${models.mimi}`,
-        `  lm: ${models.lm}`,
-        `  tokenizer: ${models.tokenizer}`,
-        `  mimi_config: ${models.mimiConfig}`,
-        `  lm_config: ${models.lmConfig}`,
-        "runtime: { device: cpu, threads: 1 }",
-        "conversation: { window_frames: 12 }",
-        "sampling: { seed: 3 }",
-        "transcriber:",
-        "  model: moonshine   # relative to this file",
-        "",
-      ].join("\n"),
-    )
+    writeSmokeConfig(cwd, models, [
+      "runtime: { device: cpu, threads: 1 }",
+      "conversation: { window_frames: 12 }",
+      "sampling: { seed: 3 }",
+      "transcriber:",
+      "  model: moonshine   # relative to this file",
+    ])
     const run = runBin(
       [
         "run",
@@ -67,19 +57,7 @@ describe.skipIf(!built)("personaplex run with transcriber: on (the built bin)", 
     const cwd = tempDir("cli-transcriber-missing-")
     writeTinyMoonshine(path.join(cwd, "moonshine"))
     fs.rmSync(path.join(cwd, "moonshine", "onnx", "decoder_model_merged.onnx"))
-    fs.writeFileSync(
-      path.join(cwd, "run.yaml"),
-      [
-        "model:",
-        `  mimi: ${models.mimi}`,
-        `  lm: ${models.lm}`,
-        `  tokenizer: ${models.tokenizer}`,
-        `  mimi_config: ${models.mimiConfig}`,
-        `  lm_config: ${models.lmConfig}`,
-        "transcriber: { model: moonshine }",
-        "",
-      ].join("\n"),
-    )
+    writeSmokeConfig(cwd, models, ["transcriber: { model: moonshine }"])
     const run = runBin(
       [
         "run",
