@@ -25,32 +25,35 @@ fi
 bash ../shared/device/pack.sh
 cp ../shared/device/enter.sh .gpu/enter.sh
 pnpm turbo run build --filter @personaplex/cli... --filter @personaplex/bench... --output-logs=errors-only
+# Within the carry limit, for a deploy (the CLI's, the web server's): other platforms' native builds,
+# llama.cpp's source bundle (34 MB; getLlama still reads llama/*.json with prebuilt binaries), TypeScript
+# sources and maps, the TypeScript compiler, protobufjs's code generator (cli/, with its own babel).
+prune_deploy() {
+  local store="$1/node_modules/.pnpm"
+  find "$store" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
+  find "$store" -path '*node-llama-cpp/llama/gitRelease.bundle' -delete
+  rm -rf "$store"/@node-llama-cpp+linux-arm* "$store"/typescript@* "$store"/effect@*/node_modules/effect/src
+  rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
+  find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
+  find "$store" -name '*.map' -delete
+  rm -rf "$1/src" "$1/test"
+  # node-llama-cpp's CPU build only with the llama parts ("llama-vulkan" hardlinks its CPU backends to it).
+  [[ "$parts" == *" llama"* ]] || rm -rf "$store"/@node-llama-cpp+linux-x64@*
+}
 deploy="$(mktemp -d)/app"
 pnpm --filter @personaplex/cli deploy --prod "$deploy" >/dev/null
-find "$deploy/node_modules" -path '*onnxruntime-node/bin/napi-v6/*' -mindepth 0 -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
-# llama.cpp's source bundle (34 MB) only; getLlama reads llama/*.json even with prebuilt binaries.
-find "$deploy/node_modules" -path '*node-llama-cpp/llama/gitRelease.bundle' -delete
-# Within the carry limit: other platforms' native builds, TypeScript sources and maps, the TypeScript compiler.
-store="$deploy/node_modules/.pnpm"
-rm -rf "$store"/@node-llama-cpp+linux-arm* "$store"/typescript@* "$store"/effect@*/node_modules/effect/src
-find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
-find "$store" -name '*.map' -delete
+prune_deploy "$deploy"
 # node-llama-cpp's Vulkan build beside its CPU build (compactor.js --gpu vulkan), installed as users install
 # it; its files identical to the CPU build's (the CPU backends) hardlinked, so the archive holds them once.
-# protobufjs's code generator (cli/, with its own babel) is not used at run time.
 if [[ "$parts" == *" llama-vulkan "* ]]; then
   node scripts/install-llama-gpu.mjs vulkan --into "$deploy" --link-identical
-elif [[ "$parts" != *" llama "* ]]; then
-  rm -rf "$store"/@node-llama-cpp+linux-x64@*
 fi
-rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
 # bench/dist imports packages the CLI reaches only through @personaplex/stack: linked at the top as well.
 for pkg in codec compaction runtime; do
   [ -e "$deploy/node_modules/@personaplex/$pkg" ] ||
     ln -s "../$(cd "$deploy/node_modules" && ls -d .pnpm/@personaplex+$pkg@*/node_modules/@personaplex/$pkg | head -1)" \
       "$deploy/node_modules/@personaplex/$pkg"
 done
-rm -rf "$deploy/src" "$deploy/test"
 mkdir -p "$deploy/bench"
 cp -r packages/bench/dist "$deploy/bench/dist"
 cp packages/bench/gpu/real-models.mjs "$deploy/"
@@ -60,21 +63,15 @@ cp packages/bench/gpu/real-models.mjs "$deploy/"
 if [[ "$parts" == *" web "* ]]; then
   pnpm turbo run build --filter @personaplex/web... --output-logs=errors-only
   pnpm --filter @personaplex/web deploy --prod "$deploy/web" >/dev/null
-  webStore="$deploy/web/node_modules/.pnpm"
-  find "$webStore" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
-  find "$webStore" -type d -path '*node-llama-cpp/llama' -prune -exec rm -rf {} +
-  rm -rf "$webStore"/@node-llama-cpp+linux-arm* "$webStore"/typescript@* "$webStore"/effect@*/node_modules/effect/src
-  find "$webStore" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
-  find "$webStore" -name '*.map' -delete
-  rm -rf "$deploy/web/src" "$deploy/web/test"
+  prune_deploy "$deploy/web"
   cp packages/bench/gpu/web-session.mjs "$deploy/"
 fi
-# onnxruntime-web (brought by @huggingface/transformers, which runs on onnxruntime-node in Node): its
-# WebAssembly builds (86 MB) are only loaded in a browser.
+# onnxruntime-web and the browser builds of @huggingface/transformers (which runs on onnxruntime-node in
+# Node): their WebAssembly (86 MB) and bundles are only loaded in a browser.
 find "$deploy" -path '*onnxruntime-web/dist/*' \( -name '*.wasm' -o -name 'ort.all*' -o -name 'ort.webgl*' \) -delete
+find "$deploy" -path '*@huggingface/transformers/dist/*' \( -name 'transformers.js' -o -name 'transformers.min.js' -o -name 'transformers.web*' \) -delete
 # Type declarations are not read at run time.
 find "$deploy" -name '*.d.ts' -delete
-find "$deploy" -path '*@huggingface/transformers/dist/*' \( -name 'transformers.js' -o -name 'transformers.min.js' -o -name 'transformers.web*' \) -delete
 hardlink --content --quiet "$deploy"
 tar -C "$(dirname "$deploy")" -cf - app | xz -9 -T2 > .gpu/extra.tar.xz
 du -sh .gpu/extra.tar.xz .gpu
