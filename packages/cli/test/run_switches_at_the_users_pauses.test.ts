@@ -1,71 +1,143 @@
 /**
- * `personaplex run` with `switch: pause` (Silero VAD) on the smoke models, over espeak-ng speech
- * with known gaps. The smoke LM's text is noise, so the agent may never pad: each cut is either in
- * a gap of the user's of at least pause_ms (reason pause) or at max_duration, never anywhere else.
+ * `personaplex run` over espeak-ng speech with known gaps, heard by Silero VAD, on the smoke Mimi and
+ * a smoke LM whose text head always pads (quietAgentLm.ts): the agent is never mid-word, so where
+ * each window ends is the real pause rule's verdict on the user's speech, through the whole product.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { writeWav } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
 import { ensureSmokeModels } from "@personaplex/stack"
-import { espeakMissing, speakScript } from "@personaplex/vad"
+import { espeakMissing, type ScriptPart, type SpokenScript, speakScript } from "@personaplex/vad"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { writeQuietAgentLm } from "./quietAgentLm.ts"
 import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
 
 const missing = espeakMissing()
-if (missing) console.log(`skipping the personaplex run switch-at-pauses test: ${missing}`)
+if (missing) console.log(`skipping the personaplex run switch-at-pauses tests: ${missing}`)
 
-const WINDOW_FRAMES = 12
-const MAX_FRAMES = 18 // max_duration's default: 1.5 × the window
+const WINDOW_FRAMES = 25 // 2 s
+const FRAME_SAMPLES = 1920
+const PAUSE_MS = 400
 
-describe.skipIf(!built || missing !== undefined)("personaplex run with switch: pause", () => {
-  it("cuts in the user's pauses or at max_duration; the report says why, and how long each side was silent", async () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
-    const cwd = tempDir("cli-pause-")
-    const script = await Effect.runPromise(
-      Effect.orDie(
-        speakScript([
-          { say: "Could you remind me what we agreed about the budget?" },
-          { silenceMs: 1200 },
-          { say: "I think it was about two thousand euros." },
-          { silenceMs: 1000 },
-          { say: "Yes, that sounds right to me." },
-          { silenceMs: 800 },
-        ]),
-      ),
-    )
-    const input = path.join(cwd, "speech.wav")
-    await Effect.runPromise(Effect.orDie(writeWav(input, { sampleRate: 24000, channels: [script.samples] })))
-    writeSmokeConfig(cwd, models, [
-      "runtime: { threads: 1 }",
-      `conversation: { window_frames: ${WINDOW_FRAMES}, switch: pause, pause_ms: 400, vad: silero }`,
-    ])
-    const run = runBin(["run", "--config", "run.yaml", "--input", input, "--output", "out.wav"], cwd)
-    expect(run.status, run.all).toBe(0)
-    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out.report.json"), "utf8")) as RunReport
-    expect(report.meta.voiceActivity).toBe("silero-v5")
-    expect(report.switches.length).toBeGreaterThan(0)
-    let cut = 0
-    for (const [i, s] of report.switches.entries()) {
-      cut += report.windows[i]!.inputFrames * 1920
-      expect(s.userSilentMs).toBeTypeOf("number")
-      expect(s.agentSilentMs).toBeTypeOf("number")
-      expect(s.compaction.early).toBeDefined() // early compaction is on by default
-      if (s.reason === "pause") {
-        const span = script.spans.find((x) => x.start <= cut && cut < x.end)!
-        expect(span.kind, `cut at ${cut / 24000} s`).toBe("silence")
-        expect(span.end - span.start).toBeGreaterThanOrEqual(0.4 * 24000)
-        expect(s.userSilentMs).toBeGreaterThanOrEqual(400)
-      } else {
-        expect(s.reason).toBe("max_duration")
-        expect(report.windows[i]!.inputFrames).toBe(MAX_FRAMES)
-      }
-    }
-    console.log(
-      "personaplex run, switch: pause:",
-      report.switches.map((s) => `${s.reason} (user ${s.userSilentMs} ms, agent ${s.agentSilentMs} ms)`),
-    )
-    expect(run.stdout).toMatch(/… switch \((pause|max_duration)\)/)
-  }, 240_000)
+/** Short gaps (250 ms) inside turns, long ones (≥ 900 ms) between them. */
+const conversation: ReadonlyArray<ScriptPart> = [
+  { silenceMs: 200 },
+  { say: "I would like to book a table for four people on Friday evening." },
+  { silenceMs: 250 },
+  { say: "Somewhere near the river, if that is possible." },
+  { silenceMs: 900 },
+  { say: "We will arrive at around eight o'clock." },
+  { silenceMs: 1000 },
+  { say: "One of us is vegetarian, so please keep that in mind." },
+  { silenceMs: 250 },
+  { say: "And we would love a table by the window." },
+  { silenceMs: 1200 },
+  { say: "Thank you very much." },
+  { silenceMs: 600 },
+]
+
+/** Sentence after sentence with 150 ms breaths between: never a pause of 400 ms. */
+const monologue: ReadonlyArray<ScriptPart> = [
+  "Let me tell you about my trip to the mountains last summer.",
+  "We walked for six hours on the first day and camped by a lake.",
+  "The next morning it rained, so we stayed in the tent and played cards.",
+  "On the third day the sun came back and we climbed to the top.",
+  "From there you could see three countries and the whole valley below.",
+].flatMap((say) => [{ say }, { silenceMs: 150 }])
+
+let models: { mimi: string; lm: string; tokenizer: string; mimiConfig: string; lmConfig: string }
+
+beforeAll(() => {
+  if (!built || missing) return
+  const smoke = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+  const quietLm = path.join(tempDir("cli-quiet-lm-"), "lm-quiet-agent.safetensors")
+  writeQuietAgentLm(smoke.lm, quietLm)
+  models = { ...smoke, lm: quietLm }
 })
+
+/** `personaplex run` on the script with these conversation keys; its report and the script. */
+const runOn = async (parts: ReadonlyArray<ScriptPart>, conversationKeys: string) => {
+  const cwd = tempDir("cli-pause-")
+  const script = await Effect.runPromise(Effect.orDie(speakScript(parts)))
+  const input = path.join(cwd, "speech.wav")
+  await Effect.runPromise(Effect.orDie(writeWav(input, { sampleRate: 24000, channels: [script.samples] })))
+  writeSmokeConfig(cwd, models, [
+    "runtime: { threads: 1 }",
+    `conversation: { window_frames: ${WINDOW_FRAMES}, pause_ms: ${PAUSE_MS}, vad: silero, ${conversationKeys} }`,
+  ])
+  const run = runBin(["run", "--config", "run.yaml", "--input", input, "--output", "out.wav"], cwd)
+  expect(run.status, run.all).toBe(0)
+  const report = JSON.parse(fs.readFileSync(path.join(cwd, "out.report.json"), "utf8")) as RunReport
+  return { report, script, stdout: run.stdout }
+}
+
+/** Where each window ended in the input, in samples (the last window ends with the input: no cut). */
+const cutsOf = (report: RunReport) => {
+  let at = 0
+  return report.windows.slice(0, -1).map((w) => {
+    at += w.inputFrames
+    return at * FRAME_SAMPLES
+  })
+}
+
+const spanAt = (script: SpokenScript, sample: number) =>
+  script.spans.find((s) => s.start <= sample && sample < s.end)!
+
+const seconds = (samples: number) => (samples / 24000).toFixed(2)
+
+describe.skipIf(!built || missing !== undefined)(
+  "personaplex run: where windows end, on espeak-ng speech",
+  () => {
+    it("switch: pause cuts only inside the user's gaps of at least pause_ms, never inside a sentence", async () => {
+      const { report, script, stdout } = await runOn(conversation, "switch: pause, max_duration: 10")
+      const cuts = cutsOf(report)
+      console.log(
+        "personaplex run, switch: pause: cuts (s)",
+        cuts.map(seconds),
+        report.switches.map((s) => `${s.reason} (user ${s.userSilentMs} ms, agent ${s.agentSilentMs} ms)`),
+      )
+      expect(report.meta.voiceActivity).toBe("silero-v5")
+      // The agent never spoke: its side of the pause rule held throughout.
+      expect(report.windows.map((w) => w.agentText.trim())).toEqual(report.windows.map(() => ""))
+      expect(cuts.length).toBeGreaterThanOrEqual(3)
+      for (const cut of cuts) {
+        const span = spanAt(script, cut)
+        expect(span.kind, `cut at ${seconds(cut)} s is inside "${span.text}"`).toBe("silence")
+        expect(span.end - span.start, `the gap around ${seconds(cut)} s`).toBeGreaterThanOrEqual(
+          (PAUSE_MS / 1000) * 24000,
+        )
+      }
+      for (const s of report.switches) {
+        expect(s.reason).toBe("pause")
+        expect(s.userSilentMs).toBeGreaterThanOrEqual(PAUSE_MS)
+        expect(s.agentSilentMs).toBeGreaterThanOrEqual(PAUSE_MS)
+        expect(s.compaction.early).toBeDefined() // early compaction is on by default
+      }
+      for (const w of report.windows.slice(0, -1)) expect(w.inputFrames).toBeGreaterThanOrEqual(WINDOW_FRAMES)
+      expect(stdout).toMatch(/… switch \(pause\)/)
+    }, 240_000)
+
+    it("switch: fixed cuts every window_frames, sentences or not", async () => {
+      const { report, script } = await runOn(conversation, "switch: fixed")
+      const cuts = cutsOf(report)
+      expect(cuts).toEqual(cuts.map((_, i) => (i + 1) * WINDOW_FRAMES * FRAME_SAMPLES))
+      expect(cuts.length).toBeGreaterThanOrEqual(3)
+      for (const s of report.switches) expect(s.reason).toBe("duration")
+      // The same speech cut blindly: some cuts land inside sentences (what `pause` avoids).
+      expect(cuts.some((cut) => spanAt(script, cut).kind === "speech")).toBe(true)
+    }, 240_000)
+
+    it("a user who never pauses is cut at max_duration (default 1.5 × the window)", async () => {
+      const { report } = await runOn(monologue, "switch: pause")
+      const maxFrames = Math.ceil(WINDOW_FRAMES * 1.5)
+      expect(report.switches.length).toBeGreaterThanOrEqual(2)
+      for (const s of report.switches) {
+        expect(s.reason).toBe("max_duration")
+        expect(s.userSilentMs).toBeLessThan(PAUSE_MS)
+      }
+      for (const w of report.windows.slice(0, -1)) expect(w.inputFrames).toBe(maxFrames)
+    }, 240_000)
+  },
+)
