@@ -1,12 +1,14 @@
 import type { LoopOptions } from "./options.ts"
 import type { RunRecorder } from "./RunRecorder.ts"
 import type { CompactionInput, WindowTranscript } from "./services.ts"
+import type { DialogueMark } from "./userSide.ts"
 
 /**
- * Where the transcript stood when an early compaction took it: the window and how much of its
- * agent text there was. What was said after it is the tail a redo compacts.
+ * Where the transcript stood when an early compaction took it: the window, how much of its agent
+ * text there was, the next input frame and how many of the user's pieces were in. What was said
+ * after it is the tail a redo compacts.
  */
-export interface TranscriptMark {
+export interface TranscriptMark extends DialogueMark {
   readonly window: number
   readonly agentTextLength: number
 }
@@ -15,12 +17,14 @@ export interface TranscriptMark {
 export const historyOf = (recorder: RunRecorder): ReadonlyArray<WindowTranscript> =>
   recorder.agentTexts().map((w): WindowTranscript => ({ index: w.index, agentText: w.agentText }))
 
-export const markOf = (recorder: RunRecorder, window: number): TranscriptMark => ({
+export const markOf = (recorder: RunRecorder, window: number, userPieces: number): TranscriptMark => ({
   window,
   agentTextLength: recorder.currentText().length,
+  inputFrame: recorder.inputFrames,
+  userPieces,
 })
 
-/** What the window `mark.window` holds after the mark (it may be closed by now). */
+/** The agent's text of the window `mark.window` after the mark (it may be closed by now). */
 export const tailSince = (recorder: RunRecorder, mark: TranscriptMark): WindowTranscript => {
   const window = recorder.agentTexts().find((w) => w.index === mark.window)
   return { index: mark.window, agentText: (window?.agentText ?? "").slice(mark.agentTextLength) }

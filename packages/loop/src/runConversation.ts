@@ -304,7 +304,7 @@ export const runConversation = (
 
     const startEarly = (window: number, previousPrompt: string, startFrame: number, expectedMs: number) =>
       Effect.gen(function* () {
-        const mark = markOf(recorder, window)
+        const mark = markOf(recorder, window, userSide.heardPieces())
         const fiber = yield* Effect.forkChild(
           compact(window, previousPrompt, userSide.withUser(historyOf(recorder)), "early"),
         )
@@ -331,7 +331,7 @@ export const runConversation = (
         }
         const first = yield* Fiber.join(early.fiber)
         compactionTimes.push(first.durationMs)
-        const tail = tailSince(recorder, early.mark)
+        const tail = userSide.tailWithUser(tailSince(recorder, early.mark), early.mark)
         const summary = {
           leadMs: (cut.framesInWindow - early.startFrame) * FRAME_MS,
           expectedMs: round3(early.expectedMs),

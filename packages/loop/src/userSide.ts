@@ -56,10 +56,10 @@ export class Dialogue {
     return this.starts[i]?.window ?? 0
   }
 
-  /** Each window's turns, by window index. */
-  turns(): Map<number, Array<DialogueTurn>> {
-    const items: Array<Item> = [
-      ...this.agent.map(
+  private agentItems(fromFrame = 0): Array<Item> {
+    return this.agent
+      .filter((a) => a.frame >= fromFrame)
+      .map(
         (a): Item => ({
           speaker: "agent",
           text: a.text,
@@ -67,27 +67,59 @@ export class Dialogue {
           endMs: (a.frame + 1) * FRAME_MS,
           window: this.windowAt(a.frame),
         }),
-      ),
-      ...this.user.map(
-        (u): Item => ({ speaker: "user", ...u, window: this.windowAt(Math.floor(u.startMs / FRAME_MS)) }),
-      ),
-    ].sort((a, b) => a.startMs - b.startMs || (a.speaker === b.speaker ? 0 : a.speaker === "user" ? -1 : 1))
+      )
+  }
+
+  private userItems(fromPiece = 0): Array<Item> {
+    return this.user
+      .slice(fromPiece)
+      .map((u): Item => ({ speaker: "user", ...u, window: this.windowAt(Math.floor(u.startMs / FRAME_MS)) }))
+  }
+
+  /** Each window's turns, by window index. */
+  turns(): Map<number, Array<DialogueTurn>> {
     const byWindow = new Map<number, Array<DialogueTurn>>(this.starts.map((s) => [s.window, []]))
-    for (const item of items) {
+    for (const item of inOrder([...this.agentItems(), ...this.userItems()])) {
       const turns = byWindow.get(item.window) ?? []
       byWindow.set(item.window, turns)
-      const last = turns.at(-1)
-      if (last?.speaker === item.speaker)
-        turns[turns.length - 1] = {
-          ...last,
-          // The agent's pieces carry their own spacing; the user's are whole utterances.
-          text: item.speaker === "agent" ? last.text + item.text : `${last.text} ${item.text}`,
-          endMs: Math.max(last.endMs, item.endMs),
-        }
-      else turns.push({ speaker: item.speaker, text: item.text, startMs: item.startMs, endMs: item.endMs })
+      appendTurn(turns, item)
     }
     return byWindow
   }
+
+  /**
+   * The turns said after a mark, whichever window they fall in: the agent's text from input frame
+   * `since.inputFrame` and the user's pieces recognized after the first `since.userPieces` (an
+   * utterance begun before the mark and recognized after it is new to whoever saw the mark).
+   */
+  turnsSince(since: DialogueMark): Array<DialogueTurn> {
+    const turns: Array<DialogueTurn> = []
+    for (const item of inOrder([...this.agentItems(since.inputFrame), ...this.userItems(since.userPieces)]))
+      appendTurn(turns, item)
+    return turns
+  }
+}
+
+/** Where the dialogue stood: the next input frame, and how many of the user's pieces were in. */
+export interface DialogueMark {
+  readonly inputFrame: number
+  readonly userPieces: number
+}
+
+const inOrder = (items: Array<Item>) =>
+  items.sort((a, b) => a.startMs - b.startMs || (a.speaker === b.speaker ? 0 : a.speaker === "user" ? -1 : 1))
+
+/** Adds an item to a window's turns: the same speaker's stretch goes on, the other speaker's starts a turn. */
+const appendTurn = (turns: Array<DialogueTurn>, item: Item) => {
+  const last = turns.at(-1)
+  if (last?.speaker === item.speaker)
+    turns[turns.length - 1] = {
+      ...last,
+      // The agent's pieces carry their own spacing; the user's are whole utterances.
+      text: item.speaker === "agent" ? last.text + item.text : `${last.text} ${item.text}`,
+      endMs: Math.max(last.endMs, item.endMs),
+    }
+  else turns.push({ speaker: item.speaker, text: item.text, startMs: item.startMs, endMs: item.endMs })
 }
 
 const userTextOf = (turns: ReadonlyArray<DialogueTurn>) =>
@@ -112,6 +144,13 @@ export interface UserSide {
   readonly settle: Effect.Effect<void>
   /** The compactor's view: each window with the user's text and both speakers' turns in order (as is when disabled). */
   withUser(history: ReadonlyArray<WindowTranscript>): ReadonlyArray<WindowTranscript>
+  /** How many of the user's pieces are in so far (0 when disabled): part of a transcript's mark. */
+  heardPieces(): number
+  /**
+   * What was said after `mark`, for a redo: `tail` (the agent's text since) with the user's pieces
+   * since and both speakers' turns in order (`tail` as is when disabled).
+   */
+  tailWithUser(tail: WindowTranscript, mark: DialogueMark): WindowTranscript
   /** The report with the user's lines: each window's `userText` and `turns`, the transcript labelled by speaker, `userTranscript`. */
   annotate(report: RunReport): RunReport
 }
@@ -121,6 +160,8 @@ const disabled: UserSide = {
   frame: () => Effect.void,
   settle: Effect.void,
   withUser: (history) => history,
+  heardPieces: () => 0,
+  tailWithUser: (tail) => tail,
   annotate: (report) => report,
 }
 
@@ -172,6 +213,15 @@ export const wireUserSide = (
             turns: own.map((t) => ({ speaker: t.speaker, text: t.text })),
           }
         })
+      },
+      heardPieces: () => dialogue.userPieceCount,
+      tailWithUser: (tail, mark) => {
+        const turns = dialogue.turnsSince(mark)
+        return {
+          ...tail,
+          userText: userTextOf(turns),
+          turns: turns.map((t) => ({ speaker: t.speaker, text: t.text })),
+        }
       },
       annotate: (report) => {
         const turns = dialogue.turns()
