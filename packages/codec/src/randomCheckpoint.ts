@@ -1,16 +1,24 @@
-import { makeRng, writeSafetensors } from "@personaplex/runtime"
+import {
+  makeRng,
+  type RandomCheckpointOptions,
+  tensorsFromStatistics,
+  writeSafetensors,
+} from "@personaplex/runtime"
 import type { MimiConfig } from "./config.ts"
 import { checkpointTensors, type TensorSpec } from "./plan.ts"
 
 /**
  * A random Mimi checkpoint for benchmarks and smoke runs (F32, upstream names from the codec's tensor
  * plan): weights uniform with std 1/√fan-in so activations stay O(1), norms 1, upstream's 0.01 layer
- * scale, codebook usage 1. Returns the parameter count (codebook buffers excluded) and the values stored.
+ * scale, codebook usage 1. With `options.statistics` (a manifest of exactly the plan's tensors, F32),
+ * values follow each tensor's statistics instead. Returns the parameter count (codebook buffers
+ * excluded) and the values stored.
  */
 export const writeRandomMimiCheckpoint = (
   file: string,
   config: MimiConfig,
   seed = 7,
+  options: RandomCheckpointOptions = {},
 ): { readonly parameters: number; readonly stored: number; readonly tensors: number } => {
   const rng = makeRng(seed)
   const uniform = (n: number, std: number) => {
@@ -38,13 +46,15 @@ export const writeRandomMimiCheckpoint = (
   const specs = checkpointTensors(config)
   writeSafetensors(
     file,
-    specs.map((spec) => ({
-      name: spec.name,
-      dtype: "F32" as const,
-      shape: spec.shape,
-      data: randomTensor(spec),
-    })),
-    { format: "pt", note: "random weights for benchmarking" },
+    options.statistics
+      ? tensorsFromStatistics(specs, "F32", options.statistics, seed)
+      : specs.map((spec) => ({
+          name: spec.name,
+          dtype: "F32" as const,
+          shape: spec.shape,
+          data: randomTensor(spec),
+        })),
+    options.metadata ?? { format: "pt", note: "random weights for benchmarking" },
   )
   const count = (list: ReadonlyArray<TensorSpec>) =>
     list.reduce((total, s) => total + s.shape.reduce((a, b) => a * b, 1), 0)

@@ -1,6 +1,12 @@
 import * as fs from "node:fs"
-import { makeRng } from "@personaplex/runtime"
-import { type LmTensorShape, numel } from "./checkpointTensors.ts"
+import {
+  makeRng,
+  type RandomCheckpointOptions,
+  type TensorToWrite,
+  tensorsFromStatistics,
+  writeSafetensors,
+} from "@personaplex/runtime"
+import { type LmTensorShape, numel, parameterCount } from "./checkpointTensors.ts"
 
 /** Values per pool: pools are cycled through (from a random start) to fill big tensors fast. */
 const POOL_VALUES = 1 << 22
@@ -14,30 +20,9 @@ const scaleOf = (t: LmTensorShape): number => {
 
 const BF16_ONE = 0x3f80
 
-/**
- * Write a BF16 `.safetensors` checkpoint of random values for `tensors`, one tensor at a time
- * (nothing the size of the model is ever in memory): 8.37 B values take about as long as the
- * disk takes to absorb 16.7 GB. Values are uniform with standard deviation 1/√fan-in (linears),
- * 1 (embeddings); norm scales are 1.
- */
-export const writeRandomLmCheckpoint = (
-  file: string,
-  tensors: ReadonlyArray<LmTensorShape>,
-  seed = 20261125,
-): { readonly bytes: number; readonly parameters: number } => {
+/** The default init, streamed: each tensor's values are produced while the file is written. */
+const fanInTensors = (tensors: ReadonlyArray<LmTensorShape>, seed: number): Array<TensorToWrite> => {
   const rng = makeRng(seed)
-  const header: Record<string, unknown> = { __metadata__: { format: "pt", note: "random weights" } }
-  let offset = 0
-  for (const t of tensors) {
-    const length = numel(t.shape) * 2
-    header[t.name] = { dtype: "BF16", shape: t.shape, data_offsets: [offset, offset + length] }
-    offset += length
-  }
-  let json = JSON.stringify(header)
-  json += " ".repeat((8 - (json.length % 8)) % 8)
-  const prefix = Buffer.alloc(8)
-  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)))
-  const fd = fs.openSync(file, "w")
   const pools = new Map<number, Uint16Array>()
   const pool = (scale: number) => {
     let p = pools.get(scale)
@@ -52,30 +37,46 @@ export const writeRandomLmCheckpoint = (
     }
     return p
   }
-  try {
-    fs.writeSync(fd, prefix)
-    fs.writeSync(fd, json)
-    let parameters = 0
-    for (const t of tensors) {
+  return tensors.map((t) => ({
+    name: t.name,
+    dtype: "BF16",
+    shape: t.shape,
+    data: (emit) => {
       const n = numel(t.shape)
-      parameters += n
       const scale = scaleOf(t)
-      if (scale === 0) {
-        fs.writeSync(fd, new Uint16Array(n).fill(BF16_ONE))
-        continue
-      }
+      if (scale === 0) return emit(new Uint8Array(new Uint16Array(n).fill(BF16_ONE).buffer))
       const p = pool(scale)
       let start = Math.floor(((rng() + 1) / 2) * POOL_VALUES)
       let left = n
       while (left > 0) {
         const take = Math.min(left, POOL_VALUES - start)
-        fs.writeSync(fd, p, start * 2, take * 2)
+        emit(new Uint8Array(p.buffer, start * 2, take * 2))
         left -= take
         start = 0
       }
-    }
-    return { bytes: 8 + Buffer.byteLength(json) + offset, parameters }
-  } finally {
-    fs.closeSync(fd)
-  }
+    },
+  }))
+}
+
+/**
+ * Write a BF16 `.safetensors` checkpoint of random values for `tensors` (`lmCheckpointTensors`), one
+ * tensor at a time (nothing the size of the model is ever in memory): 8.37 B values take about as
+ * long as the disk takes to absorb 16.7 GB. Values are uniform with standard deviation 1/√fan-in
+ * (linears), 1 (embeddings); norm scales are 1. With `options.statistics` (a manifest of exactly
+ * these tensors, BF16), they follow each tensor's statistics instead.
+ */
+export const writeRandomLmCheckpoint = (
+  file: string,
+  tensors: ReadonlyArray<LmTensorShape>,
+  seed = 20261125,
+  options: RandomCheckpointOptions = {},
+): { readonly bytes: number; readonly parameters: number } => {
+  writeSafetensors(
+    file,
+    options.statistics
+      ? tensorsFromStatistics(tensors, "BF16", options.statistics, seed)
+      : fanInTensors(tensors, seed),
+    options.metadata ?? { format: "pt", note: "random weights" },
+  )
+  return { bytes: fs.statSync(file).size, parameters: parameterCount(tensors) }
 }

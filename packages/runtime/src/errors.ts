@@ -32,6 +32,16 @@ export class TensorMismatchError extends Data.TaggedError("TensorMismatchError")
   }
 }
 
+/** A statistics manifest (`tensorsFromStatistics`) that does not describe the model's tensors. */
+export class TensorStatisticsError extends Data.TaggedError("TensorStatisticsError")<{
+  readonly tensor: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `tensor statistics for "${this.tensor}": ${this.reason}`
+  }
+}
+
 /** An ONNX Runtime session failed to be created or to run. */
 export class OrtSessionError extends Data.TaggedError("OrtSessionError")<{
   readonly operation: "create" | "run" | "release" | "worker"

@@ -3,7 +3,9 @@
  *
  * - Weights: `Checkpoint` reads `.safetensors` files and shard sets lazily (F32/F16/BF16/ints,
  *   widened to Float32 on request); `writeSafetensors` writes them; `TensorInfo` says where a
- *   tensor's bytes lie so an ONNX graph can point at them in place.
+ *   tensor's bytes lie so an ONNX graph can point at them in place; `tensorsFromStatistics` draws a
+ *   model's random tensors from a per-tensor statistics manifest (what the random-checkpoint writers
+ *   of the codec and the LM take as `RandomCheckpointOptions.statistics`).
  * - Graphs: `GraphBuilder` emits ONNX models op by op (`input`, `initializer`,
  *   `externalInitializer`, `op`, `msOp`, `output`, then `toBytes()` or `save(path)`).
  * - Linear layers: `linear(g, x, weight, { name, precision })` is the building block for every
@@ -31,6 +33,7 @@ export {
   OrtSessionError,
   SafetensorsFormatError,
   TensorMismatchError,
+  TensorStatisticsError,
 } from "./errors.ts"
 export { upstreamFixturesDir, workspaceRoot } from "./fixtures.ts"
 export {
@@ -77,4 +80,9 @@ export { Checkpoint, SHARD_INDEX, type Tensor } from "./safetensors/Checkpoint.t
 export { type TypedData, toFloat32, toInt32, viewAs } from "./safetensors/decode.ts"
 export { SafetensorsFile, type TensorInfo } from "./safetensors/SafetensorsFile.ts"
 export { type TensorToWrite, writeSafetensors } from "./safetensors/write.ts"
+export {
+  type RandomCheckpointOptions,
+  type TensorStatistics,
+  tensorsFromStatistics,
+} from "./tensorStatistics.ts"
 export { type IsolatedRun, runNodeIsolated, webGpuUnavailable } from "./webGpuProbe.ts"

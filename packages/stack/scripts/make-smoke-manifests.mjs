@@ -1,8 +1,8 @@
 // Regenerates assets/smoke/*: the tiny model configs and, per tensor of the tiny upstream
-// checkpoints, its name, dtype, shape and value statistics. `personaplex demo` draws random
-// weights with these statistics, so a fresh clone needs neither the fixtures nor Python.
+// checkpoints, its name, dtype, shape and value statistics. The smoke models (`ensureSmokeModels`) draw
+// random weights with these statistics, so a fresh clone needs neither the fixtures nor Python.
 // Run from the repository root after building @personaplex/runtime:
-//   node packages/cli/scripts/make-smoke-manifests.mjs [fixtures-dir]
+//   node packages/stack/scripts/make-smoke-manifests.mjs [fixtures-dir]
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Checkpoint, upstreamFixturesDir } from "@personaplex/runtime"

@@ -1,12 +1,14 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { float32ToBf16, writeSafetensors } from "@personaplex/runtime"
+import { MimiConfig, writeRandomMimiCheckpoint } from "@personaplex/codec"
+import { LmConfig, lmCheckpointTensors, writeRandomLmCheckpoint } from "@personaplex/lm"
+import type { TensorStatistics } from "@personaplex/runtime"
 import { Data, Effect } from "effect"
 import { packageRootOf } from "./packageRoot.ts"
 
 const asset = (...parts: Array<string>) => path.join(packageRootOf(import.meta.url), "assets", ...parts)
 
-/** Files shipped with this package: the tiny configs, their tensor manifests, a tiny tokenizer. */
+/** Files shipped with this package: the tiny configs, their tensor statistics manifests, a tiny tokenizer. */
 export const smokeAssets = {
   mimiConfig: asset("smoke", "mimi-tiny.json"),
   lmConfig: asset("smoke", "lm-tiny.json"),
@@ -14,17 +16,6 @@ export const smokeAssets = {
   lmTensors: asset("smoke", "lm-tiny.tensors.json"),
   tokenizer: asset("tokenizer", "tiny.model"),
 } as const
-
-/** One tensor of a manifest: upstream name, dtype, shape, and the statistics its random values follow. */
-interface TensorManifestEntry {
-  readonly name: string
-  readonly dtype: "F32" | "BF16"
-  readonly shape: ReadonlyArray<number>
-  readonly mean: number
-  readonly std: number
-  readonly min: number
-  readonly max: number
-}
 
 export interface SmokeModels {
   readonly dir: string
@@ -46,46 +37,37 @@ export class SmokeModelError extends Data.TaggedError("SmokeModelError")<{
   }
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-const uniform = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
 
-/** Normal(mean, std) values clamped to the range the upstream random init produced. */
-const randomValues = (entry: TensorManifestEntry, next: () => number): Float32Array => {
-  const count = entry.shape.reduce((a, b) => a * b, 1)
-  const values = new Float32Array(count)
-  if (entry.std === 0) return values.fill(entry.mean)
-  for (let i = 0; i < count; i++) {
-    const gaussian = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())
-    values[i] = Math.min(entry.max, Math.max(entry.min, entry.mean + entry.std * gaussian))
-  }
-  return values
-}
+const SMOKE_METADATA = { personaplex_smoke_model: "random weights, tiny architecture" }
 
-const writeRandomCheckpoint = (manifestPath: string, target: string, seed: number) => {
-  const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as ReadonlyArray<TensorManifestEntry>
-  const next = uniform(seed)
-  const tensors = manifest.map((entry) => {
-    const values = randomValues(entry, next)
-    return {
-      name: entry.name,
-      dtype: entry.dtype,
-      shape: entry.shape,
-      data: entry.dtype === "BF16" ? float32ToBf16(values) : values,
-    }
-  })
+/** Written beside `target`, then renamed: a run cut off midway leaves no half-written model. */
+const writeAtomically = (target: string, write: (file: string) => void) => {
   const temp = `${target}.${process.pid}.tmp`
-  writeSafetensors(temp, tensors, { personaplex_smoke_model: "random weights, tiny architecture" })
+  write(temp)
   fs.renameSync(temp, target)
 }
+
+const writeSmokeMimi = (target: string, seed: number) =>
+  writeAtomically(target, (file) =>
+    writeRandomMimiCheckpoint(file, MimiConfig.fromJson(readJson(smokeAssets.mimiConfig)), seed, {
+      statistics: readJson(smokeAssets.mimiTensors) as ReadonlyArray<TensorStatistics>,
+      metadata: SMOKE_METADATA,
+    }),
+  )
+
+const writeSmokeLm = (target: string, seed: number) =>
+  writeAtomically(target, (file) =>
+    writeRandomLmCheckpoint(
+      file,
+      lmCheckpointTensors(LmConfig.fromJson(readJson(smokeAssets.lmConfig))),
+      seed,
+      {
+        statistics: readJson(smokeAssets.lmTensors) as ReadonlyArray<TensorStatistics>,
+        metadata: SMOKE_METADATA,
+      },
+    ),
+  )
 
 /** Bump when the generator or the manifests change, so stale caches are regenerated. */
 const GENERATOR_VERSION = "1"
@@ -109,8 +91,8 @@ export const ensureSmokeModels = (dir: string, seed = 1): Effect.Effect<SmokeMod
         fs.readFileSync(stamp, "utf8") === wanted
       if (!fresh) {
         fs.mkdirSync(dir, { recursive: true })
-        writeRandomCheckpoint(smokeAssets.mimiTensors, mimi, seed)
-        writeRandomCheckpoint(smokeAssets.lmTensors, lm, seed + 1)
+        writeSmokeMimi(mimi, seed)
+        writeSmokeLm(lm, seed + 1)
         fs.writeFileSync(stamp, wanted)
       }
       return {

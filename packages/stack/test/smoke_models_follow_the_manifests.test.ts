@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Checkpoint } from "@personaplex/runtime"
@@ -43,6 +44,13 @@ describe("smoke models", () => {
     expect(second.generated).toBe(false)
     expect(fs.statSync(second.lm).mtimeMs).toBe(mtime)
     expect(path.dirname(second.mimi)).toBe(dir)
+  })
+
+  it("keep their bytes for a seed (caches and tests rely on them; change them with GENERATOR_VERSION)", () => {
+    const models = Effect.runSync(ensureSmokeModels(tempDir("smoke-bytes-")))
+    const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex")
+    expect(sha256(models.mimi)).toBe("8811bae04d201447c1564cb61a76a1ca07162011765d294f06113255390085b7")
+    expect(sha256(models.lm)).toBe("41ecec3ff4149a17dc4c78553c1eb4322cb11a6a50096d1e9ff64244368e4972")
   })
 
   it("the smoke LM's text vocabulary matches the smoke tokenizer", () => {
