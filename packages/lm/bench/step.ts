@@ -9,9 +9,9 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { OrtSession, upstreamFixturesDir, writeSafetensors } from "@personaplex/runtime"
+import { OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
 import { Effect } from "effect"
-import { LmConfig, type LmTensorShape, lmCheckpointTensors, MoshiLm } from "../dist/index.js"
+import { LmConfig, lmCheckpointTensors, MoshiLm, writeRandomLmCheckpoint } from "../dist/index.js"
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -21,35 +21,6 @@ const frames = Number(arg("frames", "40"))
 const ep = arg("ep", "cpu") as "cpu" | "webgpu"
 const threads = Number(arg("threads", "1"))
 const outFile = arg("out", path.join(import.meta.dirname, "results", "step.json"))
-
-/** A random bf16 checkpoint with upstream tensor names: norms at 1, linears scaled by fan-in, tables 0.1. */
-const randomCheckpoint = (c: ReturnType<typeof LmConfig.fromJson>, file: string) => {
-  let seed = 1
-  const rand = () => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-    return seed / 2 ** 32 - 0.5
-  }
-  const scaleOf = ({ name, shape }: LmTensorShape) =>
-    /emb(\.\d+)?\.weight$/.test(name) ? 0.1 : 1 / Math.sqrt(shape[shape.length - 1]!)
-  writeSafetensors(
-    file,
-    lmCheckpointTensors(c).map((t) => {
-      const f = new Float32Array(t.shape.reduce((a, b) => a * b, 1))
-      if (t.name.endsWith(".alpha")) f.fill(1)
-      else {
-        const scale = scaleOf(t)
-        for (let i = 0; i < f.length; i++) f[i] = rand() * scale
-      }
-      return {
-        name: t.name,
-        dtype: "BF16" as const,
-        shape: t.shape,
-        data: new Uint16Array(new Uint32Array(f.buffer).map((v) => v >>> 16)),
-      }
-    }),
-  )
-  return file
-}
 
 const tinyJson = JSON.parse(fs.readFileSync(path.join(upstreamFixturesDir(), "lm-tiny.json"), "utf8"))
 const mid = LmConfig.fromJson({
@@ -64,6 +35,8 @@ const mid = LmConfig.fromJson({
   depformer_dim_feedforward: Math.floor(4.125 * 512),
 })
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"))
+const midCheckpoint = path.join(tmp, "mid.safetensors")
+writeRandomLmCheckpoint(midCheckpoint, lmCheckpointTensors(mid))
 const models = [
   {
     model: "lm-tiny",
@@ -73,7 +46,7 @@ const models = [
   {
     model: "mid (d1024, 8 layers)",
     config: mid,
-    checkpoint: randomCheckpoint(mid, path.join(tmp, "mid.safetensors")),
+    checkpoint: midCheckpoint,
   },
 ]
 const variants = [
