@@ -297,7 +297,7 @@ export const fusedSampling = (
   return Effect.succeed({
     textNoise,
     audioNoise,
-    textTopK: input.textForced === undefined ? input.text.topK : config.textCard,
+    textTopK: input.text.topK,
     audioTopK: input.audio.topK,
   })
 }
