@@ -58,6 +58,13 @@ export interface LoopOptions {
   /** Frames of the thinking clip played at each window switch (24 kHz, 1920 samples each). */
   readonly thinkingClip: ReadonlyArray<Float32Array>
   readonly pace?: Pace
+  /**
+   * At `pace: "realtime"`, how much of the clip is always played at a switch, in ms (whole frames:
+   * 150 ms is 2); from there, at the first frame boundary where the next window is ready (its
+   * prompt compacted and injected), one frame fading out to silence ends the clip. Default: the
+   * whole clip, every time. Not used at `"fast"` (the output stays input + clip × switches).
+   */
+  readonly thinkingClipMinMs?: number
   /** Silence frames around the text prompt (upstream: 6). */
   readonly silenceFrames?: number
   /** Word budget handed to the compactor. */

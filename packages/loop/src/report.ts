@@ -74,7 +74,10 @@ export interface SwitchReport {
       readonly redoMs?: number
     }
   }
+  /** Frames of the thinking clip played (the last one faded out when it was cut short). */
   readonly clipFrames: number
+  /** Present when the next window was ready before the clip's end and the clip stopped early. */
+  readonly clipCutShort?: true
   readonly silenceFrames: number
   readonly droppedInputFrames: number
   /** Wall time from the previous window's last frame to the next window being ready. */

@@ -57,6 +57,9 @@ const nowMs = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
 
 const silence = () => new Float32Array(FRAME_SIZE)
 
+/** A frame ramped down to silence over its 80 ms: the last frame of a clip cut short, without a click. */
+const fadedOut = (frame: Float32Array) => frame.map((x, i) => x * (1 - i / frame.length))
+
 const round3 = (x: number) => Math.round(x * 1000) / 1000
 
 /**
@@ -82,6 +85,9 @@ const validate = (options: LoopOptions): Effect.Effect<void, LoopOptionsError> =
       "thinkingClip",
       `thinkingClip: frame ${wrong} has ${options.thinkingClip[wrong]!.length} samples, expected ${FRAME_SIZE}`,
     )
+  const clipMinMs = options.thinkingClipMinMs
+  if (clipMinMs !== undefined && !(clipMinMs >= 0 && Number.isFinite(clipMinMs)))
+    return bad("thinkingClipMinMs", `thinkingClipMinMs: expected a number of ms ≥ 0, got ${clipMinMs}`)
   if (options.maxWindows !== undefined && (!Number.isInteger(options.maxWindows) || options.maxWindows < 1))
     return bad("maxWindows", `maxWindows: expected a positive integer, got ${options.maxWindows}`)
   const policy = options.switchPolicy
@@ -394,12 +400,21 @@ export const runConversation = (
                   )
                 : undefined
 
+            // Live, the clip may end early once the next window is ready (see `thinkingClipMinMs`).
+            const fullFrames =
+              pace === "realtime" && options.thinkingClipMinMs !== undefined
+                ? Math.ceil(options.thinkingClipMinMs / FRAME_MS)
+                : clip.length
             let slot = 0
+            let cutShort = false
             for (const frame of clip) {
               if (pace === "realtime") yield* sleepUntil(startMs + slot * FRAME_MS)
-              yield* write(frame)
+              cutShort = ready && slot >= fullFrames && slot < clip.length - 1
+              yield* write(cutShort ? fadedOut(frame) : frame)
               slot++
+              if (cutShort) break
             }
+            const clipFrames = slot
             let silenceFrames = 0
             if (pace === "realtime") {
               while (!ready) {
@@ -427,7 +442,8 @@ export const runConversation = (
                 durationMs: round3(result.durationMs),
                 ...(early !== undefined ? { early } : {}),
               },
-              clipFrames: clip.length,
+              clipFrames,
+              ...(cutShort ? { clipCutShort: true } : {}),
               silenceFrames,
               droppedInputFrames: dropped,
               pauseMs: round3(pauseMs),
@@ -439,7 +455,7 @@ export const runConversation = (
                 afterWindow,
                 reason: cut.reason,
                 pauseMs,
-                clipFrames: clip.length,
+                clipFrames,
                 silenceFrames,
                 droppedInputFrames: dropped,
               }),

@@ -97,6 +97,12 @@ const ConversationSection = Schema.Struct({
   compaction_estimate: Schema.optionalKey(numberBetween(0, 60)),
   /** Words said after the early compaction's transcript that make it be redone (default 4). */
   redo_min_words: Schema.optionalKey(integerAtLeast(1)),
+  /**
+   * At pace realtime, the part of the thinking clip always played at a switch, in ms; past it the
+   * clip stops (its last 80 ms frame fading out) as soon as the next window is ready. Default: the
+   * whole clip every time.
+   */
+  clip_min_ms: Schema.optionalKey(integerBetween(0, 10000)),
 })
 
 const SamplingSection = Schema.Struct({

@@ -62,6 +62,8 @@ export interface RunSettings {
   /** The voice-activity layer of `switchPolicy: pause`. */
   readonly vad: "silero" | "energy"
   readonly earlyCompaction?: EarlyCompactionOptions
+  /** The part of the thinking clip always played (realtime; absent: all of it). */
+  readonly thinkingClipMinMs?: number
   readonly sampling: {
     readonly temp?: number
     readonly tempText?: number
@@ -225,6 +227,7 @@ export const resolveSettings = (
       switchPolicy,
       vad: conversation?.vad ?? "silero",
       earlyCompaction,
+      thinkingClipMinMs: conversation?.clip_min_ms,
       sampling: defined<RunSettings["sampling"]>({
         temp: sampling?.temp,
         tempText: sampling?.temp_text,

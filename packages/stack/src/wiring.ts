@@ -224,6 +224,7 @@ export const loopOptions = (
       pace: settings.pace,
       switchPolicy: settings.switchPolicy,
       earlyCompaction: settings.earlyCompaction,
+      thinkingClipMinMs: settings.thinkingClipMinMs,
       wordBudget: settings.wordBudget,
       compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
       maxInputFrames: settings.maxInputFrames,

@@ -42,6 +42,14 @@ describe("conversation.switch and early compaction", () => {
     assert.isUndefined(fixed.earlyCompaction)
   })
 
+  it("clip_min_ms: the part of the thinking clip always played (absent: all of it)", () => {
+    assert.strictEqual(
+      settingsOf(resolveSettings({ conversation: { clip_min_ms: 240 } }, {})).thinkingClipMinMs,
+      240,
+    )
+    assert.isUndefined(settingsOf(resolveSettings({}, {})).thinkingClipMinMs)
+  })
+
   it("a max_duration shorter than the window is a problem naming the key", () => {
     const result = resolveSettings({ conversation: { duration: 20, max_duration: 12 } }, {})
     assert.isTrue(
@@ -51,10 +59,13 @@ describe("conversation.switch and early compaction", () => {
 
   it.effect("bad values are refused by the schema, naming the field", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(parseRunConfig("conversation:\n  switch: sometimes\n  pause_ms: 20\n"))
+      const error = yield* Effect.flip(
+        parseRunConfig("conversation:\n  switch: sometimes\n  pause_ms: 20\n  clip_min_ms: -5\n"),
+      )
       const text = error.issues.join("\n")
       assert.include(text, "conversation.switch")
       assert.include(text, "conversation.pause_ms")
+      assert.include(text, "conversation.clip_min_ms")
     }),
   )
 })
