@@ -23,13 +23,16 @@ export {
 } from "./settings.ts"
 export { ensureSmokeModels, SmokeModelError, type SmokeModels, smokeAssets } from "./smokeModels.ts"
 export {
+  codecLayer,
   compactorLayer,
   engineLayer,
+  lmBatchLayer,
   loadVoice,
   loopOptions,
   type ModelFiles,
   modelLayer,
   resolveModelFiles,
+  runtimeLayer,
   SettingsFileError,
   transcriberLayer,
   voiceActivityLayer,

@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { type AudioError, loadMono24k, loadThinkingClip } from "@personaplex/audio-io"
 import { MimiCodec, MimiConfig } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { LmConfig, LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@personaplex/lm"
+import { LmBatch, LmConfig, LmGen, loadVoicePrompt, TextTokenizer, VoicePrompt } from "@personaplex/lm"
 import type { LoopOptions } from "@personaplex/loop"
 import { ModelStore, readTorchVoicePrompt } from "@personaplex/models"
 import { OrtSession } from "@personaplex/runtime"
@@ -81,6 +81,39 @@ const conversionProgress = () => {
   }
 }
 
+/** The onnxruntime worker of the settings' device (`OrtSession`): each build is a worker of its own. */
+export const runtimeLayer = (settings: RunSettings) =>
+  OrtSession.layer(
+    defined({
+      executionProviders: settings.device === "cpu" ? ["cpu"] : [settings.device, "cpu"],
+      intraOpThreads: settings.threads ?? 2,
+    }),
+  )
+
+/** Mimi of the settings on the `OrtSession` it is given. */
+export const codecLayer = (settings: RunSettings, files: ModelFiles) =>
+  MimiCodec.layer(
+    defined({
+      checkpoint: files.mimi,
+      config: files.mimiConfig,
+      // A captured graph replays only GPU work, so no node may fall back to the CPU.
+      ...(settings.graphCapture ? { graphCapture: true, disableCpuFallback: true } : {}),
+    }),
+  )
+
+/** The LM options of the settings, whichever form runs them (`LmGen` or `LmBatch`). */
+const lmOptions = (settings: RunSettings, files: ModelFiles) =>
+  defined({
+    checkpoint: files.lm,
+    config: files.lmConfig,
+    sampling: settings.sampling,
+    context: settings.context,
+    quantization: settings.quantization,
+    graphCapture: settings.graphCapture,
+    cacheDir: settings.cacheDir,
+    onConvertProgress: conversionProgress(),
+  })
+
 /**
  * Mimi + LM on onnxruntime with the settings' execution provider: on WebGPU the fused LM step and
  * Mimi, both replaying captured graphs (the fastest schedule the benchmark found), on the CPU the
@@ -88,36 +121,18 @@ const conversionProgress = () => {
  */
 export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
   Layer.mergeAll(
-    MimiCodec.layer(
-      defined({
-        checkpoint: files.mimi,
-        config: files.mimiConfig,
-        // A captured graph replays only GPU work, so no node may fall back to the CPU.
-        ...(settings.graphCapture ? { graphCapture: true, disableCpuFallback: true } : {}),
-      }),
-    ),
-    LmGen.layer(
-      defined({
-        checkpoint: files.lm,
-        config: files.lmConfig,
-        sampling: settings.sampling,
-        context: settings.context,
-        quantization: settings.quantization,
-        engine: settings.engine,
-        graphCapture: settings.graphCapture,
-        cacheDir: settings.cacheDir,
-        onConvertProgress: conversionProgress(),
-      }),
-    ),
-  ).pipe(
-    Layer.provide(
-      OrtSession.layer(
-        defined({
-          executionProviders: settings.device === "cpu" ? ["cpu"] : [settings.device, "cpu"],
-          intraOpThreads: settings.threads ?? 2,
-        }),
-      ),
-    ),
+    codecLayer(settings, files),
+    LmGen.layer({ ...lmOptions(settings, files), engine: settings.engine }),
+  ).pipe(Layer.provide(runtimeLayer(settings)))
+
+/**
+ * The settings' LM as one `LmBatch` of `maxSessions` conversations (the fused step, opened at the size
+ * holding them all, so no session's join grows it), on a worker of its own. Each conversation then
+ * joins it and needs a codec of its own (`codecLayer`).
+ */
+export const lmBatchLayer = (settings: RunSettings, files: ModelFiles, maxSessions: number) =>
+  LmBatch.layer({ ...lmOptions(settings, files), maxSessions, initialSessions: maxSessions }).pipe(
+    Layer.provide(runtimeLayer(settings)),
   )
 
 export const compactorLayer = (settings: RunSettings) => {

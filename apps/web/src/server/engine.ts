@@ -1,6 +1,7 @@
 import { Context, type Effect, type Scope, type Stream } from "effect"
 import type { PromptSource } from "../shared/events.ts"
 import type { EngineError } from "./errors.ts"
+import type { BatchStatus } from "./frame-scheduler.ts"
 import type { Voice } from "./voices.ts"
 
 /** What a conversation is started with: the two query parameters of the upstream protocol. */
@@ -45,6 +46,8 @@ export interface EngineSession {
   readonly events: Stream.Stream<EngineEvent, EngineError>
   /** Input frames dropped so far because the engine was behind. */
   readonly droppedFrames: Effect.Effect<number>
+  /** On the server's frame clock: ticks that found no frame of the client's and gave the model silence. */
+  readonly lateInputFrames?: Effect.Effect<number>
   /** Where this session's models compute, as opened (e.g. "LM on webgpu (fused), Mimi on webgpu (captured)"). */
   readonly runsOn?: string
 }
@@ -58,6 +61,8 @@ export interface ConversationEngineShape {
   readonly start: (options: EngineStartOptions) => Effect.Effect<EngineSession, EngineError, Scope.Scope>
   /** Conversations started and not yet stopped (for leak checks). */
   readonly liveSessions: Effect.Effect<number>
+  /** With the conversations batched on one LM step: its figures (rows, tick time, headroom). */
+  readonly batch?: Effect.Effect<BatchStatus>
 }
 
 /** Whatever turns user audio into agent audio: the real control loop, or a test engine. */

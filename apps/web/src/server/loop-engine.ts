@@ -1,7 +1,7 @@
 import { AudioSink, AudioSource } from "@personaplex/audio-io"
 import { MimiCodec } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
+import { LmBatch, LmGen, TextTokenizer, type VoicePrompt } from "@personaplex/lm"
 import {
   type EarlyCompactionOptions,
   type LoopEvent,
@@ -11,7 +11,7 @@ import {
 import { OrtSession } from "@personaplex/runtime"
 import { loadVoice } from "@personaplex/stack"
 import type { VoiceActivity } from "@personaplex/vad"
-import { Cause, Context, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
 import {
   ConversationEngine,
   type EngineEvent,
@@ -19,17 +19,14 @@ import {
   type EngineStartOptions,
 } from "./engine.ts"
 import { EngineError } from "./errors.ts"
+import { type FrameScheduler, makeFrameScheduler, makeScheduledInput } from "./frame-scheduler.ts"
 import type { Voice } from "./voices.ts"
 
 /** Services each conversation gets fresh (streaming state is per conversation). */
 export type ConversationModels = MimiCodec | LmGen
 
-export interface LoopEngineOptions<E, R = OrtSession> {
-  /**
-   * Builds the codec and LM of one conversation. It is built anew for every session (each has its own
-   * streaming state and KV cache) and released when the session ends.
-   */
-  readonly models: Layer.Layer<ConversationModels, E, R>
+/** How the loop runs, whatever builds its models. */
+export interface LoopRunOptions {
   /** Input frames per window (12.5 per second). */
   readonly windowFrames: number
   /** When a window ends (default fixed: after `windowFrames`); `pause` needs `voiceActivity`. */
@@ -49,6 +46,19 @@ export interface LoopEngineOptions<E, R = OrtSession> {
   readonly device?: string
 }
 
+export interface LoopEngineOptions<E, R = OrtSession> extends LoopRunOptions {
+  /**
+   * Builds the codec and LM of one conversation. It is built anew for every session (each has its own
+   * streaming state and KV cache) and released when the session ends.
+   */
+  readonly models: Layer.Layer<ConversationModels, E, R>
+}
+
+export interface BatchedLoopEngineOptions<E> extends LoopRunOptions {
+  /** Builds one conversation's codec (its own streaming state), anew for every session. */
+  readonly codec: Layer.Layer<MimiCodec, E>
+}
+
 /**
  * Input frames waiting for the model (25 = 2 s). When the model is slower than real time the oldest
  * are dropped: the agent hears the most recent audio, and the lag stays bounded.
@@ -65,7 +75,7 @@ export const defaultLoadVoice = (voice: Voice): Effect.Effect<VoicePrompt, Engin
   )
 
 /** Where a session's models compute, as onnxruntime opened them: "LM on webgpu (fused), Mimi on webgpu (captured)". */
-const runsOnOf = (models: Context.Context<ConversationModels>): string => {
+const runsOnOf = (models: Context.Context<ConversationModels>, batchRows?: number): string => {
   const lm = Context.get(models, LmGen).lm
   const codec = Context.get(models, MimiCodec)
   const { encoder, decoder } = codec.providers
@@ -73,26 +83,103 @@ const runsOnOf = (models: Context.Context<ConversationModels>): string => {
     encoder === decoder
       ? `Mimi on ${encoder} (${codec.form})`
       : `Mimi's encoder on ${encoder}, its decoder on ${decoder} (${codec.form})`
-  return `LM on ${lm.provider} (${lm.form}), ${mimi}`
+  const form = batchRows === undefined ? lm.form : `${lm.form}, one row of a ${batchRows}-row batch`
+  return `LM on ${lm.provider} (${form}), ${mimi}`
 }
 
 const errorOf = (cause: Cause.Cause<unknown>): EngineError =>
   new EngineError({ reason: "the conversation loop failed", cause: Cause.pretty(cause) })
 
-const startLoopSession = <E>(
-  options: LoopEngineOptions<E, never>,
+/** A session's user audio on its way to the loop. */
+interface SessionInput {
+  /** What the loop reads. */
+  readonly source: Stream.Stream<Float32Array>
+  /** A frame of the client's audio; never waits. */
+  readonly push: (pcm: Float32Array) => Effect.Effect<void>
+  readonly dropped: Effect.Effect<number>
+  readonly lateInput?: Effect.Effect<number>
+  /** The loop processed a frame. */
+  readonly processed: Effect.Effect<void>
+  /** The loop ended. */
+  readonly end: Effect.Effect<void>
+}
+
+/** What a session runs on: its codec and LM, and its input. */
+interface SessionPlumbing {
+  readonly models: Context.Context<ConversationModels>
+  readonly input: SessionInput
+  /** Rows of the batch the session's LM steps in (absent: an LM of its own). */
+  readonly batchRows?: number
+}
+
+type Plumb = () => Effect.Effect<SessionPlumbing, EngineError, Scope.Scope>
+
+/** Models of its own, and the input straight to the loop, which paces itself by the client's audio. */
+const ownModels =
+  <E>(models: Layer.Layer<ConversationModels, E>): Plumb =>
+  () =>
+    Effect.gen(function* () {
+      const built = yield* Layer.build(Layer.fresh(models)).pipe(
+        Effect.mapError((cause) => new EngineError({ reason: "cannot load the models", cause })),
+      )
+      const queue = yield* Queue.sliding<Float32Array, Cause.Done>(INPUT_CAPACITY)
+      let dropped = 0
+      return {
+        models: built,
+        input: {
+          source: Stream.fromQueue(queue),
+          push: (pcm) =>
+            Effect.sync(() => {
+              if (Queue.sizeUnsafe(queue) >= INPUT_CAPACITY) dropped++
+              Queue.offerUnsafe(queue, pcm)
+            }),
+          dropped: Effect.sync(() => dropped),
+          processed: Effect.void,
+          end: Effect.void,
+        },
+      }
+    })
+
+/** A codec of its own and a row of the batch; the frame clock hands the loop its input. */
+const batchRow =
+  <E>(codec: Layer.Layer<MimiCodec, E>, batch: LmBatch["Service"], scheduler: FrameScheduler): Plumb =>
+  () =>
+    Effect.gen(function* () {
+      const built = yield* Layer.build(Layer.fresh(codec)).pipe(
+        Effect.mapError((cause) => new EngineError({ reason: "cannot load the codec", cause })),
+      )
+      const session = yield* batch
+        .join()
+        .pipe(Effect.mapError((cause) => new EngineError({ reason: "cannot join the LM batch", cause })))
+      const input = yield* makeScheduledInput(session, INPUT_CAPACITY)
+      yield* scheduler.add(input.member)
+      return {
+        models: Context.add(built, LmGen, session),
+        input: {
+          source: input.source,
+          push: input.push,
+          dropped: input.dropped,
+          lateInput: input.lateInput,
+          processed: input.processed,
+          end: input.end,
+        },
+        batchRows: yield* batch.rows,
+      }
+    })
+
+const startLoopSession = (
+  options: LoopRunOptions,
+  plumb: Plumb,
   start: EngineStartOptions,
   live: { n: number },
 ) =>
   Effect.gen(function* () {
     const voice =
       start.voice === undefined ? undefined : yield* (options.loadVoice ?? defaultLoadVoice)(start.voice)
-    const input = yield* Queue.sliding<Float32Array, Cause.Done>(INPUT_CAPACITY)
     const frames = yield* Queue.bounded<Float32Array, EngineError | Cause.Done>(OUTPUT_CAPACITY)
     const text = yield* Queue.bounded<string, EngineError | Cause.Done>(OUTPUT_CAPACITY)
     const events = yield* Queue.bounded<EngineEvent, EngineError | Cause.Done>(OUTPUT_CAPACITY)
     const ready = yield* Deferred.make<void, EngineError>()
-    let dropped = 0
     let written = 0
     let compaction: Extract<LoopEvent, { _tag: "CompactionEnded" }> | undefined
 
@@ -102,9 +189,7 @@ const startLoopSession = <E>(
       }),
       () => Effect.sync(() => live.n--),
     )
-    const models = yield* Layer.build(Layer.fresh(options.models)).pipe(
-      Effect.mapError((cause) => new EngineError({ reason: "cannot load the models", cause })),
-    )
+    const { models, input, batchRows } = yield* plumb()
     const listening =
       options.voiceActivity === undefined
         ? undefined
@@ -114,7 +199,7 @@ const startLoopSession = <E>(
             ),
           )
 
-    const source = AudioSource.of({ frames: Stream.fromQueue(input) })
+    const source = AudioSource.of({ frames: input.source })
     const sink = AudioSink.of({
       write: (frame) =>
         Queue.offer(frames, frame).pipe(
@@ -143,7 +228,7 @@ const startLoopSession = <E>(
             emit({ _tag: "WindowStart", index: event.window }),
           ]).pipe(Effect.asVoid)
         case "FrameProcessed":
-          return emit({ _tag: "FrameTiming", computeMs: event.totalMs })
+          return Effect.andThen(input.processed, emit({ _tag: "FrameTiming", computeMs: event.totalMs }))
         case "TextPiece":
           return Effect.asVoid(Queue.offer(text, event.text))
         case "WindowEnded":
@@ -190,16 +275,19 @@ const startLoopSession = <E>(
       Effect.provideService(AudioSource, source),
       Effect.provideService(AudioSink, sink),
       Effect.onExit((exit) =>
-        Effect.sync(() => {
-          const error =
-            Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? errorOf(exit.cause) : undefined
-          const finish = <A>(q: Queue.Queue<A, EngineError | Cause.Done>) =>
-            error === undefined ? Queue.endUnsafe(q) : Queue.failCauseUnsafe(q, Cause.fail(error))
-          finish(frames)
-          finish(text)
-          finish(events)
-          if (error !== undefined) Deferred.doneUnsafe(ready, Effect.fail(error))
-        }),
+        Effect.andThen(
+          input.end,
+          Effect.sync(() => {
+            const error =
+              Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? errorOf(exit.cause) : undefined
+            const finish = <A>(q: Queue.Queue<A, EngineError | Cause.Done>) =>
+              error === undefined ? Queue.endUnsafe(q) : Queue.failCauseUnsafe(q, Cause.fail(error))
+            finish(frames)
+            finish(text)
+            finish(events)
+            if (error !== undefined) Deferred.doneUnsafe(ready, Effect.fail(error))
+          }),
+        ),
       ),
     )
     yield* Effect.forkScoped(run)
@@ -208,20 +296,21 @@ const startLoopSession = <E>(
     yield* Deferred.await(ready)
 
     return {
-      pushFrame: (pcm) =>
-        Effect.sync(() => {
-          if (Queue.sizeUnsafe(input) >= INPUT_CAPACITY) dropped++
-          Queue.offerUnsafe(input, pcm)
-        }),
+      pushFrame: input.push,
       frames: Stream.fromQueue(frames),
       text: Stream.fromQueue(text),
       events: Stream.fromQueue(events),
-      droppedFrames: Effect.sync(() => dropped),
-      runsOn: runsOnOf(models),
+      droppedFrames: input.dropped,
+      ...(input.lateInput === undefined ? {} : { lateInputFrames: input.lateInput }),
+      runsOn: runsOnOf(models, batchRows),
     } satisfies EngineSession
   })
 
-const makeEngine = <E>(options: LoopEngineOptions<E, never>) =>
+const makeEngine = (
+  options: LoopRunOptions,
+  plumb: Plumb,
+  extra: Pick<ConversationEngine["Service"], "batch"> = {},
+) =>
   Effect.gen(function* () {
     // Only these services are shared: the layer's whole context would also carry the layer's Scope,
     // and each session's resources must go to the session's own scope.
@@ -232,11 +321,12 @@ const makeEngine = <E>(options: LoopEngineOptions<E, never>) =>
       name: "personaplex-loop",
       device: options.device ?? "cpu",
       start: (start) =>
-        startLoopSession(options, start, live).pipe(
+        startLoopSession(options, plumb, start, live).pipe(
           Effect.provideService(TextTokenizer, tokenizer),
           Effect.provideService(Compactor, compactor),
         ),
       liveSessions: Effect.sync(() => live.n),
+      ...extra,
     })
   })
 
@@ -253,10 +343,10 @@ export const LoopEngine = {
       ConversationEngine,
       Effect.gen(function* () {
         const ort = yield* OrtSession
-        return yield* makeEngine({
-          ...options,
-          models: options.models.pipe(Layer.provide(Layer.succeed(OrtSession, ort))),
-        })
+        return yield* makeEngine(
+          options,
+          ownModels(options.models.pipe(Layer.provide(Layer.succeed(OrtSession, ort)))),
+        )
       }),
     ),
   /**
@@ -266,5 +356,23 @@ export const LoopEngine = {
   layerSelfContained: <E>(
     options: LoopEngineOptions<E, never>,
   ): Layer.Layer<ConversationEngine, never, TextTokenizer | Compactor> =>
-    Layer.effect(ConversationEngine, makeEngine(options)),
+    Layer.effect(ConversationEngine, makeEngine(options, ownModels(options.models))),
+  /**
+   * Many conversations on one LM step: each session joins the `LmBatch` (a row of its own: cache,
+   * position, prompt, sampler) with a codec of its own, and the server's frame clock drives them all:
+   * every 80 ms one tick runs each talking session's encode, ONE batched LM step and the decodes.
+   */
+  layerBatched: <E>(
+    options: BatchedLoopEngineOptions<E>,
+  ): Layer.Layer<ConversationEngine, never, LmBatch | TextTokenizer | Compactor> =>
+    Layer.effect(
+      ConversationEngine,
+      Effect.gen(function* () {
+        const batch = yield* LmBatch
+        const scheduler = yield* makeFrameScheduler(batch)
+        return yield* makeEngine(options, batchRow(options.codec, batch, scheduler), {
+          batch: scheduler.status,
+        })
+      }),
+    ),
 }

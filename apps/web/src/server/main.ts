@@ -1,17 +1,26 @@
 import * as path from "node:path"
 import { parseArgs } from "node:util"
+import { BATCH_SIZES } from "@personaplex/lm"
 import {
   type ConfigError,
   decodeRunConfig,
   ensureSmokeModels,
   loadRunConfig,
+  type ModelFiles,
   type RunConfig,
+  type RunSettings,
   resolveModelFiles,
 } from "@personaplex/stack"
 import { Data, Effect, Layer, type LogLevel } from "effect"
 import { EchoEngine } from "./echo-engine.ts"
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, logEvent } from "./logging.ts"
-import { defaultSmokeCache, settingsFromConfig, settingsLoopEngine, smokeConfig } from "./model-engines.ts"
+import {
+  batchedLoopEngine,
+  defaultSmokeCache,
+  settingsFromConfig,
+  settingsLoopEngine,
+  smokeConfig,
+} from "./model-engines.ts"
 import { releaseVoicesFolder } from "./release-voices.ts"
 import { serve, type WebServer } from "./server.ts"
 import { ensureSmokeVoices, UPSTREAM_DEFAULT_VOICE } from "./smoke-voices.ts"
@@ -29,7 +38,8 @@ listening
   --static DIR           serve this folder at / instead of our page (e.g. a build of upstream's client)
 
 conversations
-  --max-sessions N       conversations at once (default 1, as upstream)
+  --max-sessions N       conversations at once (default 1, as upstream); above 1 they share one batched
+                         LM step (at most 32), driven by one 80 ms frame clock
   --max-waiting N        clients that may wait in line for a slot (default 16; 0 = answer "busy" at once)
   --wait-timeout S       seconds a client may wait for a slot before it is answered "busy" (default 300)
   --voices DIR           the allowed voices: .pt, .safetensors and .wav files in DIR (default: the release's
@@ -148,6 +158,9 @@ const FLAG_OF: Record<string, string> = {
 
 const MODEL_FLAGS = ["model-dir", "hf-repo", "mimi", "lm", "tokenizer", "mimi-config", "lm-config"] as const
 
+/** The most conversations one batched LM step holds (`LmBatch`'s largest graph). */
+const MAX_BATCH = BATCH_SIZES[BATCH_SIZES.length - 1]!
+
 /** A number when it reads as one, else the text (so the schema's error shows what was given). */
 const numeric = (text: string): number | string => (/^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text)
 
@@ -216,6 +229,10 @@ export const parseServerArgs = (
     const modelFlagGiven = MODEL_FLAGS.some((f) => parsed[f] !== undefined)
     const engineDefault: EngineName = parsed.config !== undefined || modelFlagGiven ? "models" : "smoke"
     const engine = oneOf("engine", ["models", "smoke", "echo"] as const, engineDefault)
+    if (engine !== "echo" && maxSessions > MAX_BATCH)
+      problems.push(
+        `--max-sessions: expected an integer between 1 and ${MAX_BATCH} (the largest LM batch), got ${JSON.stringify(parsed["max-sessions"])}`,
+      )
     if (engine === "echo" && (parsed.config !== undefined || modelFlagGiven))
       problems.push("--engine echo runs no model: drop --config and the model flags, or use --engine models")
     if (engine === "smoke" && modelFlagGiven)
@@ -339,6 +356,12 @@ export interface Started {
  * settings → `modelLayer` per session, or the smoke models, or echo), the voices (`--voices`, else the
  * release's or the smoke ones), TLS, the waiting room. `defaultStaticDir` is our built page.
  */
+/** One engine per conversation (`--max-sessions 1`, upstream's way), or all of them on one batched LM step. */
+const loopEngine = (args: ServerArgs, settings: RunSettings, files: ModelFiles) =>
+  args.maxSessions > 1
+    ? batchedLoopEngine(settings, files, args.maxSessions)
+    : settingsLoopEngine(settings, files)
+
 /** The engine layer, its device and the built-in voices (none when `--voices` is given) for the arguments. */
 const chooseEngine = (args: ServerArgs) => {
   switch (args.engine) {
@@ -357,7 +380,7 @@ const chooseEngine = (args: ServerArgs) => {
           args.voicesDir === undefined
             ? VoiceCatalog.of(yield* ensureSmokeVoices(args.smokeCache, settings, files))
             : undefined
-        return { engine: settingsLoopEngine(settings, files), device: settings.device, builtIn }
+        return { engine: loopEngine(args, settings, files), device: settings.device, builtIn }
       })
     case "models":
       return Effect.gen(function* () {
@@ -375,7 +398,7 @@ const chooseEngine = (args: ServerArgs) => {
             )
           builtIn = new VoiceCatalog(folder)
         }
-        return { engine: settingsLoopEngine(settings, files), device: settings.device, builtIn }
+        return { engine: loopEngine(args, settings, files), device: settings.device, builtIn }
       })
   }
 }

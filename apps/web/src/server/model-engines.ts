@@ -4,8 +4,10 @@ import { loadThinkingClip } from "@personaplex/audio-io"
 import type { Compactor } from "@personaplex/compaction"
 import { TextTokenizer } from "@personaplex/lm"
 import {
+  codecLayer,
   compactorLayer,
   ensureSmokeModels,
+  lmBatchLayer,
   type ModelFiles,
   modelLayer,
   type RunConfig,
@@ -13,12 +15,13 @@ import {
   type RunSettings,
   resolveModelFiles,
   resolveSettings,
+  runtimeLayer,
   type SmokeModels,
   voiceActivityLayer,
 } from "@personaplex/stack"
 import { Data, Effect, Layer } from "effect"
 import { EngineError } from "./errors.ts"
-import { LoopEngine } from "./loop-engine.ts"
+import { LoopEngine, type LoopRunOptions } from "./loop-engine.ts"
 
 /** Model files for the loop: checkpoints, their architecture configs (upstream JSON layout), tokenizer. */
 export interface ModelPaths {
@@ -58,6 +61,37 @@ export const settingsFromConfig = (
     : Effect.succeed(resolved.settings)
 }
 
+/** How the loop runs under the settings (as `personaplex run`), whatever builds its models. */
+const loopRunOptions = (settings: RunSettings) =>
+  Effect.map(
+    loadThinkingClip(settings.thinkingClip).pipe(
+      Effect.mapError(
+        (cause) =>
+          new EngineError({ reason: `cannot load the thinking clip ${settings.thinkingClip}`, cause }),
+      ),
+    ),
+    (thinkingClip) =>
+      ({
+        windowFrames: settings.windowFrames,
+        switchPolicy: settings.switchPolicy,
+        ...(settings.switchPolicy.mode === "pause"
+          ? { voiceActivity: voiceActivityLayer(settings.vad) }
+          : {}),
+        ...(settings.earlyCompaction === undefined ? {} : { earlyCompaction: settings.earlyCompaction }),
+        thinkingClip,
+        device: settings.device,
+        compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
+        ...(settings.wordBudget === undefined ? {} : { wordBudget: settings.wordBudget }),
+      }) satisfies LoopRunOptions,
+  )
+
+/** The tokenizer and the compactor every session shares. */
+const sharedServices = (
+  settings: RunSettings,
+  files: ModelFiles,
+  extra: { readonly compactor?: Layer.Layer<Compactor, unknown> },
+) => Layer.mergeAll(TextTokenizer.layer(files.tokenizer), extra.compactor ?? compactorLayer(settings))
+
 /**
  * The real conversation loop from the CLI's settings. Every session builds its own Mimi and LM with the
  * stack's `modelLayer(settings, files)` (device, quantization, context, threads, graph capture, sampling:
@@ -70,30 +104,44 @@ export const settingsLoopEngine = (
   extra: { readonly compactor?: Layer.Layer<Compactor, unknown> } = {},
 ) =>
   Layer.unwrap(
+    Effect.map(loopRunOptions(settings), (run) =>
+      LoopEngine.layerSelfContained({ ...run, models: modelLayer(settings, files) }),
+    ),
+  ).pipe(Layer.provide(sharedServices(settings, files, extra)))
+
+/** `--max-sessions N` beside the settings' `runtime.engine: two-graph`: the batch is the fused step's. */
+export const batchNeedsFused = (maxSessions: number) =>
+  `--max-sessions ${maxSessions} batches the conversations on the fused LM step: drop runtime.engine: two-graph (or use --max-sessions 1)`
+
+/**
+ * The real loop from the CLI's settings with `maxSessions` conversations on ONE LM step: the settings'
+ * LM as an `LmBatch` of that many rows (stack's `lmBatchLayer`), each session a row of it with its own
+ * Mimi (stack's `codecLayer`: on the CPU a worker each; on WebGPU one worker for all the sessions'
+ * codecs, as several WebGPU workers at once crashed Dawn on lavapipe), and the server's frame clock
+ * driving them all. The tokenizer and the compactor are shared.
+ */
+export const batchedLoopEngine = (
+  settings: RunSettings,
+  files: ModelFiles,
+  maxSessions: number,
+  extra: { readonly compactor?: Layer.Layer<Compactor, unknown> } = {},
+) =>
+  Layer.unwrap(
     Effect.gen(function* () {
-      const thinkingClip = yield* loadThinkingClip(settings.thinkingClip).pipe(
-        Effect.mapError(
-          (cause) =>
-            new EngineError({ reason: `cannot load the thinking clip ${settings.thinkingClip}`, cause }),
-        ),
-      )
-      return LoopEngine.layerSelfContained({
-        models: modelLayer(settings, files),
-        windowFrames: settings.windowFrames,
-        switchPolicy: settings.switchPolicy,
-        ...(settings.switchPolicy.mode === "pause"
-          ? { voiceActivity: voiceActivityLayer(settings.vad) }
-          : {}),
-        ...(settings.earlyCompaction === undefined ? {} : { earlyCompaction: settings.earlyCompaction }),
-        thinkingClip,
-        device: settings.device,
-        compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
-        ...(settings.wordBudget === undefined ? {} : { wordBudget: settings.wordBudget }),
-      })
+      if (settings.engine === "two-graph")
+        return yield* new EngineSettingsError({ problems: [batchNeedsFused(maxSessions)] })
+      const run = yield* loopRunOptions(settings)
+      const codec =
+        settings.device === "cpu"
+          ? codecLayer(settings, files).pipe(Layer.provide(runtimeLayer(settings)))
+          : codecLayer(settings, files).pipe(
+              Layer.provide(Layer.succeedContext(yield* Layer.build(runtimeLayer(settings)))),
+            )
+      return LoopEngine.layerBatched({ ...run, codec })
     }),
   ).pipe(
     Layer.provide(
-      Layer.mergeAll(TextTokenizer.layer(files.tokenizer), extra.compactor ?? compactorLayer(settings)),
+      Layer.mergeAll(sharedServices(settings, files, extra), lmBatchLayer(settings, files, maxSessions)),
     ),
   )
 

@@ -7,6 +7,7 @@ import type { QueueEvent } from "../shared/events.ts"
 import { CloseCode, encodeMetadata } from "../shared/protocol.ts"
 import { ConversationEngine } from "./engine.ts"
 import { BadRequest, ListenError } from "./errors.ts"
+import type { BatchStatus } from "./frame-scheduler.ts"
 import { logEvent } from "./logging.ts"
 import { WebMetrics } from "./metrics.ts"
 import { refuse, runSession, type SessionCounters, type SessionStats, send } from "./session.ts"
@@ -65,6 +66,8 @@ export interface Health {
   readonly waitTimeoutMs: number
   /** The last finished sessions (at most 16, oldest first): traffic, late and dropped frames, frame timing. */
   readonly recentSessions: ReadonlyArray<SessionStats>
+  /** With the conversations batched on one LM step (`--max-sessions` above 1): rows, tick time, headroom. */
+  readonly batch?: BatchStatus
 }
 
 const json = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -184,9 +187,10 @@ export const serve = (options: WebServerOptions = {}) =>
       )
     }
 
-    const health = Effect.map(
-      room.status,
-      (status): Health => ({
+    const health = Effect.gen(function* () {
+      const status = yield* room.status
+      const batch = engine.batch === undefined ? undefined : yield* engine.batch
+      return {
         status: "ok",
         engine: engine.name,
         device: engine.device ?? "unknown",
@@ -196,8 +200,9 @@ export const serve = (options: WebServerOptions = {}) =>
         maxWaiting: room.options.maxWaiting,
         waitTimeoutMs: room.options.waitTimeoutMs,
         recentSessions: [...counters.recent],
-      }),
-    )
+        ...(batch === undefined ? {} : { batch }),
+      } satisfies Health
+    })
 
     const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -45,6 +45,11 @@ export interface SessionStats {
   readonly lateFrames: number
   /** User frames dropped unprocessed because the engine was behind. */
   readonly droppedFrames: number
+  /**
+   * With the conversations batched (`--max-sessions` above 1): ticks of the server's frame clock that
+   * found no frame of the client's, so the model heard silence in its place.
+   */
+  readonly lateInputFrames?: number
   /** Frame compute times over the whole session. */
   readonly frameMs: {
     readonly count: number
@@ -208,6 +213,9 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
               ...traffic,
               lateFrames: tally.late,
               droppedFrames: talking === undefined ? 0 : yield* talking.session.droppedFrames,
+              ...(talking?.session.lateInputFrames === undefined
+                ? {}
+                : { lateInputFrames: yield* talking.session.lateInputFrames }),
               frameMs: tally.summary(),
               ...(talking?.session.runsOn === undefined ? {} : { runsOn: talking.session.runsOn }),
             }
@@ -217,7 +225,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
             yield* logEvent(
               "Info",
               "close",
-              `closed by the ${ending.by}: code ${code}${ending.reason === "" ? "" : ` (${ending.reason})`}, after ${(durationMs / 1000).toFixed(1)} s, ${traffic.framesIn} frames in, ${traffic.framesOut} out, ${stats.lateFrames} late (compute > ${FRAME_BUDGET_MS} ms), ${stats.droppedFrames} dropped; frame p50 ${f.p50} ms, p95 ${f.p95} ms, max ${f.max} ms`,
+              `closed by the ${ending.by}: code ${code}${ending.reason === "" ? "" : ` (${ending.reason})`}, after ${(durationMs / 1000).toFixed(1)} s, ${traffic.framesIn} frames in, ${traffic.framesOut} out, ${stats.lateFrames} late (compute > ${FRAME_BUDGET_MS} ms), ${stats.droppedFrames} dropped; frame p50 ${f.p50} ms, p95 ${f.p95} ms, max ${f.max} ms${stats.lateInputFrames === undefined ? "" : `; ${stats.lateInputFrames} late input frames (silence in their place)`}`,
               {
                 code,
                 reason: ending.reason,
@@ -226,6 +234,7 @@ export const runSession = (ws: WebSocket, request: SessionRequest, counters: Ses
                 ...traffic,
                 lateFrames: stats.lateFrames,
                 droppedFrames: stats.droppedFrames,
+                ...(stats.lateInputFrames === undefined ? {} : { lateInputFrames: stats.lateInputFrames }),
                 frameMs: f,
                 ...(stats.runsOn === undefined ? {} : { runsOn: stats.runsOn }),
               },
