@@ -3,14 +3,12 @@
 # (shared/device/pack.sh), and a self-contained deploy of @personaplex/cli (`personaplex run`, what
 # users run) with the benchmark's built files beside it (bench/, resolving the same packages) and
 # real-models.mjs (random weights of the real configuration, input audio, run configs).
-# linux-x64 onnxruntime binaries only. Optional parts (the carry limit of 64 MiB holds one of them beside
-# the CLI, not both): PACK_PARTS="llama-vulkan" (node-llama-cpp's Vulkan build, for compactor.js) or
-# PACK_PARTS="web" (the web server's deploy, for web-session.mjs). node-llama-cpp's CPU build comes with
-# "llama" or "llama-vulkan" only (the model-free compactor of the runs' configs does not load it).
+# linux-x64 onnxruntime binaries only. Optional parts: PACK_PARTS="llama-vulkan" (node-llama-cpp's Vulkan
+# build, for compactor.js) and/or PACK_PARTS="web" (the web server's deploy, for web-session.mjs).
+# node-llama-cpp's CPU build comes with "llama" or "llama-vulkan" only (the model-free compactor of the
+# runs' configs does not load it).
 set -euo pipefail
 parts=" ${PACK_PARTS:-} "
-case "$parts" in *" llama-vulkan "*" web "* | *" web "*" llama-vulkan "*)
-  echo "PACK_PARTS: llama-vulkan and web together exceed the 64 MiB carry limit; pack one at a time" >&2; exit 1;; esac
 root="$(git rev-parse --show-toplevel)"
 cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"   # pack Node 22, not the system Node
@@ -27,13 +25,17 @@ cp ../shared/device/enter.sh .gpu/enter.sh
 pnpm turbo run build --filter @personaplex/cli... --filter @personaplex/bench... --output-logs=errors-only
 # Within the carry limit, for a deploy (the CLI's, the web server's): other platforms' native builds,
 # llama.cpp's source bundle (34 MB; getLlama still reads llama/*.json with prebuilt binaries), TypeScript
-# sources and maps, the TypeScript compiler, protobufjs's code generator (cli/, with its own babel).
+# sources and maps, the TypeScript compiler, protobufjs's code generator (cli/, with its own babel), the
+# transcriber's transformers.js with its sharp/libvips and onnxruntime-web (the GPU runs configure no
+# transcriber), and the Silero models other than the default v5.
 prune_deploy() {
   local store="$1/node_modules/.pnpm"
   find "$store" -path '*onnxruntime-node/bin/napi-v6/*' -type d \( -name darwin -o -name win32 -o -name arm64 \) -prune -exec rm -rf {} +
   find "$store" -path '*node-llama-cpp/llama/gitRelease.bundle' -delete
   rm -rf "$store"/@node-llama-cpp+linux-arm* "$store"/typescript@* "$store"/effect@*/node_modules/effect/src
   rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
+  rm -rf "$store"/@img+sharp-* "$store"/sharp@* "$store"/@huggingface+transformers@* "$store"/onnxruntime-web@*
+  find "$store" -path '*@ricky0123/vad-web/dist/*' \( -name 'silero_vad_legacy.onnx' -o -name 'silero_vad_v6.onnx' \) -delete
   find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
   find "$store" -name '*.map' -delete
   rm -rf "$1/src" "$1/test"
@@ -66,10 +68,6 @@ if [[ "$parts" == *" web "* ]]; then
   prune_deploy "$deploy/web"
   cp packages/bench/gpu/web-session.mjs "$deploy/"
 fi
-# onnxruntime-web and the browser builds of @huggingface/transformers (which runs on onnxruntime-node in
-# Node): their WebAssembly (86 MB) and bundles are only loaded in a browser.
-find "$deploy" -path '*onnxruntime-web/dist/*' \( -name '*.wasm' -o -name 'ort.all*' -o -name 'ort.webgl*' \) -delete
-find "$deploy" -path '*@huggingface/transformers/dist/*' \( -name 'transformers.js' -o -name 'transformers.min.js' -o -name 'transformers.web*' \) -delete
 # Type declarations are not read at run time.
 find "$deploy" -name '*.d.ts' -delete
 hardlink --content --quiet "$deploy"
