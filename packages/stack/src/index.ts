@@ -26,6 +26,7 @@ export {
   codecLayer,
   compactorLayer,
   engineLayer,
+  listenersLayer,
   lmBatchLayer,
   loadVoice,
   loopOptions,

@@ -183,17 +183,26 @@ export const transcriberLayer = (
       })
 
 /**
- * Codec, LM, tokenizer, compactor, (for `switch: pause`) voice activity and (when configured) the
- * transcriber: everything but the audio ends.
+ * What listens to the user's stream, to build anew for each conversation (their state follows one
+ * stream): the voice-activity detector for `switch: pause`, the transcriber when configured.
+ */
+export const listenersLayer = (settings: RunSettings) =>
+  Layer.mergeAll(
+    // No detector for `switch: fixed`: the loop then cuts by duration alone, as it always did.
+    settings.switchPolicy.mode === "pause" ? voiceActivityLayer(settings.vad) : Layer.empty,
+    transcriberLayer(settings),
+  )
+
+/**
+ * Codec, LM, tokenizer, compactor, and what listens to the user (`listenersLayer`): everything but
+ * the audio ends.
  */
 export const engineLayer = (settings: RunSettings, files: ModelFiles) =>
   Layer.mergeAll(
     modelLayer(settings, files),
     TextTokenizer.layer(files.tokenizer),
     compactorLayer(settings),
-    // No detector for `switch: fixed`: the loop then cuts by duration alone, as it always did.
-    settings.switchPolicy.mode === "pause" ? voiceActivityLayer(settings.vad) : Layer.empty,
-    transcriberLayer(settings),
+    listenersLayer(settings),
   )
 
 /** A voice from a WAV file (encoded at each window start) or a voice cache (ours or upstream's `.pt`). */

@@ -10,6 +10,7 @@ import {
 } from "@personaplex/loop"
 import { OrtSession } from "@personaplex/runtime"
 import { loadVoice } from "@personaplex/stack"
+import type { Transcriber } from "@personaplex/transcriber"
 import type { VoiceActivity } from "@personaplex/vad"
 import { Cause, Context, Deferred, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
 import {
@@ -29,12 +30,17 @@ export type ConversationModels = MimiCodec | LmGen
 export interface LoopRunOptions {
   /** Input frames per window (12.5 per second). */
   readonly windowFrames: number
-  /** When a window ends (default fixed: after `windowFrames`); `pause` needs `voiceActivity`. */
+  /** When a window ends (default fixed: after `windowFrames`); `pause` needs a `VoiceActivity` in `listeners`. */
   readonly switchPolicy?: SwitchPolicy
-  /** The user's voice-activity detector, built anew for every session (its state follows one stream). */
-  readonly voiceActivity?: Layer.Layer<VoiceActivity, unknown>
+  /**
+   * What listens to the user (the voice-activity detector, the transcriber: stack's `listenersLayer`),
+   * built anew for every session (their state follows one stream).
+   */
+  readonly listeners?: Layer.Layer<VoiceActivity | Transcriber, unknown>
   /** Start each compaction before the cut (see the loop's `EarlyCompactionOptions`). */
   readonly earlyCompaction?: EarlyCompactionOptions
+  /** The part of the thinking clip always played (the loop's `thinkingClipMinMs`; default all of it). */
+  readonly thinkingClipMinMs?: number
   /** The thinking clip played at each window switch (1920-sample frames). */
   readonly thinkingClip: ReadonlyArray<Float32Array>
   readonly silenceFrames?: number
@@ -191,11 +197,15 @@ const startLoopSession = (
     )
     const { models, input, batchRows } = yield* plumb()
     const listening =
-      options.voiceActivity === undefined
+      options.listeners === undefined
         ? undefined
-        : yield* Layer.build(Layer.fresh(options.voiceActivity)).pipe(
+        : yield* Layer.build(Layer.fresh(options.listeners)).pipe(
             Effect.mapError(
-              (cause) => new EngineError({ reason: "cannot load the voice-activity detector", cause }),
+              (cause) =>
+                new EngineError({
+                  reason: "cannot load what listens to the user (voice activity, transcriber)",
+                  cause,
+                }),
             ),
           )
 
@@ -257,6 +267,7 @@ const startLoopSession = (
         windowFrames: options.windowFrames,
         ...(options.switchPolicy === undefined ? {} : { switchPolicy: options.switchPolicy }),
         ...(options.earlyCompaction === undefined ? {} : { earlyCompaction: options.earlyCompaction }),
+        ...(options.thinkingClipMinMs === undefined ? {} : { thinkingClipMinMs: options.thinkingClipMinMs }),
         initialPrompt: start.textPrompt,
         ...(voice === undefined ? {} : { voice }),
         thinkingClip: options.thinkingClip,

@@ -7,6 +7,7 @@ import {
   codecLayer,
   compactorLayer,
   ensureSmokeModels,
+  listenersLayer,
   lmBatchLayer,
   type ModelFiles,
   modelLayer,
@@ -17,7 +18,6 @@ import {
   resolveSettings,
   runtimeLayer,
   type SmokeModels,
-  voiceActivityLayer,
 } from "@personaplex/stack"
 import { Data, Effect, Layer } from "effect"
 import { EngineError } from "./errors.ts"
@@ -74,10 +74,11 @@ const loopRunOptions = (settings: RunSettings) =>
       ({
         windowFrames: settings.windowFrames,
         switchPolicy: settings.switchPolicy,
-        ...(settings.switchPolicy.mode === "pause"
-          ? { voiceActivity: voiceActivityLayer(settings.vad) }
-          : {}),
+        listeners: listenersLayer(settings),
         ...(settings.earlyCompaction === undefined ? {} : { earlyCompaction: settings.earlyCompaction }),
+        ...(settings.thinkingClipMinMs === undefined
+          ? {}
+          : { thinkingClipMinMs: settings.thinkingClipMinMs }),
         thinkingClip,
         device: settings.device,
         compactionDeadlineMs: settings.compactionDeadlineMs + 1000,
