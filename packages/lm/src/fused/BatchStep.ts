@@ -9,6 +9,7 @@ import {
   type GpuLmSampling,
   type GpuLmStep,
   openStepSessions,
+  type SlidingCache,
   tokenInputs,
   windowInputs,
 } from "./FusedStep.ts"
@@ -84,11 +85,11 @@ export const openBatchLm = (
 ): Effect.Effect<BatchLm, GpuLmError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
     const slots = options.maxFrames + BATCH_SLACK
-    const { session, opened, shift, pool } = yield* openStepSessions(
+    const { session, opened, sliding, pool } = yield* openStepSessions(
       { ...options, context: slots },
       options.batch,
     )
-    const lm = makeBatchLm(options, session, opened, shift, pool)
+    const lm = makeBatchLm(options, session, opened, sliding, pool)
     if (opened.graphCapture) {
       // The captured step records its graph on its first runs: do them now, not in a tick.
       const idle = Array.from({ length: options.batch }, (_, slot) => ({
@@ -146,13 +147,12 @@ const makeBatchLm = (
   options: BatchLmOptions,
   session: Session,
   opened: GpuLmOpened,
-  shift: Session | undefined,
+  sliding: SlidingCache | undefined,
   pool: string,
 ): BatchLm => {
   const { config, batch: B, maxFrames } = options
   const slots = maxFrames + BATCH_SLACK
-  const windowed = options.window !== undefined && options.window < maxFrames
-  const keep = windowed ? options.window! - 1 : 0
+  const keep = sliding ? sliding.window - 1 : 0
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
   const S = options.layout.depformerSteps
   const state: SlotState[] = Array.from({ length: B }, () => ({
@@ -167,13 +167,13 @@ const makeBatchLm = (
   const room = (b: number, T: number): "fits" | "shift" | GpuLmContextFull => {
     const s = state[b]!
     if (s.position - s.offset + T <= maxFrames) return "fits"
-    if (windowed && T <= maxFrames - keep) return "shift"
+    if (sliding && T <= maxFrames - keep) return "shift"
     return new GpuLmContextFull({ position: s.position, rows: T, capacity: maxFrames })
   }
 
   const shiftSlots = (moving: ReadonlyArray<number>) =>
     Effect.gen(function* () {
-      if (moving.length === 0 || !shift) return
+      if (moving.length === 0 || !sliding) return
       const feeds: Record<string, OrtTensor> = {}
       for (let b = 0; b < B; b++) {
         const s = state[b]!
@@ -181,7 +181,7 @@ const makeBatchLm = (
         feeds[StepIo.shiftRow(b)] = i64(BigInt64Array.of(BigInt(b), BigInt(from)), [2])
         feeds[StepIo.shiftRowEnd(b)] = i64(BigInt64Array.of(BigInt(b + 1), BigInt(from + keep)), [2])
       }
-      yield* shift.run(feeds, [])
+      yield* sliding.move.run(feeds, [])
       for (const b of moving) {
         state[b]!.offset = state[b]!.position - keep
         state[b]!.snapshots.clear()
@@ -219,7 +219,7 @@ const makeBatchLm = (
           write[i + 2] = BigInt(s.position - s.offset + t)
         }
       // Without a window (the fixed cache), every frame held is in view.
-      const w = windowInputs(s.position, T, options.window ?? slots, slots, s.offset, freqs)
+      const w = windowInputs(s.position, T, sliding?.window ?? slots, slots, s.offset, freqs)
       cos.set(w[StepIo.cos]!.data as Float32Array, b * T * half)
       sin.set(w[StepIo.sin]!.data as Float32Array, b * T * half)
       bias.set(w[StepIo.windowBias]!.data as Float32Array, b * T * slots)
@@ -312,7 +312,7 @@ const makeBatchLm = (
       const dim = config.dim
       let done = 0
       while (done < rows.length) {
-        const T = Math.min(rows.length - done, BATCH_SLACK, windowed ? maxFrames - keep : maxFrames)
+        const T = Math.min(rows.length - done, BATCH_SLACK, sliding ? maxFrames - keep : maxFrames)
         const fit = room(slot, T)
         if (fit instanceof GpuLmContextFull) return yield* fit
         if (fit === "shift") yield* shiftSlots([slot])
@@ -337,7 +337,7 @@ const makeBatchLm = (
     batch: B,
     pool,
     slots: state,
-    capacity: windowed ? undefined : maxFrames,
+    capacity: sliding ? undefined : maxFrames,
     position: (slot) => state[slot]!.position,
     step,
     prefill,

@@ -258,6 +258,16 @@ export const tokenInputs = (config: LmConfig, rows: ReadonlyArray<Int32Array>): 
   return { [StepIo.ids]: i64(ids, [1, T, 17]), [StepIo.keep]: f32(keep, [1, T, 17, 1]) }
 }
 
+/**
+ * The sliding cache (`gqa` with a `window` below the cache's frames): each row sees its last `window`
+ * frames, and `move` (a session over the step's resident buffers) brings the last `window − 1` frames
+ * to the front when the cache fills.
+ */
+export interface SlidingCache {
+  readonly window: number
+  readonly move: Session
+}
+
 /** One way of building and opening the sessions, tried in order until one opens. */
 interface Attempt {
   readonly attention: GpuAttention
@@ -279,11 +289,11 @@ let nextPool = 1
 export const openGpuLm = (
   options: GpuLmOptions,
 ): Effect.Effect<GpuLm, GpuLmError, OrtSession | Scope.Scope> =>
-  Effect.map(openStepSessions(options, 1), ({ session, opened, shift }) =>
-    makeGpuLm(options, session, opened, shift),
+  Effect.map(openStepSessions(options, 1), ({ session, opened, sliding }) =>
+    makeGpuLm(options, session, opened, sliding),
   )
 
-/** The step session of `batch` rows (and the sliding cache's move), by the first variant that opens. */
+/** The step session of `batch` rows (and the sliding cache, if any), by the first variant that opens. */
 export const openStepSessions = (
   options: GpuLmOptions,
   batch: number,
@@ -291,7 +301,7 @@ export const openStepSessions = (
   {
     readonly session: Session
     readonly opened: GpuLmOpened
-    readonly shift: Session | undefined
+    readonly sliding: SlidingCache | undefined
     /** The resident pool holding the caches (`SessionSpec.resident`). */
     readonly pool: string
   },
@@ -433,22 +443,25 @@ export const openStepSessions = (
           sessionMs: performance.now() - t0 - graphMs,
           failedAttempts: failed,
         }
-        // The sliding cache's move: a session of its own over the step's resident buffers.
-        const shift =
-          attempt.attention === "gqa" && options.window !== undefined && options.window < context
-            ? yield* ort.open({
-                model: buildShiftGraph(config, {
-                  capacity: context,
-                  keep: options.window - 1,
-                  kvCache,
-                  batch,
-                }).toBytes(),
-                executionProviders: [options.provider],
-                disableCpuFallback: !attempt.fallback,
-                resident: { pool, bindings: resident.bindings.slice(0, 2 * config.numLayers) },
-              })
+        const window = options.window
+        const sliding =
+          attempt.attention === "gqa" && window !== undefined && window < context
+            ? {
+                window,
+                move: yield* ort.open({
+                  model: buildShiftGraph(config, {
+                    capacity: context,
+                    keep: window - 1,
+                    kvCache,
+                    batch,
+                  }).toBytes(),
+                  executionProviders: [options.provider],
+                  disableCpuFallback: !attempt.fallback,
+                  resident: { pool, bindings: resident.bindings.slice(0, 2 * config.numLayers) },
+                }),
+              }
             : undefined
-        return { session: result.success, opened, shift, pool }
+        return { session: result.success, opened, sliding, pool }
       }
       failed.push(
         `${attempt.attention}${attempt.fusedOps ? "+fused" : ""}/${attempt.sampling}/opset ${attempt.opset}${attempt.fallback ? "+cpu-fallback" : ""}: ${result.failure.message}`,
@@ -463,11 +476,10 @@ const makeGpuLm = (
   options: GpuLmOptions,
   session: Session,
   opened: GpuLmOpened,
-  shift: Session | undefined,
+  sliding: SlidingCache | undefined,
 ): GpuLm => {
   const { config, context } = options
   const linear = opened.attention === "gqa"
-  const windowed = options.window !== undefined && options.window < context
   const freqs = ropeFrequencies(config.dim / config.numHeads, config.maxPeriod)
   const S = options.layout.depformerSteps
   /** A run's sampler inputs (fresh arrays: the run hands its feeds' buffers over). */
@@ -490,9 +502,9 @@ const makeGpuLm = (
     }
   }
   let position = 0
-  /** The frame in slot 0 of the sliding cache (`windowed`): it moves its last `keep` frames to the front when full. */
+  /** The frame in slot 0 of the sliding cache: it moves its last `keep` frames to the front when full. */
   let offset = 0
-  const keep = windowed ? options.window! - 1 : 0
+  const keep = sliding ? sliding.window - 1 : 0
   const snapshots = new Map<string, { readonly position: number; readonly offset: number }>()
   const fetches = [StepIo.tokens, ...(options.outputLogits ? [StepIo.textLogits, StepIo.audioLogits] : [])]
   const stepOf = (out: Record<string, OrtTensor>): GpuLmStep => ({
@@ -523,7 +535,7 @@ const makeGpuLm = (
       ...(linear
         ? cacheLengthInputs(position - offset, T)
         : positionInputs(config, context, position, T, freqs)),
-      ...(windowed ? windowInputs(position, T, options.window!, context, offset, freqs) : {}),
+      ...(sliding ? windowInputs(position, T, sliding.window, context, offset, freqs) : {}),
       ...samplerFeeds(sampling),
     }
   }
@@ -531,9 +543,9 @@ const makeGpuLm = (
   const fits = (T: number) =>
     Effect.gen(function* () {
       if (!linear || position - offset + T <= context) return
-      if (!windowed || !shift) return yield* new GpuLmContextFull({ position, rows: T, capacity: context })
+      if (!sliding) return yield* new GpuLmContextFull({ position, rows: T, capacity: context })
       const from = position - offset - keep
-      yield* shift.run(
+      yield* sliding.move.run(
         {
           [StepIo.shiftFrom]: i64(BigInt64Array.of(BigInt(from)), [1]),
           [StepIo.shiftUntil]: i64(BigInt64Array.of(BigInt(from + keep)), [1]),
@@ -570,7 +582,7 @@ const makeGpuLm = (
       while (done < rows.length) {
         // A ring batch is exact while no row overwrites a slot an earlier row of the batch still sees;
         // a sliding cache's batch fits beside the frames it keeps.
-        const T = windowed
+        const T = sliding
           ? Math.min(rows.length - done, context - keep)
           : linear
             ? rows.length
@@ -592,7 +604,7 @@ const makeGpuLm = (
   return {
     opened,
     position: () => position,
-    capacity: linear && !windowed ? context : undefined,
+    capacity: linear && !sliding ? context : undefined,
     step: (tokens, extra, sampling) => run([tokens], extra, false, false, sampling),
     stepShared: (tokens, sampling) => {
       if (!options.sharedCodes) return Effect.fail(new GpuLmNoSharedCodes())
