@@ -1,4 +1,4 @@
-import { type ExecutionProvider, OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
+import { OrtSession, type OrtTensor, type Session } from "@personaplex/runtime"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { LmConfigError, type LmError, LmRuntimeError } from "./errors.ts"
 import { DepformerIo } from "./graph/depformer.ts"
@@ -6,6 +6,7 @@ import { type PreparedModel, prepareGraphs } from "./graph/prepare.ts"
 import { QUANTIZATIONS, type Quantization } from "./graph/quantize.ts"
 import { TemporalIo } from "./graph/temporal.ts"
 import type { WeightStorage } from "./graph/weights.ts"
+import type { LmBaseShape } from "./LmBaseShape.ts"
 import { LmConfig } from "./LmConfig.ts"
 import { LmMetrics, timed } from "./metrics.ts"
 
@@ -89,17 +90,7 @@ export interface MoshiLmState {
   readonly caches: ReadonlyArray<Float32Array>
 }
 
-export interface MoshiLmShape {
-  /** The execution provider the temporal session runs on. */
-  readonly provider: ExecutionProvider
-  readonly config: LmConfig
-  readonly context: number
-  readonly depformerSteps: 8 | 16
-  readonly quantization: Quantization
-  /** Whether the graphs were built now or opened from `cacheDir`. */
-  readonly graphSource: "built" | "cache"
-  /** Temporal steps run since the last reset (the next step's RoPE position). */
-  readonly position: Effect.Effect<number>
+export interface MoshiLmShape extends LmBaseShape {
   /** One temporal step at the current position; advances the position and the KV ring. */
   temporal(input: TemporalInput): Effect.Effect<TemporalOutput, LmRuntimeError>
   /** The depformer loop of one frame. Stateless. */

@@ -61,6 +61,7 @@ export {
 export type { StepResult } from "./generation.ts"
 export { QUANTIZATIONS, type Quantization } from "./graph/quantize.ts"
 export type { WeightStorage } from "./graph/weights.ts"
+export type { LmBaseShape } from "./LmBaseShape.ts"
 export {
   BATCH_SIZES,
   LmBatch,

@@ -1,8 +1,6 @@
-import type { ExecutionProvider } from "@personaplex/runtime"
 import type { Effect } from "effect"
 import type { LmConfigError, LmRuntimeError } from "../errors.ts"
-import type { Quantization } from "../graph/quantize.ts"
-import type { LmConfig } from "../LmConfig.ts"
+import type { LmBaseShape } from "../LmBaseShape.ts"
 import type { Sampler } from "../MoshiLm.ts"
 
 /**
@@ -48,23 +46,12 @@ export interface LmEngineState {
 }
 
 /** The contract `LmGen` drives, whatever runs the model. */
-export interface LmEngineShape {
+export interface LmEngineShape extends LmBaseShape {
   readonly form: LmEngineForm
-  /** The execution provider its sessions run on (what onnxruntime opened, not what was asked for). */
-  readonly provider: ExecutionProvider
-  readonly config: LmConfig
-  /** Attention window in frames. */
-  readonly context: number
-  readonly depformerSteps: 8 | 16
-  readonly quantization: Quantization
-  /** Whether the graphs (or converted weights) were made now or taken from the cache. */
-  readonly graphSource: "built" | "cache"
   /** Frames a reset leaves room for; undefined when the engine slides without limit. */
   readonly capacity: number | undefined
   /** Whether `snapshot` costs next to nothing (no copy of the KV cache): `LmGen` then keeps the voice phase's. */
   readonly cheapSnapshots: boolean
-  /** Frames run since the last reset (the next frame's position). */
-  readonly position: Effect.Effect<number>
   /** One frame at the current position. Uninterruptible in effect: the state advances only when it completes. */
   step(input: EngineStepInput): Effect.Effect<EngineStepOutput, LmRuntimeError>
   /**
