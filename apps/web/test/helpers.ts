@@ -160,6 +160,18 @@ export class Client {
     for (const frame of frames) await this.writer.write(frame)
   }
 
+  /**
+   * Encodes frames as an Ogg/Opus stream of its own and sends all its pages in ONE 0x01 message: a
+   * client ahead of real time, whose frames are all waiting when the server's ticks take them.
+   */
+  async sendFramesAtOnce(frames: ReadonlyArray<Float32Array>) {
+    const pages: Uint8Array[] = []
+    const writer = await OggOpusWriter.open((page) => pages.push(page))
+    for (const frame of frames) await writer.write(frame)
+    await writer.close()
+    this.ws.send(encodeAudio(Buffer.concat(pages)))
+  }
+
   rms(): number {
     let sum = 0
     let n = 0
