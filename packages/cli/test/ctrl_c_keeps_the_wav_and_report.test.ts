@@ -1,28 +1,17 @@
 import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
-import { assets, readWav } from "@personaplex/audio-io"
-import type { RunReport } from "@personaplex/loop"
-import { ensureSmokeModels } from "@personaplex/stack"
+import { readWav } from "@personaplex/audio-io"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { bin, built, sharedSmokeCache, tempDir } from "./support.ts"
+import { bin, built, readReport, runArgs, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("Ctrl-C during `personaplex run`", () => {
   it("stops cleanly: the WAV holds every frame written and the report is marked interrupted", async () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
     const cwd = tempDir("cli-sigint-")
-    fs.writeFileSync(
-      path.join(cwd, "run.yaml"),
-      `model: { mimi: ${models.mimi}, lm: ${models.lm}, tokenizer: ${models.tokenizer}, mimi_config: ${models.mimiConfig}, lm_config: ${models.lmConfig} }\nconversation: { window_frames: 8, pace: realtime, switch: fixed }\n`,
-    )
-    const child = spawn(
-      process.execPath,
-      [bin, "run", "--config", "run.yaml", "--input", assets.helloWav, "--output", "o.wav"],
-      {
-        cwd,
-      },
-    )
+    writeSmokeConfig(cwd, smokeModels(), [
+      "conversation: { window_frames: 8, pace: realtime, switch: fixed }",
+    ])
+    const child = spawn(process.execPath, [bin, ...runArgs("o.wav")], { cwd })
     let stdout = ""
     const exitCode = await new Promise<number | null>((resolve) => {
       child.stdout.on("data", (chunk) => {
@@ -38,7 +27,7 @@ describe.skipIf(!built)("Ctrl-C during `personaplex run`", () => {
     expect(stdout).toContain("■ window 1")
     expect(exitCode, stdout).not.toBe(0)
     expect(stdout).toContain("Run interrupted")
-    const report = JSON.parse(fs.readFileSync(path.join(cwd, "o.report.json"), "utf8")) as RunReport
+    const report = readReport(path.join(cwd, "o.report.json"))
     expect(report.status).toBe("interrupted")
     expect(report.windows.length).toBeGreaterThanOrEqual(1)
     expect(report.windows[0]!.inputFrames).toBe(8)

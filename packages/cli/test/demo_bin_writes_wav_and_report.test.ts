@@ -1,11 +1,9 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { readWav } from "@personaplex/audio-io"
 import { writeTinyLlamaGguf } from "@personaplex/compaction"
-import type { RunReport } from "@personaplex/loop"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
+import { built, readReport, runBin, sharedSmokeCache, tempDir } from "./support.ts"
 
 describe.skipIf(!built)("personaplex demo (the built bin)", () => {
   it("runs the loop on smoke models, prints the summary, writes out.wav and the report", async () => {
@@ -32,7 +30,7 @@ describe.skipIf(!built)("personaplex demo (the built bin)", () => {
     expect(run.stdout).toContain(outWav)
     expect(run.stdout).toContain(reportPath)
 
-    const report = JSON.parse(fs.readFileSync(reportPath, "utf8")) as RunReport
+    const report = readReport(reportPath)
     expect(report.status).toBe("completed")
     expect(report.inputFrames).toBe(25) // --max-seconds 2
     expect(report.windows.map((w) => w.inputFrames)).toEqual([10, 10, 5]) // 0.8 s windows
@@ -66,9 +64,7 @@ describe.skipIf(!built)("personaplex demo with a local LLM for compaction", () =
       cwd,
     )
     expect(run.status, run.all).toBe(0)
-    const report = JSON.parse(
-      fs.readFileSync(path.join(cwd, "personaplex-demo", "report.json"), "utf8"),
-    ) as RunReport
+    const report = readReport(path.join(cwd, "personaplex-demo", "report.json"))
     expect(report.meta).toMatchObject({ compactor: "LlamaCpp" })
     expect(report.switches).toHaveLength(1)
     // A random model's answer may be unusable: then the deterministic fallback stands in, with the reason.

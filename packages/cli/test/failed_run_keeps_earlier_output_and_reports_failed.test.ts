@@ -1,47 +1,26 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { assets } from "@personaplex/audio-io"
-import type { RunReport } from "@personaplex/loop"
-import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
-import { Effect } from "effect"
+import type { SmokeModels } from "@personaplex/stack"
 import { beforeAll, describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
-
-const readReport = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as RunReport
+import { built, readReport, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("a failed `personaplex run` (the built bin)", () => {
   let models: SmokeModels
   beforeAll(() => {
-    models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    models = smokeModels()
   })
 
   it("a bad input after a good run keeps the good WAV and reports failed, not the earlier completed", () => {
     const cwd = tempDir("cli-keep-")
     writeSmokeConfig(cwd, models, ["runtime: { threads: 1 }", "conversation: { window_frames: 6 }"])
-    const good = runBin(
-      [
-        "run",
-        "--config",
-        "run.yaml",
-        "--input",
-        assets.helloWav,
-        "--output",
-        "keep.wav",
-        "--max-seconds",
-        "1",
-      ],
-      cwd,
-    )
+    const good = runBin(runArgs("keep.wav", ["--max-seconds", "1"]), cwd)
     expect(good.status, good.stdout + good.stderr).toBe(0)
     const goodWav = fs.readFileSync(path.join(cwd, "keep.wav"))
     expect(goodWav.length).toBeGreaterThan(44)
     expect(readReport(path.join(cwd, "keep.report.json")).status).toBe("completed")
 
     fs.writeFileSync(path.join(cwd, "not-a-wav.wav"), "plain text, not audio")
-    const bad = runBin(
-      ["run", "--config", "run.yaml", "--input", "not-a-wav.wav", "--output", "keep.wav"],
-      cwd,
-    )
+    const bad = runBin(runArgs("keep.wav", [], "not-a-wav.wav"), cwd)
     expect(bad.status).toBe(1)
     expect(bad.stderr).toContain(`error: ${path.join(cwd, "not-a-wav.wav")} is not a valid WAV file`)
     expect(fs.readFileSync(path.join(cwd, "keep.wav")).equals(goodWav)).toBe(true)
@@ -58,7 +37,7 @@ describe.skipIf(!built)("a failed `personaplex run` (the built bin)", () => {
   it("a missing input file creates no WAV and writes a failed report naming the file", () => {
     const cwd = tempDir("cli-missing-")
     writeSmokeConfig(cwd, models)
-    const run = runBin(["run", "--config", "run.yaml", "--input", "absent.wav", "--output", "o.wav"], cwd)
+    const run = runBin(runArgs("o.wav", [], "absent.wav"), cwd)
     expect(run.status).toBe(1)
     expect(fs.existsSync(path.join(cwd, "o.wav"))).toBe(false)
     const report = readReport(path.join(cwd, "o.report.json"))
@@ -69,7 +48,7 @@ describe.skipIf(!built)("a failed `personaplex run` (the built bin)", () => {
   it("a model that fails to load writes a failed report with the reason and the model files", () => {
     const cwd = tempDir("cli-model-fails-")
     writeSmokeConfig(cwd, models, [], ["mimi_config"])
-    const run = runBin(["run", "--config", "run.yaml", "--input", assets.helloWav, "--output", "o.wav"], cwd)
+    const run = runBin(runArgs("o.wav"), cwd)
     expect(run.status).toBe(1)
     const report = readReport(path.join(cwd, "o.report.json"))
     expect(report.status).toBe("failed")

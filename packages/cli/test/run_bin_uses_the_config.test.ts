@@ -1,26 +1,14 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assets } from "@personaplex/audio-io"
-import type { RunReport } from "@personaplex/loop"
 import { webGpuUnavailable } from "@personaplex/runtime"
-import { ensureSmokeModels } from "@personaplex/stack"
-import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir } from "./support.ts"
+import { built, readReport, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 /** A folder with `run.yaml` naming the smoke models, followed by `lines`. */
 const configuredFolder = (prefix: string, lines: ReadonlyArray<string>) => {
-  const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
   const cwd = tempDir(prefix)
-  const model = [
-    "model:",
-    `  mimi: ${models.mimi}`,
-    `  lm: ${models.lm}`,
-    `  tokenizer: ${models.tokenizer}`,
-    `  mimi_config: ${models.mimiConfig}`,
-    `  lm_config: ${models.lmConfig}`,
-  ]
-  fs.writeFileSync(path.join(cwd, "run.yaml"), [...model, ...lines, ""].join("\n"))
+  writeSmokeConfig(cwd, smokeModels(), lines)
   return cwd
 }
 
@@ -34,23 +22,10 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       "  initial_prompt: You are a calm librarian.",
       "sampling: { seed: 3 }",
     ])
-    const run = runBin(
-      [
-        "run",
-        "--config",
-        "run.yaml",
-        "--input",
-        assets.helloWav,
-        "--output",
-        "out/talk.wav",
-        "--max-seconds",
-        "1",
-      ],
-      cwd,
-    )
+    const run = runBin(runArgs("out/talk.wav", ["--max-seconds", "1"]), cwd)
     expect(run.status, run.all).toBe(0)
     expect(run.stdout).toContain("Run completed")
-    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out", "talk.report.json"), "utf8")) as RunReport
+    const report = readReport(path.join(cwd, "out", "talk.report.json"))
     expect(report.windowFrames).toBe(6)
     expect(report.inputFrames).toBe(13)
     expect(report.windows[0]!.prompt).toBe("<system> You are a calm librarian. <system>")
@@ -77,10 +52,12 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
         "conversation: { window_frames: 6 }",
         "sampling: { seed: 3 }",
       ])
-      const args = ["run", "--config", "run.yaml", "--input", assets.helloWav, "--max-seconds", "1"]
-      const captured = runBin([...args, "--device", "webgpu", "--graph-capture", "--output", "gpu.wav"], cwd)
+      const captured = runBin(
+        runArgs("gpu.wav", ["--max-seconds", "1", "--device", "webgpu", "--graph-capture"]),
+        cwd,
+      )
       expect(captured.status, captured.all).toBe(0)
-      const report = JSON.parse(fs.readFileSync(path.join(cwd, "gpu.report.json"), "utf8")) as RunReport
+      const report = readReport(path.join(cwd, "gpu.report.json"))
       expect(report.meta).toMatchObject({
         device: "webgpu",
         graphCapture: true,
@@ -92,7 +69,7 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       )
       expect(captured.stderr).not.toContain("warning:")
       expect(report.inputFrames).toBe(13)
-      const refused = runBin([...args, "--graph-capture", "--output", "cpu.wav"], cwd)
+      const refused = runBin(runArgs("cpu.wav", ["--max-seconds", "1", "--graph-capture"]), cwd)
       expect(refused.status).toBe(1)
       expect(refused.all).toContain("runtime.graph_capture: needs device webgpu, the device is cpu")
     },

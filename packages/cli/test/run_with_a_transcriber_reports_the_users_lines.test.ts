@@ -1,41 +1,23 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { assets } from "@personaplex/audio-io"
-import type { RunReport } from "@personaplex/loop"
-import { ensureSmokeModels } from "@personaplex/stack"
 import { writeTinyMoonshine } from "@personaplex/transcriber"
-import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
+import { built, readReport, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("personaplex run with transcriber: on (the built bin)", () => {
   it("recognizes the user's speech with the configured Moonshine and writes the user's lines into the report", () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
     const cwd = tempDir("cli-transcriber-")
     writeTinyMoonshine(path.join(cwd, "moonshine"))
-    writeSmokeConfig(cwd, models, [
+    writeSmokeConfig(cwd, smokeModels(), [
       "runtime: { device: cpu, threads: 1 }",
       "conversation: { window_frames: 12 }",
       "sampling: { seed: 3 }",
       "transcriber:",
       "  model: moonshine   # relative to this file",
     ])
-    const run = runBin(
-      [
-        "run",
-        "--config",
-        "run.yaml",
-        "--input",
-        assets.helloWav,
-        "--output",
-        "out/talk.wav",
-        "--max-seconds",
-        "2",
-      ],
-      cwd,
-    )
+    const run = runBin(runArgs("out/talk.wav", ["--max-seconds", "2"]), cwd)
     expect(run.status, run.all).toBe(0)
-    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out", "talk.report.json"), "utf8")) as RunReport
+    const report = readReport(path.join(cwd, "out", "talk.report.json"))
     expect(report.userTranscript).toMatchObject({
       family: "moonshine",
       model: path.join(cwd, "moonshine"),
@@ -53,25 +35,11 @@ describe.skipIf(!built)("personaplex run with transcriber: on (the built bin)", 
   }, 240_000)
 
   it("refuses a transcriber folder without its decoder, naming the file, before the run starts", () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
     const cwd = tempDir("cli-transcriber-missing-")
     writeTinyMoonshine(path.join(cwd, "moonshine"))
     fs.rmSync(path.join(cwd, "moonshine", "onnx", "decoder_model_merged.onnx"))
-    writeSmokeConfig(cwd, models, ["transcriber: { model: moonshine }"])
-    const run = runBin(
-      [
-        "run",
-        "--config",
-        "run.yaml",
-        "--input",
-        assets.helloWav,
-        "--output",
-        "out.wav",
-        "--max-seconds",
-        "1",
-      ],
-      cwd,
-    )
+    writeSmokeConfig(cwd, smokeModels(), ["transcriber: { model: moonshine }"])
+    const run = runBin(runArgs("out.wav", ["--max-seconds", "1"]), cwd)
     expect(run.status).toBe(1)
     expect(run.all).toContain("onnx/decoder_model_merged.onnx is missing from")
   }, 240_000)

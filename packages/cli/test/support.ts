@@ -3,6 +3,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { assets } from "@personaplex/audio-io"
+import type { RunReport } from "@personaplex/loop"
+import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
+import { Effect } from "effect"
 
 export const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 export const built = fs.existsSync(bin)
@@ -13,11 +17,25 @@ export const tempDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(),
 /** One smoke-model cache for all bin tests of a run (generation takes a second). */
 export const sharedSmokeCache = path.join(os.tmpdir(), "personaplex-cli-test-smoke-models")
 
-export const runBin = (args: ReadonlyArray<string>, cwd: string) => {
-  const result = spawnSync(process.execPath, [bin, ...args], {
+/** The smoke models in the shared cache, generated on first use. */
+export const smokeModels = (): SmokeModels =>
+  Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+
+export interface BinOptions {
+  /** Node's own options before the bin (e.g. `--import` of a preload). */
+  readonly nodeArgs?: ReadonlyArray<string>
+  /** Variables added to this process's. */
+  readonly env?: Readonly<Record<string, string>>
+  /** The Node that runs the bin (default: this one). */
+  readonly node?: string
+}
+
+/** Runs the built bin to its end; `all` is stdout then stderr. */
+export const runBin = (args: ReadonlyArray<string>, cwd: string, options: BinOptions = {}) => {
+  const result = spawnSync(options.node ?? process.execPath, [...(options.nodeArgs ?? []), bin, ...args], {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
     timeout: 240_000,
   })
   return {
@@ -28,20 +46,31 @@ export const runBin = (args: ReadonlyArray<string>, cwd: string) => {
   }
 }
 
-/** Runs the built bin under this Node with extra Node options (e.g. `--import` of a preload) and variables. */
-export const runBinWith = (
-  nodeArgs: ReadonlyArray<string>,
-  args: ReadonlyArray<string>,
-  cwd: string,
-  env: Readonly<Record<string, string>> = {},
-) => {
-  const result = spawnSync(process.execPath, [...nodeArgs, bin, ...args], {
-    cwd,
+/** The arguments of `personaplex run` on `run.yaml` (`writeSmokeConfig`) from the shipped sample into `output`. */
+export const runArgs = (
+  output: string,
+  more: ReadonlyArray<string> = [],
+  input: string = assets.helloWav,
+) => ["run", "--config", "run.yaml", "--input", input, "--output", output, ...more]
+
+/** A run report as the CLI wrote it. */
+export const readReport = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as RunReport
+
+/** PATH without node_modules folders: what a user's shell finds (the machine's own Node and npx). */
+export const machinePath = (process.env.PATH ?? "")
+  .split(path.delimiter)
+  .filter((dir) => !dir.split(path.sep).includes("node_modules"))
+  .join(path.delimiter)
+
+/** The machine's own `node` (first on machinePath) and its version; undefined when there is none. */
+export const machineNode = (): { readonly path: string; readonly version: string } | undefined => {
+  const result = spawnSync("node", ["-p", "process.execPath + ' ' + process.versions.node"], {
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", ...env },
-    timeout: 240_000,
+    env: { ...process.env, PATH: machinePath },
   })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+  if (result.status !== 0) return undefined
+  const [node, version] = result.stdout.trim().split(" ")
+  return { path: node!, version: version! }
 }
 
 /** A preload that makes this Node report another version (`process.versions.node`). */

@@ -1,36 +1,18 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
-import { assets } from "@personaplex/audio-io"
-import type { RunReport } from "@personaplex/loop"
-import { ensureSmokeModels } from "@personaplex/stack"
-import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBinWith, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
+import { built, readReport, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 // No Vulkan driver for the run (any machine): WebGPU has no adapter, so `--device webgpu` falls back.
 const noVulkan = { VK_ICD_FILENAMES: "/nonexistent/icd.json", VK_DRIVER_FILES: "/nonexistent/icd.json" }
 
 describe.skipIf(!built)("`personaplex run --device webgpu` without a WebGPU adapter", () => {
   it("prints one warning line (requested, used, the reason), runs on the CPU and reports that", () => {
-    const models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
     const cwd = tempDir("cli-fallback-")
-    writeSmokeConfig(cwd, models, ["runtime: { device: webgpu }", "conversation: { window_frames: 6 }"])
-    const run = runBinWith(
-      [],
-      [
-        "run",
-        "--config",
-        "run.yaml",
-        "--input",
-        assets.helloWav,
-        "--output",
-        "out.wav",
-        "--max-seconds",
-        "1",
-      ],
-      cwd,
-      noVulkan,
-    )
+    writeSmokeConfig(cwd, smokeModels(), [
+      "runtime: { device: webgpu }",
+      "conversation: { window_frames: 6 }",
+    ])
+    const run = runBin(runArgs("out.wav", ["--max-seconds", "1"]), cwd, { env: noVulkan })
     expect(run.status, run.stdout + run.stderr).toBe(0)
     const stderr = run.stderr.split("\n").filter((line) => line.length > 0 && !line.startsWith("converting"))
     expect(stderr).toHaveLength(1)
@@ -40,7 +22,7 @@ describe.skipIf(!built)("`personaplex run --device webgpu` without a WebGPU adap
     expect(run.stdout).toContain(
       "  device         requested webgpu; LM on cpu (two-graph), Mimi on cpu (host-state): all sessions fell back to cpu (see the warning above)\n",
     )
-    const report = JSON.parse(fs.readFileSync(path.join(cwd, "out.report.json"), "utf8")) as RunReport
+    const report = readReport(path.join(cwd, "out.report.json"))
     expect(report.status).toBe("completed")
     expect(report.meta).toMatchObject({
       device: "webgpu",

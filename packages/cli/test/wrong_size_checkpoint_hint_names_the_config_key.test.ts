@@ -1,18 +1,16 @@
-import { assets } from "@personaplex/audio-io"
-import { ensureSmokeModels, type SmokeModels } from "@personaplex/stack"
-import { Effect } from "effect"
+import type { SmokeModels } from "@personaplex/stack"
 import { beforeAll, describe, expect, it } from "vitest"
-import { built, runBin, sharedSmokeCache, tempDir, writeSmokeConfig } from "./support.ts"
+import { built, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 describe.skipIf(!built)("a checkpoint of another size than the configured architecture", () => {
   let models: SmokeModels
   beforeAll(() => {
-    models = Effect.runSync(Effect.orDie(ensureSmokeModels(sharedSmokeCache)))
+    models = smokeModels()
   })
   const run = (omit: string) => {
     const cwd = tempDir("cli-size-")
     writeSmokeConfig(cwd, models, [], [omit])
-    return runBin(["run", "--config", "run.yaml", "--input", assets.helloWav, "--output", "o.wav"], cwd)
+    return runBin(runArgs("o.wav"), cwd)
   }
 
   it("a tiny Mimi without model.mimi_config: the shape error, then a hint naming model.mimi_config", () => {

@@ -14,9 +14,13 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
 /** The message the user sees for a typed error: its own, except where a package's wording misleads. */
 export const userMessageOf = (error: { readonly message: string; readonly _tag?: string }): string => {
   const tagged = error as { _tag?: string; checkpoint?: unknown; tensor?: unknown; reason?: unknown }
-  // The LM names problems with the whole checkpoint file as tensor "(file)": name the file instead.
-  if (tagged._tag === "LmWeightsError" && tagged.tensor === "(file)")
-    return `LM checkpoint ${String(tagged.checkpoint)}: ${String(tagged.reason)}`
+  // The LM names problems with the whole checkpoint file as tensor "(file)": name the file instead
+  // (once: a reader's reason may start with the file's path too).
+  if (tagged._tag === "LmWeightsError" && tagged.tensor === "(file)") {
+    const checkpoint = String(tagged.checkpoint)
+    const reason = String(tagged.reason)
+    return `LM checkpoint ${checkpoint}: ${reason.startsWith(`${checkpoint}: `) ? reason.slice(checkpoint.length + 2) : reason}`
+  }
   return error.message
 }
 

@@ -40,11 +40,16 @@ const flags = {
     Flag.optional,
   ),
   prompt: Flag.String("prompt").pipe(Flag.withDescription("initial persona prompt"), Flag.optional),
-  voice: Flag.String("voice").pipe(Flag.withDescription("voice WAV or voice cache"), Flag.optional),
+  voice: Flag.String("voice").pipe(
+    Flag.withDescription("voice: a WAV, a voice cache (voice import) or a release .pt"),
+    Flag.optional,
+  ),
   pace: Flag.Literals("pace", ["fast", "realtime"]).pipe(Flag.optional),
   device: Flag.Literals("device", ["cpu", "webgpu"]).pipe(Flag.optional),
   graphCapture: Flag.Boolean("graph-capture").pipe(
-    Flag.withDescription("WebGPU: replay Mimi's recorded GPU steps (runtime.graph_capture)"),
+    Flag.withDescription(
+      "WebGPU: Mimi and the fused LM step replay their recorded GPU steps (runtime.graph_capture)",
+    ),
     Flag.optional,
   ),
   seed: Flag.Int("seed").pipe(Flag.optional),
