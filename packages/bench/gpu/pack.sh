@@ -5,8 +5,8 @@
 # real-models.mjs (random weights of the real configuration, input audio, run configs).
 # linux-x64 onnxruntime binaries only. Optional parts: PACK_PARTS="llama-vulkan" (node-llama-cpp's Vulkan
 # build, for compactor.js) and/or PACK_PARTS="web" (the web server's deploy, for web-session.mjs).
-# node-llama-cpp's CPU build comes with "llama" or "llama-vulkan" only (the model-free compactor of the
-# runs' configs does not load it).
+# node-llama-cpp's CPU build comes with "llama" only (the model-free compactor of the runs' configs does
+# not load it).
 set -euo pipefail
 parts=" ${PACK_PARTS:-} "
 root="$(git rev-parse --show-toplevel)"
@@ -36,19 +36,20 @@ prune_deploy() {
   rm -rf "$store"/protobufjs@*/node_modules/protobufjs/cli
   rm -rf "$store"/@img+sharp-* "$store"/sharp@* "$store"/@huggingface+transformers@* "$store"/onnxruntime-web@*
   find "$store" -path '*@ricky0123/vad-web/dist/*' \( -name 'silero_vad_legacy.onnx' -o -name 'silero_vad_v6.onnx' \) -delete
-  find "$store" -name 'node-web-audio-api.*.node' ! -name '*linux-x64-gnu*' -delete
+  # Audio devices: the GPU runs read and write files (the CLI loads node-web-audio-api only for devices).
+  find "$store" -name 'node-web-audio-api.*.node' -delete
   find "$store" -name '*.map' -delete
   rm -rf "$1/src" "$1/test"
-  # node-llama-cpp's CPU build only with the llama parts ("llama-vulkan" hardlinks its CPU backends to it).
-  [[ "$parts" == *" llama"* ]] || rm -rf "$store"/@node-llama-cpp+linux-x64@*
+  # node-llama-cpp's CPU build only with "llama" (the Vulkan build carries its own CPU backends).
+  [[ "$parts" == *" llama "* ]] || rm -rf "$store"/@node-llama-cpp+linux-x64@*
 }
 deploy="$(mktemp -d)/app"
 pnpm --filter @personaplex/cli deploy --prod "$deploy" >/dev/null
 prune_deploy "$deploy"
-# node-llama-cpp's Vulkan build beside its CPU build (compactor.js --gpu vulkan), installed as users install
-# it; its files identical to the CPU build's (the CPU backends) hardlinked, so the archive holds them once.
+# node-llama-cpp's Vulkan build (compactor.js --gpu vulkan), installed as users install it. Without "llama"
+# beside it, compactor.js --cpu-llms has no CPU build to load.
 if [[ "$parts" == *" llama-vulkan "* ]]; then
-  node scripts/install-llama-gpu.mjs vulkan --into "$deploy" --link-identical
+  node scripts/install-llama-gpu.mjs vulkan --into "$deploy"
 fi
 # bench/dist imports packages the CLI reaches only through @personaplex/stack: linked at the top as well.
 for pkg in codec compaction runtime; do
