@@ -1,12 +1,13 @@
 /**
  * The pause at each window switch with early compaction and without, through the public loop at
- * real-time pace: the tiny random-weight Mimi and LM fixtures, the shipped thinking clip (1.8 s),
- * and two compactors: the model-free one and llama.cpp on a tiny random GGUF (or --gguf). For each,
- * three runs: compaction at the cut, early compaction, and early compaction with the clip cut short
- * once the next window is ready (thinkingClipMinMs = --clip-min-ms). Prints one line per switch and
- * a table; the figures are wall-clock, so run it on an idle machine.
+ * real-time pace: the tiny random-weight Mimi and LM fixtures, the shipped thinking clip (1.8 s, or
+ * its first --clip-frames), and two compactors: the model-free one and llama.cpp on a tiny random
+ * GGUF (or --gguf). For each, three runs: compaction at the cut, early compaction, and early
+ * compaction with the clip cut short once the next window is ready (thinkingClipMinMs =
+ * --clip-min-ms). Prints one line per switch and a table; the figures are wall-clock, so run it on
+ * an idle machine.
  *
- *   pnpm build && node bench/pause-with-and-without-early-compaction.ts [--gguf model.gguf] [--windows 3] [--window-frames 100] [--clip-min-ms 400] [--llama-threads 1] [--compactor both|model-free|llama]
+ *   pnpm build && node bench/pause-with-and-without-early-compaction.ts [--gguf model.gguf] [--windows 3] [--window-frames 100] [--clip-min-ms 400] [--clip-frames N] [--llama-threads 1] [--compactor both|model-free|llama]
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     windows: { type: "string", default: "3" },
     "window-frames": { type: "string", default: "100" },
     "clip-min-ms": { type: "string", default: "400" },
+    "clip-frames": { type: "string" },
     "llama-threads": { type: "string", default: "1" },
     compactor: { type: "string", default: "both" },
   },
@@ -89,7 +91,8 @@ const run = (compactor: CompactorName, mode: Mode) =>
     const hello = yield* loadFrames(assets.helloWav)
     // Input frames that arrive during a switch are dropped (realtime): leave plenty for every window.
     const frames = Array.from({ length: windows * (windowFrames + 200) }, (_, i) => hello[i % hello.length]!)
-    const clip = yield* loadFrames(assets.thinkingWav)
+    const whole = yield* loadFrames(assets.thinkingWav)
+    const clip = values["clip-frames"] === undefined ? whole : whole.slice(0, Number(values["clip-frames"]))
     const report = yield* runConversation({
       windowFrames,
       initialPrompt: "You are a wise and friendly teacher.",
