@@ -58,6 +58,7 @@ export {
   UPSTREAM_VOICE_NAMES,
 } from "./server/smoke-voices.ts"
 export { loadTls, selfSignedCertificate, type TlsChoice, TlsError, type TlsMaterial } from "./server/tls.ts"
+export { upstreamClientQuery } from "./server/upstream-client-query.ts"
 export { type Voice, VoiceCatalog } from "./server/voices.ts"
 export {
   makeWaitingRoom,

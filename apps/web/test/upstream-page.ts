@@ -4,23 +4,6 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ServerEvent } from "../src/shared/events.ts"
 
-/** The query string upstream's client builds (`Conversation.tsx` buildURL), with its default values. */
-export const upstreamQuery = (overrides: Record<string, string> = {}): Record<string, string> => ({
-  text_temperature: "0.7",
-  text_topk: "25",
-  audio_temperature: "0.8",
-  audio_topk: "250",
-  pad_mult: "0",
-  text_seed: "3141592",
-  audio_seed: "2718281",
-  repetition_penalty_context: "64",
-  repetition_penalty: "1",
-  text_prompt:
-    "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way.",
-  voice_prompt: "NATF0.pt",
-  ...overrides,
-})
-
 /**
  * A page that talks to the server the way upstream's web client does (upstream-spec §6.3): the microphone
  * through opus-recorder's encoder worker (24 kHz, 20 ms frames, at most 2 frames per Ogg page, streamed

@@ -1,9 +1,10 @@
 import { assets } from "@personaplex/audio-io"
 import { afterAll, describe, expect, it } from "vitest"
 import { EchoEngine } from "../src/server/echo-engine.ts"
+import { upstreamClientQuery } from "../src/server/upstream-client-query.ts"
 import { haveChromium, launchWithFakeMicrophone, noChromiumReason } from "./browser.ts"
 import { type RunningServer, startServer, waitFor } from "./helpers.ts"
-import { type UpstreamPageResult, upstreamPageDir, upstreamQuery } from "./upstream-page.ts"
+import { type UpstreamPageResult, upstreamPageDir } from "./upstream-page.ts"
 
 if (!haveChromium) console.log(noChromiumReason)
 
@@ -17,7 +18,11 @@ describe.skipIf(!haveChromium)("the libraries of upstream's web client against t
 
   it("opus-recorder's Ogg pages are understood, and the server's pages decode in opus-recorder's decoder", async () => {
     const staticDir = upstreamPageDir(
-      upstreamQuery({ text_prompt: "You answer like an old sailor.", voice_prompt: "", events: "json" }),
+      upstreamClientQuery({
+        text_prompt: "You answer like an old sailor.",
+        voice_prompt: "",
+        events: "json",
+      }),
     )
     server = await startServer(EchoEngine.layer({ windowFrames: 20 }), { staticDir })
     const browser = await launchWithFakeMicrophone(speechWav)

@@ -1,8 +1,9 @@
 import { assets } from "@personaplex/audio-io"
 import { afterAll, describe, expect, it } from "vitest"
+import { upstreamClientQuery } from "../src/server/upstream-client-query.ts"
 import { haveChromium, launchWithFakeMicrophone, noChromiumReason } from "./browser.ts"
 import { captureLogs, type RunningServer, startFromFlags, waitFor } from "./helpers.ts"
-import { type UpstreamPageResult, upstreamPageDir, upstreamQuery } from "./upstream-page.ts"
+import { type UpstreamPageResult, upstreamPageDir } from "./upstream-page.ts"
 
 if (!haveChromium) console.log(noChromiumReason)
 
@@ -16,7 +17,7 @@ describe.skipIf(!haveChromium)(
 
     it("NATF0.pt, upstream's query string and opus-recorder pages: handshake, agent audio and text arrive", async () => {
       // upstream's client served with --static, as a user would; nothing else on the command line
-      const query = upstreamQuery()
+      const query = upstreamClientQuery()
       expect(Object.keys(query)).toEqual([
         "text_temperature",
         "text_topk",

@@ -36,11 +36,7 @@ const { values: flags } = parseArgs({
     "max-late": { type: "string", default: "0" },
     "server-log": { type: "string" },
     "handshake-timeout": { type: "string", default: "1800" },
-    "text-prompt": {
-      type: "string",
-      default:
-        "You are a wise and friendly teacher. Answer questions or provide advice in a clear and engaging way.",
-    },
+    "text-prompt": { type: "string" },
   },
 })
 
@@ -59,10 +55,9 @@ const requireFromWeb = createRequire(path.join(web, "package.json"))
 const importFromWeb = (name) => import(pathToFileURL(requireFromWeb.resolve(name)).href)
 const { default: WebSocket } = await importFromWeb("ws")
 const { Effect } = await importFromWeb("effect")
-const { assets, loadMono24k } = await importFromWeb("@personaplex/audio-io")
-const { decodeMessage, encodeAudio, FRAME_SIZE, OggOpusReader, OggOpusWriter } = await import(
-  pathToFileURL(path.join(web, "dist", "index.js")).href
-)
+const { assets, loadMono24k, writeWav } = await importFromWeb("@personaplex/audio-io")
+const { decodeMessage, encodeAudio, FRAME_SIZE, OggOpusReader, OggOpusWriter, upstreamClientQuery } =
+  await import(pathToFileURL(path.join(web, "dist", "index.js")).href)
 
 const seconds = Number(flags.seconds)
 const frameCount = Math.round(seconds * 12.5)
@@ -74,36 +69,14 @@ const frameAt = (k) => {
   return frame
 }
 
-const writeWav = (file, samples) => {
-  const pcm = Buffer.alloc(samples.length * 2)
-  for (let i = 0; i < samples.length; i++)
-    pcm.writeInt16LE(Math.round(32767 * Math.max(-1, Math.min(1, samples[i]))), 2 * i)
-  const header = Buffer.alloc(44)
-  header.write("RIFF", 0)
-  header.writeUInt32LE(36 + pcm.length, 4)
-  header.write("WAVEfmt ", 8)
-  header.writeUInt32LE(16, 16)
-  header.writeUInt16LE(1, 20)
-  header.writeUInt16LE(1, 22)
-  header.writeUInt32LE(24000, 24)
-  header.writeUInt32LE(48000, 28)
-  header.writeUInt16LE(2, 32)
-  header.writeUInt16LE(16, 34)
-  header.write("data", 36)
-  header.writeUInt32LE(pcm.length, 40)
-  fs.writeFileSync(file, Buffer.concat([header, pcm]))
-}
-
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "web-session-"))
 const extra = [...serverArgs]
 let voiceName = ""
 if (!serverArgs.includes("--voices")) {
   const voices = path.join(work, "voices")
   fs.mkdirSync(voices)
-  writeWav(
-    path.join(voices, "voice.wav"),
-    input.subarray(0, Math.round(Number(flags["voice-seconds"]) * 24000)),
-  )
+  const voice = input.subarray(0, Math.round(Number(flags["voice-seconds"]) * 24000))
+  await Effect.runPromise(writeWav(path.join(voices, "voice.wav"), { sampleRate: 24000, channels: [voice] }))
   extra.push("--voices", voices)
   voiceName = "voice.wav"
 }
@@ -170,20 +143,12 @@ for (;;) {
 }
 const serverStartMs = Math.round(performance.now() - started)
 
-// upstream's client: Conversation.tsx buildURL, with its defaults
-const query = new URLSearchParams({
-  text_temperature: "0.7",
-  text_topk: "25",
-  audio_temperature: "0.8",
-  audio_topk: "250",
-  pad_mult: "0",
-  text_seed: "3141592",
-  audio_seed: "2718281",
-  repetition_penalty_context: "64",
-  repetition_penalty: "1",
-  text_prompt: flags["text-prompt"],
-  voice_prompt: voiceName,
-})
+const query = new URLSearchParams(
+  upstreamClientQuery({
+    voice_prompt: voiceName,
+    ...(flags["text-prompt"] === undefined ? {} : { text_prompt: flags["text-prompt"] }),
+  }),
+)
 const ws = new WebSocket(`ws://127.0.0.1:${port}/api/chat?${query}`)
 const reader = new OggOpusReader()
 const received = { frames: 0, text: [], errors: [], firstAudioMs: undefined }
