@@ -4,7 +4,7 @@
 # users run) with the benchmark's built files beside it (bench/, resolving the same packages) and
 # real-models.mjs (random weights of the real configuration, input audio, run configs).
 # linux-x64 onnxruntime binaries only. Optional parts: PACK_PARTS="llama-vulkan" (node-llama-cpp's Vulkan
-# build, for compactor.js) and/or PACK_PARTS="web" (the web server's deploy, for web-session.mjs).
+# build, for compactor.js) and/or PACK_PARTS="web" (the web server's deploy, for web-session.mjs and web-load.mjs).
 # node-llama-cpp's CPU build comes with "llama" only (the model-free compactor of the runs' configs does
 # not load it).
 set -euo pipefail
@@ -67,7 +67,7 @@ if [[ "$parts" == *" web "* ]]; then
   pnpm turbo run build --filter @personaplex/web... --output-logs=errors-only
   pnpm --filter @personaplex/web deploy --prod "$deploy/web" >/dev/null
   prune_deploy "$deploy/web"
-  cp packages/bench/gpu/web-session.mjs "$deploy/"
+  cp packages/bench/gpu/web-session.mjs packages/bench/gpu/web-load.mjs packages/bench/gpu/web-harness.mjs "$deploy/"
 fi
 # Type declarations are not read at run time.
 find "$deploy" -name '*.d.ts' -delete

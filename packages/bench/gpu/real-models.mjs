@@ -2,7 +2,9 @@
 // the REAL configuration on random weights in upstream names, into the folder given:
 // lm.safetensors (8.37 B parameters, BF16), mimi.safetensors, the tiny test tokenizer (its ids fit the
 // 32,000-entry text vocabulary), a 45 s speech-like input.wav, and config-ctx<N>-<precision>.yaml for
-// each context and precision given. Usage: node real-models.mjs DIR [contexts] [precisions]
+// each context and precision given. Usage: node real-models.mjs DIR [contexts] [precisions] [tiny]
+// `tiny`: the smoke models' tiny architectures instead (weights of the same kind: every session's words
+// follow what it hears), their configs run on the CPU: the same runs, on a machine without a GPU.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { MimiConfig, writeRandomMimiCheckpoint } from "@personaplex/codec"
@@ -12,13 +14,17 @@ import { smokeAssets } from "@personaplex/stack"
 const dir = path.resolve(process.argv[2] ?? "models")
 const contexts = (process.argv[3] ?? "187,3000").split(",").map(Number)
 const precisions = (process.argv[4] ?? "int8").split(",")
+const tiny = process.argv[5] === "tiny"
+const readJson = (file) => JSON.parse(fs.readFileSync(file, "utf8"))
+const lmConfig = tiny ? LmConfig.fromJson(readJson(smokeAssets.lmConfig)) : LmConfig.personaplex
+const mimiConfig = tiny ? MimiConfig.fromJson(readJson(smokeAssets.mimiConfig)) : MimiConfig.personaplex
 fs.mkdirSync(dir, { recursive: true })
 const lm = path.join(dir, "lm.safetensors")
 const mimi = path.join(dir, "mimi.safetensors")
 const tokenizer = path.join(dir, "tokenizer.model")
 const t0 = performance.now()
-if (!fs.existsSync(lm)) writeRandomLmCheckpoint(lm, lmCheckpointTensors(LmConfig.personaplex))
-if (!fs.existsSync(mimi)) writeRandomMimiCheckpoint(mimi, MimiConfig.personaplex)
+if (!fs.existsSync(lm)) writeRandomLmCheckpoint(lm, lmCheckpointTensors(lmConfig))
+if (!fs.existsSync(mimi)) writeRandomMimiCheckpoint(mimi, mimiConfig)
 fs.copyFileSync(smokeAssets.tokenizer, tokenizer)
 console.log(`checkpoints in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
@@ -59,8 +65,9 @@ for (const context of contexts)
         `  lm: ${lm}`,
         `  mimi: ${mimi}`,
         `  tokenizer: ${tokenizer}`,
+        ...(tiny ? [`  lm_config: ${smokeAssets.lmConfig}`, `  mimi_config: ${smokeAssets.mimiConfig}`] : []),
         "runtime:",
-        "  device: webgpu",
+        `  device: ${tiny ? "cpu" : "webgpu"}`,
         `  quantization: ${precision}`,
         `  context_window: ${context}`,
         `  cache_dir: ${path.join(dir, "converted")}`,
