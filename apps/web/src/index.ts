@@ -14,12 +14,22 @@ export {
   UnknownVoice,
   VoicesFolderError,
 } from "./server/errors.ts"
+export {
+  type BatchStatus,
+  type FrameScheduler,
+  makeFrameScheduler,
+  makeScheduledInput,
+  TICK_MS,
+  type TickMember,
+} from "./server/frame-scheduler.ts"
 export { type LogFormat, logEvent, loggerLayer } from "./server/logging.ts"
 export {
+  type BatchedLoopEngineOptions,
   type ConversationModels,
   defaultLoadVoice,
   LoopEngine,
   type LoopEngineOptions,
+  type LoopRunOptions,
 } from "./server/loop-engine.ts"
 export {
   type EngineName,
@@ -32,6 +42,7 @@ export {
 } from "./server/main.ts"
 export { WebMetrics } from "./server/metrics.ts"
 export {
+  batchedLoopEngine,
   defaultSmokeCache,
   EngineSettingsError,
   type ModelEngineOptions,

@@ -159,7 +159,11 @@ export const makeScheduledInput = (session: LmSession, capacity: number) =>
       session,
       ready: () => started,
       frame: Effect.suspend(() => {
-        const pcm = inbox.shift() ?? (late++, new Float32Array(FRAME_SIZE))
+        let pcm = inbox.shift()
+        if (pcm === undefined) {
+          late++
+          pcm = new Float32Array(FRAME_SIZE)
+        }
         const done = Deferred.makeUnsafe<void>()
         Queue.offerUnsafe(feed, { pcm, done })
         return Effect.raceFirst(Deferred.await(done), Deferred.await(ended))
