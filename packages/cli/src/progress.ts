@@ -134,7 +134,7 @@ export const formatSummary = (
     `  device         ${deviceLine(report.meta)}`,
     `  windows        ${report.windows.length} (window = ${report.windowFrames} frames = ${(report.windowFrames * FRAME_SECONDS).toFixed(2)} s)`,
     `  input          ${report.inputFrames} frames (${(report.inputFrames * FRAME_SECONDS).toFixed(2)} s)`,
-    `  output         ${report.outputFrames} frames (${(report.outputFrames * FRAME_SECONDS).toFixed(2)} s) = input + ${report.switches.length} thinking clip(s) of ${report.thinkingClipFrames} frames${report.switches.some((s) => s.silenceFrames > 0) ? " + silence" : ""}`,
+    `  output         ${report.outputFrames} frames (${(report.outputFrames * FRAME_SECONDS).toFixed(2)} s) = input + ${report.switches.length} thinking clip(s) of ${report.switches.some((s) => s.clipCutShort) ? `up to ${report.thinkingClipFrames} frames (cut short once the next window was ready)` : `${report.thinkingClipFrames} frames`}${report.switches.some((s) => s.silenceFrames > 0) ? " + silence" : ""}`,
     `  real-time      RTF ${t.realTimeFactor.toFixed(2)} (wall ${(t.wallMs / 1000).toFixed(2)} s), late frames ${t.lateFrames}${t.firstFrameMs !== undefined ? `, first frame after ${(t.firstFrameMs / 1000).toFixed(2)} s` : ""}`,
     `  per frame      mean ${ms(t.frame.meanMs)}, p50 ${ms(t.frame.p50Ms)}, p95 ${ms(t.frame.p95Ms)}, p99 ${ms(t.frame.p99Ms)}, max ${ms(t.frame.maxMs)} (encode ${ms(t.encode.meanMs)}, LM ${ms(t.step.meanMs)}, decode ${ms(t.decode.meanMs)})`,
     `  pauses         ${

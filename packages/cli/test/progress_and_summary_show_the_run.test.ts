@@ -117,6 +117,16 @@ describe("progress display and summary", () => {
     expect(summary).toContain("Run completed")
     expect(summary).toContain("windows        2")
     expect(summary).toContain("output         7 frames (0.56 s) = input + 1 thinking clip(s) of 3 frames")
+    const cutShort = formatSummary(
+      {
+        ...report,
+        switches: report.switches.map((s) => ({ ...s, clipFrames: 2, clipCutShort: true as const })),
+      },
+      { output: "/tmp/out.wav", report: "/tmp/report.json" },
+    )
+    expect(cutShort).toContain(
+      "= input + 1 thinking clip(s) of up to 3 frames (cut short once the next window was ready)",
+    )
     expect(summary).toContain("RTF 0.29")
     expect(summary).toContain("pauses         250 ms (pause, compaction 0 ms of it)")
     expect(summary).toContain("2. [model] <system> prompt 1 <system>")
