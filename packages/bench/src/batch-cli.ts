@@ -15,6 +15,9 @@ import { parseArgs } from "node:util"
 import { QUANTIZATIONS, type Quantization } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
 import { renderBatchTable, runBatchBench } from "./batchBench.ts"
+import { refuseOldNode } from "./nodeCheck.ts"
+
+refuseOldNode("batch")
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),

@@ -12,7 +12,10 @@ import { parseArgs } from "node:util"
 import type { GpuPrecision } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
 import { FRAME_SCHEDULES, parseVariant, runBench } from "./bench.ts"
+import { refuseOldNode } from "./nodeCheck.ts"
 import { renderTable } from "./report.ts"
+
+refuseOldNode("cli")
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),

@@ -22,6 +22,9 @@ import {
   renderCompactorTable,
   runCompactorBench,
 } from "./compactorBench.ts"
+import { refuseOldNode } from "./nodeCheck.ts"
+
+refuseOldNode("compactor")
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),

@@ -13,6 +13,9 @@ import { buildStepGraph, convertWeights, lmCheckpointTensors, writeRandomLmCheck
 import { type ElementType, GraphBuilder } from "@personaplex/runtime"
 import * as ort from "onnxruntime-node"
 import { BENCH_MODELS } from "./configs.ts"
+import { refuseOldNode } from "./nodeCheck.ts"
+
+refuseOldNode("diagnose")
 
 const provider = process.argv[2] ?? "webgpu"
 const out = process.argv[3] ?? "ops.json"
