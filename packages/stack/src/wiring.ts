@@ -127,13 +127,11 @@ export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
 
 /**
  * The settings' LM as one `LmBatch` of `maxSessions` conversations (the fused step, opened at the size
- * holding them all, so no session's join grows it), on a worker of its own. Each conversation then
- * joins it and needs a codec of its own (`codecLayer`).
+ * holding them all, so no session's join grows it), on the `OrtSession` it is given. Each conversation
+ * then joins it and needs a codec of its own (`codecLayer`).
  */
 export const lmBatchLayer = (settings: RunSettings, files: ModelFiles, maxSessions: number) =>
-  LmBatch.layer({ ...lmOptions(settings, files), maxSessions, initialSessions: maxSessions }).pipe(
-    Layer.provide(runtimeLayer(settings)),
-  )
+  LmBatch.layer({ ...lmOptions(settings, files), maxSessions, initialSessions: maxSessions })
 
 export const compactorLayer = (settings: RunSettings) => {
   const deadline = settings.compactionDeadlineMs

@@ -117,9 +117,10 @@ export const batchNeedsFused = (maxSessions: number) =>
 /**
  * The real loop from the CLI's settings with `maxSessions` conversations on ONE LM step: the settings'
  * LM as an `LmBatch` of that many rows (stack's `lmBatchLayer`), each session a row of it with its own
- * Mimi (stack's `codecLayer`: on the CPU a worker each; on WebGPU one worker for all the sessions'
- * codecs, as several WebGPU workers at once crashed Dawn on lavapipe), and the server's frame clock
- * driving them all. The tokenizer and the compactor are shared.
+ * Mimi (stack's `codecLayer`), and the server's frame clock driving them all. On the CPU the LM and each
+ * codec run on workers of their own; on WebGPU the LM and every codec share ONE worker (a second WebGPU
+ * worker beside the LM's failed its runs on lavapipe: "Command encoding already finished"). The
+ * tokenizer and the compactor are shared.
  */
 export const batchedLoopEngine = (
   settings: RunSettings,
@@ -132,19 +133,22 @@ export const batchedLoopEngine = (
       if (settings.engine === "two-graph")
         return yield* new EngineSettingsError({ problems: [batchNeedsFused(maxSessions)] })
       const run = yield* loopRunOptions(settings)
-      const codec =
-        settings.device === "cpu"
-          ? codecLayer(settings, files).pipe(Layer.provide(runtimeLayer(settings)))
-          : codecLayer(settings, files).pipe(
-              Layer.provide(Layer.succeedContext(yield* Layer.build(runtimeLayer(settings)))),
-            )
-      return LoopEngine.layerBatched({ ...run, codec })
+      if (settings.device === "cpu")
+        return LoopEngine.layerBatched({
+          ...run,
+          codec: codecLayer(settings, files).pipe(Layer.provide(runtimeLayer(settings))),
+        }).pipe(
+          Layer.provide(
+            lmBatchLayer(settings, files, maxSessions).pipe(Layer.provide(runtimeLayer(settings))),
+          ),
+        )
+      const gpu = Layer.succeedContext(yield* Layer.build(runtimeLayer(settings)))
+      return LoopEngine.layerBatched({
+        ...run,
+        codec: codecLayer(settings, files).pipe(Layer.provide(gpu)),
+      }).pipe(Layer.provide(lmBatchLayer(settings, files, maxSessions).pipe(Layer.provide(gpu))))
     }),
-  ).pipe(
-    Layer.provide(
-      Layer.mergeAll(sharedServices(settings, files, extra), lmBatchLayer(settings, files, maxSessions)),
-    ),
-  )
+  ).pipe(Layer.provide(sharedServices(settings, files, extra)))
 
 /** The config's `model` section naming these files (configs included). */
 export const filesConfig = (paths: ModelPaths): NonNullable<RunConfig["model"]> => ({
