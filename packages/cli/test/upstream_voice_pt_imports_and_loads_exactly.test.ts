@@ -5,7 +5,7 @@ import { Checkpoint, upstreamFixturesDir } from "@personaplex/runtime"
 import { loadVoice } from "@personaplex/stack"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { built, runBin, tempDir } from "./support.ts"
+import { built, readReport, runArgs, runBin, smokeModels, tempDir, writeSmokeConfig } from "./support.ts"
 
 /** `voice.pt` saved by upstream PersonaPlex under PyTorch on a GPU, and the values torch read back from it. */
 const fixtures = path.join(path.dirname(upstreamFixturesDir()), "torch-voice")
@@ -52,5 +52,20 @@ describe.skipIf(!available)("a voice .pt saved by upstream itself", () => {
       expect(sameFloats(cached.embeddings, expected.embeddings)).toBe(true)
       expect([...cached.cache]).toEqual(expected.cache)
     },
+  )
+
+  it.skipIf(!built)(
+    "--voice voice.pt with an LM of another width (the smoke models) names both widths, not a value count",
+    () => {
+      const cwd = tempDir("cli-voice-width-")
+      writeSmokeConfig(cwd, smokeModels())
+      const run = runBin(runArgs("o.wav", ["--voice", path.join(fixtures, "voice.pt")]), cwd)
+      expect(run.status).toBe(1)
+      expect(run.stderr).toContain(
+        "62 frames of 4096 values (a voice made for an LM of width 4096); this LM's width is 64",
+      )
+      expect(readReport(path.join(cwd, "o.report.json")).status).toBe("failed")
+    },
+    120_000,
   )
 })

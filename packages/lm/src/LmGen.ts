@@ -132,11 +132,15 @@ const makeWith = (lm: LmEngineShape, options: Pick<LmGenOptions, "sampling">): E
     /** §5.2 TS shortcut: one temporal step per stored embedding (token inputs −1 embed to zero), then the saved ring. */
     const replay = (voice: CachedVoicePrompt) =>
       Effect.gen(function* () {
-        if (voice.embeddings.length !== voice.frames * config.dim)
+        if (voice.embeddings.length !== voice.frames * config.dim) {
+          const width = voice.embeddings.length / voice.frames
           return yield* new LmInputError({
             field: "voice.embeddings",
-            reason: `${voice.embeddings.length} values for ${voice.frames} frames of ${config.dim}`,
+            reason: Number.isInteger(width)
+              ? `${voice.frames} frames of ${width} values (a voice made for an LM of width ${width}); this LM's width is ${config.dim}`
+              : `${voice.embeddings.length} values for ${voice.frames} frames of ${config.dim}`,
           })
+        }
         if (voice.cache.length !== STREAMS * 4)
           return yield* new LmInputError({
             field: "voice.cache",
