@@ -126,9 +126,18 @@ const probe = async () => {
   const sentAt = performance.now()
   await client.sendAtOnce(Array.from({ length: probeFrames }, (_, k) => frameAt(k)))
   await sleep(probeSeconds * 1000)
-  // slower than real time, it listens on (at most a minute) until its frames and some after have come back
-  for (let waited = 0; client.frames.length < probeFrames + 12 && waited < 60_000; waited += 200)
+  // Slower than real time, it listens on until its frames and some after have come back, or none came for
+  // 3 s (one engine per conversation, --max-sessions 1, steps only on audio: it answers its frames only).
+  let heard = client.frames.length
+  for (
+    let waited = 0, quiet = 0;
+    client.frames.length < probeFrames + 12 && quiet < 3000 && waited < 60_000;
+  ) {
     await sleep(200)
+    waited += 200
+    quiet = client.frames.length > heard ? 0 : quiet + 200
+    heard = client.frames.length
+  }
   const during = await server.health()
   await client.close()
   return { client, sentAt, during }
@@ -225,8 +234,9 @@ const problem =
   (inCrowd.during.sessions < clients
     ? `only ${inCrowd.during.sessions} of ${clients} clients held a conversation slot at once (give --max-sessions ${clients} or more)`
     : undefined) ??
-  (compared < probeFrames
-    ? `the probe got back ${compared} agent frames, fewer than its ${probeFrames} frames of audio`
+  // the last page of each stream may be held back: two frames of slack
+  (compared < probeFrames - 2
+    ? `the probe got back ${compared} agent frames for its ${probeFrames} frames of audio`
     : undefined) ??
   (isolation.sameAudio && isolation.sameText
     ? undefined
