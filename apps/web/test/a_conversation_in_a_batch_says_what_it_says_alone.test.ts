@@ -55,6 +55,9 @@ describe("isolation on one batched LM step (--max-sessions 3, tiny models that a
     const alone = await conversationA(server)
     expect(alone.length).toBeGreaterThan(0)
     await waitFor("A released", async () => (await health(server)).batch?.live === 0, 20_000)
+    // after its audio, the clock gave A silence until its window's pause: late input frames
+    await waitFor("A's figures", async () => (await health(server)).recentSessions.length === 1)
+    expect((await health(server)).recentSessions[0]!.lateInputFrames).toBeGreaterThan(0)
 
     // B talks throughout (its windows switch: a compaction and a re-prompt amid A's frames);
     // C sends garbage between its audio and leaves while A is in its first window.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { HelloEvent } from "../src/shared/events.ts"
-import { Client, health, type RunningServer, startFromFlags, tone, waitFor } from "./helpers.ts"
+import { Client, captureLogs, health, type RunningServer, startFromFlags, tone, waitFor } from "./helpers.ts"
 
 /** One 80 ms frame every 80 ms, as a microphone. */
 const speak = async (client: Client, frames: number, frequency: number) => {
@@ -12,8 +12,12 @@ const speak = async (client: Client, frames: number, frequency: number) => {
 
 describe("--max-sessions 3 on the smoke models: conversations at once on one batched LM step", () => {
   let server: RunningServer
+  const logs = captureLogs()
   beforeAll(async () => {
-    server = await startFromFlags(["--engine", "smoke", "--max-sessions", "3", "--window-frames", "200"])
+    server = await startFromFlags(
+      ["--engine", "smoke", "--max-sessions", "3", "--window-frames", "200"],
+      logs.layer,
+    )
   }, 240_000)
   afterAll(async () => {
     await server?.close()
@@ -88,6 +92,12 @@ describe("--max-sessions 3 on the smoke models: conversations at once on one bat
     for (const s of after.recentSessions) {
       expect(s.runsOn).toMatch(/^LM on cpu \(fused, one row of a 4-row batch\), Mimi on cpu/)
       expect(s.lateInputFrames).toBeGreaterThanOrEqual(0)
+      // the close line counts them too
+      const close = logs.lines.find(
+        (l) => l.annotations.event === "close" && l.annotations.session === s.sessionId,
+      )
+      expect(close?.annotations.lateInputFrames).toBe(s.lateInputFrames)
+      expect(close?.message).toContain(`; ${s.lateInputFrames} late input frames (silence in their place)`)
       expect(s.framesOut).toBeGreaterThan(5)
     }
   }, 120_000)
