@@ -84,7 +84,8 @@ export const makeFrameScheduler = (batch: LmBatchShape): Effect.Effect<FrameSche
       Effect.gen(function* () {
         let next = yield* Clock.currentTimeMillis
         while (true) {
-          yield* tick
+          // a tick that dies must not stop the clock: every other conversation would stall with it
+          yield* tick.pipe(Effect.catchCause((cause) => Effect.logError("frame clock: a tick failed", cause)))
           next += TICK_MS
           const now = yield* Clock.currentTimeMillis
           if (next > now) yield* Effect.sleep(next - now)
