@@ -1,7 +1,7 @@
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
-import { Context, Deferred, Effect, Layer, type Scope } from "effect"
+import { Context, Deferred, Effect, Layer, type Scope, Semaphore } from "effect"
 import { OrtSessionError } from "./errors.ts"
 import type {
   Created,
@@ -221,6 +221,21 @@ const usableProviders = (requested: OrtSessionConfig) =>
     return { ...requested, executionProviders: rest }
   })
 
+/**
+ * onnxruntime has one WebGPU device per process, shared by the sessions of every worker thread, and
+ * Dawn rejects work encoded from two threads at once ("CommandEncoder is already finished": one web
+ * session's codec opening or prompting while another's LM step runs). So every call that reaches a
+ * WebGPU session — create, run, state, release — takes this process-wide turn; calls of one worker
+ * are sequential anyway, CPU sessions never wait.
+ */
+const webGpuTurn = Semaphore.makeUnsafe(1)
+const onWebGpu =
+  (webGpu: boolean) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    // Uninterruptible inside the turn: an interrupted caller must not hand the device on while its
+    // request still runs in the worker.
+    webGpu ? webGpuTurn.withPermit(Effect.uninterruptible(effect)) : effect
+
 // Takes the service tag as an argument: `OrtSession.layerCpu` is built while the class is being defined.
 const buildLayer = (
   tag: typeof OrtSession,
@@ -246,19 +261,22 @@ const buildLayer = (
           const worker = client()
           const threads = intraOpThreads(spec)
           const spinning = spec.intraOpSpinning ?? config.intraOpSpinning
-          const created = yield* worker.call<Created>(
-            {
-              kind: "create",
-              spec: {
-                ...spec,
-                executionProviders: spec.executionProviders ?? config.executionProviders,
-                ...(threads ? { intraOpThreads: threads } : {}),
-                ...(spinning === undefined ? {} : { intraOpSpinning: spinning }),
-                ...((spec.webGpu ?? config.webGpu) ? { webGpu: { ...config.webGpu, ...spec.webGpu } } : {}),
+          const executionProviders = spec.executionProviders ?? config.executionProviders
+          const created = yield* worker
+            .call<Created>(
+              {
+                kind: "create",
+                spec: {
+                  ...spec,
+                  executionProviders,
+                  ...(threads ? { intraOpThreads: threads } : {}),
+                  ...(spinning === undefined ? {} : { intraOpSpinning: spinning }),
+                  ...((spec.webGpu ?? config.webGpu) ? { webGpu: { ...config.webGpu, ...spec.webGpu } } : {}),
+                },
               },
-            },
-            "create",
-          )
+              "create",
+            )
+            .pipe(onWebGpu(executionProviders.includes("webgpu")))
           for (const fallback of created.fallbacks) {
             const warning = `onnxruntime: ${fallback.provider} unavailable for a session, using ${created.provider}: ${oneLineReason(fallback.reason)}`
             if (warned.has(warning)) continue
@@ -270,11 +288,14 @@ const buildLayer = (
       const open = (spec: SessionSpec) =>
         Effect.map(
           Effect.acquireRelease(create(spec), ({ worker, created }) =>
-            worker.call({ kind: "release", session: created.session }, "release").pipe(Effect.ignore),
+            worker
+              .call({ kind: "release", session: created.session }, "release")
+              .pipe(onWebGpu(created.provider === "webgpu"), Effect.ignore),
           ),
           ({ worker, created }): Session => {
+            const turn = onWebGpu(created.provider === "webgpu")
             const state = <A = void>(action: StateAction) =>
-              worker.call<A>({ kind: "state", session: created.session, state: action }, "run")
+              worker.call<A>({ kind: "state", session: created.session, state: action }, "run").pipe(turn)
             return {
               provider: created.provider,
               inputNames: created.inputNames,
@@ -282,19 +303,21 @@ const buildLayer = (
               run: (feeds, fetches, options) => {
                 const compacted: Record<string, OrtTensor> = {}
                 for (const [name, tensor] of Object.entries(feeds)) compacted[name] = compact(tensor)
-                return worker.call<Record<string, OrtTensor>>(
-                  {
-                    kind: "run",
-                    session: created.session,
-                    feeds: compacted,
-                    ...(fetches ? { fetches } : {}),
-                    ...(options?.live ? { live: true } : {}),
-                  },
-                  "run",
-                  options?.transferFeeds
-                    ? [...new Set(Object.values(compacted).map((t) => t.data.buffer as ArrayBuffer))]
-                    : [],
-                )
+                return worker
+                  .call<Record<string, OrtTensor>>(
+                    {
+                      kind: "run",
+                      session: created.session,
+                      feeds: compacted,
+                      ...(fetches ? { fetches } : {}),
+                      ...(options?.live ? { live: true } : {}),
+                    },
+                    "run",
+                    options?.transferFeeds
+                      ? [...new Set(Object.values(compacted).map((t) => t.data.buffer as ArrayBuffer))]
+                      : [],
+                  )
+                  .pipe(turn)
               },
               resetState: state({ action: "reset" }),
               snapshotState: (key) => state({ action: "snapshot", key }),
