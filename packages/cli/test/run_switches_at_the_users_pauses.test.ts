@@ -8,7 +8,15 @@ import * as path from "node:path"
 import { writeWav } from "@personaplex/audio-io"
 import type { RunReport } from "@personaplex/loop"
 import { ensureSmokeModels } from "@personaplex/stack"
-import { espeakMissing, type ScriptPart, type SpokenScript, speakScript } from "@personaplex/vad"
+import {
+  bookingConversation,
+  espeakMissing,
+  type ScriptPart,
+  spanAt,
+  speakScript,
+  unbrokenMonologue,
+  windowCuts,
+} from "@personaplex/vad"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { writeQuietAgentLm } from "./quietAgentLm.ts"
@@ -20,32 +28,6 @@ if (missing) console.log(`skipping the personaplex run switch-at-pauses tests: $
 const WINDOW_FRAMES = 25 // 2 s
 const FRAME_SAMPLES = 1920
 const PAUSE_MS = 400
-
-/** Short gaps (250 ms) inside turns, long ones (≥ 900 ms) between them. */
-const conversation: ReadonlyArray<ScriptPart> = [
-  { silenceMs: 200 },
-  { say: "I would like to book a table for four people on Friday evening." },
-  { silenceMs: 250 },
-  { say: "Somewhere near the river, if that is possible." },
-  { silenceMs: 900 },
-  { say: "We will arrive at around eight o'clock." },
-  { silenceMs: 1000 },
-  { say: "One of us is vegetarian, so please keep that in mind." },
-  { silenceMs: 250 },
-  { say: "And we would love a table by the window." },
-  { silenceMs: 1200 },
-  { say: "Thank you very much." },
-  { silenceMs: 600 },
-]
-
-/** Sentence after sentence with 150 ms breaths between: never a pause of 400 ms. */
-const monologue: ReadonlyArray<ScriptPart> = [
-  "Let me tell you about my trip to the mountains last summer.",
-  "We walked for six hours on the first day and camped by a lake.",
-  "The next morning it rained, so we stayed in the tent and played cards.",
-  "On the third day the sun came back and we climbed to the top.",
-  "From there you could see three countries and the whole valley below.",
-].flatMap((say) => [{ say }, { silenceMs: 150 }])
 
 let models: { mimi: string; lm: string; tokenizer: string; mimiConfig: string; lmConfig: string }
 
@@ -73,26 +55,14 @@ const runOn = async (parts: ReadonlyArray<ScriptPart>, conversationKeys: string)
   return { report, script, stdout: run.stdout }
 }
 
-/** Where each window ended in the input, in samples (the last window ends with the input: no cut). */
-const cutsOf = (report: RunReport) => {
-  let at = 0
-  return report.windows.slice(0, -1).map((w) => {
-    at += w.inputFrames
-    return at * FRAME_SAMPLES
-  })
-}
-
-const spanAt = (script: SpokenScript, sample: number) =>
-  script.spans.find((s) => s.start <= sample && sample < s.end)!
-
 const seconds = (samples: number) => (samples / 24000).toFixed(2)
 
 describe.skipIf(!built || missing !== undefined)(
   "personaplex run: where windows end, on espeak-ng speech",
   () => {
     it("switch: pause cuts only inside the user's gaps of at least pause_ms, never inside a sentence", async () => {
-      const { report, script, stdout } = await runOn(conversation, "switch: pause, max_duration: 10")
-      const cuts = cutsOf(report)
+      const { report, script, stdout } = await runOn(bookingConversation, "switch: pause, max_duration: 10")
+      const cuts = windowCuts(report.windows)
       console.log(
         "personaplex run, switch: pause: cuts (s)",
         cuts.map(seconds),
@@ -120,8 +90,8 @@ describe.skipIf(!built || missing !== undefined)(
     }, 240_000)
 
     it("switch: fixed cuts every window_frames, sentences or not", async () => {
-      const { report, script } = await runOn(conversation, "switch: fixed")
-      const cuts = cutsOf(report)
+      const { report, script } = await runOn(bookingConversation, "switch: fixed")
+      const cuts = windowCuts(report.windows)
       expect(cuts).toEqual(cuts.map((_, i) => (i + 1) * WINDOW_FRAMES * FRAME_SAMPLES))
       expect(cuts.length).toBeGreaterThanOrEqual(3)
       for (const s of report.switches) expect(s.reason).toBe("duration")
@@ -130,7 +100,7 @@ describe.skipIf(!built || missing !== undefined)(
     }, 240_000)
 
     it("a user who never pauses is cut at max_duration (default 1.5 × the window)", async () => {
-      const { report } = await runOn(monologue, "switch: pause")
+      const { report } = await runOn(unbrokenMonologue, "switch: pause")
       const maxFrames = Math.ceil(WINDOW_FRAMES * 1.5)
       expect(report.switches.length).toBeGreaterThanOrEqual(2)
       for (const s of report.switches) {

@@ -18,4 +18,5 @@ export {
   type SpokenScript,
   speakScript,
 } from "./spokenScript.ts"
+export { bookingConversation, spanAt, unbrokenMonologue, windowCuts } from "./testing.ts"
 export { type FrameActivity, VoiceActivity, type VoiceActivityShape } from "./VoiceActivity.ts"
