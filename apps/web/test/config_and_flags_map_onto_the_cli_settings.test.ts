@@ -1,12 +1,10 @@
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { parseServerArgs, type ServerArgs } from "../src/server/main.ts"
 import { settingsFromConfig } from "../src/server/model-engines.ts"
-import { Client, type RunningServer, startFromFlags, tone, waitFor } from "./helpers.ts"
+import { Client, type RunningServer, smokeRunConfig, startFromFlags, tone, waitFor } from "./helpers.ts"
 
 let servers: RunningServer[] = []
 afterEach(async () => {
@@ -23,31 +21,17 @@ const problems = (argv: ReadonlyArray<string>) =>
   Effect.runPromise(Effect.flip(parseServerArgs(argv))).then((e) => e.message.split("\n"))
 
 /** A run configuration naming the smoke models by paths relative to its own folder. */
-const smokeYaml = async (extra = "") => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pp-web-config-"))
-  const smoke = await Effect.runPromise(ensureSmokeModels(path.join(dir, "models")))
-  const file = path.join(dir, "config.yaml")
-  fs.writeFileSync(
-    file,
-    [
-      "model:",
-      "  mimi: models/mimi-smoke.safetensors",
-      "  lm: models/lm-smoke.safetensors",
-      `  tokenizer: ${smoke.tokenizer}`,
-      `  mimi_config: ${smoke.mimiConfig}`,
-      `  lm_config: ${smoke.lmConfig}`,
-      "runtime:",
-      "  device: cpu",
-      "  quantization: none",
-      "  threads: 2",
-      "sampling:",
-      "  temp: 0.6",
-      "  seed: 7",
-      extra,
-    ].join("\n"),
-  )
-  return { dir, file }
-}
+const smokeYaml = (extra = "") =>
+  smokeRunConfig("pp-web-config-", [
+    "runtime:",
+    "  device: cpu",
+    "  quantization: none",
+    "  threads: 2",
+    "sampling:",
+    "  temp: 0.6",
+    "  seed: 7",
+    extra,
+  ])
 
 describe("the web server's engine settings are the CLI's", () => {
   it("--config YAML plus --device/--quantization/--context/--threads become `personaplex run`'s settings", async () => {

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect, Exit, Layer, Logger, Scope } from "effect"
 import WebSocket from "ws"
 import type { ConversationEngine } from "../src/server/engine.ts"
@@ -55,6 +56,46 @@ export const startServer = async (
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
     countsNow: () => Effect.runPromise(server.counts),
   }
+}
+
+/** The model files a run configuration names (paths relative to the file's folder, or absolute). */
+export interface ConfigModels {
+  readonly mimi: string
+  readonly lm: string
+  readonly tokenizer: string
+  readonly mimiConfig: string
+  readonly lmConfig: string
+}
+
+/** A `personaplex run` configuration at `file`: the `model:` section naming `models`, then `lines`. */
+export const writeRunConfig = (file: string, models: ConfigModels, lines: ReadonlyArray<string>) =>
+  fs.writeFileSync(
+    file,
+    [
+      "model:",
+      `  mimi: ${models.mimi}`,
+      `  lm: ${models.lm}`,
+      `  tokenizer: ${models.tokenizer}`,
+      `  mimi_config: ${models.mimiConfig}`,
+      `  lm_config: ${models.lmConfig}`,
+      ...lines,
+    ].join("\n"),
+  )
+
+/**
+ * A run configuration in a new folder (`prefix` names it): the smoke models written to its models/ and
+ * named by paths relative to the file, then `lines`.
+ */
+export const smokeRunConfig = async (prefix: string, lines: ReadonlyArray<string>) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const smoke = await Effect.runPromise(ensureSmokeModels(path.join(dir, "models")))
+  const file = path.join(dir, "config.yaml")
+  writeRunConfig(
+    file,
+    { ...smoke, mimi: "models/mimi-smoke.safetensors", lm: "models/lm-smoke.safetensors" },
+    lines,
+  )
+  return { dir, file }
 }
 
 /** A voices folder with two voices, and a file beside it that must stay unreachable. */

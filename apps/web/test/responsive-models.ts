@@ -6,7 +6,7 @@ import { MimiConfig, writeRandomMimiCheckpoint } from "@personaplex/codec"
 import { LmConfig, lmCheckpointTensors, writeRandomLmCheckpoint } from "@personaplex/lm"
 import { smokeAssets } from "@personaplex/stack"
 import { Effect } from "effect"
-import { tone } from "./helpers.ts"
+import { tone, writeRunConfig } from "./helpers.ts"
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8"))
 
@@ -35,21 +35,12 @@ export const responsiveModels = async () => {
       }),
     )
   const config = path.join(dir, "config.yaml")
-  fs.writeFileSync(
-    config,
-    [
-      "model:",
-      `  lm: ${lm}`,
-      `  mimi: ${mimi}`,
-      `  tokenizer: ${smokeAssets.tokenizer}`,
-      `  lm_config: ${smokeAssets.lmConfig}`,
-      `  mimi_config: ${smokeAssets.mimiConfig}`,
-      "runtime:",
-      "  device: cpu",
-      "  quantization: none",
-      `  cache_dir: ${path.join(dir, "converted")}`,
-      "",
-    ].join("\n"),
-  )
+  writeRunConfig(config, { ...smokeAssets, lm, mimi }, [
+    "runtime:",
+    "  device: cpu",
+    "  quantization: none",
+    `  cache_dir: ${path.join(dir, "converted")}`,
+    "",
+  ])
   return { config, voices }
 }

@@ -1,21 +1,13 @@
-/**
- * The web server's loop built from a run configuration as `personaplex-web --config` reads it, with
- * `switch: pause` (energy VAD) and a transcriber (a tiny random Moonshine written here): each session
- * builds its own listeners, and the compactor's input holds what the user said beside the agent's
- * text. A recording compactor stands in for the settings' one, to see its input.
- */
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { assets, loadFrames } from "@personaplex/audio-io"
 import { type CompactionInput, Compactor } from "@personaplex/compaction"
-import { ensureSmokeModels, resolveModelFiles } from "@personaplex/stack"
+import { resolveModelFiles } from "@personaplex/stack"
 import { writeTinyMoonshine } from "@personaplex/transcriber"
 import { Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { parseServerArgs } from "../src/server/main.ts"
 import { settingsFromConfig, settingsLoopEngine } from "../src/server/model-engines.ts"
-import { Client, type RunningServer, startServer, waitFor } from "./helpers.ts"
+import { Client, type RunningServer, smokeRunConfig, startServer, waitFor } from "./helpers.ts"
 
 const recordingCompactor = (inputs: Array<CompactionInput>) =>
   Layer.succeed(
@@ -36,24 +28,12 @@ describe("the web server's listeners come from the run configuration", () => {
   })
 
   it("switch: pause and a transcriber in the config: the user's words reach the compactor", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pp-web-listeners-"))
-    const smoke = await Effect.runPromise(ensureSmokeModels(path.join(dir, "models")))
+    const { dir, file } = await smokeRunConfig("pp-web-listeners-", [
+      "runtime: { device: cpu, threads: 1 }",
+      "conversation: { window_frames: 12, switch: pause, vad: energy, clip_min_ms: 160 }",
+      "transcriber: { model: moonshine }",
+    ])
     writeTinyMoonshine(path.join(dir, "moonshine"))
-    const file = path.join(dir, "config.yaml")
-    fs.writeFileSync(
-      file,
-      [
-        "model:",
-        "  mimi: models/mimi-smoke.safetensors",
-        "  lm: models/lm-smoke.safetensors",
-        `  tokenizer: ${smoke.tokenizer}`,
-        `  mimi_config: ${smoke.mimiConfig}`,
-        `  lm_config: ${smoke.lmConfig}`,
-        "runtime: { device: cpu, threads: 1 }",
-        "conversation: { window_frames: 12, switch: pause, vad: energy, clip_min_ms: 160 }",
-        "transcriber: { model: moonshine }",
-      ].join("\n"),
-    )
     const args = await Effect.runPromise(parseServerArgs(["--config", file]))
     if (args === "help") throw new Error("help")
     const settings = await Effect.runPromise(settingsFromConfig(args.config, args.overrides))
