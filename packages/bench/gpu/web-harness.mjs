@@ -1,14 +1,36 @@
 // What a scripted test of the web server needs, from the web app itself (a deploy of apps/web, or
 // apps/web built): start `personaplex-web` (the product) on a free port and stop it, read /api/health,
-// write WAV voices, and scripted WebSocket clients of the protocol. Used by web-load.mjs.
+// write WAV voices, and scripted WebSocket clients of the protocol. Used by web-load.mjs and web-session.mjs.
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import { parseArgs } from "node:util"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
+
+/**
+ * The script's flags (before `--`: `options`, beside those every web script takes: --web, --input,
+ * --voice-seconds, --max-late, --handshake-timeout, --server-log) and the server's arguments (after `--`).
+ */
+export const scriptArgs = (options) => {
+  const dashes = process.argv.indexOf("--")
+  const { values: flags } = parseArgs({
+    args: dashes < 0 ? process.argv.slice(2) : process.argv.slice(2, dashes),
+    options: {
+      web: { type: "string" },
+      input: { type: "string" },
+      "voice-seconds": { type: "string", default: "3" },
+      "max-late": { type: "string", default: "0" },
+      "handshake-timeout": { type: "string", default: "1800" },
+      "server-log": { type: "string" },
+      ...options,
+    },
+  })
+  return { flags, serverArgs: dashes < 0 ? [] : process.argv.slice(dashes + 1) }
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -44,7 +66,8 @@ const freePort = () =>
 
 /**
  * `personaplex-web` with `args` on a free port, waited for until /api/health answers (at most
- * `startTimeoutMs`). Its output goes to `logFile` when given; the last 200 lines are kept.
+ * `startTimeoutMs`). Its output goes to `logFile` when given; the last 200 lines are kept (`log`, also on
+ * the error thrown when it does not start).
  */
 export const startWebServer = async (app, args, { logFile, startTimeoutMs = 600_000 } = {}) => {
   const port = await freePort()
@@ -80,17 +103,18 @@ export const startWebServer = async (app, args, { logFile, startTimeoutMs = 600_
     await Promise.race([exited, sleep(15_000)])
     if (exit === undefined) child.kill("SIGKILL")
   }
+  const notStarted = (reason) => Object.assign(new Error(reason), { log })
   const started = performance.now()
   for (;;) {
     if (exit !== undefined)
-      throw new Error(`the server exited (${JSON.stringify(exit)}) before /api/health answered`)
+      throw notStarted(`the server exited (${JSON.stringify(exit)}) before /api/health answered`)
     try {
       await health()
       break
     } catch {
       if (performance.now() - started > startTimeoutMs) {
         await stop()
-        throw new Error(`no /api/health answer within ${startTimeoutMs / 1000} s`)
+        throw notStarted(`no /api/health answer within ${startTimeoutMs / 1000} s`)
       }
       await sleep(250)
     }
@@ -110,19 +134,22 @@ const fingerprint = (frame) => {
 }
 
 /**
- * A client of the protocol with the event channel on: its session id (the `hello` event), the agent's
- * frames (count, and a fingerprint each), text, errors. `sendFrame` sends one frame as the Ogg pages it
- * fills (a microphone); `sendAtOnce` sends frames as ONE message (a client ahead of real time).
+ * A client of the protocol, with the event channel on unless `eventChannel` is false (upstream's client):
+ * its session id (the `hello` event), the agent's frames (count, and a fingerprint each), when each audio
+ * message came, text, errors. `sendFrame` sends one frame as the Ogg pages it fills (a microphone) and
+ * `endAudio` sends the stream's last page; `sendAtOnce` sends frames as ONE message (a client ahead of
+ * real time).
  */
-export const connectClient = (app, port, query) => {
+export const connectClient = (app, port, query, { eventChannel = true } = {}) => {
   const ws = new app.WebSocket(
-    `ws://127.0.0.1:${port}/api/chat?${new URLSearchParams({ ...query, events: "json" })}`,
+    `ws://127.0.0.1:${port}/api/chat?${new URLSearchParams(eventChannel ? { ...query, events: "json" } : query)}`,
   )
   const reader = new app.OggOpusReader()
   const client = {
     ws,
     sessionId: undefined,
     frames: [],
+    audioMessagesAt: [],
     text: [],
     errors: [],
     connectedAt: performance.now(),
@@ -138,6 +165,7 @@ export const connectClient = (app, port, query) => {
           resolve()
           break
         case "audio":
+          client.audioMessagesAt.push(performance.now())
           for (const frame of reader.push(message.payload).frames) client.frames.push(fingerprint(frame))
           if (client.firstAudioAt === undefined && client.frames.length > 0)
             client.firstAudioAt = performance.now()
@@ -174,8 +202,20 @@ export const connectClient = (app, port, query) => {
     await own.close()
     ws.send(app.encodeAudio(Buffer.concat(pages)))
   }
+  /** Waits for the handshake (at most `timeoutSeconds`): undefined once it came, else what went wrong. */
+  client.handshakeProblem = async (timeoutSeconds) => {
+    const timeout = sleep(timeoutSeconds * 1000).then(() => "timeout")
+    const first = await Promise.race([
+      client.handshake.then(() => "handshake"),
+      client.closed.then(() => "closed"),
+      timeout,
+    ])
+    if (first === "handshake") return undefined
+    return first === "timeout" ? "no handshake in time" : "the server closed before the handshake"
+  }
+  client.endAudio = () => writer?.close().catch(() => undefined)
   client.close = async () => {
-    await writer?.close().catch(() => undefined)
+    await client.endAudio()
     if (ws.readyState === app.WebSocket.OPEN) ws.close(1000, "done")
     await Promise.race([client.closed, sleep(10_000)])
   }

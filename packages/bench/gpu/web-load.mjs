@@ -21,27 +21,14 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parseArgs } from "node:util"
-import { connectClient, openWebApp, sleep, startWebServer, writeVoice } from "./web-harness.mjs"
+import { connectClient, openWebApp, scriptArgs, sleep, startWebServer, writeVoice } from "./web-harness.mjs"
 
-const dashes = process.argv.indexOf("--")
-const own = dashes < 0 ? process.argv.slice(2) : process.argv.slice(2, dashes)
-const serverArgs = dashes < 0 ? [] : process.argv.slice(dashes + 1)
-const { values: flags } = parseArgs({
-  args: own,
-  options: {
-    web: { type: "string" },
-    clients: { type: "string", default: "4" },
-    input: { type: "string" },
-    seconds: { type: "string", default: "30" },
-    "voice-seconds": { type: "string", default: "3" },
-    "probe-frames": { type: "string", default: "24" },
-    "probe-seconds": { type: "string", default: "8" },
-    "max-late": { type: "string", default: "0" },
-    "handshake-timeout": { type: "string", default: "1800" },
-    out: { type: "string" },
-    "server-log": { type: "string" },
-  },
+const { flags, serverArgs } = scriptArgs({
+  clients: { type: "string", default: "4" },
+  seconds: { type: "string", default: "30" },
+  "probe-frames": { type: "string", default: "24" },
+  "probe-seconds": { type: "string", default: "8" },
+  out: { type: "string" },
 })
 const clients = Number(flags.clients)
 const probeFrames = Number(flags["probe-frames"])
@@ -104,19 +91,8 @@ const fail = async (reason, figures = {}) => {
 }
 
 const handshake = async (client, who) => {
-  const timeout = sleep(Number(flags["handshake-timeout"]) * 1000).then(() => "timeout")
-  const first = await Promise.race([
-    client.handshake.then(() => "handshake"),
-    client.closed.then(() => "closed"),
-    timeout,
-  ])
-  if (first !== "handshake")
-    await fail(
-      `${who}: ${first === "timeout" ? "no handshake in time" : "the server closed before the handshake"}`,
-      {
-        errors: client.errors,
-      },
-    )
+  const problem = await client.handshakeProblem(Number(flags["handshake-timeout"]))
+  if (problem !== undefined) await fail(`${who}: ${problem}`, { errors: client.errors })
 }
 
 /** The probe: client 0's prompt, voice and first frames at once, then silence from the server. */
