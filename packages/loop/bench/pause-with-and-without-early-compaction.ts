@@ -12,16 +12,15 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { AudioSink, AudioSource, assets, loadFrames } from "@personaplex/audio-io"
-import { MimiCodec, MimiConfig } from "@personaplex/codec"
 import { Compactor, writeTinyLlamaGguf } from "@personaplex/compaction"
-import { LmConfig, LmGen, TextTokenizer } from "@personaplex/lm"
-import { OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
+import { TextTokenizer } from "@personaplex/lm"
+import { OrtSession } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
 // The built package (`pnpm build` first): Node runs this file by stripping types, which src/ needs more than.
 import { type RunReport, runConversation } from "../dist/index.js"
+import { tinyModels, tokenizerModel } from "../test/support/tinyModels.ts"
 
 const { values } = parseArgs({
   options: {
@@ -34,9 +33,6 @@ const { values } = parseArgs({
     compactor: { type: "string", default: "both" },
   },
 })
-const fixtures = upstreamFixturesDir()
-const json = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8"))
-const tokenizerModel = fileURLToPath(new URL("../../lm/test/fixtures/tokenizer/tiny.model", import.meta.url))
 const windowFrames = Number(values["window-frames"])
 const windows = Number(values.windows)
 const clipMinMs = Number(values["clip-min-ms"])
@@ -66,17 +62,10 @@ const compactorLayer = (name: CompactorName) =>
 
 const world = (frames: ReadonlyArray<Float32Array>, compactor: CompactorName) =>
   Layer.mergeAll(
-    Layer.mergeAll(
-      MimiCodec.layer({
-        checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
-        config: MimiConfig.fromJson(json("mimi-tiny.json")),
-      }),
-      LmGen.layer({
-        checkpoint: path.join(fixtures, "lm-tiny.safetensors"),
-        config: LmConfig.fromJson(json("lm-tiny.json")),
-        sampling: { seed: 7 },
-      }),
-    ).pipe(Layer.provide(OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 }))),
+    tinyModels({
+      sampling: { seed: 7 },
+      ortSession: OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: 1 }),
+    }),
     TextTokenizer.layer(tokenizerModel),
     AudioSource.fromFrames(frames, { pace: "realtime" }),
     AudioSink.discard,

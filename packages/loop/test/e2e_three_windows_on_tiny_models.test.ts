@@ -5,41 +5,21 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { AudioSink, AudioSource, assets, loadMono24k, loadThinkingClip, readWav } from "@personaplex/audio-io"
-import { MimiCodec, MimiConfig } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { LmConfig, LmGen, TextTokenizer, VoicePrompt } from "@personaplex/lm"
-import { OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
+import { TextTokenizer, VoicePrompt } from "@personaplex/lm"
 import { Effect, Fiber, Layer } from "effect"
 import type { RunReport } from "../src/report.ts"
 import { runConversation } from "../src/runConversation.ts"
+import { fixtures, tinyModels, tinyModelsAvailable, tokenizerModel } from "./support/tinyModels.ts"
 
-const fixtures = upstreamFixturesDir()
-const tokenizerModel = fileURLToPath(new URL("../../lm/test/fixtures/tokenizer/tiny.model", import.meta.url))
-const available = fs.existsSync(path.join(fixtures, "lm-tiny.safetensors")) && fs.existsSync(tokenizerModel)
-if (!available)
+if (!tinyModelsAvailable)
   console.log(`skipping the tiny-model loop tests: no fixtures at ${fixtures} or no ${tokenizerModel}`)
-
-const json = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8"))
-
-const tinyModels = () =>
-  Layer.mergeAll(
-    MimiCodec.layer({
-      checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
-      config: MimiConfig.fromJson(json("mimi-tiny.json")),
-    }),
-    LmGen.layer({
-      checkpoint: path.join(fixtures, "lm-tiny.safetensors"),
-      config: LmConfig.fromJson(json("lm-tiny.json")),
-      sampling: { seed: 7 },
-    }),
-  ).pipe(Layer.provide(OrtSession.layerCpu))
 
 const world = (outWav: string) =>
   Layer.mergeAll(
-    tinyModels(),
+    tinyModels({ sampling: { seed: 7 } }),
     TextTokenizer.layer(tokenizerModel),
     AudioSource.wavFile(assets.helloWav, { pace: "fast" }),
     AudioSink.wavFile(outWav),
@@ -48,7 +28,7 @@ const world = (outWav: string) =>
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "loop-e2e-"))
 
-describe.skipIf(!available)("loop on the tiny models", () => {
+describe.skipIf(!tinyModelsAvailable)("loop on the tiny models", () => {
   it.live(
     "three windows over a WAV: output = input + two thinking clips, three prompts, a complete report",
     () =>

@@ -2,22 +2,13 @@
  * The README's swappability example, run: a user's own Compactor and AudioSource layers in
  * place of the shipped ones, around the real tiny models.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { AudioSink, AudioSource, MemorySink } from "@personaplex/audio-io"
-import { MimiCodec, MimiConfig } from "@personaplex/codec"
 import { Compactor } from "@personaplex/compaction"
-import { LmConfig, LmGen, TextTokenizer } from "@personaplex/lm"
-import { OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
+import { TextTokenizer } from "@personaplex/lm"
 import { Effect, Layer, Stream } from "effect"
 import { ConversationLoop } from "../src/ConversationLoop.ts"
-
-const fixtures = upstreamFixturesDir()
-const tokenizerModel = fileURLToPath(new URL("../../lm/test/fixtures/tokenizer/tiny.model", import.meta.url))
-const available = fs.existsSync(path.join(fixtures, "lm-tiny.safetensors")) && fs.existsSync(tokenizerModel)
-const json = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8"))
+import { tinyModels, tinyModelsAvailable, tokenizerModel } from "./support/tinyModels.ts"
 
 // A compactor of your own: any Effect from the transcript to the next prompt.
 const KeepLastWords = Layer.succeed(
@@ -44,21 +35,12 @@ const tone = (frames: number) =>
   )
 const ToneSource = AudioSource.fromStream(tone(12))
 
-describe.skipIf(!available)("swapping layers", () => {
+describe.skipIf(!tinyModelsAvailable)("swapping layers", () => {
   it.live(
     "the loop runs with a user's Compactor and AudioSource in place of the shipped ones",
     () =>
       Effect.gen(function* () {
-        const models = Layer.mergeAll(
-          MimiCodec.layer({
-            checkpoint: path.join(fixtures, "mimi-tiny.safetensors"),
-            config: MimiConfig.fromJson(json("mimi-tiny.json")),
-          }),
-          LmGen.layer({
-            checkpoint: path.join(fixtures, "lm-tiny.safetensors"),
-            config: LmConfig.fromJson(json("lm-tiny.json")),
-          }),
-        ).pipe(Layer.provide(OrtSession.layerCpu))
+        const models = tinyModels()
 
         const { report, written } = yield* Effect.gen(function* () {
           const loop = yield* ConversationLoop
