@@ -1,4 +1,5 @@
 import type { LmBatchShape, LmSession } from "@personaplex/lm"
+import { summarize } from "@personaplex/loop"
 import { Clock, Deferred, Effect, Queue, type Scope, Stream } from "effect"
 import { FRAME_SIZE } from "./opus-ogg.ts"
 
@@ -95,12 +96,9 @@ export const makeFrameScheduler = (batch: LmBatchShape): Effect.Effect<FrameSche
     )
 
     const status = Effect.gen(function* () {
-      const sorted = [...recent].sort((a, b) => a - b)
-      const at = (q: number) =>
-        sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+      const tickMs = summarize(recent)
       const rows = yield* batch.rows
       const live = yield* batch.live
-      const p99 = at(0.99)
       const counts = yield* batch.counts
       return {
         rows,
@@ -109,12 +107,12 @@ export const makeFrameScheduler = (batch: LmBatchShape): Effect.Effect<FrameSche
         ticks,
         lateTicks,
         tickMs: {
-          count: sorted.length,
-          p50: round1(at(0.5)),
-          p99: round1(p99),
-          max: round1(sorted.at(-1) ?? 0),
+          count: tickMs.count,
+          p50: round1(tickMs.p50Ms),
+          p99: round1(tickMs.p99Ms),
+          max: round1(tickMs.maxMs),
         },
-        headroomMs: round1(TICK_MS - p99),
+        headroomMs: round1(TICK_MS - tickMs.p99Ms),
         freeRows: Math.max(0, batch.maxRows - live),
         lmRuns: counts.runs,
         lmSteps: counts.steps,
