@@ -1,4 +1,4 @@
-// Run by webgpu_sessions_of_two_workers_take_turns.test.ts in its own process: two OrtSession layers
+// Run by webgpu_sessions_of_several_workers_take_turns.test.ts in its own process: three OrtSession layers
 // (a worker thread each) run WebGPU sessions at the same time, as the web server's codec worker and LM
 // worker do for two conversations. Prints the runs that succeeded, or the first failure.
 import { Effect } from "effect"
