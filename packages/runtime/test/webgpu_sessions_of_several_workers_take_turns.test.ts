@@ -11,7 +11,10 @@ const why =
 
 describe.skipIf(noWebGpu !== undefined)(`WebGPU sessions of several workers${why}`, () => {
   it("take turns on the one device: concurrent opens and runs from three workers all succeed", () => {
-    const child = runNodeIsolated([path.join(import.meta.dirname, "child/webgpu-several-workers.ts")], 120_000)
+    const child = runNodeIsolated(
+      [path.join(import.meta.dirname, "child/webgpu-several-workers.ts")],
+      120_000,
+    )
     expect(child.lines).toEqual(["runs: 180"])
     expect(child).toMatchObject({ signal: null, status: 0 })
   })
