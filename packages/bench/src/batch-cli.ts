@@ -8,6 +8,7 @@
  *     --quantization int8 --work-dir /tmp/batch --out batch.json
  *
  * `--codec webgpu|cpu` puts each session's own Mimi (encode before the step, decode after) in the tick.
+ * `--int8-activations` runs the int8/int4 linears on int8 activations too (`int8Activations`).
  */
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "5" },
     deadline: { type: "string" },
     codec: { type: "string" },
+    "int8-activations": { type: "boolean", default: false },
     "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-batch-bench") },
     out: { type: "string", default: "batch-results.json" },
   },
@@ -59,6 +61,7 @@ const report = await runBatchBench({
   models: oneOf("models", args.models, ["personaplex", "tiny"]),
   ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
   quantization: oneOf<Quantization>("quantization", args.quantization, QUANTIZATIONS),
+  ...(args["int8-activations"] ? { int8Activations: true } : {}),
   contexts: list("contexts", args.contexts, 2),
   sessions: list("sessions", args.sessions, 1),
   ticks: whole("ticks", args.ticks, 1),

@@ -25,6 +25,8 @@ export interface BatchBenchOptions {
   /** An LM checkpoint of the models' configuration (default: random weights written into `workDir`). */
   readonly checkpoint?: string
   readonly quantization: Quantization
+  /** int8/int4: int8 activations too (`LmGenOptions.int8Activations`). */
+  readonly int8Activations?: boolean
   readonly contexts: ReadonlyArray<number>
   /** Live sessions to measure: 1 is `LmGen` on the fused engine, more an `LmBatch` of that many. */
   readonly sessions: ReadonlyArray<number>
@@ -79,6 +81,7 @@ export interface BatchBenchReport {
   readonly provider: ExecutionProvider
   readonly models: "personaplex" | "tiny"
   readonly quantization: Quantization
+  readonly int8Activations?: boolean
   readonly codec?: ExecutionProvider
   readonly host: { readonly cores: number; readonly cpu?: string; readonly node: string }
   readonly frameMs: number
@@ -132,6 +135,7 @@ const measure = (
       config: models.lm,
       context,
       quantization: options.quantization,
+      ...(options.int8Activations ? { int8Activations: true } : {}),
       cacheDir: path.join(options.workDir, "converted"),
     }
     const codecProvider = options.codec ?? "cpu"
@@ -273,6 +277,7 @@ export const runBatchBench = async (options: BatchBenchOptions): Promise<BatchBe
     provider: options.provider,
     models: options.models,
     quantization: options.quantization,
+    ...(options.int8Activations ? { int8Activations: true } : {}),
     ...(options.codec ? { codec: options.codec } : {}),
     host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
     frameMs: FRAME_MS,

@@ -33,6 +33,11 @@ export interface FusedEngineOptions
   readonly provider?: ExecutionProvider
   /** Output text and audio logits every step. */
   readonly outputLogits?: boolean
+  /**
+   * int8/int4: quantize the activations of each linear to int8 as well (`MatMulNBits` accuracy
+   * level 4: integer dot products on WebGPU). Default false.
+   */
+  readonly int8Activations?: boolean
   /** WebGPU: replay each step from a captured graph (default true on WebGPU). */
   readonly graphCapture?: boolean
   /** Element type of the KV cache (default: float16 on a GPU, float32 on the CPU). */
@@ -257,6 +262,7 @@ export const planFused = (options: FusedEngineOptions): Effect.Effect<FusedPlan,
         kvCache: options.kvCache ?? (provider === "cpu" ? "float32" : "float16"),
         graphCapture,
         outputLogits: options.outputLogits ?? false,
+        ...(options.int8Activations ? { int8Activations: true } : {}),
         ...(window < maxFrames ? { window } : {}),
         // Upstream's depformer ring holds 16 steps and, wrapped at step 15, sees one fewer (§3.5).
         ...(options.upstreamRingQuirk && depformerSteps === 16 ? { depformerWindow: 15 } : {}),

@@ -32,6 +32,8 @@ export interface GpuLmOptions {
   readonly sampling?: ReadonlyArray<GpuSampling>
   /** Output the text and audio logits of every run's last row. */
   readonly outputLogits?: boolean
+  /** int8/int4 weights: int8 activations too (`StepGraphOptions.int8Activations`). */
+  readonly int8Activations?: boolean
   /** `gqa`: each row sees its last `window` frames (`StepGraphOptions.window`); default the whole cache. */
   readonly window?: number
   /** `gqa`: the depformer steps' window (`StepGraphOptions.depformerWindow`). */
@@ -388,7 +390,7 @@ export const openStepSessions = (
         const capture = captures(attempt)
         const modelPath = path.join(
           path.dirname(options.weightsFile),
-          `step-${layout.precision}-ctx${context}${batch > 1 ? `-b${batch}` : ""}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${capture ? "-capture" : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}-opset${attempt.opset}.onnx`,
+          `step-${layout.precision}-ctx${context}${batch > 1 ? `-b${batch}` : ""}-${attempt.attention}${attempt.attention === "gqa" ? `-${kvCache}` : ""}${capture ? "-capture" : ""}${attempt.fusedOps ? "-fused" : ""}-${attempt.sampling}${options.int8Activations ? "-a8" : ""}-opset${attempt.opset}.onnx`,
         )
         const t0 = performance.now()
         yield* Effect.sync(() =>
@@ -402,6 +404,7 @@ export const openStepSessions = (
             layout,
             weightsFile: options.weightsFile,
             ...(options.outputLogits ? { outputLogits: true } : {}),
+            ...(options.int8Activations ? { int8Activations: true } : {}),
             ...(options.window !== undefined ? { window: options.window } : {}),
             ...(options.depformerWindow !== undefined ? { depformerWindow: options.depformerWindow } : {}),
             ...(options.sharedCodes ? { codesOnDevice: true } : {}),

@@ -38,6 +38,12 @@ export interface StepGraphOptions {
   /** Also output the last row's text logits and each depformer step's audio logits. */
   readonly outputLogits?: boolean
   /**
+   * int8/int4 weights: quantize each linear's activations to int8 (per 128 values) too, as
+   * `MatMulNBits` accuracy level 4, which WebGPU runs as integer dot products (DP4A) in tiles of 64
+   * rows. Default false: float activations (level 0).
+   */
+  readonly int8Activations?: boolean
+  /**
    * `gqa`: each row attends to its last `window` frames only (itself included), and the cache slides
    * (`buildShiftGraph`): GroupQueryAttention still writes it in place, keys roped at their absolute
    * positions (`StepIo.cos`/`sin`), and the attention is a MultiHeadAttention over the cache with a
@@ -187,7 +193,18 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
     return value
   }
 
+  /**
+   * `x · Wᵀ`. The rows of a batch are the product's M: `[B, T, K]` as `[1, B·T, K]`, since a
+   * leading batch dimension makes `MatMulNBits` (WebGPU) dispatch the whole weight read once per
+   * batch entry, while rows of one M share each tile of weights.
+   */
   const linear = (x: string, key: string): string => {
+    if (B === 1) return linearRows(x, key)
+    const t = tensor(key)
+    const y = linearRows(g.op("Reshape", [x, g.int64s([1, -1, t.cols])]), key)
+    return g.op("Reshape", [y, g.int64s([B, -1, t.rows])])
+  }
+  const linearRows = (x: string, key: string): string => {
     const t = tensor(key)
     if (layout.precision === "float32") return g.op("MatMul", [x, ext(key, "float32", [t.cols, t.rows])])
     if (layout.precision === "float16") {
@@ -209,7 +226,7 @@ export const buildStepGraph = (config: LmConfig, options: StepGraphOptions): Gra
       N: t.rows,
       bits,
       block_size: 32,
-      accuracy_level: 0,
+      accuracy_level: options.int8Activations ? 4 : 0,
     })
     return y!
   }
