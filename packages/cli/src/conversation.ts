@@ -151,6 +151,7 @@ export const runFromSettings = (request: ConversationRequest) => {
     input: request.input._tag === "File" ? request.input.path : "microphone",
     output: request.output._tag === "File" ? request.output.path : "speaker",
     device: settings.device,
+    ...(settings.codecDevice === settings.device ? {} : { codecDevice: settings.codecDevice }),
     graphCapture: settings.graphCapture,
     quantization: settings.quantization,
     compactor: settings.compactor._tag,

@@ -98,7 +98,8 @@ const ms = (x: number) => `${x.toFixed(1)} ms`
 
 /**
  * The device line: the requested device, then the provider each model's sessions were opened on
- * (the report's `meta.lm` and `meta.codec`), and whether that is a fallback.
+ * (the report's `meta.lm` and `meta.codec`), and whether that is a fallback (Mimi's device is
+ * `meta.codecDevice` where the config put it apart).
  */
 export const deviceLine = (meta: RunReport["meta"]): string => {
   const requested = String(meta.device ?? "cpu")
@@ -111,10 +112,12 @@ export const deviceLine = (meta: RunReport["meta"]): string => {
     codec.encoder === codec.decoder
       ? `Mimi on ${codec.encoder} (${codec.form})`
       : `Mimi's encoder on ${codec.encoder}, its decoder on ${codec.decoder} (${codec.form})`
+  const codecRequested = String(meta.codecDevice ?? requested)
   const used = [lm.provider, codec.encoder, codec.decoder]
-  const fellBack = used.filter((p) => p !== requested)
+  const wanted = [requested, codecRequested, codecRequested]
+  const fellBack = used.filter((p, i) => p !== wanted[i])
   return [
-    `requested ${requested}; LM on ${lm.provider} (${lm.engine}), ${mimi}`,
+    `requested ${requested}${codecRequested === requested ? "" : ` (Mimi ${codecRequested})`}; LM on ${lm.provider} (${lm.engine}), ${mimi}`,
     ...(fellBack.length > 0
       ? [
           `: ${fellBack.length === used.length ? "all" : "some"} sessions fell back to ${[...new Set(fellBack)].join(", ")} (see the warning above)`,

@@ -153,6 +153,18 @@ describe("progress display and summary", () => {
     expect(deviceLine({ device: "webgpu", lm, codec: { ...codec, decoder: "cpu", form: "captured" } })).toBe(
       "requested webgpu; LM on webgpu (fused), Mimi's encoder on webgpu, its decoder on cpu (captured): some sessions fell back to cpu (see the warning above)",
     )
+    const apart = {
+      device: "webgpu",
+      codecDevice: "cpu",
+      lm,
+      codec: { encoder: "cpu", decoder: "cpu", form: "host-state" },
+    }
+    expect(deviceLine(apart)).toBe(
+      "requested webgpu (Mimi cpu); LM on webgpu (fused), Mimi on cpu (host-state)",
+    )
+    expect(deviceLine({ ...apart, lm: { engine: "fused", provider: "cpu" } })).toBe(
+      "requested webgpu (Mimi cpu); LM on cpu (fused), Mimi on cpu (host-state): some sessions fell back to cpu (see the warning above)",
+    )
     // a run that ended while loading names only the request
     expect(deviceLine({ device: "webgpu" })).toBe("requested webgpu")
   })

@@ -69,6 +69,18 @@ describe.skipIf(!built)("personaplex run (the built bin)", () => {
       )
       expect(captured.stderr).not.toContain("warning:")
       expect(report.inputFrames).toBe(13)
+      const apart = runBin(
+        runArgs("apart.wav", ["--max-seconds", "1", "--device", "webgpu"]),
+        configuredFolder("cli-codec-cpu-", [
+          "runtime: { codec_device: cpu, codec_threads: 1 }",
+          "conversation: { window_frames: 6 }",
+          "sampling: { seed: 3 }",
+        ]),
+      )
+      expect(apart.status, apart.all).toBe(0)
+      expect(apart.stdout).toContain(
+        "  device         requested webgpu (Mimi cpu); LM on webgpu (fused), Mimi on cpu (host-state)\n",
+      )
       const refused = runBin(runArgs("cpu.wav", ["--max-seconds", "1", "--graph-capture"]), cwd)
       expect(refused.status).toBe(1)
       expect(refused.all).toContain("runtime.graph_capture: needs device webgpu, the device is cpu")

@@ -55,6 +55,14 @@ const RuntimeSection = Schema.Struct({
   context_window: Schema.optionalKey(integerBetween(12, 3000)),
   threads: Schema.optionalKey(integerAtLeast(1)),
   /**
+   * Where Mimi runs (default: `device`). "cpu" beside a webgpu LM gives each conversation's codec a
+   * CPU worker of its own, so that many conversations of one batched LM step (the web server's
+   * `--max-sessions`) encode and decode side by side instead of one after another on the GPU.
+   */
+  codec_device: Schema.optionalKey(oneOf(["cpu", "webgpu"])),
+  /** onnxruntime threads of each CPU codec worker of `codec_device: cpu` beside a webgpu LM (default 1). */
+  codec_threads: Schema.optionalKey(integerAtLeast(1)),
+  /**
    * WebGPU only (default true there): Mimi and the LM step replay each step's recorded GPU work
    * instead of dispatching it kernel by kernel.
    */

@@ -24,6 +24,7 @@ export {
 export { ensureSmokeModels, SmokeModelError, type SmokeModels, smokeAssets } from "./smokeModels.ts"
 export {
   codecLayer,
+  codecRuntimeLayer,
   compactorLayer,
   engineLayer,
   listenersLayer,

@@ -44,7 +44,11 @@ export const DEFAULT_TRANSCRIBER_REPO = "onnx-community/moonshine-tiny-ONNX"
 export interface RunSettings {
   readonly models: ModelSource
   readonly device: "cpu" | "webgpu"
-  /** Mimi replays captured GPU steps (WebGPU only). */
+  /** Where Mimi runs: `device`, or the CPU beside a webgpu LM (a worker per codec). */
+  readonly codecDevice: "cpu" | "webgpu"
+  /** onnxruntime threads of each CPU codec worker beside a webgpu LM. */
+  readonly codecThreads?: number
+  /** Mimi and the LM replay captured GPU steps (WebGPU only; Mimi only where it runs on the GPU). */
   readonly graphCapture: boolean
   readonly quantization: "none" | "float16" | "int8" | "int4"
   readonly context?: number
@@ -176,6 +180,9 @@ export const resolveSettings = (
   const graphCapture = overrides.graphCapture ?? config.runtime?.graph_capture ?? device === "webgpu"
   if (graphCapture && device !== "webgpu")
     problems.push(`runtime.graph_capture: needs device webgpu, the device is ${device}`)
+  const codecDevice = config.runtime?.codec_device ?? device
+  if (codecDevice !== device && device === "cpu")
+    problems.push(`runtime.codec_device: ${codecDevice} needs device ${codecDevice}, the device is cpu`)
   if (problems.length > 0) return { problems }
 
   const conversation = config.conversation
@@ -212,6 +219,8 @@ export const resolveSettings = (
     settings: defined<RunSettings>({
       models: modelSource(model),
       device,
+      codecDevice,
+      codecThreads: config.runtime?.codec_threads,
       graphCapture,
       quantization: config.runtime?.quantization ?? "none",
       context: config.runtime?.context_window,

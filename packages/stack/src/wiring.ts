@@ -90,16 +90,27 @@ export const runtimeLayer = (settings: RunSettings) =>
     }),
   )
 
-/** Mimi of the settings on the `OrtSession` it is given. */
+/** Mimi of the settings on the `OrtSession` it is given (`codecRuntimeLayer`'s where it has its own). */
 export const codecLayer = (settings: RunSettings, files: ModelFiles) =>
   MimiCodec.layer(
     defined({
       checkpoint: files.mimi,
       config: files.mimiConfig,
       // A captured graph replays only GPU work, so no node may fall back to the CPU.
-      ...(settings.graphCapture ? { graphCapture: true, disableCpuFallback: true } : {}),
+      ...(settings.graphCapture && settings.codecDevice !== "cpu"
+        ? { graphCapture: true, disableCpuFallback: true }
+        : {}),
     }),
   )
+
+/**
+ * The CPU worker of a codec that does not share the LM's device (`runtime.codec_device: cpu` beside
+ * a webgpu LM), or undefined where Mimi runs on the LM's `runtimeLayer`.
+ */
+export const codecRuntimeLayer = (settings: RunSettings) =>
+  settings.codecDevice === settings.device
+    ? undefined
+    : OrtSession.layer({ executionProviders: ["cpu"], intraOpThreads: settings.codecThreads ?? 1 })
 
 /** The LM options of the settings, whichever form runs them (`LmGen` or `LmBatch`). */
 const lmOptions = (settings: RunSettings, files: ModelFiles) =>
@@ -119,11 +130,16 @@ const lmOptions = (settings: RunSettings, files: ModelFiles) =>
  * Mimi, both replaying captured graphs (the fastest schedule the benchmark found), on the CPU the
  * two-graph LM. The web server and the benchmark build theirs here too.
  */
-export const modelLayer = (settings: RunSettings, files: ModelFiles) =>
-  Layer.mergeAll(
-    codecLayer(settings, files),
-    LmGen.layer({ ...lmOptions(settings, files), engine: settings.engine }),
-  ).pipe(Layer.provide(runtimeLayer(settings)))
+export const modelLayer = (settings: RunSettings, files: ModelFiles) => {
+  const lm = LmGen.layer({ ...lmOptions(settings, files), engine: settings.engine })
+  const ownRuntime = codecRuntimeLayer(settings)
+  if (ownRuntime === undefined)
+    return Layer.mergeAll(codecLayer(settings, files), lm).pipe(Layer.provide(runtimeLayer(settings)))
+  return Layer.mergeAll(
+    codecLayer(settings, files).pipe(Layer.provide(ownRuntime)),
+    lm.pipe(Layer.provide(runtimeLayer(settings))),
+  )
+}
 
 /**
  * The settings' LM as one `LmBatch` of `maxSessions` conversations (the fused step, opened at the size

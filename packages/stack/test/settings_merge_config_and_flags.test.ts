@@ -60,6 +60,22 @@ describe("settings", () => {
     ])
   })
 
+  it("Mimi runs on the device unless runtime.codec_device puts it on the CPU beside a webgpu LM", () => {
+    assert.strictEqual(
+      settingsOf(resolveSettings({ runtime: { device: "webgpu" } }, {})).codecDevice,
+      "webgpu",
+    )
+    const apart = settingsOf(
+      resolveSettings({ runtime: { device: "webgpu", codec_device: "cpu", codec_threads: 2 } }, {}),
+    )
+    assert.deepInclude(apart, { device: "webgpu", codecDevice: "cpu", codecThreads: 2, graphCapture: true })
+    assert.strictEqual(settingsOf(resolveSettings({}, {})).codecDevice, "cpu")
+    const gpuCodecOnCpu = resolveSettings({ runtime: { codec_device: "webgpu" } }, {})
+    assert.deepStrictEqual("problems" in gpuCodecOnCpu ? gpuCodecOnCpu.problems : [], [
+      "runtime.codec_device: webgpu needs device webgpu, the device is cpu",
+    ])
+  })
+
   it("a secondary model and a deadline select the compactor", () => {
     const s = settingsOf(
       resolveSettings(

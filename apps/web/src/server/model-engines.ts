@@ -5,6 +5,7 @@ import type { Compactor } from "@personaplex/compaction"
 import { TextTokenizer } from "@personaplex/lm"
 import {
   codecLayer,
+  codecRuntimeLayer,
   compactorLayer,
   ensureSmokeModels,
   listenersLayer,
@@ -119,8 +120,9 @@ export const batchNeedsFused = (maxSessions: number) =>
  * LM as an `LmBatch` of that many rows (stack's `lmBatchLayer`), each session a row of it with its own
  * Mimi (stack's `codecLayer`), and the server's frame clock driving them all. On the CPU the LM and each
  * codec run on workers of their own; on WebGPU the LM and every codec share ONE worker (a second WebGPU
- * worker beside the LM's failed its runs on lavapipe: "Command encoding already finished"). The
- * tokenizer and the compactor are shared.
+ * worker beside the LM's failed its runs on lavapipe: "Command encoding already finished"), unless
+ * `runtime.codec_device: cpu` gives each codec a CPU worker of its own. The tokenizer and the
+ * compactor are shared.
  */
 export const batchedLoopEngine = (
   settings: RunSettings,
@@ -143,9 +145,10 @@ export const batchedLoopEngine = (
           ),
         )
       const gpu = Layer.succeedContext(yield* Layer.build(runtimeLayer(settings)))
+      const cpuCodec = codecRuntimeLayer(settings)
       return LoopEngine.layerBatched({
         ...run,
-        codec: codecLayer(settings, files).pipe(Layer.provide(gpu)),
+        codec: codecLayer(settings, files).pipe(Layer.provide(cpuCodec ?? gpu)),
       }).pipe(Layer.provide(lmBatchLayer(settings, files, maxSessions).pipe(Layer.provide(gpu))))
     }),
   ).pipe(Layer.provide(sharedServices(settings, files, extra)))

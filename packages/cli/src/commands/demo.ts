@@ -83,6 +83,7 @@ export const demoCommand = Command.make("demo", flags, (f) =>
         lmConfig: models.lmConfig,
       },
       device: "cpu",
+      codecDevice: "cpu",
       graphCapture: false,
       quantization: "none",
       context: undefined,
