@@ -232,6 +232,38 @@ describe("the GPU step graph (run on the CPU provider)", () => {
     expect(relativeError(other, first)).toBeGreaterThan(1e-3)
   })
 
+  it("a batched step's linears take every session's rows as one M, the weights read once a run for all", () => {
+    type Node = { opType?: string; input?: string[]; output?: string[] }
+    const graph = (batch: number) =>
+      buildStepGraph(config, {
+        context: 16,
+        sampling: "topk",
+        attention: "gqa",
+        kvCache: "float16",
+        layout: int8.layout,
+        weightsFile: int8.weightsFile,
+        batch,
+      }) as unknown as { nodes: Node[]; inline: Map<string, { data: ArrayLike<number | bigint> }> }
+    const g = graph(4)
+    const producer = new Map(g.nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)))
+    const linears = g.nodes.filter((n) => n.opType === "MatMulNBits")
+    expect(linears.length).toBeGreaterThan(0)
+    for (const node of linears) {
+      const reshape = producer.get(node.input![0]!)
+      expect(reshape?.opType).toBe("Reshape")
+      const shape = Array.from(g.inline.get(reshape!.input![1]!)!.data, Number)
+      expect(shape.slice(0, 2)).toEqual([1, -1])
+    }
+    // One session: the activations are [1, T, K] already.
+    const single = graph(1)
+    const singleProducer = new Map(single.nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)))
+    expect(
+      single.nodes
+        .filter((n) => n.opType === "MatMulNBits")
+        .some((n) => singleProducer.get(n.input![0]!)?.opType === "Reshape"),
+    ).toBe(false)
+  })
+
   it("samples among the top k only: noise lifts a token inside them, never one outside", async () => {
     const context = 4
     const model = path.join(dir, "topk.onnx")
