@@ -34,6 +34,8 @@ export {
   type LlamaEngineOptions,
   type LlamaGpu,
   makeLlamaCppCompactor,
+  type PromptTokens,
+  type WarmUp,
 } from "./llamaCpp.ts"
 export { enforceBudget, enforceWordBudget, makeCompactor, type ResolvedInput } from "./makeCompactor.ts"
 export { CompactionMetrics } from "./metrics.ts"

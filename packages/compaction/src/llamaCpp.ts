@@ -2,7 +2,15 @@
 // lazily, so users of the other layers never load llama.cpp.
 import * as fs from "node:fs"
 import { Effect, type Scope, Semaphore } from "effect"
-import type { Llama, LlamaContext, LlamaGrammar, LlamaModel } from "node-llama-cpp"
+import type {
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammar,
+  LlamaModel,
+  Token,
+  TokenMeterState,
+} from "node-llama-cpp"
 import { GenerationError, ModelLoadError, ModelOutputError } from "./errors.ts"
 import { makeCompactor } from "./makeCompactor.ts"
 import {
@@ -12,7 +20,7 @@ import {
   promptFromOutput,
   renderRequest,
 } from "./promptTemplate.ts"
-import type { CompactorShape } from "./types.ts"
+import { type CompactorShape, DEFAULT_WORD_BUDGET } from "./types.ts"
 
 const BACKEND = "llama-cpp"
 
@@ -33,6 +41,12 @@ export interface LlamaEngineOptions {
   readonly contextSize?: number
   /** Layers offloaded to the GPU: default "auto" (as many as fit). */
   readonly gpuLayers?: "auto" | "max" | number
+  /**
+   * Default true: a request reuses the state of the tokens it shares with the previous one from the
+   * start (the instructions), so only the rest is evaluated. False clears the sequence before each
+   * request (every prompt evaluated whole: the benchmark's comparison).
+   */
+  readonly reusePrefix?: boolean
 }
 
 /** What the engine runs on, as loaded. */
@@ -68,6 +82,17 @@ export interface Generation {
   /** Tokens generated (never more than `maxTokens`). */
   readonly tokens: number
   readonly stopReason: string
+  /** The prompt's tokens: those llama.cpp evaluated, and those whose state it kept from the request before. */
+  readonly promptTokens: PromptTokens
+}
+
+/**
+ * The sequence keeps the state of the previous request: the tokens a new prompt shares with it from
+ * the start (the instructions and the chat template's head) are reused, only the rest is evaluated.
+ */
+export interface PromptTokens {
+  readonly evaluated: number
+  readonly reused: number
 }
 
 /** A loaded model with one context sequence; generations run one at a time. */
@@ -83,6 +108,38 @@ export interface LlamaEngine {
   createJsonGrammar(schema: object): Effect.Effect<LlamaGrammar, GenerationError>
   /** Interruption aborts the generation and waits (briefly) until llama.cpp has stopped. */
   generate(request: GenerateRequest): Effect.Effect<Generation, GenerationError>
+  /**
+   * Evaluates `system` (the instructions every request starts with) and generates a few tokens, twice
+   * (a long prompt, then a short one after the kept prefix), so that llama.cpp compiles its GPU
+   * pipelines and the next request reuses the instructions' state instead of paying for either.
+   */
+  warmUp(system: string): Effect.Effect<WarmUp, GenerationError>
+}
+
+/** What the warm-up cost. */
+export interface WarmUp {
+  readonly ms: number
+  /** Prompt tokens it evaluated: the instructions and the chat template around them, both requests. */
+  readonly promptTokens: number
+}
+
+// Two short requests after the instructions: the second one evaluates only what differs from the first.
+const WARM_UP_REQUESTS = ["Base persona:\n(none)", "Conversation since then:\n(nothing was said)"]
+
+/**
+ * From node-llama-cpp's own counters: its token meter counts the prompt tokens evaluated without
+ * logits as input (all but the last), and the state kept is the prefix the sequence still has.
+ */
+const promptTokensOf = (
+  before: ReadonlyArray<Token>,
+  sequence: LlamaContextSequence,
+  meter: TokenMeterState,
+): PromptTokens => {
+  const evaluated = sequence.tokenMeter.diff(meter).usedInputTokens + 1
+  const after = sequence.contextTokens
+  let reused = 0
+  while (reused < before.length && reused < after.length && before[reused] === after[reused]) reused++
+  return { evaluated, reused }
 }
 
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
@@ -186,7 +243,11 @@ export const acquireLlamaEngine = (
           running.add(controller)
           let tokens = 0
           const run = async (): Promise<Generation> => {
-            await sequence.clearHistory()
+            // No clearHistory: LlamaChat keeps the state of the tokens this prompt shares with the
+            // sequence's from the start and evaluates the rest (the reuse the warm-up prepares).
+            if (options.reusePrefix === false) await sequence.clearHistory()
+            const before = sequence.contextTokens
+            const meter = sequence.tokenMeter.getState()
             const session = new lib.LlamaChatSession({
               contextSequence: sequence,
               systemPrompt: request.system,
@@ -209,7 +270,12 @@ export const acquireLlamaEngine = (
                   request.onProgress?.(tokens)
                 },
               })
-              return { text: answer.responseText, tokens, stopReason: answer.stopReason }
+              return {
+                text: answer.responseText,
+                tokens,
+                stopReason: answer.stopReason,
+                promptTokens: promptTokensOf(before, sequence, meter),
+              }
             } finally {
               session.dispose({ disposeSequence: false })
             }
@@ -251,6 +317,16 @@ export const acquireLlamaEngine = (
             new GenerationError({ backend: BACKEND, reason: `JSON schema grammar: ${reasonOf(e)}` }),
         }),
       generate,
+      warmUp: (system: string) =>
+        Effect.gen(function* () {
+          const start = performance.now()
+          let promptTokens = 0
+          for (const user of WARM_UP_REQUESTS) {
+            const generation = yield* generate({ system, user, maxTokens: 2, temperature: 0 })
+            promptTokens += generation.promptTokens.evaluated
+          }
+          return { ms: performance.now() - start, promptTokens }
+        }),
     } satisfies LlamaEngine
   })
 
@@ -266,6 +342,11 @@ export interface LlamaCppOptions extends LlamaEngineOptions {
   readonly instructions?: (wordBudget: number, mode: OutputMode) => string
   /** Thinking budget of reasoning models (Qwen3, DeepSeek-R1 distills): default 0, compaction needs none. */
   readonly thoughtTokens?: number
+  /**
+   * The word budget the compactions will ask for (the loop's `wordBudget`): the instructions warmed
+   * up when the compactor is made are written for it. Default {@link DEFAULT_WORD_BUDGET}.
+   */
+  readonly wordBudget?: number
 }
 
 // Chat template and role markers cost tokens beyond the two messages themselves.
@@ -281,6 +362,19 @@ export const makeLlamaCppCompactor = (
     const instructions = options.instructions ?? defaultInstructions
     const maxTokens = options.maxTokens ?? 300
     const grammar = mode === "json" ? yield* engine.createJsonGrammar(COMPACTION_JSON_SCHEMA) : undefined
+    // A warm-up that fails (instructions too long for the context, say) costs only its speed-up.
+    yield* engine.warmUp(instructions(options.wordBudget ?? DEFAULT_WORD_BUDGET, mode)).pipe(
+      Effect.matchEffect({
+        onSuccess: (warm) =>
+          Effect.logInfo(
+            `compaction: llama.cpp warmed up in ${warm.ms.toFixed(0)} ms (its instructions, ${warm.promptTokens} prompt tokens, kept for every compaction)`,
+          ),
+        onFailure: (error) =>
+          Effect.logWarning(
+            `compaction: llama.cpp warm-up failed (${error.reason}): the first compaction evaluates the instructions`,
+          ),
+      }),
+    )
     const compact = makeCompactor(BACKEND, (input) =>
       Effect.gen(function* () {
         const system = instructions(input.wordBudget, mode)
