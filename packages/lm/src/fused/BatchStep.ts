@@ -53,12 +53,17 @@ export interface BatchLm {
    * `GpuLmContextFull` in place of a step and takes no part.
    */
   step(rows: ReadonlyArray<BatchRow>): Effect.Effect<ReadonlyArray<GpuLmStep | GpuLmContextFull>, GpuLmError>
-  /** Known rows of one slot, in runs of at most `BATCH_SLACK` rows (other sessions' steps run between them). */
+  /**
+   * Known rows of several slots (each its own rows), together in runs of at most `BATCH_SLACK` rows a
+   * slot. A slot whose rows do not fit gets its `GpuLmContextFull` (its earlier runs stay written)
+   * and the others go on. Says which slots were refused, and how many runs it took.
+   */
   prefill(
-    slot: number,
-    rows: ReadonlyArray<Int32Array>,
-    extra?: Float32Array,
-  ): Effect.Effect<void, GpuLmError>
+    parts: ReadonlyMap<number, PrefillPart>,
+  ): Effect.Effect<
+    { readonly refused: ReadonlyMap<number, GpuLmContextFull>; readonly runs: number },
+    GpuLmError
+  >
   reset(slot: number): Effect.Effect<void>
   snapshot(slot: number, key: string): Effect.Effect<void>
   restore(slot: number, key: string): Effect.Effect<void, GpuLmNoSnapshot>
@@ -66,6 +71,12 @@ export interface BatchLm {
 
 const f32 = (data: Float32Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "float32", dims, data })
 const i64 = (data: BigInt64Array, dims: ReadonlyArray<number>): OrtTensor => ({ type: "int64", dims, data })
+
+/** One slot's known rows, and their extra embeddings (`[rows, dim]`). */
+export interface PrefillPart {
+  readonly tokens: ReadonlyArray<Int32Array>
+  readonly extra?: Float32Array
+}
 
 /** A slot's cache: the next frame's position, the frame in its slot 0 (sliding), its snapshots. */
 export interface SlotState {
@@ -307,25 +318,42 @@ const makeBatchLm = (
       return results
     })
 
-  const prefill = (slot: number, rows: ReadonlyArray<Int32Array>, extra?: Float32Array) =>
+  const prefill = (parts: ReadonlyMap<number, PrefillPart>) =>
     Effect.gen(function* () {
       const dim = config.dim
-      let done = 0
-      while (done < rows.length) {
-        const T = Math.min(rows.length - done, BATCH_SLACK, sliding ? maxFrames - keep : maxFrames)
-        const fit = room(slot, T)
-        if (fit instanceof GpuLmContextFull) return yield* fit
-        if (fit === "shift") yield* shiftSlots([slot])
-        const part = {
-          tokens: rows.slice(done, done + T),
-          ...(extra ? { extra: extra.subarray(done * dim, (done + T) * dim) } : {}),
+      const done = new Map([...parts.keys()].map((slot) => [slot, 0]))
+      const full = new Map<number, GpuLmContextFull>()
+      let runs = 0
+      const left = (slot: number) => parts.get(slot)!.tokens.length - done.get(slot)!
+      for (;;) {
+        const open = [...done.keys()].filter((slot) => !full.has(slot) && left(slot) > 0)
+        if (open.length === 0) return { refused: full, runs }
+        const T = Math.min(Math.max(...open.map(left)), BATCH_SLACK, sliding ? maxFrames - keep : maxFrames)
+        const run = new Map<number, PrefillPart>()
+        const moving: number[] = []
+        for (const slot of open) {
+          const n = Math.min(left(slot), T)
+          const fit = room(slot, n)
+          if (fit instanceof GpuLmContextFull) {
+            full.set(slot, fit)
+            continue
+          }
+          if (fit === "shift") moving.push(slot)
+          const from = done.get(slot)!
+          const { tokens, extra } = parts.get(slot)!
+          run.set(slot, {
+            tokens: tokens.slice(from, from + n),
+            ...(extra ? { extra: extra.subarray(from * dim, (from + n) * dim) } : {}),
+          })
         }
-        yield* session.run(feedsFor(T, new Map([[slot, part]]), new Map()), fetches, {
-          live: true,
-          transferFeeds: true,
-        })
-        state[slot]!.position += T
-        done += T
+        if (run.size === 0) continue
+        yield* shiftSlots(moving)
+        yield* session.run(feedsFor(T, run, new Map()), fetches, { live: true, transferFeeds: true })
+        runs += 1
+        for (const [slot, part] of run) {
+          state[slot]!.position += part.tokens.length
+          done.set(slot, done.get(slot)! + part.tokens.length)
+        }
       }
     })
 

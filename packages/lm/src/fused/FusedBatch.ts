@@ -3,7 +3,7 @@ import { Deferred, Effect, Exit, Scope, Semaphore } from "effect"
 import type { EngineStepInput, EngineStepOutput, LmEngineShape } from "../engine/LmEngine.ts"
 import { LmConfigError, type LmError, type LmRuntimeError } from "../errors.ts"
 import { LmMetrics, timed } from "../metrics.ts"
-import { BATCH_SLACK, type BatchLm, type BatchRow, openBatchLm } from "./BatchStep.ts"
+import { BATCH_SLACK, type BatchLm, type BatchRow, openBatchLm, type PrefillPart } from "./BatchStep.ts"
 import {
   type FusedEngineOptions,
   fusedOutput,
@@ -33,8 +33,8 @@ export interface FusedBatch {
   readonly acquire: Effect.Effect<BatchSlot | undefined, LmRuntimeError>
   /** Sessions holding a slot. */
   readonly live: Effect.Effect<number>
-  /** Runs of the batched step so far, and the sessions' steps they ran (prefills not counted). */
-  readonly counts: Effect.Effect<{ readonly runs: number; readonly steps: number }>
+  /** Runs of the batched step so far and the sessions' steps they ran; prefills (of any slots) apart. */
+  readonly counts: Effect.Effect<{ readonly runs: number; readonly steps: number; readonly prefills: number }>
   /**
    * One tick: each slot's frame (its steps, and whatever else it does: a prompt, a reset) run
    * together, their steps gathered into one run of the graph, which starts once every slot's frame
@@ -58,8 +58,9 @@ interface Pending {
  * first rows and closes the smaller graph (graphs never shrink). Each slot is an `LmEngineShape` (what `LmGen` drives): its
  * steps are gathered, and ONE run of the batched graph steps every slot that submitted as soon as
  * every session holding a slot has (sessions inside a prefill excepted), or at `tick`. A prefill
- * runs as runs of its own (at most `BATCH_SLACK` rows each) between the batch's steps, so a
- * session's prompt delays the others' frames by one such run at most.
+ * runs as runs of its own (at most `BATCH_SLACK` rows a slot) between the batch's steps, shared by
+ * every session prefilling at the time, so a prompt delays the others' frames by one such run at
+ * most, and sessions that prompt together take the runs of one.
  */
 export const openFusedBatch = (
   options: FusedEngineOptions & { readonly sizes: ReadonlyArray<number> },
@@ -100,6 +101,7 @@ export const openFusedBatch = (
     const pending = new Map<number, Pending>()
     let runCount = 0
     let stepCount = 0
+    let prefillCount = 0
     /** The slots of the tick under way, and those whose frame has ended. */
     let expected: ReadonlySet<number> | undefined
     const ended = new Set<number>()
@@ -129,6 +131,48 @@ export const openFusedBatch = (
         ),
       )
     })
+    /** The next part of each slot inside a prefill, waiting for a run. */
+    const queued = new Map<number, PrefillPart & { readonly done: Deferred.Deferred<void, LmRuntimeError> }>()
+    /** Slots inside the parts of a prefill: each has a part queued, or one in the run under way. */
+    const parting = new Set<number>()
+    /** The queued prefill parts in one run (taken at once, so two callers never run the same part). */
+    const runQueued = serial(
+      Effect.suspend(() => {
+        const taken = new Map(queued)
+        queued.clear()
+        if (taken.size === 0) return Effect.void
+        return lm.prefill(taken).pipe(
+          Effect.flatMap(({ refused, runs }) => {
+            prefillCount += runs
+            return Effect.forEach(
+              taken,
+              ([slot, part]) => {
+                const full = refused.get(slot)
+                return full
+                  ? Deferred.fail(part.done, runtimeError("prefill")(full))
+                  : Deferred.succeed(part.done, undefined)
+              },
+              { discard: true },
+            )
+          }),
+          Effect.catch((error) =>
+            Effect.forEach(
+              taken.values(),
+              (part) => Deferred.fail(part.done, runtimeError("prefill")(error)),
+              {
+                discard: true,
+              },
+            ),
+          ),
+        )
+      }),
+    )
+    /** Run the queued parts once every slot inside a prefill has queued its next part. */
+    const runQueuedIfComplete = Effect.suspend(() => {
+      if (queued.size === 0) return Effect.void
+      for (const slot of parting) if (!queued.has(slot)) return Effect.void
+      return runQueued
+    })
     /** Run once every frame of the tick has submitted its step (or cannot), at once outside a tick. */
     const runIfComplete = Effect.suspend(() => {
       if (pending.size === 0) return Effect.void
@@ -146,12 +190,30 @@ export const openFusedBatch = (
           prefilling.add(slot)
           yield* runIfComplete
           const extra = prefillOptions.extra
-          for (let done = 0; done < rows.length; done += BATCH_SLACK) {
-            const part = rows.slice(done, done + BATCH_SLACK)
-            yield* serial(
-              lm.prefill(slot, part, extra?.subarray(done * config.dim, (done + part.length) * config.dim)),
-            ).pipe(Effect.mapError(runtimeError("prefill")))
-          }
+          // A part a run, shared with the parts of every other slot prefilling meanwhile.
+          parting.add(slot)
+          yield* Effect.gen(function* () {
+            for (let done = 0; done < rows.length; done += BATCH_SLACK) {
+              const tokens = rows.slice(done, done + BATCH_SLACK)
+              const finished = yield* Deferred.make<void, LmRuntimeError>()
+              queued.set(slot, {
+                tokens,
+                ...(extra
+                  ? { extra: extra.subarray(done * config.dim, (done + tokens.length) * config.dim) }
+                  : {}),
+                done: finished,
+              })
+              yield* runQueuedIfComplete
+              yield* Deferred.await(finished)
+            }
+          }).pipe(
+            Effect.ensuring(
+              Effect.suspend(() => {
+                parting.delete(slot)
+                return runQueuedIfComplete
+              }),
+            ),
+          )
           if (!prefillOptions.embeddings) return undefined
           return yield* prefillEmbeddings(plan, rows, extra)
         }).pipe(
@@ -241,7 +303,7 @@ export const openFusedBatch = (
         return { slot, engine: slotEngine(slot), leave }
       }),
       live: Effect.sync(() => members.size),
-      counts: Effect.sync(() => ({ runs: runCount, steps: stepCount })),
+      counts: Effect.sync(() => ({ runs: runCount, steps: stepCount, prefills: prefillCount })),
       tick: <A, E, R>(
         frames: ReadonlyArray<{ readonly slot: number; readonly frame: Effect.Effect<A, E, R> }>,
       ) =>
