@@ -8,6 +8,9 @@
  * Here, end to end on tiny models (smoke PersonaPlex on the CPU, tiny Qwen2.5-layout LLMs):
  *
  *   node packages/bench/dist/compactor.js --models tiny --llm-shape tiny --gpu vulkan --llm-threads 1 --out /tmp/c.json
+ *
+ * `--reuse-prefix false` times the engine as it was before it kept the instructions' state between
+ * compactions (each prompt evaluated whole, a 4-token warm-up instead of the compactor's).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     "gpu-layers": { type: "string" },
     "cpu-threads": { type: "string", default: String(os.cpus().length) },
     "llm-threads": { type: "string" },
+    "reuse-prefix": { type: "string", default: "true" },
     tokens: { type: "string", default: "300" },
     frames: { type: "string", default: "50" },
     "loop-window-seconds": { type: "string", default: "3" },
@@ -153,6 +157,7 @@ const report = await Effect.runPromise(
       ...(args["llm-threads"] === undefined
         ? {}
         : { llmThreads: whole("llm-threads", args["llm-threads"], 1) }),
+      reusePrefix: oneOf("reuse-prefix", args["reuse-prefix"], ["true", "false"]) === "true",
       tokens: whole("tokens", args.tokens, 1),
       frames: whole("frames", args.frames, 1),
       loopWindowSeconds: whole("loop-window-seconds", args["loop-window-seconds"], 0),

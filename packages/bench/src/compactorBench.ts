@@ -21,6 +21,7 @@ import {
   type LlamaGpu,
   renderRequest,
   SCENARIOS,
+  type WarmUp,
   wrapWithSystemTags,
   writeInstructGguf,
 } from "@personaplex/compaction"
@@ -62,6 +63,12 @@ export interface CompactorBenchOptions {
   readonly gpuLayers?: "auto" | "max" | number
   /** llama.cpp's threads beside the GPU (default: its own; set it where the GPU backend may fall back to the CPU). */
   readonly llmThreads?: number
+  /**
+   * Default true: the engine keeps the instructions' state between compactions, warmed up before the
+   * first (the compactor's behaviour). False: each prompt evaluated whole after a 4-token warm-up (the
+   * engine before prefix reuse, for comparison).
+   */
+  readonly reusePrefix?: boolean
   /** LLMs whose compaction is also timed on the CPU (llama.cpp's CPU build, `cpuThreads`). */
   readonly cpuLlms: ReadonlyArray<LlmCell>
   readonly cpuThreads: number
@@ -85,6 +92,9 @@ export interface CompactionTiming {
   /** Request to first generated token (the prompt's prefill). */
   readonly prefillMs: number
   readonly promptTokens: number
+  /** Of `promptTokens`, those llama.cpp evaluated and those whose state it kept from the request before. */
+  readonly promptTokensEvaluated: number
+  readonly promptTokensReused: number
   readonly tokens: number
   readonly tokensPerSecond: number
 }
@@ -95,6 +105,8 @@ export interface CellResult {
   readonly error?: string
   readonly device?: LlamaDevice
   readonly loadMs?: number
+  /** The engine's warm-up after loading (the compactor's instructions and GPU pipelines). */
+  readonly warmUp?: WarmUp
   /** GPU memory in use: PersonaPlex alone, then with the LLM loaded, then the peak of the cell (both working). */
   readonly personaplexMiB?: number
   readonly withLlmMiB?: number
@@ -146,6 +158,7 @@ export interface CompactorBenchReport {
     readonly node: string
   }
   readonly gpu: LlmGpu
+  readonly reusePrefix: boolean
   readonly tokens: number
   readonly transcriptWords: number
   readonly llms: Array<{
@@ -158,6 +171,7 @@ export interface CompactorBenchReport {
     readonly llm: string
     readonly status: "ok" | "failed" | "skipped"
     readonly error?: string
+    readonly warmUp?: WarmUp
     readonly compaction?: CompactionTiming
   }>
   readonly personaplex: Array<PersonaPlexResult>
@@ -165,13 +179,18 @@ export interface CompactorBenchReport {
 
 const llmName = (llm: LlmCell) => `${llm.model}-${llm.quantization}`
 
-/** About 30 s of conversation (two of the dental-clinic script's exchanges, ~80 words), after a first window. */
-export const thirtySecondWindow = (): CompactionInput & { readonly wordBudget: number } => {
+/**
+ * About 30 s of conversation (two of the dental-clinic script's exchanges, ~80 words) after a
+ * previous prompt. Compaction `n` of an engine has another previous prompt, as each switch's is, so
+ * it shares with the one before only what a real compaction would (the instructions, the persona).
+ */
+export const thirtySecondWindow = (n = 0): CompactionInput & { readonly wordBudget: number } => {
   const script = SCENARIOS[0]!
-  const [first, second, third] = script.windows
+  const [, second, third] = script.windows
+  const previous = script.windows[[0, 3, 4][n % 3]!]!
   return {
     basePersona: script.basePersona,
-    previousPrompt: wrapWithSystemTags(`${script.basePersona} The user said: ${first!.userText}`),
+    previousPrompt: wrapWithSystemTags(`${script.basePersona} The user said: ${previous.userText}`),
     history: [
       {
         index: 1,
@@ -189,11 +208,32 @@ const words = (input: CompactionInput) =>
     0,
   )
 
-/** The compaction request (the compactor's own instructions and rendering), `tokens` generated. */
-const timeCompaction = (engine: LlamaEngine, tokens: number) =>
+const instructions = () => defaultInstructions(thirtySecondWindow().wordBudget, "json")
+
+/**
+ * Right after loading: the compactor's warm-up (`Compactor.fromLlamaEngine` runs the same), or with
+ * `reusePrefix` off a 4-token generation (what the benchmark did before the engine reused prefixes).
+ */
+const warmUp = (engine: LlamaEngine, reusePrefix: boolean) =>
+  reusePrefix
+    ? engine.warmUp(instructions())
+    : Effect.gen(function* () {
+        const start = performance.now()
+        const g = yield* engine.generate({
+          system: "Warm up.",
+          user: "Hello.",
+          maxTokens: 4,
+          temperature: 0.3,
+          seed: 1,
+        })
+        return { ms: performance.now() - start, promptTokens: g.promptTokens.evaluated } satisfies WarmUp
+      })
+
+/** Compaction `n` of an engine (the compactor's own instructions and rendering), `tokens` generated. */
+const timeCompaction = (engine: LlamaEngine, tokens: number, n: number) =>
   Effect.gen(function* () {
-    const input = thirtySecondWindow()
-    const system = defaultInstructions(input.wordBudget, "json")
+    const input = thirtySecondWindow(n)
+    const system = instructions()
     const user = renderRequest(input, 3000)
     const start = performance.now()
     let firstAt: number | undefined
@@ -213,7 +253,9 @@ const timeCompaction = (engine: LlamaEngine, tokens: number) =>
     return {
       ms,
       prefillMs,
-      promptTokens: engine.countTokens(system) + engine.countTokens(user),
+      promptTokens: generation.promptTokens.evaluated + generation.promptTokens.reused,
+      promptTokensEvaluated: generation.promptTokens.evaluated,
+      promptTokensReused: generation.promptTokens.reused,
       tokens: generation.tokens,
       tokensPerSecond: generation.tokens / Math.max(1e-3, (ms - prefillMs) / 1000),
     } satisfies CompactionTiming
@@ -274,32 +316,37 @@ const cell = (
       contextSize: 4096,
       ...(options.gpuLayers === undefined ? {} : { gpuLayers: options.gpuLayers }),
       ...(options.llmThreads === undefined ? {} : { maxThreads: options.llmThreads }),
+      reusePrefix: options.reusePrefix ?? true,
     })
     const loadMs = performance.now() - t0
-    yield* engine.generate({ system: "Warm up.", user: "Hello.", maxTokens: 4, temperature: 0.3, seed: 1 })
+    const warm = yield* warmUp(engine, options.reusePrefix ?? true)
     const withLlmMiB = memory.currentMiB()
-    const compaction = yield* timeCompaction(engine, options.tokens)
+    const compaction = yield* timeCompaction(engine, options.tokens, 0)
     // The same compaction with PersonaPlex's frames running beside it on the same GPU.
     let done = false
     const besideFiber = yield* Effect.forkChild(
-      timeCompaction(engine, options.tokens).pipe(Effect.ensuring(Effect.sync(() => (done = true)))),
+      timeCompaction(engine, options.tokens, 1).pipe(Effect.ensuring(Effect.sync(() => (done = true)))),
     )
     const during = yield* pacedFrames(10, () => done)
     const compactionBesideFrames = yield* Fiber.join(besideFiber)
     let loop: CellResult["loop"]
     if (options.loopWindowSeconds > 0) {
-      const compactor = yield* Compactor.fromLlamaEngine(engine, { maxTokens: options.tokens })
+      const compactor = yield* Compactor.fromLlamaEngine(engine, {
+        maxTokens: options.tokens,
+        wordBudget: thirtySecondWindow().wordBudget,
+      })
       loop = yield* loopSwitch(pp, options.loopWindowSeconds, compactor)
     }
     const peakMiB = memory.peakMiB()
     options.log?.(
-      `  ${llmName(llm)} on ${engine.device.gpus.join(", ") || "the CPU"}: compaction ${compaction.ms.toFixed(0)} ms (beside frames ${compactionBesideFrames.ms.toFixed(0)} ms), frames p99 ${summarize(during).p99.toFixed(1)} ms, peak ${gib(peakMiB) ?? "–"} GiB`,
+      `  ${llmName(llm)} on ${engine.device.gpus.join(", ") || "the CPU"}: warm-up ${warm.ms.toFixed(0)} ms, compaction ${compaction.ms.toFixed(0)} ms (${compaction.promptTokensEvaluated} prompt tokens evaluated, ${compaction.promptTokensReused} reused; beside frames ${compactionBesideFrames.ms.toFixed(0)} ms), frames p99 ${summarize(during).p99.toFixed(1)} ms, peak ${gib(peakMiB) ?? "–"} GiB`,
     )
     return {
       llm: llmName(llm),
       status: "ok",
       device: engine.device,
       loadMs,
+      warmUp: warm,
       ...(personaplexMiB === undefined ? {} : { personaplexMiB }),
       ...(withLlmMiB === undefined ? {} : { withLlmMiB }),
       ...(peakMiB === undefined
@@ -390,6 +437,7 @@ export const runCompactorBench = (options: CompactorBenchOptions) =>
         node: process.version,
       }),
       gpu: options.gpu,
+      reusePrefix: options.reusePrefix ?? true,
       tokens: options.tokens,
       transcriptWords: words(thirtySecondWindow()),
       llms: [],
@@ -428,8 +476,10 @@ export const runCompactorBench = (options: CompactorBenchOptions) =>
           gpu: false,
           maxThreads: options.cpuThreads,
           contextSize: 4096,
+          reusePrefix: options.reusePrefix ?? true,
         })
-        return yield* timeCompaction(engine, options.tokens)
+        const warm = yield* warmUp(engine, options.reusePrefix ?? true)
+        return { warmUp: warm, compaction: yield* timeCompaction(engine, options.tokens, 0) }
       }).pipe(Effect.scoped)
 
     for (const [i, pp] of options.personaplex.entries()) {
@@ -485,11 +535,11 @@ export const runCompactorBench = (options: CompactorBenchOptions) =>
               const timed = yield* Effect.exit(timeOnCpu(llm))
               report.cpu.push(
                 timed._tag === "Success"
-                  ? { llm: llmName(llm), status: "ok", compaction: timed.value }
+                  ? { llm: llmName(llm), status: "ok", ...timed.value }
                   : { llm: llmName(llm), status: "failed", error: errorText(timed.cause) },
               )
               if (timed._tag === "Success")
-                log(`  ${llmName(llm)} on the CPU: ${timed.value.ms.toFixed(0)} ms`)
+                log(`  ${llmName(llm)} on the CPU: ${timed.value.compaction.ms.toFixed(0)} ms`)
               save()
             }
         }).pipe(Effect.scoped),
@@ -520,7 +570,9 @@ export const renderCompactorTable = (report: CompactorBenchReport): string => {
     "LLM",
     "GPU GiB: PersonaPlex / + LLM / peak",
     "left of 16 / 24 GiB",
+    "warm-up ms",
     "compaction ms (prefill) alone",
+    "prompt tokens evaluated / reused",
     "beside frames",
     "frames p50/p99 ms alone",
     "during compaction (late)",
@@ -543,7 +595,9 @@ export const renderCompactorTable = (report: CompactorBenchReport): string => {
         `${c.llm} (${c.device?.gpus.length ? `${c.device.backend}, ${c.device.gpuLayers} layers` : "CPU"})`,
         `${f1(gib(c.personaplexMiB))} / ${f1(gib(c.withLlmMiB))} / ${f1(gib(c.peakMiB))}`,
         `${f1(c.left16GiB)} / ${f1(c.left24GiB)}`,
+        f0(c.warmUp?.ms),
         `${f0(c.compaction?.ms)} (${f0(c.compaction?.prefillMs)})`,
+        `${c.compaction?.promptTokensEvaluated ?? "–"} / ${c.compaction?.promptTokensReused ?? "–"}`,
         f0(c.compactionBesideFrames?.ms),
         `${f1(pp.frames?.p50)} / ${f1(pp.frames?.p99)}`,
         `${f1(c.framesDuringCompaction?.p50)} / ${f1(c.framesDuringCompaction?.p99)} (${c.lateFramesDuringCompaction ?? "–"})`,
@@ -555,16 +609,16 @@ export const renderCompactorTable = (report: CompactorBenchReport): string => {
   }
   const cpu = report.cpu.map((c) =>
     c.status === "ok"
-      ? `| ${c.llm} | ${f0(c.compaction!.ms)} | ${f0(c.compaction!.prefillMs)} | ${c.compaction!.promptTokens} | ${f1(c.compaction!.tokensPerSecond)} |`
-      : `| ${c.llm} | ${c.status}: ${c.error ?? ""} | | | |`,
+      ? `| ${c.llm} | ${f0(c.warmUp?.ms)} | ${f0(c.compaction!.ms)} | ${f0(c.compaction!.prefillMs)} | ${c.compaction!.promptTokensEvaluated} / ${c.compaction!.promptTokensReused} | ${f1(c.compaction!.tokensPerSecond)} |`
+      : `| ${c.llm} | ${c.status}: ${c.error ?? ""} | | | | |`,
   )
   return [
     rows.map((r) => `| ${r.join(" | ")} |`).join("\n"),
     "",
     `On the CPU (${report.host.cores} cores), the same compaction (${report.tokens} tokens):`,
     "",
-    "| LLM | compaction ms | prefill ms | prompt tokens | tokens/s |",
-    "| --- | --- | --- | --- | --- |",
+    "| LLM | warm-up ms | compaction ms | prefill ms | prompt tokens evaluated / reused | tokens/s |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...cpu,
   ].join("\n")
 }

@@ -367,7 +367,7 @@ export const makeLlamaCppCompactor = (
       Effect.matchEffect({
         onSuccess: (warm) =>
           Effect.logInfo(
-            `compaction: llama.cpp warmed up in ${warm.ms.toFixed(0)} ms (its instructions, ${warm.promptTokens} prompt tokens, kept for every compaction)`,
+            `compaction: llama.cpp warmed up in ${warm.ms.toFixed(0)} ms (its instructions: ${warm.promptTokens} prompt tokens evaluated)`,
           ),
         onFailure: (error) =>
           Effect.logWarning(
