@@ -159,6 +159,8 @@ export const compactorLayer = (settings: RunSettings) => {
           maxThreads: settings.compactor.threads ?? 2,
           gpu: settings.compactor.gpu,
           gpuLayers: settings.compactor.gpuLayers,
+          // The compactor warms up the instructions written for the loop's word budget.
+          wordBudget: settings.wordBudget,
           deadline,
         }),
       )
