@@ -3,7 +3,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, type Scope } from "effect"
+import { Effect, Logger, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   acquireLlamaEngine,
@@ -23,17 +23,25 @@ beforeAll(() => {
 })
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
+const logLines: Array<string> = []
+const logger = Logger.layer([
+  Logger.make(({ logLevel, message }) => {
+    logLines.push(`${logLevel}: ${(Array.isArray(message) ? message : [message]).join(" ")}`)
+  }),
+])
+
 const withEngine = <A, E>(
   reusePrefix: boolean,
   use: (engine: LlamaEngine) => Effect.Effect<A, E, Scope.Scope>,
+  contextSize = 2048,
 ) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.flatMap(
-        acquireLlamaEngine({ modelPath, gpu: false, maxThreads: 1, contextSize: 2048, reusePrefix }),
+        acquireLlamaEngine({ modelPath, gpu: false, maxThreads: 1, contextSize, reusePrefix }),
         use,
       ),
-    ),
+    ).pipe(Effect.provide(logger)),
   )
 
 const system = defaultInstructions(200, "json")
@@ -83,6 +91,7 @@ describe("llama.cpp prompt prefix reuse", () => {
       previousPrompt: "<system> You are Maya. <system>",
       history: [{ index: 0, userText: "I am Dan.", agentText: "Hi Dan, see you at 3 pm." }],
     }
+    logLines.length = 0
     const { generations, results, systemTokens } = await withEngine(true, (engine) =>
       Effect.gen(function* () {
         const generations: Array<Generation> = []
@@ -107,5 +116,29 @@ describe("llama.cpp prompt prefix reuse", () => {
       expect(g.promptTokens.evaluated).toBeLessThan(systemTokens)
     }
     for (const r of results) expect(r.prompt).toMatch(/^<system> You are Maya\./)
+    expect(logLines.filter((l) => l.includes("warmed up"))).toEqual([
+      expect.stringMatching(
+        /^Info: compaction: llama\.cpp warmed up in \d+ ms \(its instructions: \d+ prompt tokens evaluated\)$/,
+      ),
+    ])
+  })
+
+  it("instructions too long for the context: the warm-up is one warning and the compactor still answers", async () => {
+    logLines.length = 0
+    const result = await withEngine(
+      true,
+      (engine) =>
+        Effect.flatMap(Compactor.fromLlamaEngine(engine, { maxTokens: 8 }), (compactor) =>
+          compactor.compact({ basePersona: "You are Maya.", previousPrompt: "", history: [] }),
+        ),
+      512,
+    )
+    expect(logLines.filter((l) => l.startsWith("Warn:"))).toEqual([
+      expect.stringMatching(
+        /^Warn: compaction: llama\.cpp warm-up failed \(.+\): the first compaction evaluates the instructions$/,
+      ),
+    ])
+    expect(result.source).toBe("fallback")
+    expect(result.prompt).toMatch(/^<system> You are Maya\./)
   })
 })
