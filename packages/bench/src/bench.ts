@@ -145,16 +145,22 @@ export interface FrameFigures {
 export interface LmVariant {
   readonly kvCache?: KvCacheType
   readonly graphCapture?: boolean
+  /** int8/int4: int8 activations too (`LmGenOptions.int8Activations`). */
+  readonly int8Activations?: boolean
 }
 
 const VARIANTS: Record<string, LmVariant> = {
   gqa: {},
   "gqa-capture": { graphCapture: true },
+  "gqa-capture-a8": { graphCapture: true, int8Activations: true },
   "gqa-f32": { kvCache: "float32" },
   "gqa-f32-capture": { kvCache: "float32", graphCapture: true },
 }
 
-/** `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-f32` (float32 KV cache) or `gqa-f32-capture` (the CLI's `--variants`). */
+/**
+ * `gqa`, `gqa-capture` (WebGPU graph capture), `gqa-capture-a8` (and int8 activations), `gqa-f32` (float32
+ * KV cache) or `gqa-f32-capture` (the CLI's `--variants`).
+ */
 export const parseVariant = (text: string): LmVariant => {
   const variant = VARIANTS[text]
   if (!variant) throw new Error(`unknown LM variant "${text}" (${Object.keys(VARIANTS).join(", ")})`)
@@ -162,7 +168,12 @@ export const parseVariant = (text: string): LmVariant => {
 }
 
 export const variantName = (v: LmVariant): string =>
-  ["gqa", ...(v.kvCache === "float32" ? ["f32"] : []), ...(v.graphCapture ? ["capture"] : [])].join("-")
+  [
+    "gqa",
+    ...(v.kvCache === "float32" ? ["f32"] : []),
+    ...(v.graphCapture ? ["capture"] : []),
+    ...(v.int8Activations ? ["a8"] : []),
+  ].join("-")
 
 /** What runs without `variants`: on WebGPU the captured step (the fastest measured, run 12), else `gqa`. */
 export const defaultVariants = (provider: ExecutionProvider): ReadonlyArray<LmVariant> =>
@@ -402,6 +413,7 @@ const measure = (
       convertWorkers: options.workers,
       kvCache: variant.kvCache ?? "float16",
       graphCapture: variant.graphCapture ?? false,
+      ...(variant.int8Activations ? { int8Activations: true } : {}),
       ...(options.maxFrames === undefined
         ? {}
         : { maxFrames: options.maxFrames === "context" ? context : options.maxFrames }),

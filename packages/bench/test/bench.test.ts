@@ -24,11 +24,11 @@ describe("the LM variants measured by default", () => {
   })
 
   it("are named as parsed, each form and its combinations", () => {
-    for (const name of ["gqa", "gqa-capture", "gqa-f32", "gqa-f32-capture"])
+    for (const name of ["gqa", "gqa-capture", "gqa-capture-a8", "gqa-f32", "gqa-f32-capture"])
       expect(variantName(parseVariant(name))).toBe(name)
     expect(() => parseVariant("gqa-f16")).toThrow(/unknown LM variant "gqa-f16"/)
     expect(() => parseVariant("mha")).toThrow(
-      /unknown LM variant "mha" \(gqa, gqa-capture, gqa-f32, gqa-f32-capture\)/,
+      /unknown LM variant "mha" \(gqa, gqa-capture, gqa-capture-a8, gqa-f32, gqa-f32-capture\)/,
     )
   })
 })

@@ -67,6 +67,11 @@ const RuntimeSection = Schema.Struct({
    * instead of dispatching it kernel by kernel.
    */
   graph_capture: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
+  /**
+   * int8/int4 with the fused LM: quantize each linear's activations to int8 too (integer dot
+   * products on WebGPU; the two-graph form always does). Default false.
+   */
+  int8_activations: Schema.optionalKey(expecting(Schema.Boolean, "true or false")),
   /** How the LM runs: "fused" (one graph a frame, the GPU form), "two-graph" (the CPU form), or "auto" (by device). */
   engine: Schema.optionalKey(oneOf(["auto", "fused", "two-graph"])),
   /** Where converted LM weights are kept between runs (default $PERSONAPLEX_CACHE/converted). */

@@ -51,6 +51,8 @@ export interface RunSettings {
   /** Mimi and the LM replay captured GPU steps (WebGPU only; Mimi only where it runs on the GPU). */
   readonly graphCapture: boolean
   readonly quantization: "none" | "float16" | "int8" | "int4"
+  /** int8/int4 with the fused LM: int8 activations too. */
+  readonly int8Activations?: boolean
   readonly context?: number
   readonly engine: "auto" | "fused" | "two-graph"
   /** Converted LM weights between runs. */
@@ -223,6 +225,7 @@ export const resolveSettings = (
       codecThreads: config.runtime?.codec_threads,
       graphCapture,
       quantization: config.runtime?.quantization ?? "none",
+      int8Activations: config.runtime?.int8_activations,
       context: config.runtime?.context_window,
       engine: config.runtime?.engine ?? "auto",
       cacheDir: config.runtime?.cache_dir ?? path.join(defaultCacheDir(process.env), "converted"),

@@ -120,6 +120,7 @@ const lmOptions = (settings: RunSettings, files: ModelFiles) =>
     sampling: settings.sampling,
     context: settings.context,
     quantization: settings.quantization,
+    int8Activations: settings.int8Activations,
     graphCapture: settings.graphCapture,
     cacheDir: settings.cacheDir,
     onConvertProgress: conversionProgress(),

@@ -60,6 +60,14 @@ describe("settings", () => {
     ])
   })
 
+  it("int8 activations are the config's choice, off by default", () => {
+    assert.isUndefined(settingsOf(resolveSettings({ runtime: { quantization: "int8" } }, {})).int8Activations)
+    assert.isTrue(
+      settingsOf(resolveSettings({ runtime: { quantization: "int8", int8_activations: true } }, {}))
+        .int8Activations,
+    )
+  })
+
   it("Mimi runs on the device unless runtime.codec_device puts it on the CPU beside a webgpu LM", () => {
     assert.strictEqual(
       settingsOf(resolveSettings({ runtime: { device: "webgpu" } }, {})).codecDevice,
