@@ -149,7 +149,7 @@ export interface LmVariant {
   readonly int8Activations?: boolean
 }
 
-const VARIANTS: Record<string, LmVariant> = {
+export const VARIANTS: Record<string, LmVariant> = {
   gqa: {},
   "gqa-capture": { graphCapture: true },
   "gqa-capture-a8": { graphCapture: true, int8Activations: true },

@@ -1,50 +1,51 @@
 #!/usr/bin/env node
-/**
- * The real-time benchmark of the whole frame (Mimi encode + LM step + two Mimi decodes) on one
- * execution provider, with random weights of the real PersonaPlex size (or `--models tiny`):
- *
- *   node packages/bench/dist/cli.js --provider webgpu --precisions int8,int4,float16 --contexts 3000,187 \
- *     --work-dir /tmp/bench --out results.json
- */
+/** The real-time benchmark's entry point (`personaplex-bench`, `dist/cli.js`). */
 import * as os from "node:os"
 import * as path from "node:path"
-import { parseArgs } from "node:util"
 import type { GpuPrecision } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
-import { FRAME_SCHEDULES, parseVariant, runBench } from "./bench.ts"
+import { FRAME_SCHEDULES, parseVariant, runBench, VARIANTS } from "./bench.ts"
+import { benchArgs } from "./cliArgs.ts"
 import { refuseOldNode } from "./nodeCheck.ts"
 import { renderTable } from "./report.ts"
 
 refuseOldNode("cli")
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: {
-    provider: { type: "string", default: "webgpu" },
-    models: { type: "string", default: "personaplex" },
-    precisions: { type: "string", default: "int8,int4,float16" },
-    contexts: { type: "string", default: "3000,187" },
-    frames: { type: "string", default: "200" },
-    warmup: { type: "string", default: "10" },
-    restarts: { type: "string", default: "5" },
-    "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-bench") },
-    out: { type: "string", default: "bench-results.json" },
-    workers: { type: "string", default: String(Math.max(1, os.cpus().length - 1)) },
-    threads: { type: "string" },
-    "depformer-steps": { type: "string", default: "8" },
-    deadline: { type: "string" },
-    "codec-provider": { type: "string" },
-    "codec-threads": { type: "string" },
-    "user-codec-provider": { type: "string" },
-    "codec-spinning": { type: "string" },
-    "codec-capture": { type: "string" },
-    "codec-forms": { type: "string" },
-    "max-frames": { type: "string" },
-    variants: { type: "string" },
-    "profile-dir": { type: "string" },
-    schedules: { type: "string", default: FRAME_SCHEDULES.join(",") },
-    "webgpu-validation": { type: "string" },
-  },
+const USAGE = `
+The real-time benchmark of the whole frame (Mimi encode + LM step + two Mimi decodes) on one execution
+provider, through LmGen and MimiCodec as the loop runs them, with random weights of the real PersonaPlex
+size (or --models tiny):
+
+  node packages/bench/dist/cli.js --provider webgpu --precisions int8,int4,float16 --contexts 3000,187 \\
+    --work-dir /tmp/bench --out results.json
+
+--variants: ${Object.keys(VARIANTS).join(", ")}; --schedules: ${FRAME_SCHEDULES.join(", ")}.`
+
+const args = benchArgs(USAGE, {
+  provider: { type: "string", default: "webgpu" },
+  models: { type: "string", default: "personaplex" },
+  precisions: { type: "string", default: "int8,int4,float16" },
+  contexts: { type: "string", default: "3000,187" },
+  frames: { type: "string", default: "200" },
+  warmup: { type: "string", default: "10" },
+  restarts: { type: "string", default: "5" },
+  "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-bench") },
+  out: { type: "string", default: "bench-results.json" },
+  workers: { type: "string", default: String(Math.max(1, os.cpus().length - 1)) },
+  threads: { type: "string" },
+  "depformer-steps": { type: "string", default: "8" },
+  deadline: { type: "string" },
+  "codec-provider": { type: "string" },
+  "codec-threads": { type: "string" },
+  "user-codec-provider": { type: "string" },
+  "codec-spinning": { type: "string" },
+  "codec-capture": { type: "string" },
+  "codec-forms": { type: "string" },
+  "max-frames": { type: "string" },
+  variants: { type: "string" },
+  "profile-dir": { type: "string" },
+  schedules: { type: "string", default: FRAME_SCHEDULES.join(",") },
+  "webgpu-validation": { type: "string" },
 })
 
 /** The flag's value if it is one of `allowed` (or absent); otherwise an error naming the flag and the choices. */
