@@ -1,24 +1,12 @@
 #!/usr/bin/env node
-/**
- * PersonaPlex and the compactor's LLM side by side on one GPU (compactorBench.ts). On the GPU machine,
- * with real-models.mjs's run configurations:
- *
- *   node bench/dist/compactor.js --models-dir /tmp/m --gpu vulkan --out compactor.json
- *
- * Here, end to end on tiny models (smoke PersonaPlex on the CPU, tiny Qwen2.5-layout LLMs):
- *
- *   node packages/bench/dist/compactor.js --models tiny --llm-shape tiny --gpu vulkan --llm-threads 1 --out /tmp/c.json
- *
- * `--reuse-prefix false` times the engine as it was before it kept the instructions' state between
- * compactions (each prompt evaluated whole, a 4-token warm-up instead of the compactor's).
- */
+/** The compactor benchmark's entry point (`personaplex-bench-compactor`, `dist/compactor.js`). */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parseArgs } from "node:util"
 import { INSTRUCT_MODELS, type InstructModel, type InstructQuantization } from "@personaplex/compaction"
 import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
+import { benchArgs } from "./cliArgs.ts"
 import {
   type LlmCell,
   type PersonaPlexCell,
@@ -29,31 +17,41 @@ import { refuseOldNode } from "./nodeCheck.ts"
 
 refuseOldNode("compactor")
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: {
-    "models-dir": { type: "string" },
-    models: { type: "string", default: "personaplex" },
-    device: { type: "string", default: "cpu" },
-    personaplex: { type: "string", default: "int8:187,int8:3000,int4:187,int4:3000,int8:750,int4:750" },
-    llms: {
-      type: "string",
-      default: "qwen2.5-1.5b:Q4_K_M,qwen2.5-3b:Q4_K_M,qwen2.5-1.5b:Q8_0,qwen2.5-3b:Q8_0",
-    },
-    "cpu-llms": { type: "string" },
-    "llm-shape": { type: "string" },
-    gpu: { type: "string", default: "vulkan" },
-    "gpu-layers": { type: "string" },
-    "cpu-threads": { type: "string", default: String(os.cpus().length) },
-    "llm-threads": { type: "string" },
-    "reuse-prefix": { type: "string", default: "true" },
-    tokens: { type: "string", default: "300" },
-    frames: { type: "string", default: "50" },
-    "loop-window-seconds": { type: "string", default: "3" },
-    "budget-seconds": { type: "string", default: "420" },
-    "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-compactor-bench") },
-    out: { type: "string", default: "compactor-bench.json" },
+const USAGE = `
+PersonaPlex and the compactor's LLM side by side on one GPU (compactorBench.ts). On the GPU machine,
+with real-models.mjs's run configurations:
+
+  node bench/dist/compactor.js --models-dir /tmp/m --gpu vulkan --out compactor.json
+
+Here, end to end on tiny models (smoke PersonaPlex on the CPU, tiny Qwen2.5-layout LLMs):
+
+  node packages/bench/dist/compactor.js --models tiny --llm-shape tiny --gpu vulkan --llm-threads 1 --out /tmp/c.json
+
+--reuse-prefix false times the engine as it was before it kept the instructions' state between
+compactions (each prompt evaluated whole, a 4-token warm-up instead of the compactor's).`
+
+const args = benchArgs(USAGE, {
+  "models-dir": { type: "string" },
+  models: { type: "string", default: "personaplex" },
+  device: { type: "string", default: "cpu" },
+  personaplex: { type: "string", default: "int8:187,int8:3000,int4:187,int4:3000,int8:750,int4:750" },
+  llms: {
+    type: "string",
+    default: "qwen2.5-1.5b:Q4_K_M,qwen2.5-3b:Q4_K_M,qwen2.5-1.5b:Q8_0,qwen2.5-3b:Q8_0",
   },
+  "cpu-llms": { type: "string" },
+  "llm-shape": { type: "string" },
+  gpu: { type: "string", default: "vulkan" },
+  "gpu-layers": { type: "string" },
+  "cpu-threads": { type: "string", default: String(os.cpus().length) },
+  "llm-threads": { type: "string" },
+  "reuse-prefix": { type: "string", default: "true" },
+  tokens: { type: "string", default: "300" },
+  frames: { type: "string", default: "50" },
+  "loop-window-seconds": { type: "string", default: "3" },
+  "budget-seconds": { type: "string", default: "420" },
+  "work-dir": { type: "string", default: path.join(os.tmpdir(), "personaplex-compactor-bench") },
+  out: { type: "string", default: "compactor-bench.json" },
 })
 
 const fail = (message: string): never => {

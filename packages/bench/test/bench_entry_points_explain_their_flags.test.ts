@@ -8,13 +8,13 @@ const run = (entry: string, ...args: string[]) =>
   spawnSync(process.execPath, [path.join(src, entry), ...args], { encoding: "utf8", timeout: 60_000 })
 
 describe("the benchmark's entry points", () => {
-  it.each(["cli.ts", "batch-cli.ts"])(
+  it.each(["cli.ts", "batch-cli.ts", "compactor-cli.ts"])(
     "%s: --help lists every flag with its default; an unknown flag exits 2 naming it",
     (entry) => {
       const help = run(entry, "--help")
       expect(help.status, help.stderr).toBe(0)
       expect(help.stdout).toContain("Flags:\n")
-      expect(help.stdout).toContain("  --provider VALUE  (default webgpu)")
+      expect(help.stdout).toContain("  --out VALUE  (default ")
       const bad = run(entry, "--bogus")
       expect(bad.status).toBe(2)
       expect(bad.stderr).toContain("'--bogus'")
