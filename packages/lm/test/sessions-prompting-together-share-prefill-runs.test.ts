@@ -73,3 +73,49 @@ describe("prompts of a batch's sessions on the CPU provider", () => {
     expect(new Set(together.tokens.map((t) => t.join())).size).toBe(SESSIONS)
   }, 120_000)
 })
+
+describe("a prompt too long for a batch's fixed cache, beside another session's", () => {
+  it("fails that session's prompt with the cache's limit and leaves the other's prompt and tokens as alone", async () => {
+    // 24 slots a session (`maxFrames` = context: the cache does not slide); the long prompt needs 59.
+    const layer = Layer.mergeAll(
+      LmBatch.layer({
+        checkpoint,
+        config: tinyLmConfig,
+        context: 24,
+        maxFrames: 24,
+        maxSessions: 2,
+        initialSessions: 2,
+      }),
+      mimiLayer(),
+    ).pipe(Layer.provide(OrtSession.layer({ executionProviders: ["cpu"] })))
+    const short = (session: LmSession) =>
+      session.prompt({ textTokens: Int32Array.of(5, 9, 13), silenceFrames: 2 })
+    const run = (withLong: boolean) =>
+      Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const batch = yield* LmBatch
+            const a = yield* batch.join({ sampling: { seed: 1 } })
+            const b = yield* batch.join({ sampling: { seed: 2 } })
+            const [, long] = yield* Effect.all(
+              [short(a), withLong ? Effect.result(prompt(b, 0)) : Effect.void],
+              { concurrency: "unbounded" },
+            )
+            const tokens: string[] = []
+            for (let t = 0; t < 4; t++)
+              yield* batch.tick([
+                { session: a, frame: Effect.map(a.step(userCodes(t, 0)), (o) => tokens.push(`${o}`)) },
+              ])
+            return { tokens, long }
+          }),
+        ).pipe(Effect.provide(layer)),
+      )
+    const alone = await run(false)
+    const beside = await run(true)
+    expect(beside.long?._tag).toBe("Failure")
+    const failure = beside.long?._tag === "Failure" ? beside.long.failure : undefined
+    expect(failure).toMatchObject({ _tag: "LmRuntimeError", stage: "prefill" })
+    expect(String(failure?.reason)).toMatch(/24/)
+    expect(beside.tokens).toEqual(alone.tokens)
+  }, 120_000)
+})
