@@ -154,6 +154,7 @@ export const runFromSettings = (request: ConversationRequest) => {
     ...(settings.codecDevice === settings.device ? {} : { codecDevice: settings.codecDevice }),
     graphCapture: settings.graphCapture,
     quantization: settings.quantization,
+    ...(settings.int8Activations ? { int8Activations: true } : {}),
     compactor: settings.compactor._tag,
   }
   let loopEnded = false
