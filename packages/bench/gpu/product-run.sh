@@ -39,8 +39,16 @@ figures() {
       windows: r.windows.length, frames: r.inputFrames }))' "$1" | tee -a "$out/summary.txt"
 }
 
+# A8=1: every run and the benchmark with int8 activations too (runtime.int8_activations, gqa-capture-a8).
+a8="${A8:-}"
+if [ -n "$a8" ]; then
+  for c in 187 3000; do
+    sed -i 's/^runtime:$/runtime:\n  int8_activations: true/' "$models/config-ctx$c-int8.yaml"
+  done
+fi
+
 product() {
-  local name="$1" context="$2"
+  local name="$1${a8:+-a8}" context="$2"
   measured "$name" node dist/bin.js run --config "$models/config-ctx$context-int8.yaml" \
     --input "$models/input.wav" --output "/tmp/$name.wav" --report "$out/r/$name.json"
   figures "$out/r/$name.json"
@@ -50,7 +58,7 @@ product run-ctx187-cold 187
 product run-ctx187-cached 187
 product run-ctx3000-cached 3000
 measured bench node bench/dist/cli.js --provider webgpu --models personaplex --precisions int8 \
-  --contexts 187,3000 --variants gqa-capture --schedules sequential --frames "$frames" --warmup 5 \
+  --contexts 187,3000 --variants "gqa-capture${a8:+-a8}" --schedules sequential --frames "$frames" --warmup 5 \
   --restarts 3 --work-dir /tmp/pb --out "$out/bench.json"
 tail -n 12 "$out/r/bench.log" >>"$out/summary.txt"
 product run-ctx187-after-bench 187
