@@ -18,6 +18,10 @@ export const stateInput = (name: string) => `state_in.${name}`
 export const stateOutput = (name: string) => `state_out.${name}`
 export const stateUpdate = (name: string) => `state_update.${name}`
 export const RING_SLOTS = "ring_slots"
+/** Batched graphs: float32 `[batch]`, 1 where the row has a frame this run (its state advances), 0 where it pads (its state comes back as fed). */
+export const LIVE_INPUT = "live"
+/** Batched graphs: float32 `[batch]`, 1 where the row starts a new stream this run (its state is read as the start-of-stream state). */
+export const FRESH_INPUT = "fresh"
 
 export interface StepGraphOptions {
   /**
@@ -28,6 +32,12 @@ export interface StepGraphOptions {
   readonly ringsInGraph?: boolean
   /** Which provider's kernels the graph's forms suit (default `cpu`). See `GraphForms`. */
   readonly forms?: GraphForms
+  /**
+   * Streams stepped together (default 1): every input, state and output gains a leading row per
+   * stream, and the graph takes `live` and `fresh` (`LIVE_INPUT`, `FRESH_INPUT`). Above 1 the rings
+   * must be written in the graph (`ringsInGraph`). At 1 the graph is the unbatched one, node for node.
+   */
+  readonly batch?: number
 }
 
 /**
@@ -56,12 +66,58 @@ export class StepGraph {
   private readonly ringAxes = new Map<string, number>()
   private ringSlots: { readonly value: string; readonly steps: number } | undefined
   private readonly slotMaskCache = new Map<string, ReadonlyArray<string>>()
+  readonly batch: number
+  /** Batched graphs: each state's input as fed, which a padding row returns unchanged. */
+  private readonly fedStates = new Map<string, string>()
+  private readonly rowMaskCache = new Map<string, string>()
 
   constructor(name: string, weights: Weights, options: StepGraphOptions = {}) {
     this.g = new GraphBuilder(name, 21)
     this.weights = weights
     this.ringsInGraph = options.ringsInGraph ?? false
     this.forms = options.forms ?? "cpu"
+    this.batch = options.batch ?? 1
+    if (!Number.isInteger(this.batch) || this.batch < 1)
+      throw new Error(`internal: batch must be a positive integer, got ${this.batch}`)
+    if (this.batch > 1 && !this.ringsInGraph)
+      throw new Error("internal: a batched step graph writes its rings in the graph (ringsInGraph)")
+    if (this.batch > 1) {
+      this.g.input(LIVE_INPUT, "float32", [this.batch])
+      this.g.input(FRESH_INPUT, "float32", [this.batch])
+    }
+  }
+
+  /** The leading dims of a per-stream value: `[]` unbatched, `[batch]` batched. */
+  get rows(): ReadonlyArray<number> {
+    return this.batch === 1 ? [] : [this.batch]
+  }
+
+  /** Batched graphs: bool `[batch, 1, …]` (rank `rank`), true where `input` (`live`/`fresh`) is 1. */
+  private rowMask(input: string, rank: number): string {
+    const key = `${input}:${rank}`
+    const known = this.rowMaskCache.get(key)
+    if (known) return known
+    const mask = this.op("Reshape", [
+      this.op("Equal", [input, this.f32(1)]),
+      this.i64([this.batch, ...Array<number>(rank - 1).fill(1)]),
+    ])
+    this.rowMaskCache.set(key, mask)
+    return mask
+  }
+
+  /** A state's input: as fed, or in a batched graph with the rows that start afresh zeroed. */
+  private stateValue(name: string, type: StateSpec["type"], dims: ReadonlyArray<number>): string {
+    const fed = this.g.input(stateInput(name), type, dims)
+    if (this.batch === 1) return fed
+    if (type !== "float32") throw new Error(`internal: batched state "${name}" must be float32`)
+    this.fedStates.set(name, fed)
+    return this.op("Where", [this.rowMask(FRESH_INPUT, dims.length), this.f32(0), fed])
+  }
+
+  /** A state's next value: `next`, or in a batched graph the fed value on the rows that pad. */
+  private nextState(name: string, next: string, rank: number): string {
+    const fed = this.fedStates.get(name)
+    return fed ? this.op("Where", [this.rowMask(LIVE_INPUT, rank), next, fed]) : next
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */
@@ -134,14 +190,14 @@ export class StepGraph {
   state(name: string, type: StateSpec["type"], dims: ReadonlyArray<number>): string {
     this.states.push({ name, type, dims })
     this.pending.add(name)
-    return this.g.input(stateInput(name), type, dims)
+    return this.stateValue(name, type, dims)
   }
 
   setState(name: string, value: string): void {
     const spec = this.states.find((s) => s.name === name)
     if (!spec || spec.ring || !this.pending.delete(name))
       throw new Error(`internal: state "${name}" not declared or set twice`)
-    this.g.output(value, stateOutput(name), spec.type, spec.dims)
+    this.g.output(this.nextState(name, value, spec.dims.length), stateOutput(name), spec.type, spec.dims)
   }
 
   /** A ring buffer state whose slots run along `axis`. */
@@ -151,7 +207,7 @@ export class StepGraph {
     )
     this.ringAxes.set(name, axis)
     this.pending.add(name)
-    return this.g.input(stateInput(name), "float32", dims)
+    return this.stateValue(name, "float32", dims)
   }
 
   /**
@@ -167,8 +223,11 @@ export class StepGraph {
       const written = this.writeRing(stateInput(name), value, spec.dims, axis, steps)
       // The state output is a node of its own: the caller's attention reads `written`, and an output
       // that other nodes also read is copied out after the run, which a graph-capture replay skips.
-      // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op).
-      this.g.output(this.op("Max", [written, written]), stateOutput(name), "float32", spec.dims)
+      // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op); a
+      // batched graph's Where over the padding rows is a node of its own already.
+      const next =
+        this.batch === 1 ? this.op("Max", [written, written]) : this.nextState(name, written, spec.dims.length)
+      this.g.output(next, stateOutput(name), "float32", spec.dims)
       return written
     }
     this.g.output(
@@ -180,7 +239,10 @@ export class StepGraph {
     return undefined
   }
 
-  /** The ring slots this step writes (float32 integers), one per new entry; declared once per graph. */
+  /**
+   * The ring slots this step writes (float32 integers), one per new entry (`[steps]`, or
+   * `[batch, steps]` batched); declared once per graph.
+   */
   setRingSlots(value: string, steps: number): void {
     if (this.ringsInGraph) this.ringSlots = { value, steps }
     else this.g.output(value, RING_SLOTS, "float32", [steps])
@@ -218,9 +280,14 @@ export class StepGraph {
     if (known) return known
     const positions = this.g.indices("float32", maskDims, "ring_positions")
     const slots = this.ringSlots.value
-    const masks = Array.from({ length: steps }, (_, j) =>
-      this.op("Equal", [positions, this.op("Slice", [slots, this.i64([j]), this.i64([j + 1])])]),
-    )
+    const slot = (j: number) =>
+      this.batch === 1
+        ? this.op("Slice", [slots, this.i64([j]), this.i64([j + 1])])
+        : this.op("Reshape", [
+            this.op("Slice", [slots, this.i64([j]), this.i64([j + 1]), this.i64([1])]),
+            this.i64([this.batch, ...Array<number>(maskDims.length - 1).fill(1)]),
+          ])
+    const masks = Array.from({ length: steps }, (_, j) => this.op("Equal", [positions, slot(j)]))
     this.slotMaskCache.set(key, masks)
     return masks
   }

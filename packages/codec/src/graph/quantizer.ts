@@ -7,7 +7,7 @@ import { type StepGraph, transposed } from "./StepGraph.ts"
 interface Codebook {
   /** `[bins, q]` codebook vectors. */
   readonly vectors: string
-  /** Encoder: `x · vectorsᵀ` for `x` `[1, q]`, in the graph's forms. */
+  /** Encoder: `x · vectorsᵀ` for `x` `[B, q]`, in the graph's forms. */
   readonly dot: (x: string) => string
   /** Encoder: `[bins]` squared norms. */
   readonly norms: string
@@ -45,7 +45,7 @@ const codebooks = (sg: StepGraph, weights: Weights, c: MimiConfig, forEncoder: b
     }
   })
 
-/** A nearest entry: its code (int32 `[1]`) and its vector (`[1, q]`). */
+/** A nearest entry: its code (int32 `[B]`) and its vector (`[B, q]`). */
 interface Nearest {
   readonly code: string
   readonly vector: string
@@ -63,7 +63,9 @@ const nearest = (sg: StepGraph, x: string, book: Codebook, codeTable: string, c:
   const xNorm = sg.op("ReduceSumSquare", [x, sg.i64([1])], { keepdims: 1 })
   const squared = sg.op("Add", [sg.op("Add", [cross, xNorm]), book.norms])
   const distance = sg.op("Sqrt", [sg.op("Max", [squared, sg.f32(1e-30)])])
-  if (sg.forms === "cpu") {
+  // Batched, each row's first minimum by one ArgMin over its row even in the GPU forms (the grid
+  // search picks one row of the grid for a single vector).
+  if (sg.forms === "cpu" || sg.batch > 1) {
     const index = sg.op("ArgMin", [distance], { axis: 1, keepdims: 0, select_last_index: 0 })
     return {
       code: sg.op("Gather", [codeTable, index], { axis: 0 }),
@@ -90,16 +92,20 @@ const nearest = (sg: StepGraph, x: string, book: Codebook, codeTable: string, c:
 }
 
 /**
- * Split RVQ encode of `z` `[1, D]` (upstream-spec §2.8): the semantic code from `rvq_first`,
+ * Split RVQ encode of `z` `[B, D]` (upstream-spec §2.8): the semantic code from `rvq_first`,
  * the acoustic codes from `rvq_rest` applied to the same `z` with residual updates.
- * Returns int32 `[numCodebooks]`.
+ * Returns int32 `[numCodebooks]` (`[B, numCodebooks]` batched).
  */
 export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: MimiConfig): string => {
   const { dimension: q, inputDimension: d } = c.quantizer
   const [first, ...rest] = codebooks(sg, weights, c, true)
   const { bins } = c.quantizer
   const grid = searchGrid(bins)
-  const table = sg.g.indices("int32", sg.forms === "gpu" ? [grid.rows, grid.cols] : [bins], "code_index")
+  const table = sg.g.indices(
+    "int32",
+    sg.forms === "gpu" && sg.batch === 1 ? [grid.rows, grid.cols] : [bins],
+    "code_index",
+  )
   const codes = [
     nearest(sg, sg.linear(z, "quantizer.rvq_first.input_proj.weight", q, d), first!, table, c).code,
   ]
@@ -109,16 +115,23 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
     codes.push(found.code)
     if (j < rest.length - 1) residual = sg.op("Sub", [residual, found.vector])
   }
-  return sg.op("Concat", codes, { axis: 0 })
+  if (sg.batch === 1) return sg.op("Concat", codes, { axis: 0 })
+  return sg.op("Concat", codes.map((code) => sg.op("Unsqueeze", [code, sg.i64([1])])), { axis: 1 })
 }
 
-/** Split RVQ decode of int32 `codes` `[numCodebooks]` to the latent `[1, D]`. */
+/** Split RVQ decode of int32 `codes` `[numCodebooks]` (`[B, numCodebooks]` batched) to the latent `[B, D]`. */
 export const quantizeDecode = (sg: StepGraph, codes: string, weights: Weights, c: MimiConfig): string => {
   const { dimension: q, outputDimension: d } = c.quantizer
   const books = codebooks(sg, weights, c, false)
   // Gather, not Slice, picks code j: WebGPU has no int32 Slice.
-  const lookup = (j: number) =>
-    sg.op("Gather", [books[j]!.vectors, sg.op("Gather", [codes, sg.i64([j])], { axis: 0 })], { axis: 0 })
+  const lookup = (j: number) => {
+    const vector = sg.op(
+      "Gather",
+      [books[j]!.vectors, sg.op("Gather", [codes, sg.i64([j])], { axis: sg.batch === 1 ? 0 : 1 })],
+      { axis: 0 },
+    )
+    return sg.batch === 1 ? vector : sg.op("Reshape", [vector, sg.i64([sg.batch, q])])
+  }
   const semantic = sg.linear(lookup(0), "quantizer.rvq_first.output_proj.weight", d, q)
   if (books.length === 1) return semantic
   let acoustic = lookup(1)

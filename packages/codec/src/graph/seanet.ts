@@ -2,7 +2,7 @@ import { Attr } from "@personaplex/runtime"
 import type { ConvStep, ConvTransposeStep, ResidualStep, SeanetStep } from "../plan.ts"
 import type { StepGraph } from "./StepGraph.ts"
 
-/** A value in conv layout `[1, channels, length]`. */
+/** A value in conv layout `[B, channels, length]`. */
 export interface Signal {
   readonly value: string
   readonly channels: number
@@ -31,7 +31,7 @@ export const streamingConv = (sg: StepGraph, x: Signal, p: ConvParams): Signal =
   let input = x.value
   let length = x.length
   if (keep > 0) {
-    const previous = sg.state(p.prefix, "float32", [1, p.cin, keep])
+    const previous = sg.state(p.prefix, "float32", [sg.batch, p.cin, keep])
     input = sg.op("Concat", [previous, x.value], { axis: 2 })
     length += keep
     sg.setState(p.prefix, sg.op("Slice", [input, sg.i64([x.length]), sg.i64([length]), sg.i64([2])]))
@@ -52,19 +52,22 @@ const FEW_OUTPUTS = 4
 
 /**
  * A conv with very few outputs (the 12.5/25 Hz layers, two per frame) as one linear layer over the
- * gathered windows `[outputs, cin·k]` with the weight `[cout, cin·k]`: ORT's Conv kernel is
+ * gathered windows `[outputs·B, cin·k]` with the weight `[cout, cin·k]`: ORT's Conv kernel is
  * markedly slower than its (pre-packed) Gemm at these shapes.
  */
 const fewOutputConv = (sg: StepGraph, input: string, p: ConvParams, outputs: number): string => {
+  const b = sg.batch
   const windows = Array.from({ length: outputs }, (_, t) =>
     sg.op("Reshape", [
       sg.op("Slice", [input, sg.i64([t * p.stride]), sg.i64([t * p.stride + p.kernel]), sg.i64([2])]),
-      sg.i64([1, p.cin * p.kernel]),
+      sg.i64([b, p.cin * p.kernel]),
     ]),
   )
   const columns = outputs === 1 ? windows[0]! : sg.op("Concat", windows, { axis: 0 })
   const y = sg.linear(columns, `${p.prefix}.weight`, p.cout, p.cin * p.kernel, sg.weight(`${p.prefix}.bias`))
-  return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
+  if (b === 1)
+    return sg.op("Reshape", [sg.op("Transpose", [y], { perm: [1, 0] }), sg.i64([1, p.cout, outputs])])
+  return sg.op("Transpose", [sg.op("Reshape", [y, sg.i64([outputs, b, p.cout])])], { perm: [1, 2, 0] })
 }
 
 /**
@@ -97,7 +100,7 @@ export const streamingConvTranspose = (
   const emitted = x.length * p.stride
   const tail = p.kernel - p.stride
   const stateName = p.weight ? p.weight.replace(/\.weight$/, "") : p.prefix
-  const partial = sg.state(stateName, "float32", [1, p.cout, tail])
+  const partial = sg.state(stateName, "float32", [sg.batch, p.cout, tail])
   const head = sg.op("Slice", [y, sg.i64([0]), sg.i64([emitted]), sg.i64([2])])
   const padded = sg.op("Pad", [partial, sg.i64([0, 0, 0, 0, 0, emitted - tail])])
   const out = sg.op("Add", [head, padded])
@@ -116,28 +119,39 @@ export const streamingConvTranspose = (
 const overlapAddConvTranspose = (sg: StepGraph, x: Signal, p: ConvTransposeStep): Signal => {
   const { cin, cout, stride: s } = p
   const steps = x.length
+  const b = sg.batch
+  // Batched, every value below has the stream's row in front: the step axis moves up by one.
+  const rows = sg.rows
+  const stepAxis = rows.length
   const weight = sg.weight(`${p.prefix}.weight`, [cin, cout * p.kernel])
   const bias = sg.op("Reshape", [sg.weight(`${p.prefix}.bias`), sg.i64([1, cout, 1])])
-  const rows = sg.op("Reshape", [sg.op("Transpose", [x.value], { perm: [0, 2, 1] }), sg.i64([steps, cin])])
-  const blocks = sg.op("Reshape", [sg.op("MatMul", [rows, weight]), sg.i64([steps, cout, 2, s])])
+  const inputRows = sg.op("Reshape", [
+    sg.op("Transpose", [x.value], { perm: [0, 2, 1] }),
+    sg.i64([b * steps, cin]),
+  ])
+  const blocks = sg.op("Reshape", [sg.op("MatMul", [inputRows, weight]), sg.i64([...rows, steps, cout, 2, s])])
   const half = (i: number) =>
     sg.op("Reshape", [
-      sg.op("Slice", [blocks, sg.i64([i]), sg.i64([i + 1]), sg.i64([2])]),
-      sg.i64([steps, cout, s]),
+      sg.op("Slice", [blocks, sg.i64([i]), sg.i64([i + 1]), sg.i64([stepAxis + 2])]),
+      sg.i64([...rows, steps, cout, s]),
     ])
   const [first, second] = [half(0), half(1)]
-  const partial = sg.state(p.prefix, "float32", [1, cout, s])
+  const fed = sg.state(p.prefix, "float32", [b, cout, s])
+  const partial = b === 1 ? fed : sg.op("Unsqueeze", [fed, sg.i64([1])])
   const carried =
     steps === 1
       ? partial
-      : sg.op("Concat", [partial, sg.op("Slice", [second, sg.i64([0]), sg.i64([steps - 1]), sg.i64([0])])], {
-          axis: 0,
-        })
-  sg.setState(p.prefix, sg.op("Slice", [second, sg.i64([steps - 1]), sg.i64([steps]), sg.i64([0])]))
+      : sg.op(
+          "Concat",
+          [partial, sg.op("Slice", [second, sg.i64([0]), sg.i64([steps - 1]), sg.i64([stepAxis])])],
+          { axis: stepAxis },
+        )
+  const last = sg.op("Slice", [second, sg.i64([steps - 1]), sg.i64([steps]), sg.i64([stepAxis])])
+  sg.setState(p.prefix, b === 1 ? last : sg.op("Reshape", [last, sg.i64([b, cout, s])]))
   const out = sg.op("Add", [sg.op("Add", [first, bias]), carried])
   const value = sg.op("Reshape", [
-    sg.op("Transpose", [out], { perm: [1, 0, 2] }),
-    sg.i64([1, cout, steps * s]),
+    sg.op("Transpose", [out], { perm: b === 1 ? [1, 0, 2] : [0, 2, 1, 3] }),
+    sg.i64([b, cout, steps * s]),
   ])
   return { value, channels: cout, length: steps * s }
 }

@@ -10,12 +10,13 @@ export const ropeFrequencies = (headDim: number, maxPeriod: number): Float32Arra
 
 /** Values shared by every layer of one step: the rope tables and the attention bias. */
 interface StepContext {
-  /** `[T, Dh/2]`: cosines and sines of each step's angles, row t for step t. */
+  /** `[B·T, Dh/2]`: cosines and sines of each step's angles, row b·T + t for step t of stream b. */
   readonly cos: string
   readonly sin: string
   /**
    * Additive mask: `[T, capacity + T]` over the ring as it was before this step, then the new keys;
-   * or, when the graph writes the rings (`ringsInGraph`), `[T, capacity]` over the ring written.
+   * or, when the graph writes the rings (`ringsInGraph`), `[T, capacity]` over the ring written
+   * (`[B, 1, T, capacity]` batched: each stream's own offset).
    */
   readonly bias: string
 }
@@ -42,14 +43,17 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
   const mod = (x: string) =>
     sg.op("Sub", [x, sg.op("Mul", [sg.op("Floor", [sg.op("Div", [x, capacityValue])]), capacityValue])])
   const hidden = sg.f32(Number.NEGATIVE_INFINITY)
+  const b = sg.batch
+  // Batched, `offset` is `[B]` and each position below gains the stream's row in front.
+  const rowOffset = b === 1 ? offset : sg.op("Reshape", [offset, sg.i64([b, 1])])
   const queryPositions = sg.op("Add", [
-    offset,
+    rowOffset,
     f32s(
       "steps",
       Array.from({ length: steps }, (_, j) => j),
     ),
   ])
-  const end = sg.op("Add", [offset, sg.f32(steps)])
+  const end = sg.op("Add", [rowOffset, sg.f32(steps)])
   const slots = f32s(
     "slots",
     Array.from({ length: capacity }, (_, s) => s),
@@ -62,14 +66,13 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
     sg.op("Where", [sg.op("Less", [sg.f32(0), delta]), sg.op("Sub", [wrapped, capacityValue]), wrapped]),
     sg.f32(-1),
   ])
-  const distance = sg.op("Sub", [
-    sg.op("Unsqueeze", [queryPositions, sg.i64([1])]),
-    sg.op("Unsqueeze", [positions, sg.i64([0])]),
-  ])
+  const queryColumn = sg.op("Unsqueeze", [queryPositions, sg.i64([sg.rows.length + 1])])
+  const keyPositions = sg.op("Unsqueeze", [positions, sg.i64([sg.rows.length])])
+  const distance = sg.op("Sub", [queryColumn, keyPositions])
   /** `visible` where slot s holds a key that query t may see, −∞ elsewhere. */
   const ringMask = (visible: string) =>
     sg.op("Where", [
-      sg.op("Less", [positions, sg.f32(0)]),
+      sg.op("Less", [b === 1 ? positions : keyPositions, sg.f32(0)]),
       hidden,
       sg.op("Where", [
         sg.op("Less", [distance, sg.f32(0)]),
@@ -91,17 +94,21 @@ const stepContext = (sg: StepGraph, offset: string, steps: number, c: MimiConfig
       { axis: 1 },
     )
   }
-  const bias = sg.ringsInGraph ? ringMask(sg.f32(0)) : fedRingBias()
+  const bias = !sg.ringsInGraph
+    ? fedRingBias()
+    : b === 1
+      ? ringMask(sg.f32(0))
+      : sg.op("Unsqueeze", [ringMask(sg.f32(0)), sg.i64([1])])
 
   const freqs = sg.tensor("rope_freqs", [headDim / 2], ropeFrequencies(headDim, c.transformer.maxPeriod))
-  const angles = sg.op("Mul", [freqs, sg.op("Reshape", [queryPositions, sg.i64([steps, 1])])])
+  const angles = sg.op("Mul", [freqs, sg.op("Reshape", [queryPositions, sg.i64([b * steps, 1])])])
   sg.setRingSlots(mod(queryPositions), steps)
   return { cos: sg.op("Cos", [angles]), sin: sg.op("Sin", [angles]), bias }
 }
 
 /**
- * Interleaved-pair rotation (upstream-spec §3.4) of `x` `[T, H·Dh]` → `[T, H, Dh]`, as one
- * com.microsoft `RotaryEmbedding`: step t's row reads row t of the tables.
+ * Interleaved-pair rotation (upstream-spec §3.4) of `x` `[B·T, H·Dh]` → `[B·T, H, Dh]`, as one
+ * com.microsoft `RotaryEmbedding`: step t of stream b reads row b·T + t of the tables.
  */
 const rope = (
   sg: StepGraph,
@@ -111,13 +118,14 @@ const rope = (
   headDim: number,
   ctx: StepContext,
 ): string => {
-  const rows = sg.g.indices("int64", [1, steps], "rope_rows")
+  const b = sg.batch
+  const rows = sg.g.indices("int64", [b, steps], "rope_rows")
   const [roped] = sg.g.msOp(
     "RotaryEmbedding",
-    [sg.op("Reshape", [x, sg.i64([1, steps, heads * headDim])]), rows, ctx.cos, ctx.sin],
+    [sg.op("Reshape", [x, sg.i64([b, steps, heads * headDim])]), rows, ctx.cos, ctx.sin],
     { interleaved: 1, num_heads: heads },
   )
-  return sg.op("Reshape", [roped!, sg.i64([steps, heads, headDim])])
+  return sg.op("Reshape", [roped!, sg.i64([b * steps, heads, headDim])])
 }
 
 /**
@@ -162,7 +170,28 @@ const attendFedRing = (
 }
 
 /**
- * The streaming transformer on `x` `[T, D]` (time-major): pre-norm layers with layer scale,
+ * Per-step rows `[B·T, …dims]` → the layout `perm` gives one stream's `[T, …dims]`, batched with
+ * the stream's row in front (`[B, …]`).
+ */
+const streamMajor = (
+  sg: StepGraph,
+  x: string,
+  steps: number,
+  dims: ReadonlyArray<number>,
+  perm: ReadonlyArray<number>,
+  reshapeUnbatched: boolean,
+): string => {
+  if (sg.batch === 1)
+    return sg.op("Transpose", [reshapeUnbatched ? sg.op("Reshape", [x, sg.i64([steps, ...dims])]) : x], {
+      perm: [...perm],
+    })
+  return sg.op("Transpose", [sg.op("Reshape", [x, sg.i64([sg.batch, steps, ...dims])])], {
+    perm: [0, ...perm.map((axis) => axis + 1)],
+  })
+}
+
+/**
+ * The streaming transformer on `x` `[B·T, D]` (time-major): pre-norm layers with layer scale,
  * RoPE, attention over a KV ring of `context` slots (keys stored `[H, Dh, capacity]`,
  * values `[H, capacity, Dh]`), exact-erf GELU FFN. `offset` (float32 `[1]`) is the number of
  * steps processed since the reset.
@@ -191,15 +220,14 @@ export const streamingTransformer = (
     }) as [string, string]
     const keysName = `${which}.layer${l}.keys`
     const valuesName = `${which}.layer${l}.values`
-    const ringKeys = sg.ringState(keysName, [h, headDim, context], 2)
-    const ringValues = sg.ringState(valuesName, [h, context, headDim], 1)
-    const newKeys = sg.op("Transpose", [kr], { perm: [1, 2, 0] })
-    const newValues = sg.op("Transpose", [sg.op("Reshape", [v, sg.i64([steps, h, headDim])])], {
-      perm: [1, 0, 2],
-    })
+    const lead = sg.rows
+    const ringKeys = sg.ringState(keysName, [...lead, h, headDim, context], lead.length + 2)
+    const ringValues = sg.ringState(valuesName, [...lead, h, context, headDim], lead.length + 1)
+    const newKeys = streamMajor(sg, kr, steps, [h, headDim], [1, 2, 0], false)
+    const newValues = streamMajor(sg, v, steps, [h, headDim], [1, 0, 2], true)
     const keysWritten = sg.setRingUpdate(keysName, newKeys, steps)
     const valuesWritten = sg.setRingUpdate(valuesName, newValues, steps)
-    const queries = sg.op("Transpose", [qr], { perm: [1, 0, 2] })
+    const queries = streamMajor(sg, qr, steps, [h, headDim], [1, 0, 2], false)
     /** Attention weights of `scores` `[H, T, keys]`, scaled and masked by the step's bias. */
     const weights = (scores: string) =>
       sg.op("Softmax", [sg.op("Add", [sg.op("Mul", [scores, scale]), ctx.bias])], { axis: -1 })
@@ -215,7 +243,10 @@ export const streamingTransformer = (
             context,
             steps,
           )
-    const merged = sg.op("Reshape", [sg.op("Transpose", [attended], { perm: [1, 0, 2] }), sg.i64([steps, d])])
+    const merged = sg.op("Reshape", [
+      sg.op("Transpose", [attended], { perm: sg.batch === 1 ? [1, 0, 2] : [0, 2, 1, 3] }),
+      sg.i64([sg.batch * steps, d]),
+    ])
     hidden = sg.op("Add", [
       hidden,
       sg.scaledLinear(merged, `${p}.self_attn.out_proj.weight`, `${p}.layer_scale_1.scale`, d, d),
