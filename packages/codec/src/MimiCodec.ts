@@ -2,22 +2,12 @@ import { type ExecutionProvider, OrtSession, type OrtTensor } from "@personaplex
 import { Context, Effect, Layer } from "effect"
 import { type BuiltStep, buildCodec } from "./build.ts"
 import { MimiConfig } from "./config.ts"
-import {
-  CodeCountError,
-  type CodecError,
-  CodeRangeError,
-  FrameLengthError,
-  MimiConfigError,
-} from "./errors.ts"
+import { checkCodes, checkFrame } from "./checks.ts"
+import { CodeCountError, type CodecError, MimiConfigError } from "./errors.ts"
 import type { GraphForms } from "./graph/StepGraph.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
 import { CodecMetrics, timed } from "./metrics.ts"
-import {
-  makeSessionStateStep,
-  makeStreamingStep,
-  type StreamingStep,
-  stateBindings,
-} from "./StreamingStep.ts"
+import { openStreamingStep, type StreamingStep } from "./StreamingStep.ts"
 
 /** Codes of a whole clip: `data[k * frames + t]` is codebook `k` of frame `t` (upstream's `[K, F]` layout). */
 export interface CodeMatrix {
@@ -108,25 +98,6 @@ export interface MimiCodecOptions {
   readonly profileFilePrefix?: string
 }
 
-const checkFrame = (frame: Float32Array, frameSize: number) =>
-  frame.length === frameSize
-    ? Effect.void
-    : Effect.fail(new FrameLengthError({ expected: frameSize, actual: frame.length }))
-
-const checkCodes = (
-  codes: Int32Array,
-  count: number,
-  bins: number,
-): Effect.Effect<void, CodeCountError | CodeRangeError> => {
-  if (codes.length !== count)
-    return Effect.fail(new CodeCountError({ expected: count, actual: codes.length }))
-  for (let k = 0; k < count; k++) {
-    const code = codes[k]!
-    if (!(code >= 0 && code < bins)) return Effect.fail(new CodeRangeError({ codebook: k, code, bins }))
-  }
-  return Effect.void
-}
-
 const pcmTensor = (frame: Float32Array): OrtTensor => ({
   type: "float32",
   dims: [1, 1, frame.length],
@@ -174,12 +145,7 @@ const make = (options: MimiCodecOptions) =>
           ? { profileFilePrefix: `${options.profileFilePrefix}-${direction}` }
           : {}),
       }
-      return onDevice
-        ? Effect.map(
-            ort.open({ ...spec, state: stateBindings(step.states), stateOnDevice: true }),
-            makeSessionStateStep,
-          )
-        : Effect.map(ort.open(spec), (session) => makeStreamingStep(session, step.states))
+      return openStreamingStep(ort, spec, step.states, onDevice)
     }
     const encoder = yield* open(built.encoder, "encode")
     const decoder = yield* open(built.decoder, "decode")

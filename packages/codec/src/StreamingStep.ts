@@ -1,11 +1,13 @@
 import type {
   ExecutionProvider,
   OrtSessionError,
+  OrtSessionShape,
   OrtTensor,
   Session,
+  SessionSpec,
   StateBinding,
 } from "@personaplex/runtime"
-import { Effect, Semaphore } from "effect"
+import { Effect, type Scope, Semaphore } from "effect"
 import { RING_SLOTS, type StateSpec, stateInput, stateOutput, stateUpdate } from "./graph/StepGraph.ts"
 
 /** A step graph's state values, fed back on every call. Ring states are updated in place. */
@@ -164,3 +166,17 @@ export const makeSessionStateStep = (session: Session): StreamingStep => {
     reset: lock.withPermits(1)(session.resetState),
   }
 }
+
+/**
+ * Open `spec` as a streaming step over `states`: kept by the session's worker (on the device with a
+ * GPU provider; the graph must write its own rings), or fed from here on every call.
+ */
+export const openStreamingStep = (
+  ort: OrtSessionShape,
+  spec: SessionSpec,
+  states: ReadonlyArray<StateSpec>,
+  onDevice: boolean,
+): Effect.Effect<StreamingStep, OrtSessionError, Scope.Scope> =>
+  onDevice
+    ? Effect.map(ort.open({ ...spec, state: stateBindings(states), stateOnDevice: true }), makeSessionStateStep)
+    : Effect.map(ort.open(spec), (session) => makeStreamingStep(session, states))

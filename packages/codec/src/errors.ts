@@ -48,6 +48,26 @@ export class MimiConfigError extends Data.TaggedError("MimiConfigError")<{
   }
 }
 
+/** A batched codec's row index outside `[0, rows)`. */
+export class BatchRowError extends Data.TaggedError("BatchRowError")<{
+  readonly row: number
+  readonly rows: number
+}> {
+  override get message() {
+    return `Mimi batch row ${this.row} is outside [0, ${this.rows})`
+  }
+}
+
+/** A batched codec step was given a list of frames that is not one entry per row. */
+export class BatchWidthError extends Data.TaggedError("BatchWidthError")<{
+  readonly expected: number
+  readonly actual: number
+}> {
+  override get message() {
+    return `Mimi batch steps take one entry per row (${this.expected}; undefined where a row has no frame), got ${this.actual}`
+  }
+}
+
 export type CodecError =
   | FrameLengthError
   | CodeCountError

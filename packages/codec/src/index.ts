@@ -8,6 +8,8 @@ export {
   type TransformerConfig,
 } from "./config.ts"
 export {
+  BatchRowError,
+  BatchWidthError,
   CodeCountError,
   type CodecError,
   CodeRangeError,
@@ -15,6 +17,7 @@ export {
   MimiConfigError,
 } from "./errors.ts"
 export type { GraphForms } from "./graph/StepGraph.ts"
+export { MimiBatch, type MimiBatchError, type MimiBatchOptions, type MimiBatchShape } from "./MimiBatch.ts"
 export {
   type CodeMatrix,
   MimiCodec,
