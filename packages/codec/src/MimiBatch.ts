@@ -6,8 +6,8 @@ import { MimiConfig } from "./config.ts"
 import { BatchRowError, BatchWidthError, type CodecError, MimiConfigError } from "./errors.ts"
 import { FRESH_INPUT, type GraphForms, LIVE_INPUT } from "./graph/StepGraph.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
-import { CodecMetrics, timed } from "./metrics.ts"
 import type { MimiCodecOptions, MimiForm } from "./MimiCodec.ts"
+import { CodecMetrics, timed } from "./metrics.ts"
 import { openStreamingStep, type StreamingStep } from "./StreamingStep.ts"
 
 export type MimiBatchError = CodecError | BatchRowError | BatchWidthError
@@ -95,9 +95,13 @@ const batchedStep = (step: StreamingStep, rows: number) => {
 }
 
 const checkWidth = (entries: ReadonlyArray<unknown>, rows: number) =>
-  entries.length === rows ? Effect.void : Effect.fail(new BatchWidthError({ expected: rows, actual: entries.length }))
+  entries.length === rows
+    ? Effect.void
+    : Effect.fail(new BatchWidthError({ expected: rows, actual: entries.length }))
 
-const make = (options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatchError, OrtSession | Scope.Scope> =>
+const make = (
+  options: MimiBatchOptions,
+): Effect.Effect<MimiBatchShape, MimiBatchError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
     const config = options.config ?? MimiConfig.personaplex
     yield* Effect.try({
@@ -125,8 +129,18 @@ const make = (options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatc
       ...(options.disableCpuFallback ? { disableCpuFallback: true } : {}),
       ...(options.graphCapture ? { webGpu: { graphCapture: true } } : {}),
     }
-    const encoderStep = yield* openStreamingStep(ort, { model: built.encoder.model, ...spec }, built.encoder.states, onDevice)
-    const decoderStep = yield* openStreamingStep(ort, { model: built.decoder.model, ...spec }, built.decoder.states, onDevice)
+    const encoderStep = yield* openStreamingStep(
+      ort,
+      { model: built.encoder.model, ...spec },
+      built.encoder.states,
+      onDevice,
+    )
+    const decoderStep = yield* openStreamingStep(
+      ort,
+      { model: built.decoder.model, ...spec },
+      built.decoder.states,
+      onDevice,
+    )
     const encoder = batchedStep(encoderStep, rows)
     const decoder = batchedStep(decoderStep, rows)
     const { frameSize, numCodebooks } = config
@@ -141,7 +155,11 @@ const make = (options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatc
         for (const [r, frame] of frames.entries()) if (frame) pcm.set(frame, r * frameSize)
         const live = frames.map((frame) => frame !== undefined)
         const codes = yield* encoder
-          .run(live, { [PCM_INPUT]: { type: "float32", dims: [rows, 1, frameSize], data: pcm } }, CODES_OUTPUT)
+          .run(
+            live,
+            { [PCM_INPUT]: { type: "float32", dims: [rows, 1, frameSize], data: pcm } },
+            CODES_OUTPUT,
+          )
           .pipe(timed(CodecMetrics.encodeMs))
         const data = codes?.data as Int32Array | undefined
         return live.map((isLive, r) =>
@@ -157,7 +175,11 @@ const make = (options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatc
         for (const [r, frame] of codes.entries()) if (frame) input.set(frame, r * numCodebooks)
         const live = codes.map((frame) => frame !== undefined)
         const pcm = yield* decoder
-          .run(live, { [CODES_INPUT]: { type: "int32", dims: batchDims([numCodebooks]), data: input } }, PCM_OUTPUT)
+          .run(
+            live,
+            { [CODES_INPUT]: { type: "int32", dims: batchDims([numCodebooks]), data: input } },
+            PCM_OUTPUT,
+          )
           .pipe(timed(CodecMetrics.decodeMs))
         const data = pcm?.data as Float32Array | undefined
         return live.map((isLive, r) =>
@@ -198,7 +220,9 @@ const make = (options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatc
 /** Batched streaming Mimi (`MimiBatchShape`): its two sessions are released with the scope. */
 export class MimiBatch extends Context.Service<MimiBatch, MimiBatchShape>()("@personaplex/codec/MimiBatch") {
   /** A batch of its own in the current scope (a server may hold several, one per batch size). */
-  static open(options: MimiBatchOptions): Effect.Effect<MimiBatchShape, MimiBatchError, OrtSession | Scope.Scope> {
+  static open(
+    options: MimiBatchOptions,
+  ): Effect.Effect<MimiBatchShape, MimiBatchError, OrtSession | Scope.Scope> {
     return make(options)
   }
   static layer(options: MimiBatchOptions): Layer.Layer<MimiBatch, MimiBatchError, OrtSession> {

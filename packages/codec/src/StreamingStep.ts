@@ -178,5 +178,8 @@ export const openStreamingStep = (
   onDevice: boolean,
 ): Effect.Effect<StreamingStep, OrtSessionError, Scope.Scope> =>
   onDevice
-    ? Effect.map(ort.open({ ...spec, state: stateBindings(states), stateOnDevice: true }), makeSessionStateStep)
+    ? Effect.map(
+        ort.open({ ...spec, state: stateBindings(states), stateOnDevice: true }),
+        makeSessionStateStep,
+      )
     : Effect.map(ort.open(spec), (session) => makeStreamingStep(session, states))

@@ -23,7 +23,8 @@ import {
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
 const available = fs.existsSync(configPath)
-if (!available) console.log(`skipping batched Mimi tests: no fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`)
+if (!available)
+  console.log(`skipping batched Mimi tests: no fixtures at ${fixtures} (set PERSONAPLEX_FIXTURES)`)
 const tiny = () => MimiConfig.fromJson(JSON.parse(fs.readFileSync(configPath, "utf8")))
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mimi-batch-"))
@@ -61,10 +62,27 @@ const cases: ReadonlyArray<{
 }> = [
   { name: "cpu, state here", provider: "cpu", stateOnDevice: false, form: "host-state" },
   { name: "cpu, state in the worker", provider: "cpu", stateOnDevice: true, form: "host-state" },
-  { name: "cpu, GPU graph forms", provider: "cpu", stateOnDevice: false, graphForms: "gpu", form: "host-state" },
-  { name: "cpu, a 5-step ring that wraps", provider: "cpu", stateOnDevice: false, ring5: true, form: "host-state" },
+  {
+    name: "cpu, GPU graph forms",
+    provider: "cpu",
+    stateOnDevice: false,
+    graphForms: "gpu",
+    form: "host-state",
+  },
+  {
+    name: "cpu, a 5-step ring that wraps",
+    provider: "cpu",
+    stateOnDevice: false,
+    ring5: true,
+    form: "host-state",
+  },
   ...[
-    { name: "webgpu, state on the device", provider: "webgpu" as const, stateOnDevice: true, form: "device-state" as const },
+    {
+      name: "webgpu, state on the device",
+      provider: "webgpu" as const,
+      stateOnDevice: true,
+      form: "device-state" as const,
+    },
     {
       name: "webgpu, graph capture",
       provider: "webgpu" as const,
@@ -92,7 +110,8 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => {
 }
 
 /** What one row's schedule feeds: per tick the frame index into its own input, or `undefined` where it pads. */
-const fedTicks = (schedule: string) => [...schedule].map((action, t) => (action === "f" || action === "r" ? t : undefined))
+const fedTicks = (schedule: string) =>
+  [...schedule].map((action, t) => (action === "f" || action === "r" ? t : undefined))
 
 describe.skipIf(!available).each(cases)(
   "three Mimi streams batched ($name)",
@@ -112,7 +131,10 @@ describe.skipIf(!available).each(cases)(
       const audio = Array.from({ length: rows }, (_, r) => rowAudio(input, r, frameSize))
       const frameOf = (r: number, t: number) => audio[r]!.subarray(t * frameSize, (t + 1) * frameSize)
       const codesOf = (r: number, t: number) =>
-        Int32Array.from({ length: numCodebooks }, (_, k) => codeBank.data[k * bankFrames + ((t + 5 * r) % bankFrames)]!)
+        Int32Array.from(
+          { length: numCodebooks },
+          (_, k) => codeBank.data[k * bankFrames + ((t + 5 * r) % bankFrames)]!,
+        )
       const options = {
         checkpoint,
         config,
@@ -134,8 +156,12 @@ describe.skipIf(!available).each(cases)(
                 if ("rx".includes(ENCODE_SCHEDULE[r]![t]!)) yield* batch.resetEncoderRow(r)
                 if ("rx".includes(DECODE_SCHEDULE[r]![t]!)) yield* batch.resetDecoderRow(r)
               }
-              const frames = ENCODE_SCHEDULE.map((s, r) => (fedTicks(s)[t] === undefined ? undefined : frameOf(r, t)))
-              const codes = DECODE_SCHEDULE.map((s, r) => (fedTicks(s)[t] === undefined ? undefined : codesOf(r, t)))
+              const frames = ENCODE_SCHEDULE.map((s, r) =>
+                fedTicks(s)[t] === undefined ? undefined : frameOf(r, t),
+              )
+              const codes = DECODE_SCHEDULE.map((s, r) =>
+                fedTicks(s)[t] === undefined ? undefined : codesOf(r, t),
+              )
               encoded.push([...(yield* batch.encode(frames))])
               decoded.push([...(yield* batch.decode(codes))])
             }
@@ -150,8 +176,10 @@ describe.skipIf(!available).each(cases)(
                 for (let t = 0; t < TICKS; t++) {
                   if ("rx".includes(ENCODE_SCHEDULE[r]![t]!)) yield* codec.resetEncoder
                   if ("rx".includes(DECODE_SCHEDULE[r]![t]!)) yield* codec.resetDecoder
-                  if (fedTicks(ENCODE_SCHEDULE[r]!)[t] !== undefined) codes.push(yield* codec.encode(frameOf(r, t)))
-                  if (fedTicks(DECODE_SCHEDULE[r]!)[t] !== undefined) pcm.push(yield* codec.decode(codesOf(r, t)))
+                  if (fedTicks(ENCODE_SCHEDULE[r]!)[t] !== undefined)
+                    codes.push(yield* codec.encode(frameOf(r, t)))
+                  if (fedTicks(DECODE_SCHEDULE[r]!)[t] !== undefined)
+                    pcm.push(yield* codec.decode(codesOf(r, t)))
                 }
                 alone.codes.push(codes)
                 alone.pcm.push(pcm)
@@ -168,14 +196,22 @@ describe.skipIf(!available).each(cases)(
         const codes = batched.encoded.map((tick) => tick[r])
         const pcm = batched.decoded.map((tick) => tick[r])
         // Padding rows get nothing back.
-        expect(codes.map((c) => c !== undefined)).toEqual(fedTicks(ENCODE_SCHEDULE[r]!).map((t) => t !== undefined))
-        expect(pcm.map((p) => p !== undefined)).toEqual(fedTicks(DECODE_SCHEDULE[r]!).map((t) => t !== undefined))
-        expect(codes.flatMap((c) => (c ? [[...c].join()] : []))).toEqual(alone.codes[r]!.map((c) => [...c].join()))
+        expect(codes.map((c) => c !== undefined)).toEqual(
+          fedTicks(ENCODE_SCHEDULE[r]!).map((t) => t !== undefined),
+        )
+        expect(pcm.map((p) => p !== undefined)).toEqual(
+          fedTicks(DECODE_SCHEDULE[r]!).map((t) => t !== undefined),
+        )
+        expect(codes.flatMap((c) => (c ? [[...c].join()] : []))).toEqual(
+          alone.codes[r]!.map((c) => [...c].join()),
+        )
         const fed = pcm.filter((p) => p !== undefined)
         expect(fed.length).toBe(alone.pcm[r]!.length)
         for (const [i, frame] of fed.entries()) worst = Math.max(worst, maxAbsDiff(frame, alone.pcm[r]![i]!))
       }
-      console.log(`batched Mimi (${provider}${graphCapture ? ", captured" : ""}${ring5 ? ", ring 5" : ""}): PCM max abs diff to the streams alone ${worst.toExponential(3)}`)
+      console.log(
+        `batched Mimi (${provider}${graphCapture ? ", captured" : ""}${ring5 ? ", ring 5" : ""}): PCM max abs diff to the streams alone ${worst.toExponential(3)}`,
+      )
       expect(worst).toBeLessThan(1e-4)
     }, 240_000)
   },

@@ -69,6 +69,8 @@ export class StepGraph {
   readonly batch: number
   /** Batched graphs: each state's input as fed, which a padding row returns unchanged. */
   private readonly fedStates = new Map<string, string>()
+  /** Batched graphs: each state's value as the step reads it (zero on the rows that start afresh). */
+  private readonly readStates = new Map<string, string>()
   private readonly rowMaskCache = new Map<string, string>()
 
   constructor(name: string, weights: Weights, options: StepGraphOptions = {}) {
@@ -92,17 +94,25 @@ export class StepGraph {
     return this.batch === 1 ? [] : [this.batch]
   }
 
-  /** Batched graphs: bool `[batch, 1, …]` (rank `rank`), true where `input` (`live`/`fresh`) is 1. */
-  private rowMask(input: string, rank: number): string {
-    const key = `${input}:${rank}`
+  /**
+   * Batched graphs: float `[batch, 1, …]` (rank `rank`), `input` (`live`/`fresh`) or one minus it.
+   * The batched gates are products with these 0/1 masks, exact for finite values, not `Where`s:
+   * ORT's transpose optimizer moves the key rings' Transposes through them, and a `Where`'s bool
+   * mask would then need a Transpose WebGPU does not have.
+   */
+  private rowMask(input: string, rank: number, inverted: boolean): string {
+    const key = `${input}:${rank}:${inverted}`
     const known = this.rowMaskCache.get(key)
     if (known) return known
-    const mask = this.op("Reshape", [
-      this.op("Equal", [input, this.f32(1)]),
-      this.i64([this.batch, ...Array<number>(rank - 1).fill(1)]),
-    ])
+    const rows = this.op("Reshape", [input, this.i64([this.batch, ...Array<number>(rank - 1).fill(1)])])
+    const mask = inverted ? this.op("Sub", [this.f32(1), rows]) : rows
     this.rowMaskCache.set(key, mask)
     return mask
+  }
+
+  /** `a` where `mask` (0/1 floats) is 1, `b` where it is 0. */
+  private select(mask: string, inverse: string, a: string, b: string): string {
+    return this.op("Add", [this.op("Mul", [a, mask]), this.op("Mul", [b, inverse])])
   }
 
   /** A state's input: as fed, or in a batched graph with the rows that start afresh zeroed. */
@@ -111,13 +121,16 @@ export class StepGraph {
     if (this.batch === 1) return fed
     if (type !== "float32") throw new Error(`internal: batched state "${name}" must be float32`)
     this.fedStates.set(name, fed)
-    return this.op("Where", [this.rowMask(FRESH_INPUT, dims.length), this.f32(0), fed])
+    const read = this.op("Mul", [fed, this.rowMask(FRESH_INPUT, dims.length, true)])
+    this.readStates.set(name, read)
+    return read
   }
 
   /** A state's next value: `next`, or in a batched graph the fed value on the rows that pad. */
   private nextState(name: string, next: string, rank: number): string {
     const fed = this.fedStates.get(name)
-    return fed ? this.op("Where", [this.rowMask(LIVE_INPUT, rank), next, fed]) : next
+    if (!fed) return next
+    return this.select(this.rowMask(LIVE_INPUT, rank, false), this.rowMask(LIVE_INPUT, rank, true), next, fed)
   }
 
   /** The checkpoint tensor `name` as an initializer (optionally reshaped or transformed once). */
@@ -220,13 +233,16 @@ export class StepGraph {
     if (!spec || axis === undefined || !this.pending.delete(name))
       throw new Error(`internal: ring "${name}" not declared or set twice`)
     if (this.ringsInGraph) {
-      const written = this.writeRing(stateInput(name), value, spec.dims, axis, steps)
+      const ring = this.readStates.get(name) ?? stateInput(name)
+      const written = this.writeRing(ring, value, spec.dims, axis, steps)
       // The state output is a node of its own: the caller's attention reads `written`, and an output
       // that other nodes also read is copied out after the run, which a graph-capture replay skips.
       // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op); a
       // batched graph's Where over the padding rows is a node of its own already.
       const next =
-        this.batch === 1 ? this.op("Max", [written, written]) : this.nextState(name, written, spec.dims.length)
+        this.batch === 1
+          ? this.op("Max", [written, written])
+          : this.nextState(name, written, spec.dims.length)
       this.g.output(next, stateOutput(name), "float32", spec.dims)
       return written
     }
@@ -266,7 +282,10 @@ export class StepGraph {
     let written = ring
     for (const [j, mask] of masks.entries()) {
       const entry = this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
-      written = this.op("Where", [mask, entry, written])
+      written =
+        this.batch === 1
+          ? this.op("Where", [mask, entry, written])
+          : this.select(mask, this.op("Sub", [this.f32(1), mask]), entry, written)
     }
     return written
   }
@@ -287,7 +306,11 @@ export class StepGraph {
             this.op("Slice", [slots, this.i64([j]), this.i64([j + 1]), this.i64([1])]),
             this.i64([this.batch, ...Array<number>(maskDims.length - 1).fill(1)]),
           ])
-    const masks = Array.from({ length: steps }, (_, j) => this.op("Equal", [positions, slot(j)]))
+    const masks = Array.from({ length: steps }, (_, j) => {
+      const equal = this.op("Equal", [positions, slot(j)])
+      // Batched, as 0/1 floats for `select` (see `rowMask`).
+      return this.batch === 1 ? equal : this.op("Cast", [equal], { to: 1 })
+    })
     this.slotMaskCache.set(key, masks)
     return masks
   }

@@ -116,7 +116,11 @@ export const quantizeEncode = (sg: StepGraph, z: string, weights: Weights, c: Mi
     if (j < rest.length - 1) residual = sg.op("Sub", [residual, found.vector])
   }
   if (sg.batch === 1) return sg.op("Concat", codes, { axis: 0 })
-  return sg.op("Concat", codes.map((code) => sg.op("Unsqueeze", [code, sg.i64([1])])), { axis: 1 })
+  return sg.op(
+    "Concat",
+    codes.map((code) => sg.op("Unsqueeze", [code, sg.i64([1])])),
+    { axis: 1 },
+  )
 }
 
 /** Split RVQ decode of int32 `codes` `[numCodebooks]` (`[B, numCodebooks]` batched) to the latent `[B, D]`. */

@@ -129,7 +129,10 @@ const overlapAddConvTranspose = (sg: StepGraph, x: Signal, p: ConvTransposeStep)
     sg.op("Transpose", [x.value], { perm: [0, 2, 1] }),
     sg.i64([b * steps, cin]),
   ])
-  const blocks = sg.op("Reshape", [sg.op("MatMul", [inputRows, weight]), sg.i64([...rows, steps, cout, 2, s])])
+  const blocks = sg.op("Reshape", [
+    sg.op("MatMul", [inputRows, weight]),
+    sg.i64([...rows, steps, cout, 2, s]),
+  ])
   const half = (i: number) =>
     sg.op("Reshape", [
       sg.op("Slice", [blocks, sg.i64([i]), sg.i64([i + 1]), sg.i64([stepAxis + 2])]),
