@@ -9,7 +9,7 @@ import {
   upstreamFixturesDir,
   webGpuUnavailable,
 } from "@personaplex/runtime"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import {
   type GraphForms,
