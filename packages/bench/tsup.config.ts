@@ -7,6 +7,7 @@ export default defineConfig({
     diagnose: "src/diagnose.ts",
     compactor: "src/compactor-cli.ts",
     batch: "src/batch-cli.ts",
+    "codec-batch": "src/codec-batch-cli.ts",
   },
   format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },
