@@ -54,7 +54,9 @@ const report = await runCodecBatchBench({
   ticks: whole("ticks", args.ticks, 1),
   warmup: whole("warmup", args.warmup, 0),
   graphCapture: args["graph-capture"],
-  ...(args["intra-op-threads"] ? { intraOpThreads: whole("intra-op-threads", args["intra-op-threads"], 1) } : {}),
+  ...(args["intra-op-threads"]
+    ? { intraOpThreads: whole("intra-op-threads", args["intra-op-threads"], 1) }
+    : {}),
   workDir: args["work-dir"],
   out: args.out,
   command: `personaplex-bench codec-batch ${process.argv.slice(2).join(" ")}`,

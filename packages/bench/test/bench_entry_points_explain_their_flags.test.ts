@@ -8,7 +8,7 @@ const run = (entry: string, ...args: string[]) =>
   spawnSync(process.execPath, [path.join(src, entry), ...args], { encoding: "utf8", timeout: 60_000 })
 
 describe("the benchmark's entry points", () => {
-  it.each(["cli.ts", "batch-cli.ts", "compactor-cli.ts"])(
+  it.each(["cli.ts", "batch-cli.ts", "compactor-cli.ts", "codec-batch-cli.ts"])(
     "%s: --help lists every flag with its default; an unknown flag exits 2 naming it",
     (entry) => {
       const help = run(entry, "--help")

@@ -1,5 +1,5 @@
 import { type ExecutionProvider, OrtSession, type OrtTensor } from "@personaplex/runtime"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import { buildCodec } from "./build.ts"
 import { checkCodes, checkFrame } from "./checks.ts"
 import { MimiConfig } from "./config.ts"
@@ -67,6 +67,7 @@ export interface MimiBatchOptions
  */
 const batchedStep = (step: StreamingStep, rows: number) => {
   const pendingFresh = new Array<boolean>(rows).fill(false)
+  const lock = Semaphore.makeUnsafe(1)
   const rowFlags = (flags: ReadonlyArray<boolean>): OrtTensor => ({
     type: "float32",
     dims: [rows],
@@ -75,16 +76,19 @@ const batchedStep = (step: StreamingStep, rows: number) => {
   return {
     /** One run over the live rows (`live[r]`), or none where no row is live. */
     run: (live: ReadonlyArray<boolean>, input: Record<string, OrtTensor>, output: string) =>
-      Effect.gen(function* () {
-        if (!live.includes(true)) return undefined
-        // A single-row graph has no row flags: its one row pads by not running and resets whole.
-        if (rows === 1 && pendingFresh[0]) yield* step.reset
-        const fresh = live.map((isLive, r) => isLive && pendingFresh[r]!)
-        const flags = rows === 1 ? {} : { [LIVE_INPUT]: rowFlags(live), [FRESH_INPUT]: rowFlags(fresh) }
-        const result = yield* step.step({ ...input, ...flags }, output)
-        for (const [r, isLive] of live.entries()) if (isLive) pendingFresh[r] = false
-        return result
-      }),
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          if (!live.includes(true)) return undefined
+          // A single-row graph has no row flags: its one row pads by not running and resets whole.
+          if (rows === 1 && pendingFresh[0]) yield* step.reset
+          const fresh = live.map((isLive, r) => isLive && pendingFresh[r]!)
+          const flags = rows === 1 ? {} : { [LIVE_INPUT]: rowFlags(live), [FRESH_INPUT]: rowFlags(fresh) }
+          const result = yield* step.step({ ...input, ...flags }, output)
+          // Only the flags this run read: a reset that came in during the run holds for the next one.
+          for (const [r, wasFresh] of fresh.entries()) if (wasFresh) pendingFresh[r] = false
+          return result
+        }),
+      ),
     resetRow: (row: number) =>
       Number.isInteger(row) && row >= 0 && row < rows
         ? Effect.sync(() => {
@@ -114,7 +118,9 @@ const make = (
       return yield* new MimiConfigError({ field: "rows", reason: `must be a positive integer, got ${rows}` })
     const ort = yield* OrtSession
     const onGpu = (options.executionProviders ?? ort.config.executionProviders)[0] !== "cpu"
-    const onDevice = options.stateOnDevice ?? onGpu
+    // Several rows: the state stays in the session's worker by default, on the CPU too, as the
+    // batched graph returns its rings whole (fed from here, every frame would copy them twice).
+    const onDevice = options.stateOnDevice ?? (onGpu || rows > 1)
     const forms: GraphForms = options.graphForms ?? (onGpu ? "gpu" : "cpu")
     // A batched graph writes its rings itself (state here or on the device alike); one row is the
     // unbatched graph, whose host-kept form has the host write them.

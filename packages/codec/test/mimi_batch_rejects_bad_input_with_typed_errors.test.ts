@@ -3,14 +3,14 @@ import * as path from "node:path"
 import { OrtSession, upstreamFixturesDir } from "@personaplex/runtime"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { MimiBatch, type MimiBatchError, type MimiBatchShape, MimiConfig } from "../src/index.ts"
+import { MimiBatch, type MimiBatchShape, MimiConfig } from "../src/index.ts"
 
 const fixtures = upstreamFixturesDir()
 const configPath = path.join(fixtures, "mimi-tiny.json")
 const available = fs.existsSync(configPath)
 if (!available) console.log(`skipping MimiBatch error tests: no fixtures at ${fixtures}`)
 
-const withBatch = <A>(rows: number, use: (batch: MimiBatchShape) => Effect.Effect<A, MimiBatchError>) =>
+const withBatch = <A, E>(rows: number, use: (batch: MimiBatchShape) => Effect.Effect<A, E>) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.flatMap(
@@ -32,7 +32,9 @@ describe.skipIf(!available)("MimiBatch", () => {
         Effect.flip(batch.encode([new Float32Array(1920)])),
         Effect.flip(batch.encode([undefined, new Float32Array(1919)])),
         Effect.flip(batch.decode([new Int32Array(7), undefined])),
-        Effect.flip(batch.decode([undefined, Int32Array.from({ length: 8 }, (_, k) => (k === 3 ? 2048 : 0))])),
+        Effect.flip(
+          batch.decode([undefined, Int32Array.from({ length: 8 }, (_, k) => (k === 3 ? 2048 : 0))]),
+        ),
         Effect.flip(batch.resetRow(2)),
         Effect.flip(batch.resetEncoderRow(-1)),
         Effect.flip(batch.resetDecoderRow(0.5)),

@@ -69,9 +69,11 @@ export class StepGraph {
   readonly batch: number
   /** Batched graphs: each state's input as fed, which a padding row returns unchanged. */
   private readonly fedStates = new Map<string, string>()
-  /** Batched graphs: each state's value as the step reads it (zero on the rows that start afresh). */
-  private readonly readStates = new Map<string, string>()
   private readonly rowMaskCache = new Map<string, string>()
+  private readonly batchedMaskCache = new Map<
+    string,
+    { readonly slots: ReadonlyArray<string>; readonly keep: string }
+  >()
 
   constructor(name: string, weights: Weights, options: StepGraphOptions = {}) {
     this.g = new GraphBuilder(name, 21)
@@ -121,9 +123,7 @@ export class StepGraph {
     if (this.batch === 1) return fed
     if (type !== "float32") throw new Error(`internal: batched state "${name}" must be float32`)
     this.fedStates.set(name, fed)
-    const read = this.op("Mul", [fed, this.rowMask(FRESH_INPUT, dims.length, true)])
-    this.readStates.set(name, read)
-    return read
+    return this.op("Mul", [fed, this.rowMask(FRESH_INPUT, dims.length, true)])
   }
 
   /** A state's next value: `next`, or in a batched graph the fed value on the rows that pad. */
@@ -220,7 +220,8 @@ export class StepGraph {
     )
     this.ringAxes.set(name, axis)
     this.pending.add(name)
-    return this.stateValue(name, "float32", dims)
+    // A batched ring's fresh and padding rows are handled by its write's masks (`batchedSlotMasks`).
+    return this.g.input(stateInput(name), "float32", dims)
   }
 
   /**
@@ -233,17 +234,11 @@ export class StepGraph {
     if (!spec || axis === undefined || !this.pending.delete(name))
       throw new Error(`internal: ring "${name}" not declared or set twice`)
     if (this.ringsInGraph) {
-      const ring = this.readStates.get(name) ?? stateInput(name)
-      const written = this.writeRing(ring, value, spec.dims, axis, steps)
+      const written = this.writeRing(stateInput(name), value, spec.dims, axis, steps)
       // The state output is a node of its own: the caller's attention reads `written`, and an output
       // that other nodes also read is copied out after the run, which a graph-capture replay skips.
-      // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op); a
-      // batched graph's Where over the padding rows is a node of its own already.
-      const next =
-        this.batch === 1
-          ? this.op("Max", [written, written])
-          : this.nextState(name, written, spec.dims.length)
-      this.g.output(next, stateOutput(name), "float32", spec.dims)
+      // Max(x, x) is an exact copy that ORT's optimizer keeps (it removes a × 1 as a no-op).
+      this.g.output(this.op("Max", [written, written]), stateOutput(name), "float32", spec.dims)
       return written
     }
     this.g.output(
@@ -266,7 +261,8 @@ export class StepGraph {
 
   /**
    * `ring` with entry j of `update` written at slot j along `axis`, by `Where` over a one-hot mask
-   * of the slot (float compares only: WebGPU has no int64 index arithmetic for a scatter).
+   * of the slot (float compares only: WebGPU has no int64 index arithmetic for a scatter). Batched,
+   * `ring · keep + Σ entry_j · slot_j` over 0/1 float masks (see `batchedSlotMasks`).
    */
   private writeRing(
     ring: string,
@@ -275,19 +271,49 @@ export class StepGraph {
     axis: number,
     steps: number,
   ): string {
-    const masks = this.slotMasks(
-      dims.map((d, i) => (i === axis ? d : 1)),
-      steps,
-    )
-    let written = ring
-    for (const [j, mask] of masks.entries()) {
-      const entry = this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
-      written =
-        this.batch === 1
-          ? this.op("Where", [mask, entry, written])
-          : this.select(mask, this.op("Sub", [this.f32(1), mask]), entry, written)
+    const maskDims = dims.map((d, i) => (i === axis ? d : 1))
+    const entry = (j: number) =>
+      this.op("Slice", [update, this.i64([j]), this.i64([j + 1]), this.i64([axis])])
+    if (this.batch > 1) {
+      const { slots, keep } = this.batchedSlotMasks(maskDims, steps)
+      let written = this.op("Mul", [ring, keep])
+      for (const [j, slot] of slots.entries())
+        written = this.op("Add", [written, this.op("Mul", [entry(j), slot])])
+      return written
     }
+    let written = ring
+    for (const [j, mask] of this.slotMasks(maskDims, steps).entries())
+      written = this.op("Where", [mask, entry(j), written])
     return written
+  }
+
+  /**
+   * Batched rings' write masks (shape `maskDims` with the batch in front), 0/1 floats: `slots[j]`
+   * is 1 at row b's slot for entry j where row b is live, `keep` is 1 where the ring keeps its value
+   * (0 at the slots written, and everywhere on a live row that starts afresh). A padding row keeps
+   * its whole ring. Products, not `Where`s: see `rowMask`.
+   */
+  private batchedSlotMasks(
+    maskDims: ReadonlyArray<number>,
+    steps: number,
+  ): { readonly slots: ReadonlyArray<string>; readonly keep: string } {
+    const key = `batched:${maskDims.join("x")}`
+    const known = this.batchedMaskCache.get(key)
+    if (known) return known
+    const rank = maskDims.length
+    const live = this.rowMask(LIVE_INPUT, rank, false)
+    const slots = this.slotMasks(maskDims, steps).map((equal) =>
+      this.op("Mul", [this.op("Cast", [equal], { to: 1 }), live]),
+    )
+    const written = slots.reduce((sum, slot) => this.op("Add", [sum, slot]))
+    const restarted = this.op("Mul", [live, this.rowMask(FRESH_INPUT, rank, false)])
+    const keep = this.op("Mul", [
+      this.op("Sub", [this.f32(1), restarted]),
+      this.op("Sub", [this.f32(1), written]),
+    ])
+    const masks = { slots, keep }
+    this.batchedMaskCache.set(key, masks)
+    return masks
   }
 
   /** One-hot masks (shape `maskDims`) of this step's ring slots, built once per shape for all rings. */
@@ -306,11 +332,7 @@ export class StepGraph {
             this.op("Slice", [slots, this.i64([j]), this.i64([j + 1]), this.i64([1])]),
             this.i64([this.batch, ...Array<number>(maskDims.length - 1).fill(1)]),
           ])
-    const masks = Array.from({ length: steps }, (_, j) => {
-      const equal = this.op("Equal", [positions, slot(j)])
-      // Batched, as 0/1 floats for `select` (see `rowMask`).
-      return this.batch === 1 ? equal : this.op("Cast", [equal], { to: 1 })
-    })
+    const masks = Array.from({ length: steps }, (_, j) => this.op("Equal", [positions, slot(j)]))
     this.slotMaskCache.set(key, masks)
     return masks
   }
