@@ -56,7 +56,10 @@ export interface MimiBatchOptions
     | "graphCapture"
     | "graphForms"
   > {
-  /** Streams stepped together (at least 1). */
+  /**
+   * Streams stepped together (at least 1). With more than one, `stateOnDevice` defaults to on
+   * whatever the provider: the batched graph writes its rings itself and returns them whole.
+   */
   readonly rows: number
 }
 
