@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { QUANTIZATIONS, type Quantization } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
 import { renderBatchTable, runBatchBench } from "./batchBench.ts"
-import { benchArgs } from "./cliArgs.ts"
+import { benchArgs, oneOf, whole, wholeList } from "./cliArgs.ts"
 import { refuseOldNode } from "./nodeCheck.ts"
 
 refuseOldNode("batch")
@@ -37,31 +37,14 @@ const args = benchArgs(USAGE, {
   out: { type: "string", default: "batch-results.json" },
 })
 
-const oneOf = <A extends string>(flag: string, value: string, allowed: ReadonlyArray<A>): A => {
-  if (!(allowed as ReadonlyArray<string>).includes(value))
-    throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
-  return value as A
-}
-const whole = (flag: string, value: string, min: number) => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
-  return n
-}
-const list = (flag: string, value: string, min: number) =>
-  value
-    .split(",")
-    .filter((x) => x.length > 0)
-    .map((x) => whole(flag, x, min))
-
 const report = await runBatchBench({
   provider: oneOf<ExecutionProvider>("provider", args.provider, ["webgpu", "cpu", "cuda"]),
   models: oneOf("models", args.models, ["personaplex", "tiny"]),
   ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
   quantization: oneOf<Quantization>("quantization", args.quantization, QUANTIZATIONS),
   ...(args["int8-activations"] ? { int8Activations: true } : {}),
-  contexts: list("contexts", args.contexts, 2),
-  sessions: list("sessions", args.sessions, 1),
+  contexts: wholeList("contexts", args.contexts, 2),
+  sessions: wholeList("sessions", args.sessions, 1),
   ticks: whole("ticks", args.ticks, 1),
   warmup: whole("warmup", args.warmup, 0),
   ...(args.codec ? { codec: oneOf<ExecutionProvider>("codec", args.codec, ["webgpu", "cpu", "cuda"]) } : {}),

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import type { GpuPrecision } from "@personaplex/lm"
 import type { ExecutionProvider } from "@personaplex/runtime"
 import { FRAME_SCHEDULES, parseVariant, runBench, VARIANTS } from "./bench.ts"
-import { benchArgs } from "./cliArgs.ts"
+import { benchArgs, list, oneOf, whole, wholeList } from "./cliArgs.ts"
 import { refuseOldNode } from "./nodeCheck.ts"
 import { renderTable } from "./report.ts"
 
@@ -48,41 +48,30 @@ const args = benchArgs(USAGE, {
   "webgpu-validation": { type: "string" },
 })
 
-/** The flag's value if it is one of `allowed` (or absent); otherwise an error naming the flag and the choices. */
-const oneOf = <A extends string>(flag: string, value: string | undefined, allowed: ReadonlyArray<A>) => {
-  if (value !== undefined && !(allowed as ReadonlyArray<string>).includes(value))
-    throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
-  return value as A | undefined
-}
+/** An optional flag's value if it is one of `allowed`. */
+const maybeOneOf = <A extends string>(flag: string, value: string | undefined, allowed: ReadonlyArray<A>) =>
+  value === undefined ? undefined : oneOf(flag, value, allowed)
 const onOff = (flag: "codec-spinning" | "codec-capture") => {
-  const value = oneOf(flag, args[flag], ["on", "off"])
+  const value = maybeOneOf(flag, args[flag], ["on", "off"])
   return value === undefined ? undefined : value === "on"
 }
 const PROVIDERS: ReadonlyArray<ExecutionProvider> = ["webgpu", "cpu", "cuda"]
-const provider = oneOf("provider", args.provider, PROVIDERS)!
-const codecProvider = oneOf("codec-provider", args["codec-provider"], [...PROVIDERS, "auto"])
-const userCodecProvider = oneOf("user-codec-provider", args["user-codec-provider"], PROVIDERS)
-const codecForms = oneOf("codec-forms", args["codec-forms"], ["cpu", "gpu"])
-const validation = oneOf("webgpu-validation", args["webgpu-validation"], [
+const provider = oneOf("provider", args.provider, PROVIDERS)
+const codecProvider = maybeOneOf("codec-provider", args["codec-provider"], [...PROVIDERS, "auto"])
+const userCodecProvider = maybeOneOf("user-codec-provider", args["user-codec-provider"], PROVIDERS)
+const codecForms = maybeOneOf("codec-forms", args["codec-forms"], ["cpu", "gpu"])
+const validation = maybeOneOf("webgpu-validation", args["webgpu-validation"], [
   "disabled",
   "wgpuOnly",
   "basic",
   "full",
 ])
 const [codecSpinning, codecCapture] = [onOff("codec-spinning"), onOff("codec-capture")]
-const list = (s: string) => s.split(",").filter((x) => x.length > 0)
-const schedules = list(args.schedules).map((s) => oneOf("schedules", s, FRAME_SCHEDULES)!)
-const models = oneOf("models", args.models, ["personaplex", "tiny"])!
+const schedules = list(args.schedules).map((s) => oneOf("schedules", s, FRAME_SCHEDULES))
+const models = oneOf("models", args.models, ["personaplex", "tiny"])
 const PRECISIONS: ReadonlyArray<GpuPrecision> = ["float16", "int8", "int4"]
-const precisions = list(args.precisions).map((p) => oneOf("precisions", p, PRECISIONS)!)
+const precisions = list(args.precisions).map((p) => oneOf("precisions", p, PRECISIONS))
 const depformerSteps = Number(oneOf("depformer-steps", args["depformer-steps"], ["8", "16"])) as 8 | 16
-/** A whole number of at least `min` (a count of frames, threads, seconds...), or an error naming the flag. */
-const whole = (flag: string, value: string, min: number) => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
-  return n
-}
 const optionalWhole = (flag: "threads" | "deadline" | "codec-threads") =>
   args[flag] === undefined ? undefined : whole(flag, args[flag], 1)
 const maxFrames =
@@ -98,7 +87,7 @@ const report = await runBench({
   provider,
   models,
   precisions,
-  contexts: list(args.contexts).map((c) => whole("contexts", c, 1)),
+  contexts: wholeList("contexts", args.contexts, 1),
   frames: whole("frames", args.frames, 1),
   warmup: whole("warmup", args.warmup, 0),
   restarts: whole("restarts", args.restarts, 0),

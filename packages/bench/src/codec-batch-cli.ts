@@ -3,7 +3,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import type { ExecutionProvider } from "@personaplex/runtime"
-import { benchArgs } from "./cliArgs.ts"
+import { benchArgs, oneOf, whole, wholeList } from "./cliArgs.ts"
 import { renderCodecBatchTable, runCodecBatchBench } from "./codecBatchBench.ts"
 import { refuseOldNode } from "./nodeCheck.ts"
 
@@ -32,25 +32,10 @@ const args = benchArgs(USAGE, {
   out: { type: "string", default: "codec-batch.json" },
 })
 
-const oneOf = <A extends string>(flag: string, value: string, allowed: ReadonlyArray<A>): A => {
-  if (!(allowed as ReadonlyArray<string>).includes(value))
-    throw new Error(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
-  return value as A
-}
-const whole = (flag: string, value: string, min: number) => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
-  return n
-}
-
 const report = await runCodecBatchBench({
   provider: oneOf<ExecutionProvider>("provider", args.provider, ["webgpu", "cpu", "cuda"]),
   models: oneOf("models", args.models, ["personaplex", "tiny"]),
-  rows: args.rows
-    .split(",")
-    .filter((x) => x.length > 0)
-    .map((x) => whole("rows", x, 1)),
+  rows: wholeList("rows", args.rows, 1),
   ticks: whole("ticks", args.ticks, 1),
   warmup: whole("warmup", args.warmup, 0),
   graphCapture: args["graph-capture"],

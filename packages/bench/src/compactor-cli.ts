@@ -6,7 +6,7 @@ import * as path from "node:path"
 import { INSTRUCT_MODELS, type InstructModel, type InstructQuantization } from "@personaplex/compaction"
 import { ensureSmokeModels } from "@personaplex/stack"
 import { Effect } from "effect"
-import { benchArgs } from "./cliArgs.ts"
+import { benchArgs, list, oneOf, refuse, whole } from "./cliArgs.ts"
 import {
   type LlmCell,
   type PersonaPlexCell,
@@ -54,21 +54,6 @@ const args = benchArgs(USAGE, {
   out: { type: "string", default: "compactor-bench.json" },
 })
 
-const fail = (message: string): never => {
-  console.error(`personaplex compactor bench: ${message}`)
-  process.exit(2)
-}
-const oneOf = <A extends string>(flag: string, value: string, allowed: ReadonlyArray<A>): A =>
-  (allowed as ReadonlyArray<string>).includes(value)
-    ? (value as A)
-    : fail(`--${flag} must be one of ${allowed.join(", ")}, got "${value}"`)
-const whole = (flag: string, value: string, min: number) => {
-  const n = Number(value)
-  return Number.isInteger(n) && n >= min
-    ? n
-    : fail(`--${flag} must be a whole number ≥ ${min}, got "${value}"`)
-}
-const list = (s: string) => s.split(",").filter((x) => x.length > 0)
 const llmList = (flag: string, text: string): Array<LlmCell> =>
   list(text).map((item) => {
     const [model, quantization] = item.split(":")
@@ -89,10 +74,10 @@ const personaplex: Array<PersonaPlexCell> = list(args.personaplex).map((item) =>
   oneOf("personaplex", precision ?? "", ["none", "float16", "int8", "int4"])
   if (models === "personaplex") {
     const dir =
-      args["models-dir"] ?? fail("--models-dir is needed for the real models (real-models.mjs's folder)")
+      args["models-dir"] ?? refuse("--models-dir is needed for the real models (real-models.mjs's folder)")
     const config = path.join(dir, `config-ctx${context}-${precision}.yaml`)
     if (!fs.existsSync(config))
-      fail(`${config}: no such run configuration (node real-models.mjs ${dir} ${context} ${precision})`)
+      refuse(`${config}: no such run configuration (node real-models.mjs ${dir} ${context} ${precision})`)
     return { precision: precision!, context, config }
   }
   return {
@@ -130,7 +115,7 @@ const shape =
     ? undefined
     : args["llm-shape"] === "tiny"
       ? { embedding: 256, layers: 4, heads: 4, kvHeads: 2, feedForward: 512, vocab: 8192 }
-      : fail(`--llm-shape must be "tiny", got "${args["llm-shape"]}"`)
+      : refuse(`--llm-shape must be "tiny", got "${args["llm-shape"]}"`)
 const gpuLayers = args["gpu-layers"]
 const report = await Effect.runPromise(
   Effect.scoped(

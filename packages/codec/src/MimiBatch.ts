@@ -6,7 +6,7 @@ import { MimiConfig } from "./config.ts"
 import { BatchRowError, BatchWidthError, type CodecError, MimiConfigError } from "./errors.ts"
 import { FRESH_INPUT, type GraphForms, LIVE_INPUT } from "./graph/StepGraph.ts"
 import { CODES_INPUT, CODES_OUTPUT, PCM_INPUT, PCM_OUTPUT } from "./graph/steps.ts"
-import type { MimiCodecOptions, MimiForm } from "./MimiCodec.ts"
+import { type MimiCodecOptions, type MimiForm, mimiForm } from "./MimiCodec.ts"
 import { CodecMetrics, timed } from "./metrics.ts"
 import { openStreamingStep, type StreamingStep } from "./StreamingStep.ts"
 
@@ -206,12 +206,7 @@ const make = (
       }
       for (const r of everyRow) yield* Effect.andThen(encoder.resetRow(r), decoder.resetRow(r))
     }
-    const form: MimiForm =
-      options.graphCapture && encoderStep.provider === "webgpu"
-        ? "captured"
-        : onDevice && encoderStep.provider !== "cpu"
-          ? "device-state"
-          : "host-state"
+    const form = mimiForm(options.graphCapture, onDevice, encoderStep.provider)
     return MimiBatch.of({
       config,
       numCodebooks,

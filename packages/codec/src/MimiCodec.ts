@@ -22,6 +22,18 @@ export interface CodeMatrix {
  */
 export type MimiForm = "captured" | "device-state" | "host-state"
 
+/** Which `MimiForm` sessions of these options opened on `provider` take. */
+export const mimiForm = (
+  graphCapture: boolean | undefined,
+  stateOnDevice: boolean,
+  provider: string,
+): MimiForm =>
+  graphCapture && provider === "webgpu"
+    ? "captured"
+    : stateOnDevice && provider !== "cpu"
+      ? "device-state"
+      : "host-state"
+
 export interface MimiCodecShape {
   readonly config: MimiConfig
   readonly numCodebooks: number
@@ -240,12 +252,7 @@ const make = (options: MimiCodecOptions) =>
       yield* encoder.reset
       yield* decoder.reset
     }
-    const form: MimiForm =
-      options.graphCapture && encoder.provider === "webgpu"
-        ? "captured"
-        : onDevice && encoder.provider !== "cpu"
-          ? "device-state"
-          : "host-state"
+    const form = mimiForm(options.graphCapture, onDevice, encoder.provider)
     return MimiCodec.of({
       config,
       numCodebooks,
