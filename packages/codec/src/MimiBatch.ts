@@ -110,12 +110,7 @@ const make = (
   options: MimiBatchOptions,
 ): Effect.Effect<MimiBatchShape, MimiBatchError, OrtSession | Scope.Scope> =>
   Effect.gen(function* () {
-    const config = options.config ?? MimiConfig.personaplex
-    yield* Effect.try({
-      try: () => MimiConfig.validate(config),
-      catch: (e) =>
-        e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
-    })
+    const config = yield* MimiConfig.checked(options.config)
     const { rows } = options
     if (!Number.isInteger(rows) || rows < 1)
       return yield* new MimiConfigError({ field: "rows", reason: `must be a positive integer, got ${rows}` })

@@ -119,12 +119,7 @@ const codesTensor = (codes: Int32Array): OrtTensor => ({ type: "int32", dims: [c
 
 const make = (options: MimiCodecOptions) =>
   Effect.gen(function* () {
-    const config = options.config ?? MimiConfig.personaplex
-    yield* Effect.try({
-      try: () => MimiConfig.validate(config),
-      catch: (e) =>
-        e instanceof MimiConfigError ? e : new MimiConfigError({ field: "(root)", reason: String(e) }),
-    })
+    const config = yield* MimiConfig.checked(options.config)
     const ort = yield* OrtSession
     const onGpu = (options.executionProviders ?? ort.config.executionProviders)[0] !== "cpu"
     const onDevice = options.stateOnDevice ?? onGpu

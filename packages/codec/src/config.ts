@@ -225,6 +225,9 @@ const validate = (c: MimiConfig, transformerJson?: Json) => {
 /** Samples per encoder (25 Hz) step. */
 export const hopLength = (c: MimiConfig): number => c.seanet.ratios.reduce((a, b) => a * b, 1)
 
+const asConfigError = (error: unknown) =>
+  error instanceof MimiConfigError ? error : new MimiConfigError({ field: "(root)", reason: String(error) })
+
 export const MimiConfig: {
   /** The codec PersonaPlex ships (`tokenizer-e351c8d8-checkpoint125.safetensors`). */
   readonly personaplex: MimiConfig
@@ -234,19 +237,22 @@ export const MimiConfig: {
   decode(json: unknown): Effect.Effect<MimiConfig, MimiConfigError>
   /** Check a hand-built config. Throws `MimiConfigError`. */
   validate(config: MimiConfig): MimiConfig
+  /** A codec's config (`personaplex` where none is given), checked, as an Effect. */
+  checked(config: MimiConfig | undefined): Effect.Effect<MimiConfig, MimiConfigError>
 } = {
   personaplex,
   fromJson: fromJsonUnsafe,
-  decode: (json) =>
-    Effect.try({
-      try: () => fromJsonUnsafe(json),
-      catch: (error) =>
-        error instanceof MimiConfigError
-          ? error
-          : new MimiConfigError({ field: "(root)", reason: String(error) }),
-    }),
+  decode: (json) => Effect.try({ try: () => fromJsonUnsafe(json), catch: asConfigError }),
   validate: (config) => {
     validate(config)
     return config
   },
+  checked: (config = personaplex) =>
+    Effect.try({
+      try: () => {
+        validate(config)
+        return config
+      },
+      catch: asConfigError,
+    }),
 }
