@@ -6,11 +6,12 @@
 // after the prompt (which depends on the prompt alone) of int8 and of int8-a8 to float32's, then "closed".
 import { OrtSession } from "@personaplex/runtime"
 import { Effect, Layer } from "effect"
+import type { LmConfig } from "../../src/LmConfig.ts"
 import { LmGen, type LmGenOptions } from "../../src/LmGen.ts"
 import { mimiLayer } from "../support/scenario.ts"
 
 const [checkpoint, configJson] = process.argv.slice(2) as [string, string]
-const config = JSON.parse(configJson) as LmGenOptions["config"]
+const config = JSON.parse(configJson) as LmConfig
 
 const firstStep = (options: Partial<LmGenOptions>) =>
   Effect.runPromise(
